@@ -1,0 +1,1 @@
+"""gaitscope.analysis"""

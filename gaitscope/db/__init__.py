@@ -1,0 +1,1 @@
+"""gaitscope.db"""

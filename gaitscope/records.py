@@ -1,0 +1,348 @@
+"""Records passed between the stages of the platform.
+
+Each stage takes one record and returns the next (see ``../shared/notes/architecture.md``)::
+
+    VideoInfo -> Keypoints2D -> Motion3D -> MotionEmbedding / GaitReport -> database, UI, reports
+
+Records are frozen dataclasses holding numpy arrays. Units are in the field names (``_px``, ``_m``, ``_s``).
+Shapes are checked at construction so a bad array fails where it was made, not three stages later. These
+records import nothing but numpy and pandas, so models and analysis stay free of the platform, the UI and the
+database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+import numpy as np
+import pandas as pd
+
+from gaitscope.skeleton import H36M_JOINTS, NUM_JOINTS
+
+Side = Literal["L", "R"]
+
+
+def _check_shape(name: str, arr: np.ndarray, shape: tuple[int | None, ...]) -> None:
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        raise ValueError(f"{name} has shape {arr.shape}, expected {tuple('*' if s is None else s for s in shape)}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video, after validation."""
+
+    path: str
+    fps: float
+    n_frames: int
+    width: int
+    height: int
+    duration_s: float
+    rotation_deg: int = 0  # clockwise rotation to apply for display (phone videos)
+    codec: str = ""
+    size_bytes: int = 0
+    sha256: str = ""  # content hash: identifies a recording whatever its file name
+
+
+@dataclass(frozen=True)
+class Keypoints2D:
+    """2D joints of one person over time, in H36M-17 order, in pixels of the (rotated) image.
+
+    ``conf`` is 0 where a joint is missing. ``interpolated`` marks frames whose joints were filled across a
+    short gap (no detection). ``raw`` keeps the detector's own landmarks (BlazePose: ``(T, 33, 4)`` x_px,
+    y_px, z (relative), visibility) so that foot points (heels, toes) stay available to gait-event detection.
+    """
+
+    xy_px: np.ndarray  # (T, 17, 2) float32
+    conf: np.ndarray  # (T, 17) float32 in [0, 1]
+    fps: float
+    width: int
+    height: int
+    frame_index: np.ndarray  # (T,) int: index of each row in the source video
+    interpolated: np.ndarray  # (T,) bool
+    source: str  # "blazepose-full/mediapipe-0.10.14", "coco-json", "openpose-json", "synthetic"
+    raw: np.ndarray | None = None  # (T, K, 4) detector landmarks in pixels + confidence
+    raw_format: str = ""  # "blazepose33" when raw is set
+    notes: tuple[str, ...] = ()  # human-readable remarks: gaps filled, person chosen, ...
+
+    def __post_init__(self) -> None:
+        t = self.xy_px.shape[0]
+        _check_shape("xy_px", self.xy_px, (t, NUM_JOINTS, 2))
+        _check_shape("conf", self.conf, (t, NUM_JOINTS))
+        _check_shape("frame_index", self.frame_index, (t,))
+        _check_shape("interpolated", self.interpolated, (t,))
+        if self.raw is not None:
+            _check_shape("raw", self.raw, (t, None, 4))
+        if not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.xy_px.shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table: one row per frame and joint (frame, joint, x_px, y_px, conf, interpolated)."""
+        t = self.n_frames
+        return pd.DataFrame(
+            {
+                "frame": np.repeat(self.frame_index, NUM_JOINTS),
+                "joint": np.tile(np.array(H36M_JOINTS), t),
+                "x_px": self.xy_px[..., 0].reshape(-1),
+                "y_px": self.xy_px[..., 1].reshape(-1),
+                "conf": self.conf.reshape(-1),
+                "interpolated": np.repeat(self.interpolated, NUM_JOINTS),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Motion3D:
+    """3D joints of one person over time, H36M-17 order, in metres.
+
+    The coordinate frame is whatever the source uses (camera, lab); ``up`` is the unit vector that points
+    vertically up in that frame, so the analysis can build its own body-fixed frame without guessing.
+    ``root_relative`` is True when the pelvis was removed (lifter output): then walking speed cannot come
+    from pelvis travel and is derived from step lengths instead. ``scale_source`` records where metres came
+    from ("subject height 172 cm", "motion capture (mm)", "synthetic ground truth", "assumed height 170 cm").
+    ``feet`` optionally holds heel/toe trajectories (T, 3) keyed by :data:`gaitscope.skeleton.FOOT_POINTS`.
+    """
+
+    xyz_m: np.ndarray  # (T, 17, 3) float
+    fps: float
+    up: tuple[float, float, float]
+    root_relative: bool
+    scale_source: str
+    source: str  # "lifter:<model>@<version>", "c3d:<file>", "synthetic"
+    valid: np.ndarray | None = None  # (T,) bool, False where the frame was missing / interpolated
+    feet: Mapping[str, np.ndarray] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        t = self.xyz_m.shape[0]
+        _check_shape("xyz_m", self.xyz_m, (t, NUM_JOINTS, 3))
+        if self.valid is not None:
+            _check_shape("valid", self.valid, (t,))
+        for name, arr in self.feet.items():
+            _check_shape(f"feet[{name}]", arr, (t, 3))
+        if not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if not np.isclose(np.linalg.norm(self.up), 1.0, atol=1e-3):
+            raise ValueError(f"up must be a unit vector, got {self.up}")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.xyz_m.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.fps
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table: one row per frame and joint (frame, time_s, joint, x_m, y_m, z_m)."""
+        t = self.n_frames
+        return pd.DataFrame(
+            {
+                "frame": np.repeat(np.arange(t), NUM_JOINTS),
+                "time_s": np.repeat(np.arange(t) / self.fps, NUM_JOINTS),
+                "joint": np.tile(np.array(H36M_JOINTS), t),
+                "x_m": self.xyz_m[..., 0].reshape(-1),
+                "y_m": self.xyz_m[..., 1].reshape(-1),
+                "z_m": self.xyz_m[..., 2].reshape(-1),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class MotionEmbedding:
+    """Motion representation from the DSTformer encoder.
+
+    ``per_frame`` is the representation pooled over joints, ``(T, D)``; ``per_joint`` is the full
+    ``(T, 17, D)`` tensor when asked for (large: keep it out of the database by default). ``pooled`` is the
+    mean over frames and joints, ``(D,)``: the input of disease classifiers.
+    """
+
+    pooled: np.ndarray  # (D,)
+    per_frame: np.ndarray  # (T, D)
+    model_name: str
+    model_version: str
+    per_joint: np.ndarray | None = None  # (T, 17, D)
+
+    def __post_init__(self) -> None:
+        d = self.pooled.shape[0]
+        _check_shape("pooled", self.pooled, (d,))
+        _check_shape("per_frame", self.per_frame, (None, d))
+        if self.per_joint is not None:
+            _check_shape("per_joint", self.per_joint, (self.per_frame.shape[0], NUM_JOINTS, d))
+
+    @property
+    def dim(self) -> int:
+        return int(self.pooled.shape[0])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Gait analysis output
+# ---------------------------------------------------------------------------------------------------------
+
+EventKind = Literal["heel_strike", "toe_off"]
+Flag = Literal["low", "normal", "high", "unknown"]
+
+
+@dataclass(frozen=True)
+class GaitEvent:
+    """One foot contact or foot off. ``quality`` in [0, 1]: 1 = clear, low = ambiguous (noisy, near a gap)."""
+
+    side: Side
+    kind: EventKind
+    frame: int
+    time_s: float
+    quality: float = 1.0
+
+
+@dataclass(frozen=True)
+class Stride:
+    """One gait cycle of one foot, heel strike to the next heel strike of the same foot.
+
+    Lengths are in metres along the progression direction; NaN where not measurable (e.g. width in a
+    frontal view). ``step_*`` refers to the step that ends this stride (contralateral strike -> this strike).
+    """
+
+    side: Side
+    start_frame: int
+    end_frame: int
+    stride_time_s: float
+    stride_length_m: float
+    step_time_s: float
+    step_length_m: float
+    stance_pct: float
+    swing_pct: float
+    double_support_pct: float
+    step_width_m: float
+    speed_m_s: float
+    toe_off_frame: int | None = None
+
+
+@dataclass(frozen=True)
+class ParameterSummary:
+    """A spatiotemporal parameter over all strides, with its normal range and flag.
+
+    ``side`` is "L", "R" or "both". ``normal_low`` / ``normal_high`` are mean -/+ 2 SD (or the published
+    range) of the reference population named in ``normal_source``; ``flag`` compares ``value`` with them.
+    """
+
+    name: str  # stable snake_case key, e.g. "cadence", "step_length", "stance_pct"
+    label: str  # "Cadence"
+    unit: str  # "steps/min", "m", "s", "%", "m/s", "deg"
+    side: str
+    value: float
+    sd: float = float("nan")
+    cv_pct: float = float("nan")
+    n: int = 0
+    normal_low: float = float("nan")
+    normal_high: float = float("nan")
+    normal_source: str = ""
+    flag: Flag = "unknown"
+
+
+@dataclass(frozen=True)
+class GaitCurve:
+    """A joint angle over the gait cycle (0-100 %, 101 points), mean and SD over strides of one side.
+
+    ``normal_mean`` / ``normal_sd`` hold the reference band when one exists (else None).
+    """
+
+    name: str  # "knee_flexion", "hip_flexion", "hip_abduction", "pelvis_tilt", ...
+    side: str  # "L", "R" or "" for trunk/pelvis variables
+    unit: str
+    pct: np.ndarray  # (101,)
+    mean: np.ndarray  # (101,)
+    sd: np.ndarray  # (101,)
+    n_strides: int
+    normal_mean: np.ndarray | None = None
+    normal_sd: np.ndarray | None = None
+    normal_source: str = ""
+
+    def __post_init__(self) -> None:
+        n = self.pct.shape[0]
+        for nm in ("mean", "sd"):
+            _check_shape(nm, getattr(self, nm), (n,))
+        for nm in ("normal_mean", "normal_sd"):
+            if getattr(self, nm) is not None:
+                _check_shape(nm, getattr(self, nm), (n,))
+
+
+@dataclass(frozen=True)
+class GaitReport:
+    """Everything the analysis says about one walk; the database, the dashboard and the reports read it."""
+
+    fps: float
+    n_frames: int
+    duration_s: float
+    events: tuple[GaitEvent, ...]
+    strides: tuple[Stride, ...]
+    parameters: tuple[ParameterSummary, ...]
+    curves: tuple[GaitCurve, ...]
+    scores: Mapping[str, float]  # "GPS" and "GVS_<curve>_<side>" in degrees
+    scale_note: str  # how metres were obtained (and the caveat when assumed)
+    source: str  # the Motion3D source
+    analysis_version: str
+    warnings: tuple[str, ...] = ()
+    # Joint angles over time, degrees: column per angle ("knee_flexion_L", ...), one row per frame.
+    angles: pd.DataFrame | None = None
+
+    def parameter(self, name: str, side: str = "both") -> ParameterSummary:
+        for p in self.parameters:
+            if p.name == name and p.side == side:
+                return p
+        raise KeyError(f"no parameter {name!r} for side {side!r}")
+
+    def events_frame(self) -> pd.DataFrame:
+        cols = ["side", "kind", "frame", "time_s", "quality"]
+        return pd.DataFrame([[getattr(e, c) for c in cols] for e in self.events], columns=cols)
+
+    def strides_frame(self) -> pd.DataFrame:
+        from dataclasses import asdict, fields
+
+        cols = [f.name for f in fields(Stride)]
+        return pd.DataFrame([asdict(s) for s in self.strides], columns=cols)
+
+    def parameters_frame(self) -> pd.DataFrame:
+        from dataclasses import asdict, fields
+
+        cols = [f.name for f in fields(ParameterSummary)]
+        return pd.DataFrame([asdict(p) for p in self.parameters], columns=cols)
+
+    def curves_frame(self) -> pd.DataFrame:
+        """Tidy curves: one row per curve, side and percent of cycle."""
+        rows = []
+        for c in self.curves:
+            nm = c.normal_mean if c.normal_mean is not None else np.full_like(c.mean, np.nan)
+            ns = c.normal_sd if c.normal_sd is not None else np.full_like(c.mean, np.nan)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "curve": c.name,
+                        "side": c.side,
+                        "unit": c.unit,
+                        "pct": c.pct,
+                        "mean": c.mean,
+                        "sd": c.sd,
+                        "normal_mean": nm,
+                        "normal_sd": ns,
+                        "n_strides": c.n_strides,
+                    }
+                )
+            )
+        cols = ["curve", "side", "unit", "pct", "mean", "sd", "normal_mean", "normal_sd", "n_strides"]
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A classifier head's output for one analysis."""
+
+    head_name: str
+    head_version: str
+    classes: tuple[str, ...]
+    probabilities: tuple[float, ...]
+    predicted: str
+    feature_set: str = ""
