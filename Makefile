@@ -1,0 +1,38 @@
+# gaitscope: the two commands a new user runs are `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-fast app bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (apt-get install python3.11 python3.11-venv)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip check
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, then analyse the bundled sample video and store it in the embedded database.
+demo: install
+	$(VENV)/bin/gaitscope demo
+
+## Install, start a throw-away PostgreSQL when possible, run the whole suite (slow tests included).
+test: install
+	bash scripts/run_tests.sh
+
+## Quick loop while developing: skips tests marked slow.
+test-fast: install
+	$(PY) -m pytest -m "not slow" -q
+
+app: install
+	$(VENV)/bin/streamlit run streamlit_app.py
+
+bench: install
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache out

@@ -1,0 +1,182 @@
+"""The ``gaitscope`` command line.
+
+    gaitscope analyze VIDEO [--out DIR] [--height-cm H] [--patient CODE] [--db URL] [--checkpoint PATH]
+    gaitscope demo                       # the bundled sample video, end to end, into the embedded database
+    gaitscope db upgrade [--db URL]      # apply schema migrations
+
+Errors the user can act on (``GaitscopeError``) are printed as one clear message with exit status 2; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from gaitscope.errors import GaitscopeError
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE_VIDEO = SAMPLE_DIR / "walk_side.mp4"
+
+
+class StageBars:
+    """One tqdm progress bar per pipeline stage, opened when the stage first reports."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=max(total, 1), desc=f"{stage:>8}", unit="frame" if stage == "2d" else "step",
+                                           leave=True, file=sys.stderr)
+        if bar.total != max(total, 1):
+            bar.total = max(total, 1)
+        bar.n = min(done, bar.total)
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.n = bar.total
+            bar.close()
+
+
+def _default_db_url() -> str:
+    from gaitscope.db import default_db_url
+
+    return default_db_url()
+
+
+def _print_summary(result, truth: dict | None = None) -> None:
+    report = result.report
+    print()
+    print(f"Video: {result.video.path}  ({result.video.width}x{result.video.height}, {result.video.fps:.2f} fps, "
+          f"{result.video.duration_s:.1f} s)")
+    print(f"2D: {result.keypoints.n_frames} frames with a person ({result.keypoints.source})")
+    print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
+    print(f"Events: {len(report.events)}   strides: {len(report.strides)}")
+    header = f"{'parameter':<24}{'side':>5}{'value':>10}  {'unit':<10}{'normal range':>18}  flag"
+    if truth:
+        header += "      truth"
+    print(header)
+    for p in report.parameters:
+        if p.name.endswith(("_si", "_ratio", "_cv", "_sd")):
+            continue
+        rng = "" if p.normal_low != p.normal_low else f"{p.normal_low:.2f}-{p.normal_high:.2f}"
+        line = f"{p.label:<24}{p.side:>5}{p.value:>10.3f}  {p.unit:<10}{rng:>18}  {p.flag}"
+        if truth and p.side == "both" and p.name in truth:
+            line += f"  {truth[p.name]:>9.3f}"
+        print(line)
+    for w in report.warnings:
+        print(f"warning: {w}")
+    if result.analysis_id is not None:
+        print(f"Stored: recording {result.recording_id}, analysis {result.analysis_id}")
+    for name, path in result.outputs.items():
+        print(f"Wrote {name}: {path}")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+
+    options = AnalysisOptions(height_cm=args.height_cm, checkpoint=args.checkpoint, workers=args.workers,
+                              flip_tta=not args.no_flip)
+    bars = StageBars(enabled=not args.quiet)
+    db_url = None if args.no_db else (args.db or _default_db_url())
+    try:
+        result = analyze_video(args.video, db_url=db_url, patient_code=args.patient, options=options,
+                               out_dir=args.out, progress=bars)
+    finally:
+        bars.close()
+    _print_summary(result)
+    return 0
+
+
+def sample_truth() -> dict:
+    """Ground-truth summary of the bundled sample (written by gaitscope.synthetic.make_sample)."""
+    meta = json.loads((SAMPLE_DIR / "walk_side.json").read_text())
+    return meta
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+
+    if not SAMPLE_VIDEO.exists():
+        raise GaitscopeError(f"The bundled sample video is missing ({SAMPLE_VIDEO}).",
+                             "Reinstall gaitscope or run: python -m gaitscope.synthetic.make_sample")
+    meta = sample_truth()
+    height_cm = float(meta["params"]["height_m"]) * 100.0
+    bars = StageBars(enabled=not args.quiet)
+    db_url = args.db or _default_db_url()
+    try:
+        result = analyze_video(SAMPLE_VIDEO, db_url=db_url, patient_code="DEMO-001",
+                               options=AnalysisOptions(height_cm=height_cm, workers=args.workers),
+                               out_dir=args.out, progress=bars)
+    finally:
+        bars.close()
+    _print_summary(result, truth=meta.get("truth_summary"))
+    print(f"\nDatabase: {db_url}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from gaitscope.db.migrate import current_revision, upgrade
+
+    url = args.db or _default_db_url()
+    if args.action == "upgrade":
+        upgrade(url)
+        print(f"Database at {url} is at revision {current_revision(url)}")
+    elif args.action == "current":
+        print(current_revision(url) or "(empty)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gaitscope", description="Clinical gait analysis from video.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="analyse one walking video")
+    a.add_argument("video")
+    a.add_argument("--out", type=Path, default=None, help="folder for the CSV/PDF reports")
+    a.add_argument("--height-cm", type=float, default=None, help="subject height: gives metric step lengths")
+    a.add_argument("--patient", default=None, help="pseudonymous patient code to file the recording under")
+    a.add_argument("--db", default=None, help="database URL (default: embedded SQLite, or $GAITSCOPE_DB_URL)")
+    a.add_argument("--no-db", action="store_true", help="do not store anything")
+    a.add_argument("--checkpoint", default=None, help="official MotionBERT or gaitscope lifter checkpoint")
+    a.add_argument("--workers", type=int, default=2, help="parallel 2D-detection processes")
+    a.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation")
+    a.add_argument("--quiet", action="store_true")
+    a.set_defaults(func=cmd_analyze)
+
+    d = sub.add_parser("demo", help="analyse the bundled sample video end to end")
+    d.add_argument("--out", type=Path, default=Path("out/demo"))
+    d.add_argument("--db", default=None)
+    d.add_argument("--workers", type=int, default=2)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.add_argument("--db", default=None)
+    db.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GaitscopeError as exc:
+        print(f"gaitscope: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

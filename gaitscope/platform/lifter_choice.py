@@ -1,0 +1,33 @@
+"""Which 3D lifter the pipeline uses: the user's checkpoint when given, else the one bundled with the package.
+
+The bundled checkpoint is trained by ``gaitscope train-lifter`` (see the model card beside it) so a fresh install
+lifts to 3D with no download. An official MotionBERT file is accepted too (same state-dict layout).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gaitscope.errors import CheckpointError
+
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
+BUNDLED_LIFTER = BUNDLED_DIR / "lifter_small.pt"
+
+
+def load_lifter(checkpoint: str | os.PathLike | None = None):
+    """Return a ``gaitscope.models.inference.Lifter`` for ``checkpoint`` or the bundled lifter."""
+    from gaitscope.models.inference import Lifter
+
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.exists():
+            raise CheckpointError(f"Checkpoint file not found: {path}.",
+                                  "Pass the path of an official MotionBERT .bin or a gaitscope .pt file.")
+        return Lifter.from_checkpoint(path)
+    if BUNDLED_LIFTER.exists():
+        return Lifter.from_checkpoint(BUNDLED_LIFTER)
+    raise CheckpointError(
+        f"No bundled 3D lifter found at {BUNDLED_LIFTER}.",
+        "Train it with `gaitscope train-lifter` or pass --checkpoint PATH to an official MotionBERT checkpoint.",
+    )

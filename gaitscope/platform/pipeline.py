@@ -1,0 +1,164 @@
+"""The only place that knows the whole order: video -> 2D -> 3D -> embedding + gait analysis -> database.
+
+Each stage is a function of another package that takes one record and returns the next; this module wires them,
+reports progress per stage, and makes storage all-or-nothing: the recording row is written first (status
+``processing``); every result is then saved in ONE transaction at the end; any failure marks the recording
+``failed`` with the clinician-readable error and stores nothing else, so what was stored before stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable, Sequence
+
+from gaitscope.errors import GaitscopeError, InvalidInputError
+from gaitscope.records import GaitReport, Keypoints2D, Motion3D, MotionEmbedding, Prediction, VideoInfo
+
+log = logging.getLogger(__name__)
+
+PIPELINE_VERSION = "0.1.0"
+
+#: Stages in order, as shown to the user (progress bars, the dashboard).
+STAGES: tuple[str, ...] = ("decode", "2d", "3d", "embed", "analysis", "store")
+
+#: progress(stage, done, total): called often; must be cheap.
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What the user chose for one analysis."""
+
+    height_cm: float | None = None
+    checkpoint: str | None = None  # official MotionBERT or our own; None = the bundled lifter
+    workers: int = 2  # parallel BlazePose processes
+    flip_tta: bool = True
+    max_duration_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.height_cm is not None and not (50.0 <= self.height_cm <= 250.0):
+            raise InvalidInputError(
+                f"Height {self.height_cm} cm is outside 50-250 cm.", "Enter the subject's height in centimetres."
+            )
+        if self.workers < 1:
+            raise InvalidInputError(f"workers must be at least 1, got {self.workers}.")
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything one run produced, plus where it was stored."""
+
+    video: VideoInfo
+    keypoints: Keypoints2D
+    motion: Motion3D
+    embedding: MotionEmbedding | None
+    report: GaitReport
+    predictions: tuple[Prediction, ...] = ()
+    recording_id: int | None = None
+    analysis_id: int | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def run_stages(
+    video: str | Path | VideoInfo,
+    options: AnalysisOptions = AnalysisOptions(),
+    progress: ProgressFn = _no_progress,
+    lifter=None,
+) -> AnalysisResult:
+    """Run decode -> 2D -> 3D -> embedding -> analysis without touching any database."""
+    from gaitscope.analysis.report import analyze_gait
+    from gaitscope.platform.detect import detect_keypoints
+    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.platform.video import probe_video
+
+    progress("decode", 0, 1)
+    info = video if isinstance(video, VideoInfo) else probe_video(str(video), max_duration_s=options.max_duration_s)
+    progress("decode", 1, 1)
+
+    keypoints = detect_keypoints(
+        info, workers=options.workers, progress=lambda done, total: progress("2d", done, total)
+    )
+    progress("2d", 1, 1)
+
+    lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
+    height_m = options.height_cm / 100.0 if options.height_cm else None
+    progress("3d", 0, 1)
+    motion = lifter.lift(keypoints, height_m=height_m, flip_tta=options.flip_tta)
+    progress("3d", 1, 1)
+
+    progress("embed", 0, 1)
+    embedding = lifter.embed(keypoints)
+    progress("embed", 1, 1)
+
+    progress("analysis", 0, 1)
+    report = analyze_gait(motion, height_m=height_m)
+    progress("analysis", 1, 1)
+    return AnalysisResult(info, keypoints, motion, embedding, report)
+
+
+def analyze_video(
+    video_path: str | Path,
+    *,
+    db_url: str | None = None,
+    patient_code: str | None = None,
+    visit_date: date | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    out_dir: str | Path | None = None,
+    progress: ProgressFn = _no_progress,
+    lifter=None,
+) -> AnalysisResult:
+    """Analyse one video end to end and store it (when ``db_url`` is given) in one transaction.
+
+    With ``patient_code`` the recording is attached to that patient (created if new, pseudonymous code only)
+    and a visit on ``visit_date`` (today by default). ``out_dir`` receives the CSV (and PDF) reports.
+    """
+    from gaitscope.platform import storage
+    from gaitscope.platform.video import probe_video
+
+    video_path = Path(video_path)
+    recording_id = None
+    database = None
+    info = probe_video(str(video_path), max_duration_s=options.max_duration_s)
+    if db_url is not None:
+        database = storage.open_db(db_url)
+        recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
+                                        original_name=video_path.name)
+    try:
+        result = run_stages(info, options, progress, lifter=lifter)
+        analysis_id = None
+        if database is not None:
+            progress("store", 0, 1)
+            analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
+            progress("store", 1, 1)
+        outputs = write_outputs(result, Path(out_dir)) if out_dir is not None else {}
+    except GaitscopeError as exc:
+        if database is not None and recording_id is not None:
+            storage.mark_failed(database, recording_id, str(exc))
+        raise
+    except Exception as exc:  # an internal bug: still record the failure, keep the traceback for developers
+        if database is not None and recording_id is not None:
+            storage.mark_failed(database, recording_id, f"Internal error: {type(exc).__name__}: {exc}")
+        raise
+    return AnalysisResult(
+        result.video, result.keypoints, result.motion, result.embedding, result.report, result.predictions,
+        recording_id, analysis_id, outputs,
+    )
+
+
+def write_outputs(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
+    """Write the CSV exports (stable column names, see README) into ``out_dir``."""
+    from gaitscope.analysis.csv_report import write_csv_reports
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return write_csv_reports(result.report, out_dir)
+
+
+def stage_names() -> Sequence[str]:
+    return STAGES

@@ -1,0 +1,67 @@
+"""The pipeline's door to the database: register a recording, save a finished analysis, record a failure.
+
+Kept apart from ``pipeline.py`` so the stage order reads without SQL in the way. Saving is one transaction
+(``gaitscope.db.repository.save_analysis``); a failure is recorded in its own short transaction so it survives
+the rollback of the failed work.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gaitscope.records import VideoInfo
+
+ANALYSIS_VERSION_FALLBACK = "unknown"
+
+
+def open_db(db_url: str):
+    from gaitscope.db import open_database
+
+    return open_database(db_url, auto_upgrade=True)
+
+
+def register(database, info: VideoInfo, *, patient_code: str | None, visit_date: date | None,
+             original_name: str, kind: str = "video") -> int:
+    """Create (or find, by content hash) the recording row; returns its id. The patient is created if new."""
+    from gaitscope.db import repository as repo
+
+    code = patient_code or "UNASSIGNED"
+    with database.session() as s:
+        patient = repo.get_patient(s, code) or repo.create_patient(s, code)
+        visit = repo.create_visit(s, patient, visit_date=visit_date or date.today())
+        existing = repo.find_recording_by_hash(s, info.sha256)
+        if existing is not None:
+            return int(existing.id)
+        rec = repo.register_recording(
+            s, visit, sha256=info.sha256, original_name=original_name, kind=kind, fps=info.fps,
+            duration_s=info.duration_s, width=info.width, height=info.height, size_bytes=info.size_bytes,
+        )
+        s.flush()
+        rec_id = int(rec.id)
+    repo.mark_recording_status(database, rec_id, "processing")
+    return rec_id
+
+
+def save(database, recording_id: int, result, *, pipeline_version: str) -> int:
+    """Store every record of ``result`` in one transaction; returns the analysis id (idempotent per versions)."""
+    from gaitscope.db import repository as repo
+
+    model_name, _, model_version = result.motion.source.partition("@")
+    with database.session() as s:
+        recording = repo.get_recording(s, recording_id)
+        analysis = repo.save_analysis(
+            s, recording, keypoints2d=result.keypoints, motion3d=result.motion, report=result.report,
+            embedding=result.embedding, predictions=list(result.predictions), model_name=model_name,
+            model_version=model_version or "unknown", analysis_version=result.report.analysis_version,
+            pipeline_version=pipeline_version,
+        )
+        s.flush()
+        analysis_id = int(analysis.id)
+    repo.mark_recording_status(database, recording_id, "done")
+    return analysis_id
+
+
+def mark_failed(database, recording_id: int, message: str) -> None:
+    from gaitscope.db import repository as repo
+
+    repo.mark_recording_status(database, recording_id, "failed", error=message)

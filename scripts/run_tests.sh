@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` and CI run it.
+# Starts a throw-away PostgreSQL server (Debian package) so the database tests run against SQLite AND PostgreSQL.
+# On CI (CI=true) a PostgreSQL that cannot start is an error; on a developer machine its tests are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${GAITSCOPE_TEST_PG_URL:-}" ]; then
+  if url=$(bash .ci/postgres.sh 2>/tmp/gaitscope-postgres.log | tail -n 1) && [ -n "$url" ]; then
+    export GAITSCOPE_TEST_PG_URL="$url"
+    echo "PostgreSQL for tests: $GAITSCOPE_TEST_PG_URL"
+  else
+    cat /tmp/gaitscope-postgres.log >&2 || true
+    if [ "${CI:-}" = "true" ]; then echo "PostgreSQL could not be started on CI" >&2; exit 1; fi
+    echo "PostgreSQL could not be started: its tests will be skipped" >&2
+  fi
+fi
+exec .venv/bin/python -m pytest -q --durations=15 "$@"
