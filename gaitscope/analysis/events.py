@@ -1,0 +1,133 @@
+"""Heel strike and toe off from kinematics alone: the coordinate method of Zeni et al. 2008.
+
+Zeni, Richards & Higginson 2008, Gait & Posture 27:710-714: heel strike is the most anterior position of the
+heel relative to the sacrum along the walking direction, toe off the most posterior position of the toe.
+It needs no force plate and no threshold tuned to a subject, only positions relative to the pelvis, so it
+works on root-relative lifter output as well as on world-frame data; it was the most accurate kinematic
+method in a 588-subject comparison (Zhang et al. 2025, arXiv 2503.00794). OpenCap's gait module and Stenum
+et al. 2021 use the same rule. Where heel/toe points exist (``Motion3D.feet``) they are used; otherwise the
+ankle joint stands in for both (H36M-17 has no foot).
+
+Peaks are found with ``scipy.signal.find_peaks`` with a prominence relative to the signal's own range and a
+minimum spacing of 60 % of the stride period; a parabola through the peak and its neighbours gives sub-frame
+timing. Each event gets a quality in [0, 1] from three checks: its prominence relative to the median, the
+regularity of the spacing to its neighbours, and alternation (heel strike and toe off of one foot alternate,
+left and right heel strikes alternate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from gaitscope.analysis.frames import GaitFrame
+from gaitscope.records import GaitEvent
+from gaitscope.skeleton import J
+
+_PREFIX = {"L": "left", "R": "right"}
+MIN_PROMINENCE_FRACTION = 0.25  # of the robust peak-to-peak range of the signal
+
+
+@dataclass(frozen=True)
+class _Peak:
+    frame: int
+    time_frame: float  # sub-frame position
+    prominence: float
+
+
+def zeni_signals(
+    xyz: np.ndarray, frame: GaitFrame, feet: dict[str, np.ndarray] | None = None
+) -> dict[tuple[str, str], np.ndarray]:
+    """Signals whose maxima are events: ``(side, kind) -> (T,)``.
+
+    heel_strike: (heel - pelvis) . progression; toe_off: -(toe - pelvis) . progression.
+    """
+    out = {}
+    pelvis = xyz[:, J["pelvis"]]
+    for s, p in _PREFIX.items():
+        heel = feet[f"{p}_heel"] if feet and f"{p}_heel" in feet else xyz[:, J[f"{p}_ankle"]]
+        toe = feet[f"{p}_toe"] if feet and f"{p}_toe" in feet else xyz[:, J[f"{p}_ankle"]]
+        out[(s, "heel_strike")] = ((heel - pelvis) * frame.forward).sum(1)
+        out[(s, "toe_off")] = -((toe - pelvis) * frame.forward).sum(1)
+    return out
+
+
+def _find(signal: np.ndarray, min_distance: int) -> list[_Peak]:
+    x = np.asarray(signal, dtype=float)
+    finite = x[np.isfinite(x)]
+    if finite.size < 5:
+        return []
+    rng = np.percentile(finite, 95) - np.percentile(finite, 5)
+    if rng <= 0:
+        return []
+    xx = np.where(np.isfinite(x), x, np.nanmin(finite))  # NaN never forms a peak
+    idx, props = find_peaks(xx, prominence=MIN_PROMINENCE_FRACTION * rng, distance=max(1, min_distance))
+    peaks = []
+    for i, prom in zip(idx, props["prominences"]):
+        off = 0.0
+        if 0 < i < len(x) - 1 and np.all(np.isfinite(x[i - 1 : i + 2])):
+            a, b, c = x[i - 1], x[i], x[i + 1]
+            den = a - 2 * b + c
+            if den < 0:
+                off = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+        peaks.append(_Peak(int(i), i + off, float(prom)))
+    return peaks
+
+
+def detect_events(
+    xyz: np.ndarray,
+    frame: GaitFrame,
+    fps: float,
+    stride_s: float,
+    bouts: list[tuple[int, int]],
+    feet: dict[str, np.ndarray] | None = None,
+) -> tuple[GaitEvent, ...]:
+    """Zeni events inside each bout ``[start, stop)``, sorted by time, with a quality per event."""
+    signals = zeni_signals(xyz, frame, feet)
+    min_dist = int(0.6 * stride_s * fps)
+    events: list[GaitEvent] = []
+    for a, b in bouts:
+        found: dict[tuple[str, str], list[_Peak]] = {}
+        for key, sig in signals.items():
+            peaks = _find(sig[a:b], min_dist)
+            found[key] = [_Peak(p.frame + a, p.time_frame + a, p.prominence) for p in peaks]
+        events.extend(_with_quality(found, fps, stride_s))
+    events.sort(key=lambda e: (e.time_s, e.side))
+    return tuple(events)
+
+
+def _with_quality(found: dict[tuple[str, str], list[_Peak]], fps: float, stride_s: float) -> list[GaitEvent]:
+    """Score each peak: prominence x spacing regularity x alternation (each in [0, 1])."""
+    all_proms = [p.prominence for ps in found.values() for p in ps]
+    med_prom = float(np.median(all_proms)) if all_proms else 1.0
+    out = []
+    for (side, kind), peaks in found.items():
+        other_kind = "toe_off" if kind == "heel_strike" else "heel_strike"
+        same_other = sorted(p.time_frame for p in found.get((side, other_kind), []))
+        contra = sorted(p.time_frame for p in found.get(("R" if side == "L" else "L", kind), []))
+        times = [p.time_frame for p in peaks]
+        for i, p in enumerate(peaks):
+            q_prom = min(1.0, p.prominence / (0.5 * med_prom)) if med_prom > 0 else 1.0
+            gaps = [times[i] - times[i - 1]] if i > 0 else []
+            if i + 1 < len(times):
+                gaps.append(times[i + 1] - times[i])
+            period = stride_s * fps
+            q_space = 1.0
+            if gaps:
+                dev = max(abs(g - period) / period for g in gaps)
+                q_space = float(np.clip(1.0 - max(0.0, dev - 0.2) / 0.5, 0.0, 1.0))
+            q_alt = 1.0
+            # Between this event and the next of the same kind and side there must be exactly one of the
+            # other kind (same side) and one contralateral event of the same kind.
+            if i + 1 < len(times):
+                lo, hi = times[i], times[i + 1]
+                n_other = sum(lo < t < hi for t in same_other)
+                n_contra = sum(lo < t < hi for t in contra)
+                if (same_other and n_other != 1) or (contra and n_contra != 1):
+                    q_alt = 0.5
+            q = float(np.clip(q_prom, 0, 1) * q_space * q_alt)
+            out.append(GaitEvent(side=side, kind=kind, frame=int(round(p.time_frame)),
+                                 time_s=float(p.time_frame / fps), quality=round(q, 3)))
+    return out

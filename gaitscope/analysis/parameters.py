@@ -1,0 +1,301 @@
+"""Strides and spatiotemporal parameters from gait events and joint positions.
+
+Definitions (Perry & Burnfield, *Gait Analysis*, 2nd ed. 2010; Whittle, *Gait Analysis*, 4th ed. 2007; the
+GAITRite conventions of the reference table):
+
+* stride = heel strike to the next heel strike of the same foot; step = contralateral heel strike to this
+  foot's heel strike (the step that ends the stride);
+* step length = distance along the progression between the two ankles (or heels) at this foot's heel strike,
+  which needs no pelvis travel, so it works on root-relative lifter output (Stenum et al. 2021 measure it
+  the same way from video); step width = lateral distance between them at the same instant (left minus
+  right, so a crossing step is negative);
+* stride length = displacement of the foot between its two heel strikes when the pelvis travels (lab or
+  synthetic data), else the sum of the two step lengths in the stride;
+* speed = pelvis displacement / stride time when the pelvis travels, else stride length / stride time;
+* stance % = heel strike to toe off of the same foot; double support % = initial (heel strike to
+  contralateral toe off) plus terminal (contralateral heel strike to own toe off) double support;
+* cadence = 120 / stride time (steps per minute);
+* arm swing = range of shoulder flexion over the stride (degrees); knee_rom / hip_rom = range of knee / hip
+  flexion over the stride (max - min), averaged over strides;
+* variability = SD and coefficient of variation over strides; symmetry = symmetry index
+  SI = 2 (L - R) / (L + R) x 100 (Robinson et al. 1987, J Manipulative Physiol Ther 10:172) and symmetry ratio
+  larger / smaller (recommended by Patterson et al. 2010, Gait & Posture 31:241).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gaitscope.analysis.frames import Bout, GaitFrame
+from gaitscope.analysis.normative import NormalRange
+from gaitscope.records import GaitEvent, ParameterSummary, Stride
+from gaitscope.skeleton import J
+
+_PREFIX = {"L": "left", "R": "right"}
+_OTHER = {"L": "R", "R": "L"}
+
+#: name -> (label, unit, Stride attribute or None when derived)
+PARAMETERS: dict[str, tuple[str, str]] = {
+    "cadence": ("Cadence", "steps/min"),
+    "speed": ("Walking speed", "m/s"),
+    "stride_time": ("Stride time", "s"),
+    "step_time": ("Step time", "s"),
+    "stride_length": ("Stride length", "m"),
+    "step_length": ("Step length", "m"),
+    "stance_pct": ("Stance", "%"),
+    "swing_pct": ("Swing", "%"),
+    "double_support_pct": ("Double support", "%"),
+    "step_width": ("Step width", "m"),
+    "arm_swing": ("Arm swing (shoulder flexion range)", "deg"),
+    "knee_rom": ("Knee flexion range of motion", "deg"),
+    "hip_rom": ("Hip flexion range of motion", "deg"),
+}
+
+_STRIDE_COLUMN = {
+    "stride_time": "stride_time_s",
+    "step_time": "step_time_s",
+    "stride_length": "stride_length_m",
+    "step_length": "step_length_m",
+    "stance_pct": "stance_pct",
+    "swing_pct": "swing_pct",
+    "double_support_pct": "double_support_pct",
+    "step_width": "step_width_m",
+    "speed": "speed_m_s",
+}
+
+SYMMETRY_OF = ("step_length", "step_time", "stride_length", "stance_pct", "swing_pct", "arm_swing", "knee_rom")
+VARIABILITY_OF = ("stride_time", "step_time", "stride_length", "step_length", "step_width", "stance_pct")
+
+
+@dataclass(frozen=True)
+class StrideWindow:
+    """A stride with the arm-swing range, before it becomes a :class:`Stride` record."""
+
+    stride: Stride
+    arm_swing_deg: float
+    start_time_frame: float
+    end_time_frame: float
+    knee_rom_deg: float = float("nan")
+    hip_rom_deg: float = float("nan")
+
+
+def _at_many(series: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`_at` for an array of fractional frames."""
+    i = np.clip(np.floor(ts).astype(int), 0, len(series) - 2)
+    w = np.clip(ts - i, 0.0, 1.0)[:, None]
+    return (1 - w) * series[i] + w * series[i + 1]
+
+
+def _foot_point(xyz: np.ndarray, feet: dict[str, np.ndarray] | None, side: str) -> np.ndarray:
+    name = f"{_PREFIX[side]}_heel"
+    if feet and name in feet:
+        return feet[name]
+    return xyz[:, J[f"{_PREFIX[side]}_ankle"]]
+
+
+def _at(series: np.ndarray, t: float) -> np.ndarray:
+    """Linear interpolation of a ``(T, ...)`` series at fractional frame ``t``."""
+    i = int(np.clip(np.floor(t), 0, len(series) - 2))
+    w = float(np.clip(t - i, 0.0, 1.0))
+    return (1 - w) * series[i] + w * series[i + 1]
+
+
+def build_strides(
+    events: tuple[GaitEvent, ...],
+    xyz: np.ndarray,
+    frame: GaitFrame,
+    fps: float,
+    bouts: list[Bout],
+    angles: pd.DataFrame,
+    feet: dict[str, np.ndarray] | None = None,
+) -> list[StrideWindow]:
+    """One :class:`Stride` per pair of consecutive heel strikes of a foot inside one bout.
+
+    Lengths use the heel points when ``feet`` has them (GAITRite and the synthetic truth measure heel to
+    heel), else the ankle joints (a few centimetres shorter: the leading foot is dorsiflexed, the trailing
+    one plantarflexed at heel strike).
+    """
+    tf = {k: sorted(e.time_s * fps for e in events if (e.side, e.kind) == k)
+          for k in [(s, kind) for s in "LR" for kind in ("heel_strike", "toe_off")]}
+    out: list[StrideWindow] = []
+
+    def in_bout(t0: float, t1: float) -> bool:
+        return any(b.start <= t0 and t1 <= b.stop - 1 for b in bouts)
+
+    def between(times: list[float], lo: float, hi: float) -> list[float]:
+        return [t for t in times if lo < t < hi]
+
+    for s in ("L", "R"):
+        c = _OTHER[s]
+        a_s, a_c = _foot_point(xyz, feet, s), _foot_point(xyz, feet, c)
+        pelvis = xyz[:, J["pelvis"]]
+        hs = tf[(s, "heel_strike")]
+        for t0, t1 in zip(hs[:-1], hs[1:]):
+            if not in_bout(t0, t1):
+                continue
+            stride_t = (t1 - t0) / fps
+            fwd = _at(frame.forward, t1)
+            lat = _at(frame.lateral, t1)
+            to = between(tf[(s, "toe_off")], t0, t1)
+            chs = between(tf[(c, "heel_strike")], t0, t1)
+            cto = between(tf[(c, "toe_off")], t0, chs[0]) if chs else []
+            stance = (to[0] - t0) / fps / stride_t * 100 if len(to) == 1 else np.nan
+            step_t = (t1 - chs[-1]) / fps if len(chs) == 1 else np.nan
+            step_len = _max_separation(a_s, a_c, frame.forward, t1, 0.1 * (t1 - t0))
+            width = float((_at(a_s, t1) - _at(a_c, t1)) @ lat) * (1.0 if s == "L" else -1.0)
+            if len(chs) == 1 and len(cto) == 1 and len(to) == 1 and to[0] > chs[0]:
+                ds = ((cto[0] - t0) + (to[0] - chs[0])) / fps / stride_t * 100
+            else:
+                ds = np.nan
+            if frame.travels:
+                f_mean = _at(frame.forward, (t0 + t1) / 2)
+                stride_len = float((_at(a_s, t1) - _at(a_s, t0)) @ f_mean)
+                speed = float((_at(pelvis, t1) - _at(pelvis, t0)) @ f_mean) / stride_t
+            else:
+                if len(chs) == 1:
+                    fc = _at(frame.forward, chs[0])
+                    prev_step = _max_separation(a_c, a_s, frame.forward, chs[0], 0.1 * (t1 - t0))
+                    stride_len = step_len + prev_step
+                else:
+                    stride_len = np.nan
+                speed = stride_len / stride_t
+            i0, i1 = int(np.floor(t0)), int(np.ceil(t1)) + 1
+            rom = {}
+            for key, col in (("arm", "shoulder_flexion"), ("knee", "knee_flexion"), ("hip", "hip_flexion")):
+                col = f"{col}_{s}"
+                seg = angles[col].to_numpy()[i0:i1] if col in angles else np.array([np.nan])
+                rom[key] = float(np.ptp(seg)) if np.all(np.isfinite(seg)) else float("nan")
+            stride = Stride(
+                side=s,
+                start_frame=int(round(t0)),
+                end_frame=int(round(t1)),
+                stride_time_s=float(stride_t),
+                stride_length_m=float(stride_len),
+                step_time_s=float(step_t),
+                step_length_m=step_len,
+                stance_pct=float(stance),
+                swing_pct=float(100 - stance) if np.isfinite(stance) else float("nan"),
+                double_support_pct=float(ds),
+                step_width_m=width,
+                speed_m_s=float(speed),
+                toe_off_frame=int(round(to[0])) if len(to) == 1 else None,
+            )
+            out.append(StrideWindow(stride, rom["arm"], t0, t1, rom["knee"], rom["hip"]))
+    out.sort(key=lambda w: (w.start_time_frame, w.stride.side))
+    return out
+
+
+def _max_separation(lead: np.ndarray, trail: np.ndarray, fwd: np.ndarray, t: float, half_window: float) -> float:
+    """Largest separation of the feet along the progression within +/- ``half_window`` frames of ``t``.
+
+    The feet are farthest apart around initial contact, so taking the maximum near the detected heel strike
+    makes the step length insensitive to a frame or two of event-timing error.
+    """
+    ts = np.arange(t - half_window, t + half_window + 1e-9, 0.25)
+    ts = ts[(ts >= 0) & (ts <= len(lead) - 1)]
+    if ts.size == 0:
+        return float("nan")
+    d = ((_at_many(lead, ts) - _at_many(trail, ts)) * _at_many(fwd, ts)).sum(-1)
+    return float(np.nanmax(d)) if np.isfinite(d).any() else float("nan")
+
+
+def _stats(v: np.ndarray) -> tuple[float, float, float, int]:
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(v.mean())
+    sd = float(v.std(ddof=1)) if v.size > 1 else float("nan")
+    cv = float(100 * sd / abs(m)) if v.size > 1 and m != 0 else float("nan")
+    return m, sd, cv, int(v.size)
+
+
+def _flag(value: float, rng: NormalRange | None) -> str:
+    if rng is None or not np.isfinite(value):
+        return "unknown"
+    if value < rng.low:
+        return "low"
+    if value > rng.high:
+        return "high"
+    return "normal"
+
+
+def summarize(
+    windows: list[StrideWindow],
+    normals: dict[str, NormalRange] | None = None,
+    curve_rom: dict[tuple[str, str], float] | None = None,
+) -> tuple[ParameterSummary, ...]:
+    """Per-side and overall summaries, then variability (``<name>_cv``) and symmetry entries.
+
+    ``curve_rom`` maps ``(parameter, side)`` (e.g. ``("knee_rom", "L")``) to the range of the side's mean
+    curve: with noisy input the per-stride range is inflated by the noise peaks, while the mean over strides
+    is not, so when given it replaces the per-stride mean as the value (SD stays the per-stride SD).
+    """
+    normals = normals or {}
+    curve_rom = curve_rom or {}
+    rows: list[ParameterSummary] = []
+    by_side: dict[str, dict[str, np.ndarray]] = {}
+    for side in ("L", "R", "both"):
+        ws = [w for w in windows if side == "both" or w.stride.side == side]
+        vals: dict[str, np.ndarray] = {}
+        for name in PARAMETERS:
+            if name == "cadence":
+                v = 120.0 / np.array([w.stride.stride_time_s for w in ws], dtype=float)
+            elif name == "arm_swing":
+                v = np.array([w.arm_swing_deg for w in ws], dtype=float)
+            elif name == "knee_rom":
+                v = np.array([w.knee_rom_deg for w in ws], dtype=float)
+            elif name == "hip_rom":
+                v = np.array([w.hip_rom_deg for w in ws], dtype=float)
+            else:
+                v = np.array([getattr(w.stride, _STRIDE_COLUMN[name]) for w in ws], dtype=float)
+            vals[name] = v
+        by_side[side] = vals
+        for name, (label, unit) in PARAMETERS.items():
+            if name in ("cadence", "speed") and side != "both":
+                continue
+            m, sd, cv, n = _stats(vals[name])
+            if name == "cadence" and n:
+                st = vals["stride_time"]
+                m = float(120.0 / np.nanmean(st))  # cadence of the mean stride, not mean of ratios
+            if name in ("knee_rom", "hip_rom"):
+                sides = ("L", "R") if side == "both" else (side,)
+                roms = [curve_rom[(name, s)] for s in sides if (name, s) in curve_rom]
+                if roms:
+                    m = float(np.mean(roms))
+            rng = normals.get(name)
+            rows.append(ParameterSummary(
+                name=name, label=label, unit=unit, side=side, value=m, sd=sd, cv_pct=cv, n=n,
+                normal_low=rng.low if rng else float("nan"),
+                normal_high=rng.high if rng else float("nan"),
+                normal_source=rng.source if rng else "no reference value available",
+                flag=_flag(m, rng),  # type: ignore[arg-type]
+            ))
+    for name in VARIABILITY_OF:
+        label, _ = PARAMETERS[name]
+        for side in ("L", "R", "both"):
+            m, sd, cv, n = _stats(by_side[side][name])
+            rows.append(ParameterSummary(
+                name=f"{name}_cv", label=f"{label} variability (CV)", unit="%", side=side, value=cv,
+                sd=float("nan"), cv_pct=float("nan"), n=n,
+                normal_source="no reference value available",
+            ))
+    for name in SYMMETRY_OF:
+        label, _ = PARAMETERS[name]
+        left, _, _, nl = _stats(by_side["L"][name])
+        right, _, _, nr = _stats(by_side["R"][name])
+        left = curve_rom.get((name, "L"), left)
+        right = curve_rom.get((name, "R"), right)
+        si = 200.0 * (left - right) / (left + right) if nl and nr and (left + right) != 0 else float("nan")
+        ratio = max(left, right) / min(left, right) if nl and nr and min(left, right) > 0 else float("nan")
+        rows.append(ParameterSummary(
+            name=f"{name}_symmetry_index", label=f"{label} symmetry index (2(L-R)/(L+R))", unit="%",
+            side="both", value=float(si), n=min(nl, nr), normal_source="0 = symmetric; no reference range",
+        ))
+        rows.append(ParameterSummary(
+            name=f"{name}_symmetry_ratio", label=f"{label} symmetry ratio (larger/smaller)", unit="ratio",
+            side="both", value=float(ratio), n=min(nl, nr), normal_source="1 = symmetric; no reference range",
+        ))
+    return tuple(rows)

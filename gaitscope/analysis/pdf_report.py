@@ -1,0 +1,294 @@
+"""A PDF gait report a clinician can file: who and when, what video, the numbers, the curves, the scores, and
+what the method can and cannot tell.
+
+Content follows what clinical gait labs put in a report (``../shared/notes/gait-references.md`` section 12):
+patient header, spatiotemporal table with normal ranges and out-of-range flags, kinematic curves over the gait
+cycle with left/right overlaid on a reference band, summary indices (GPS and GVS, Baker et al. 2009, Gait
+Posture 30:265), classifier outputs, provenance (model and analysis versions) and a statement of limits.
+
+Built with reportlab's platypus (flowing layout, pure Python, no network); plots are matplotlib PNGs from
+:mod:`gaitscope.analysis.report_plots`. Every text that may come from a user (patient code, file name) is
+XML-escaped before it reaches a reportlab Paragraph, because Paragraph interprets markup.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from io import BytesIO
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from gaitscope.analysis import report_plots
+from gaitscope.records import GaitReport, ParameterSummary, Prediction
+
+METHOD_NOTE = (
+    "Method: the person was located in every frame of a single 2D video (MediaPipe BlazePose), the 2D joint "
+    "sequence was lifted to 3D by a learned model (DSTformer, MotionBERT, Zhu et al. ICCV 2023), and gait events, "
+    "spatiotemporal parameters and joint angles were computed from the 3D motion."
+)
+LIMITS = (
+    "The video comes from one camera: depth is inferred by a learned lifter, not measured, so frontal- and "
+    "transverse-plane angles (abduction, rotation, obliquity) are low confidence; sagittal hip and knee are the "
+    "most reliable (published single-camera systems reach about 4-6 degrees of error against marker-based capture).",
+    "Lengths in metres are scaled from the subject's height; if the height was not given an assumed height was used "
+    "and every length and the walking speed carry that error.",
+    "Reference curves come from the source named under the plots; where they are children's values (Schwartz 2008) "
+    "they are shown for orientation only, because no adult curve set with documented provenance was available.",
+    "Classifier outputs are research outputs, not a diagnosis.",
+)
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What the PDF says around the analysis: the patient, the visit, the video and the versions used.
+
+    Every field has a default so a report can be written from a bare GaitReport (e.g. in a notebook).
+    """
+
+    patient_code: str = "UNASSIGNED"
+    visit_date: date | None = None
+    video_name: str = ""
+    video_fps: float | None = None
+    video_duration_s: float | None = None
+    video_resolution: tuple[int, int] | None = None  # (width, height) in pixels
+    height_cm: float | None = None
+    model_name: str = ""
+    model_version: str = ""
+    analysis_version: str = ""
+    predictions: tuple[Prediction, ...] = ()
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    clinician: str = ""
+    notes: str = ""
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _digits(unit: str) -> int:
+    return {"m": 2, "m/s": 2, "s": 2, "%": 1, "steps/min": 1, "deg": 1}.get(unit, 2)
+
+
+_DERIVED_SUFFIXES = ("_cv", "_sd", "_si", "_symmetry_index", "_symmetry_ratio", "_ratio")
+
+
+def is_main_parameter(p: ParameterSummary) -> bool:
+    """True for the parameters of the main table; variability (CV) and symmetry go to a second table."""
+    return not p.name.endswith(_DERIVED_SUFFIXES)
+
+
+def parameter_rows(parameters: tuple[ParameterSummary, ...] | list[ParameterSummary]) -> list[list[str]]:
+    """Table rows (parameter, side, value, unit, normal range, flag) in the report's order."""
+    rows = []
+    for p in parameters:
+        d = _digits(p.unit)
+        rng = "" if not (math.isfinite(p.normal_low) and math.isfinite(p.normal_high)) else \
+            f"{p.normal_low:.{d}f} - {p.normal_high:.{d}f}"
+        value = _fmt(p.value, d)
+        if math.isfinite(p.sd) and math.isfinite(p.value):
+            value += f" ± {p.sd:.{d}f}"
+        rows.append([p.label, {"both": "L+R"}.get(p.side, p.side), value, p.unit, rng,
+                     {"unknown": "-"}.get(p.flag, p.flag)])
+    return rows
+
+
+def _styles():
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+
+    base = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("gs-title", parent=base["Title"], fontSize=16, spaceAfter=4),
+        "h2": ParagraphStyle("gs-h2", parent=base["Heading2"], fontSize=11.5, spaceBefore=8, spaceAfter=3),
+        "h3": ParagraphStyle("gs-h3", parent=base["Heading3"], fontSize=9.5, spaceBefore=5, spaceAfter=2),
+        "body": ParagraphStyle("gs-body", parent=base["BodyText"], fontSize=8.5, leading=11),
+        "small": ParagraphStyle("gs-small", parent=base["BodyText"], fontSize=7.5, leading=9.5,
+                                textColor="#444444"),
+        "cell": ParagraphStyle("gs-cell", parent=base["BodyText"], fontSize=8, leading=9.5),
+    }
+
+
+def _image(png: bytes, width_pt: float):
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image
+
+    iw, ih = ImageReader(BytesIO(png)).getSize()
+    return Image(BytesIO(png), width=width_pt, height=width_pt * ih / iw)
+
+
+def _kv_table(pairs: list[tuple[str, str]], styles, col_widths):
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    data = [[Paragraph(f"<b>{escape(k)}</b>", styles["cell"]), Paragraph(escape(v), styles["cell"])]
+            for k, v in pairs]
+    table = Table(data, colWidths=col_widths, hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                               ("TOPPADDING", (0, 0), (-1, -1), 1),
+                               ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dddddd"))]))
+    return table
+
+
+def _parameter_table(parameters: list[ParameterSummary], styles, width_pt: float):
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    header = ["Parameter", "Side", "Value (± SD)", "Unit", "Normal range", "Flag"]
+    rows = parameter_rows(parameters)
+    data = [header] + [[Paragraph(escape(c), styles["cell"]) for c in r] for r in rows]
+    frac = (0.30, 0.08, 0.20, 0.13, 0.19, 0.10)
+    table = Table(data, colWidths=[f * width_pt for f in frac], repeatRows=1, hAlign="LEFT")
+    style = [
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]
+    for i, p in enumerate(parameters, start=1):
+        if p.flag in ("low", "high"):
+            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#fde0dc")))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _prediction_table(predictions: tuple[Prediction, ...], styles, width_pt: float):
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    data = [["Classifier", "Version", "Predicted", "Probabilities"]]
+    for p in predictions:
+        probs = ", ".join(f"{c}: {100 * pr:.0f} %" for c, pr in zip(p.classes, p.probabilities))
+        data.append([Paragraph(escape(x), styles["cell"]) for x in (p.head_name, p.head_version, p.predicted, probs)])
+    table = Table(data, colWidths=[w * width_pt for w in (0.28, 0.16, 0.18, 0.38)], hAlign="LEFT")
+    table.setStyle(TableStyle([("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+                               ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb"))]))
+    return table
+
+
+def build_story(report: GaitReport, context: ReportContext) -> list:
+    """The report's flowables, in reading order (exposed so tests and other layouts can reuse them)."""
+    from reportlab.lib.units import cm
+    from reportlab.platypus import Paragraph, Spacer
+
+    st = _styles()
+    width = 18.0 * cm
+    story: list = []
+    visit = context.visit_date.isoformat() if context.visit_date else "not recorded"
+    story.append(Paragraph("Gait analysis report", st["title"]))
+    story.append(Paragraph(f"Patient <b>{escape(context.patient_code)}</b> &nbsp;&nbsp; Visit {escape(visit)}",
+                           st["body"]))
+    story.append(Spacer(1, 4))
+
+    res = f"{context.video_resolution[0]} x {context.video_resolution[1]} px" if context.video_resolution else "n/a"
+    details = [
+        ("Video", context.video_name or "n/a"),
+        ("Frame rate / duration", f"{_fmt(context.video_fps, 2)} fps / {_fmt(context.video_duration_s, 1)} s"),
+        ("Resolution", res),
+        ("Frames analysed", f"{report.n_frames} ({_fmt(report.duration_s, 1)} s); strides: {len(report.strides)}"),
+        ("Subject height used", f"{_fmt(context.height_cm, 0)} cm" if context.height_cm else "not given (assumed)"),
+        ("Scale", report.scale_note or "n/a"),
+    ]
+    if context.clinician:
+        details.append(("Clinician", context.clinician))
+    if context.notes:
+        details.append(("Notes", context.notes))
+    story.append(Paragraph("Recording", st["h2"]))
+    story.append(_kv_table(details, st, [0.28 * width, 0.72 * width]))
+
+    story.append(Paragraph("Spatiotemporal parameters", st["h2"]))
+    main = [p for p in report.parameters if is_main_parameter(p)]
+    derived = [p for p in report.parameters if not is_main_parameter(p) and p.side == "both"]
+    if main:
+        story.append(_parameter_table(main, st, width))
+        sources = sorted({p.normal_source for p in main if p.normal_source})
+        note = "Rows shaded red are outside the normal range."
+        if sources:
+            note += " Normal ranges: " + "; ".join(sources) + "."
+        story.append(Paragraph(escape(note), st["small"]))
+        if derived:
+            story.append(Paragraph("Variability and symmetry (both sides)", st["h3"]))
+            story.append(_parameter_table(derived, st, width))
+    elif not report.parameters:
+        story.append(Paragraph("No spatiotemporal parameters could be computed.", st["body"]))
+
+    story.append(Paragraph("Kinematics over the gait cycle", st["h2"]))
+    fig = report_plots.curves_figure(report)
+    if fig is not None:
+        story.append(_image(report_plots.figure_png(fig), width))
+        story.append(Paragraph(escape("Left red, right blue. " + report_plots.reference_note(report.curves)),
+                               st["small"]))
+    else:
+        story.append(Paragraph("No gait-cycle curves (no complete stride was found).", st["body"]))
+
+    story.append(Paragraph("Deviation scores", st["h2"]))
+    gps = report.scores.get("GPS")
+    story.append(Paragraph(
+        escape(f"Gait Profile Score (GPS): {_fmt(gps, 1)} deg. GPS is the RMS difference of the kinematic curves from "
+               "the reference mean (Baker et al. 2009); GVS is the same per variable. About 1.6 deg is the minimal "
+               "clinically important difference."), st["body"]))
+    gfig = report_plots.gvs_figure(report.scores)
+    if gfig is not None:
+        story.append(_image(report_plots.figure_png(gfig), 0.8 * width))
+
+    story.append(Paragraph("Classifier output", st["h2"]))
+    if context.predictions:
+        story.append(_prediction_table(context.predictions, st, width))
+    else:
+        story.append(Paragraph("No classifier was run for this analysis.", st["body"]))
+
+    if report.warnings:
+        story.append(Paragraph("Warnings", st["h2"]))
+        for w in report.warnings:
+            story.append(Paragraph("- " + escape(w), st["body"]))
+
+    story.append(Paragraph("Method and limits", st["h2"]))
+    versions = [
+        ("3D model", f"{context.model_name or 'n/a'} {context.model_version}".strip()),
+        ("Analysis version", context.analysis_version or report.analysis_version),
+        ("Motion source", report.source),
+        ("Generated", context.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()),
+    ]
+    story.append(_kv_table(versions, st, [0.28 * width, 0.72 * width]))
+    story.append(Spacer(1, 3))
+    story.append(Paragraph(escape(METHOD_NOTE), st["body"]))
+    for lim in LIMITS:
+        story.append(Paragraph("- " + escape(lim), st["body"]))
+    return story
+
+
+def write_pdf_report(report: GaitReport, path: str | Path, *, context: ReportContext) -> Path:
+    """Write the report to ``path`` (parents created) and return it."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import cm
+    from reportlab.platypus import SimpleDocTemplate
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    footer = f"gaitscope - patient {context.patient_code} - generated {context.generated_at:%Y-%m-%d}"
+
+    def on_page(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.setFillGray(0.4)
+        canvas.drawString(1.5 * cm, 1.0 * cm, footer)  # drawString does not parse markup: no escaping needed
+        canvas.drawRightString(A4[0] - 1.5 * cm, 1.0 * cm, f"page {doc.page}")
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=1.5 * cm, rightMargin=1.5 * cm, topMargin=1.4 * cm,
+                            bottomMargin=1.6 * cm, title=f"Gait analysis report {context.patient_code}",
+                            author="gaitscope", subject="Gait analysis")
+    doc.build(build_story(report, context), onFirstPage=on_page, onLaterPages=on_page)
+    return path
+
+
+def pdf_bytes(report: GaitReport, *, context: ReportContext) -> bytes:
+    """The PDF in memory (for a download button), written through a temporary file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_pdf_report(report, Path(tmp) / "report.pdf", context=context).read_bytes()

@@ -1,0 +1,287 @@
+"""``analyze_gait``: from a 3D motion to the numbers a gait clinician reads (:class:`GaitReport`).
+
+Order of work (each step in its own module):
+
+1. :mod:`filtering` - fill short gaps (PCHIP), low-pass 6 Hz zero-lag Butterworth;
+2. :mod:`frames` - stride period, body-fixed gait frame (progression / lateral / vertical), turns and
+   standing trimmed, straight walking bouts;
+3. :mod:`kinematics` - joint angles over time in documented conventions;
+4. :mod:`events` - heel strike / toe off per foot, Zeni et al. 2008, with a quality per event;
+5. :mod:`parameters` - strides, spatiotemporal parameters, variability, symmetry;
+6. :mod:`normative` - normal ranges (age/sex) and speed-matched curve bands;
+7. :mod:`scores` - GVS / GPS (Baker et al. 2009).
+
+It works on any 3D source: lifter output (root-relative, camera frame, up = (0, -1, 0)), motion capture and
+the synthetic walker (world frame, pelvis travelling). A motion with no analysable walking raises
+:class:`gaitscope.errors.AnalysisError` instead of returning zeros.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import CubicSpline
+
+from gaitscope.analysis import events as ev
+from gaitscope.analysis import frames as fr
+from gaitscope.analysis.filtering import DEFAULT_CUTOFF_HZ, smooth_and_fill
+from gaitscope.analysis.kinematics import has_ankle, joint_angles
+from gaitscope.analysis.normative import PCT, CurveReference, SpatiotemporalReference
+from gaitscope.analysis.parameters import StrideWindow, build_strides, summarize
+from gaitscope.analysis.scores import GPS_VARIABLES, compute_scores
+from gaitscope.errors import AnalysisError
+from gaitscope.records import GaitCurve, GaitReport, Motion3D
+from gaitscope.skeleton import FOOT_POINTS, J
+
+ANALYSIS_VERSION = "gaitscope-analysis 0.1.0 (Zeni 2008 events, 6 Hz Butterworth, Schwartz 2008 bands)"
+
+#: curve name -> (angle column stem, sided column?)
+CURVES: dict[str, bool] = {
+    "hip_flexion": True,
+    "hip_abduction": True,
+    "knee_flexion": True,
+    "ankle_dorsiflexion": True,
+    "foot_progression": True,
+    "pelvis_tilt": False,
+    "pelvis_obliquity": True,
+    "pelvis_rotation": True,
+    "trunk_tilt": False,
+    "trunk_obliquity": True,
+    "shoulder_flexion": True,
+    "elbow_flexion": True,
+}
+
+MIN_FRAMES = 8
+# Winter 2009 (Biomechanics and Motor Control of Human Movement, Fig. 4.1) segment lengths as height fractions:
+_THIGH_SHANK_PER_HEIGHT = 0.491  # greater trochanter (0.530) to floor minus ankle height (0.039)
+_LEG_PER_HEIGHT = 0.530  # greater trochanter height
+
+
+def analyze_gait(
+    motion: Motion3D,
+    *,
+    height_m: float | None = None,
+    age: float | None = None,
+    sex: str | None = None,
+    cutoff_hz: float = DEFAULT_CUTOFF_HZ,
+    curve_reference: CurveReference | None = None,
+    spatiotemporal_reference: SpatiotemporalReference | None = None,
+) -> GaitReport:
+    """Analyse one walk. ``height_m`` (subject height) rescales lengths that rest on an assumed height and
+    refines the leg length used for speed matching; ``age`` (years) and ``sex`` ("M"/"F") select normal
+    ranges. ``curve_reference`` / ``spatiotemporal_reference`` replace the bundled reference data."""
+    fps = float(motion.fps)
+    t = motion.n_frames
+    warnings: list[str] = []
+    if t < MIN_FRAMES:
+        raise AnalysisError(
+            f"The motion has only {t} frames ({t / fps:.2f} s): too short for one stride.",
+            "Record at least 3-4 s of steady walking (several strides).",
+        )
+    if height_m is not None and not (0.5 <= height_m <= 2.5):
+        raise AnalysisError(f"Height {height_m} m is implausible.", "Give the subject's height in metres, e.g. 1.72.")
+
+    xyz_raw = np.asarray(motion.xyz_m, dtype=float)
+    valid = np.ones(t, dtype=bool) if motion.valid is None else np.asarray(motion.valid, dtype=bool)
+    scale, scale_note = _scale(motion, xyz_raw, valid, height_m)
+    xyz_raw = xyz_raw * scale
+
+    xyz, usable = smooth_and_fill(xyz_raw, valid, fps, cutoff_hz)
+    feet = {}
+    for name in FOOT_POINTS:
+        if name in motion.feet:
+            f, _ = smooth_and_fill(np.asarray(motion.feet[name], dtype=float) * scale, valid, fps, cutoff_hz)
+            feet[name] = f
+    if usable.mean() < 1.0:
+        warnings.append(
+            f"{100 * (1 - usable.mean()):.0f} % of frames were missing and could not be filled (gaps longer "
+            "than 0.25 s); they are left out."
+        )
+    if not usable.any():
+        raise AnalysisError("The motion has no valid frame.", "Check the 3D reconstruction of this recording.")
+
+    up = np.asarray(motion.up, dtype=float)
+    stride_s = fr.estimate_stride_period_s(np.where(usable[:, None, None], xyz, np.nan), fps, up)
+    frame, frame_warn = fr.build_gait_frame(
+        np.where(usable[:, None, None], xyz, np.nan), fps, motion.up, motion.root_relative, stride_s
+    )
+    warnings += frame_warn
+    state = fr.frame_states(xyz, usable, frame, fps, stride_s)
+    bouts = fr.split_bouts(state, fps, min_s=stride_s)
+    n_turn = int(np.sum(state == "turn"))
+    n_still = int(np.sum(state == "still"))
+    if n_turn:
+        warnings.append(f"{n_turn / fps:.1f} s of turning were left out of the analysis.")
+    if n_still:
+        warnings.append(f"{n_still / fps:.1f} s of standing still (or no stepping) were left out.")
+    if not bouts:
+        raise AnalysisError(
+            f"No straight walking of at least one stride ({stride_s:.1f} s) was found in {t / fps:.1f} s of motion "
+            f"(turning {n_turn / fps:.1f} s, standing {n_still / fps:.1f} s, missing {np.sum(state == 'gap') / fps:.1f} s).",
+            "Record the subject walking straight for several strides.",
+        )
+
+    angles = joint_angles(xyz, frame, feet or None)
+    angles[~usable] = np.nan
+    events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None)
+    windows = build_strides(events, xyz, frame, fps, bouts, angles, feet or None)
+    if not windows:
+        raise AnalysisError(
+            f"No complete stride (heel strike to heel strike of the same foot) was found in {t / fps:.1f} s of "
+            f"motion ({len(events)} gait events detected).",
+            "The recording is too short or the subject is not walking; record several strides of steady walking.",
+        )
+    sides = {w.stride.side for w in windows}
+    if len(sides) < 2:
+        warnings.append(f"Complete strides were found for one foot only ({sorted(sides)[0]}); symmetry is not available.")
+    low_q = [e for e in events if e.quality < 0.5]
+    if low_q:
+        warnings.append(f"{len(low_q)} of {len(events)} gait events are uncertain (quality < 0.5).")
+
+    # Reference values.
+    st_ref = spatiotemporal_reference or SpatiotemporalReference.default()
+    normals, notes = st_ref.ranges(age, sex)
+    warnings += notes
+    speeds = np.array([w.stride.speed_m_s for w in windows])
+    speed = float(np.nanmean(speeds)) if np.isfinite(speeds).any() else None
+    leg = _leg_length(xyz, usable, height_m)
+    cref = curve_reference or CurveReference.schwartz2008()
+    speed_class, class_note = cref.match_class(speed, leg)
+    if cref.children:
+        warnings.append(
+            f"Joint-angle bands are CHILDREN's reference values ({cref.name}; {class_note}); no adult curve set "
+            "with documented provenance is bundled."
+        )
+
+    curves = _curves(angles, windows, cref, speed_class)
+    if not has_ankle(feet):
+        warnings.append(
+            "Ankle dorsiflexion and foot progression cannot be measured from 17 joints (no heel/toe points); "
+            "they are not reported."
+        )
+    scores = compute_scores(curves)
+    used = sorted({k[4:].rsplit("_", 1)[0] for k in scores if k.startswith("GVS_")})
+    if used:
+        missing = [v for v in GPS_VARIABLES if v not in used]
+        warnings.append(
+            f"GPS from {len(used)} variables ({', '.join(used)}); Baker's other variables "
+            f"({', '.join(missing + ['pelvis tilt', 'hip rotation'])}) are not measurable here, so the GPS is "
+            "not directly comparable with a marker-based GPS."
+        )
+    curve_rom = {
+        (f"{c.name.split('_')[0]}_rom", c.side): float(np.ptp(c.mean))
+        for c in curves
+        if c.name in ("knee_flexion", "hip_flexion")
+    }
+    parameters = summarize(windows, normals, curve_rom)
+
+    angles.insert(0, "time_s", np.arange(t) / fps)
+    angles.index.name = "frame"
+    return GaitReport(
+        fps=fps,
+        n_frames=t,
+        duration_s=t / fps,
+        events=events,
+        strides=tuple(w.stride for w in windows),
+        parameters=parameters,
+        curves=tuple(curves),
+        scores=scores,
+        scale_note=scale_note,
+        source=motion.source,
+        analysis_version=ANALYSIS_VERSION,
+        warnings=tuple(warnings),
+        angles=angles,
+    )
+
+
+def _thigh_shank_m(xyz: np.ndarray, usable: np.ndarray) -> float:
+    segs = []
+    for s in ("left", "right"):
+        hip, knee, ank = xyz[:, J[f"{s}_hip"]], xyz[:, J[f"{s}_knee"]], xyz[:, J[f"{s}_ankle"]]
+        segs.append(np.linalg.norm(knee - hip, axis=1) + np.linalg.norm(ank - knee, axis=1))
+    v = np.concatenate([x[usable & np.isfinite(x)] for x in segs])
+    return float(np.median(v)) if v.size else float("nan")
+
+
+def _leg_length(xyz: np.ndarray, usable: np.ndarray, height_m: float | None) -> float | None:
+    """Leg length (greater trochanter to floor): 0.53 x height, else from thigh + shank lengths (Winter)."""
+    if height_m is not None:
+        return _LEG_PER_HEIGHT * height_m
+    ts = _thigh_shank_m(xyz, usable)
+    return ts * _LEG_PER_HEIGHT / _THIGH_SHANK_PER_HEIGHT if np.isfinite(ts) else None
+
+
+def _scale(motion: Motion3D, xyz: np.ndarray, valid: np.ndarray, height_m: float | None) -> tuple[float, str]:
+    """Scale factor for lengths and the note that says where metres come from."""
+    src = motion.scale_source or "unknown scale"
+    assumed = "assum" in src.lower()
+    if assumed and height_m is not None:
+        m = re.search(r"(\d+(?:\.\d+)?)\s*cm", src)
+        if m:
+            old = float(m.group(1)) / 100
+            basis = f"the assumed {old * 100:.0f} cm"
+        else:
+            old = _thigh_shank_m(xyz, valid) / _THIGH_SHANK_PER_HEIGHT
+            basis = f"a skeleton-estimated height of {old * 100:.0f} cm"
+        if np.isfinite(old) and old > 0:
+            return height_m / old, (
+                f"Lengths rescaled to the subject height {height_m * 100:.0f} cm given for this analysis "
+                f"(the 3D source used {basis}: '{src}'). Step/stride length and speed scale with the height."
+            )
+    if assumed:
+        return 1.0, (
+            f"Lengths in metres rest on an ASSUMED body height ('{src}'): step and stride length and speed are "
+            "only as right as that assumption (scale with the true height). Enter the subject's height."
+        )
+    if motion.root_relative:
+        return 1.0, (
+            f"Lengths in metres rest on '{src}'; the pelvis does not travel (root-relative 3D), so speed is "
+            "stride length / stride time."
+        )
+    return 1.0, f"Lengths in metres from '{src}'."
+
+
+def _normalise(values: np.ndarray, w: StrideWindow) -> np.ndarray:
+    """Resample one stride of a signal onto 0-100 % (101 points) with a cubic spline through the frames.
+
+    Cubic rather than linear interpolation because at 25-30 fps the swing-phase knee peak usually falls
+    between two frames; a straight line between them cuts about 1 deg off the peak. A gap inside the
+    stride gives NaN (no curve is invented).
+    """
+    lo = max(int(np.floor(w.start_time_frame)) - 2, 0)
+    hi = min(int(np.ceil(w.end_time_frame)) + 3, len(values))
+    seg = values[lo:hi]
+    if hi - lo < 4 or not np.all(np.isfinite(seg)):
+        return np.full(PCT.shape, np.nan)
+    t = w.start_time_frame + PCT / 100.0 * (w.end_time_frame - w.start_time_frame)
+    return CubicSpline(np.arange(lo, hi, dtype=float), seg)(t)
+
+
+def _curves(angles: pd.DataFrame, windows: list[StrideWindow], cref: CurveReference, speed_class: str) -> list[GaitCurve]:
+    out = []
+    for name, sided in CURVES.items():
+        for side in ("L", "R"):
+            col = f"{name}_{side}" if sided else name
+            if col not in angles:
+                continue
+            values = angles[col].to_numpy(float)
+            whole = CubicSpline(np.arange(len(values), dtype=float), values) if np.all(np.isfinite(values)) else None
+            stack = [
+                whole(w.start_time_frame + PCT / 100.0 * (w.end_time_frame - w.start_time_frame))
+                if whole is not None else _normalise(values, w)
+                for w in windows if w.stride.side == side
+            ]
+            stack = [c for c in stack if np.all(np.isfinite(c))]
+            if not stack:
+                continue
+            arr = np.vstack(stack)
+            band = cref.band(speed_class, name)
+            out.append(GaitCurve(
+                name=name, side=side, unit="deg", pct=PCT.copy(), mean=arr.mean(0),
+                sd=arr.std(0, ddof=1) if len(arr) > 1 else np.zeros(PCT.shape), n_strides=len(arr),
+                normal_mean=band.mean if band else None, normal_sd=band.sd if band else None,
+                normal_source=band.source if band else "no reference band (not comparable or not published)",
+            ))
+    return out

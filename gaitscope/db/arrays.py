@@ -1,0 +1,106 @@
+"""Compact, pickle-free array blobs for the database.
+
+Why not ``np.save`` with pickle or ``np.savez_compressed``? A database blob outlives the code that wrote it
+and may be read by a process that trusts nothing: pickle executes code, and a zip archive per array costs
+~200 bytes of headers for tiny arrays (a 101-point gait curve). So each array is stored as::
+
+    b"GSA1" | uint32 little-endian header length | JSON header | zlib(payload)
+
+The JSON header holds ``dtype`` (a numpy ``str`` such as ``"<f4"``), ``shape`` and ``shuffle``. With
+``shuffle`` the payload's bytes are regrouped by significance before zlib (byte 0 of every value, then byte 1,
+...), the trick Blosc and HDF5 use: exponents and high mantissa bytes of neighbouring joint coordinates are
+alike, so zlib finds runs it would otherwise miss (about 15-30 % smaller for pose data).
+
+Dtype policy (decided here so every writer agrees; see :func:`gaitscope.db.repository.save_analysis`):
+
+* 2D keypoints and 3D joints are stored as **float32**: float16 has a 1-2 pixel step above 1024 px and a
+  0.5-1 mm step at 1-2 m, too coarse for step-length work.
+* Per-frame embeddings are stored as **float16**: they are only ever compared by cosine or fed to linear
+  heads, where a 1e-3 relative error is noise, and they are the largest array of an analysis.
+* Everything else keeps its own dtype.
+
+A *bundle* stores several named arrays in one blob (``b"GSB1"`` | header | concatenated array blobs), used for
+the small per-frame side arrays (frame indices, validity masks, foot points) of a pose sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from typing import Mapping
+
+import numpy as np
+
+from gaitscope.errors import DatabaseError
+
+_ARRAY_MAGIC = b"GSA1"
+_BUNDLE_MAGIC = b"GSB1"
+_LEVEL = 6  # zlib level: 9 is ~3x slower for <2 % smaller pose blobs
+
+
+def encode_array(arr: np.ndarray, dtype: np.dtype | str | None = None, *, shuffle: bool = True) -> bytes:
+    """Encode ``arr`` (optionally cast to ``dtype``) as a self-describing compressed blob."""
+    a = np.asarray(arr)
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    if a.dtype.hasobject or a.dtype.kind not in "biufc":
+        raise DatabaseError(f"Cannot store an array of dtype {a.dtype} in the database (numbers and booleans only).")
+    a = np.ascontiguousarray(a)
+    raw = a.tobytes()
+    do_shuffle = shuffle and a.dtype.itemsize > 1 and a.size > 0
+    if do_shuffle:
+        raw = np.frombuffer(raw, dtype=np.uint8).reshape(-1, a.dtype.itemsize).T.tobytes()
+    header = json.dumps({"dtype": a.dtype.str, "shape": list(a.shape), "shuffle": do_shuffle}).encode()
+    return _ARRAY_MAGIC + struct.pack("<I", len(header)) + header + zlib.compress(raw, _LEVEL)
+
+
+def decode_array(blob: bytes | memoryview | None) -> np.ndarray | None:
+    """Inverse of :func:`encode_array`; ``None`` (SQL NULL) stays ``None``. The result is writeable."""
+    if blob is None:
+        return None
+    blob = bytes(blob)
+    if blob[:4] != _ARRAY_MAGIC:
+        raise DatabaseError("A stored array is not in gaitscope's format (damaged blob or foreign writer).")
+    (n,) = struct.unpack("<I", blob[4:8])
+    header = json.loads(blob[8 : 8 + n])
+    dtype = np.dtype(header["dtype"])
+    shape = tuple(header["shape"])
+    try:
+        raw = zlib.decompress(blob[8 + n :])
+    except zlib.error as exc:
+        raise DatabaseError("A stored array is damaged (decompression failed).") from exc
+    if header["shuffle"]:
+        raw = np.frombuffer(raw, dtype=np.uint8).reshape(dtype.itemsize, -1).T.tobytes()
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def encode_bundle(arrays: Mapping[str, np.ndarray | None]) -> bytes:
+    """Encode several named arrays (``None`` values are skipped) into one blob."""
+    parts: list[bytes] = []
+    index: list[list] = []
+    for name, arr in arrays.items():
+        if arr is None:
+            continue
+        b = encode_array(arr)
+        index.append([name, len(b)])
+        parts.append(b)
+    header = json.dumps(index).encode()
+    return _BUNDLE_MAGIC + struct.pack("<I", len(header)) + header + b"".join(parts)
+
+
+def decode_bundle(blob: bytes | memoryview | None) -> dict[str, np.ndarray]:
+    """Inverse of :func:`encode_bundle`; ``None`` gives an empty dict."""
+    if blob is None:
+        return {}
+    blob = bytes(blob)
+    if blob[:4] != _BUNDLE_MAGIC:
+        raise DatabaseError("A stored array bundle is not in gaitscope's format (damaged blob or foreign writer).")
+    (n,) = struct.unpack("<I", blob[4:8])
+    index = json.loads(blob[8 : 8 + n])
+    out: dict[str, np.ndarray] = {}
+    pos = 8 + n
+    for name, length in index:
+        out[name] = decode_array(blob[pos : pos + length])  # type: ignore[assignment]
+        pos += length
+    return out

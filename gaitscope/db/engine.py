@@ -1,0 +1,182 @@
+"""Opening a database: URL resolution, engine set-up, sessions, and the schema-version gate.
+
+* Default URL: ``sqlite:///<GAITSCOPE_HOME or ~/.gaitscope>/gaitscope.db``; ``GAITSCOPE_DB_URL`` overrides it;
+  PostgreSQL works through ``postgresql+psycopg://user:pass@host:port/db``.
+* SQLite is set up for a small multi-process installation (web app + worker): WAL journal (readers never block
+  the writer), ``foreign_keys=ON`` (off by default in SQLite, and our ON DELETE rules depend on it) and a busy
+  timeout so a second writer waits instead of failing. Write sessions start with ``BEGIN IMMEDIATE``: with
+  SQLite's default deferred transactions, two processes that both *read then write* can deadlock and one gets
+  "database is locked" at once without waiting; taking the write lock first makes writers queue politely.
+* :func:`open_database` refuses a schema that is behind the code (:class:`SchemaOutdatedError`): running new
+  code on an old schema corrupts data quietly, and upgrading a clinical database must be a deliberate act
+  (``gaitscope db upgrade``). ``auto_upgrade=True`` is for the embedded default database and tests.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from gaitscope.db.translate import translate
+from gaitscope.errors import DatabaseError, SchemaOutdatedError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def gaitscope_home() -> Path:
+    """``$GAITSCOPE_HOME`` or ``~/.gaitscope``: where the embedded database and uploads live."""
+    return Path(os.environ.get("GAITSCOPE_HOME") or Path.home() / ".gaitscope")
+
+
+def default_url() -> str:
+    """The URL used when none is given: ``$GAITSCOPE_DB_URL`` or the embedded SQLite file."""
+    env = os.environ.get("GAITSCOPE_DB_URL")
+    if env:
+        return env
+    return f"sqlite:///{gaitscope_home() / 'gaitscope.db'}"
+
+
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        # Let SQLAlchemy (not the sqlite3 module) emit BEGIN, so SAVEPOINTs and BEGIN IMMEDIATE work.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; FULL costs an fsync per commit
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # noqa: ANN001
+        mode = conn.get_execution_options().get("gaitscope_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine with gaitscope's connection settings (SQLite pragmas, pool pre-ping)."""
+    try:
+        u = make_url(url)
+    except sa_exc.ArgumentError as exc:
+        raise DatabaseError(f"The database URL {url!r} is not valid.", hint="Example: sqlite:///path/to/gaitscope.db") from exc
+    if u.get_backend_name() == "sqlite":
+        db = u.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _install_sqlite_pragmas(engine)
+        return engine
+    return create_engine(u, echo=echo, pool_pre_ping=True)
+
+
+class Database:
+    """An open database: an engine plus session factories. Create it with :func:`open_database`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        write_bind = engine.execution_options(gaitscope_begin="IMMEDIATE") if self.is_sqlite else engine
+        self._write = sessionmaker(bind=write_bind, expire_on_commit=False)
+        self._read = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits when the block ends normally, rolls back on any exception.
+
+        Database exceptions (constraint violations, lost connections) leave as :class:`DatabaseError`.
+        Objects stay usable after the block (``expire_on_commit=False``), e.g. ``recording.id``.
+        """
+        s = self._write()
+        try:
+            yield s
+            s.commit()
+        except sa_exc.SQLAlchemyError as exc:
+            s.rollback()
+            raise translate(exc) from exc
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only unit of work (never commits; on SQLite it does not take the write lock)."""
+        s = self._read()
+        try:
+            yield s
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+        finally:
+            s.rollback()
+            s.close()
+
+    def dispose(self) -> None:
+        """Close pooled connections (call before forking, or at the end of a test)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r})"
+
+
+def open_database(url: str | None = None, *, auto_upgrade: bool = False, echo: bool = False) -> Database:
+    """Open ``url`` (default :func:`default_url`) after checking that its schema is at the code's head.
+
+    Raises :class:`SchemaOutdatedError` when the schema is missing or older than this version of gaitscope
+    (unless ``auto_upgrade``), and :class:`DatabaseError` when the database was made by a *newer* gaitscope or
+    cannot be reached.
+    """
+    from gaitscope.db import migrate  # local: alembic is only needed when opening
+
+    url = url or default_url()
+    engine = make_engine(url, echo=echo)
+    try:
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision()
+        if current != head:
+            known = migrate.known_revisions()
+            if current is not None and current not in known:
+                raise DatabaseError(
+                    f"The database schema (revision {current}) was created by a newer version of gaitscope.",
+                    hint="Upgrade gaitscope; do not downgrade a clinical database.",
+                )
+            if not auto_upgrade:
+                if current is None and _has_tables(engine):
+                    what = "has tables but no gaitscope schema version"
+                else:
+                    what = "is empty" if current is None else f"is at revision {current}, code expects {head}"
+                shown = engine.url.render_as_string(hide_password=True)
+                raise SchemaOutdatedError(
+                    f"The database schema {what}; run: gaitscope db upgrade --db {shown}"
+                )
+            migrate.upgrade_engine(engine)
+    except sa_exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise translate(exc, "Opening the database") from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(engine)
+
+
+def _has_tables(engine: Engine) -> bool:
+    return bool(inspect(engine).get_table_names())

@@ -1,0 +1,205 @@
+"""Lifting real 2D keypoint sequences to 3D with a DSTformer, and taking motion embeddings.
+
+:class:`Lifter` wraps a model and its metadata. ``lift`` normalises the keypoints (``preprocess``), runs the model
+over overlapping windows with a cross-fade (any length; shorter than a window is one exact pass), optionally
+averages with the mirrored input (flip test-time augmentation, as in every MotionBERT pose config), removes the
+root and scales to metres.
+
+Output frame of :meth:`Lifter.lift`: camera-like axes inherited from the image, x to the right, y DOWN, z away from
+the camera, right-handed; hence ``Motion3D.up = (0, -1, 0)``. Root-relative: the pelvis is at the origin in every
+frame (the depth of a monocular lift has no absolute reference; MotionBERT notes section 2.5/2.6).
+
+Metres: the network's units are normalised image units, not a length (MotionBERT issues #9, #21, #28). We scale so
+that the subject's stature estimated from the lifted skeleton matches ``height_m`` (else an assumed 1.70 m, said so
+in ``scale_source``). Stature comes from the legs, which matter most for gait: the median over frames of
+thigh + shank length (mean of both sides; bone lengths do not depend on posture) divided by 0.491, the hip-joint to
+ankle-joint share of body height in Winter's anthropometric segment table (thigh 0.245 H + shank 0.246 H; D. A.
+Winter, Biomechanics and Motor Control of Human Movement, 4th ed., 2009, Fig. 4.1). Detector hips sit higher than
+anatomical hip centres (BlazePose), so metric lengths can be biased by a few percent; relative quantities
+(symmetry, angles, timing) are unaffected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gaitscope.errors import CheckpointError
+from gaitscope.models.checkpoints import load_checkpoint
+from gaitscope.models.configs import DSTformerConfig, get_config
+from gaitscope.models.dstformer import DSTformer
+from gaitscope.models.embed import to_motion_embedding
+from gaitscope.models.preprocess import NormMode, flip_skeleton, normalise_keypoints, sliding_window_apply
+from gaitscope.records import Keypoints2D, Motion3D, MotionEmbedding
+from gaitscope.skeleton import J
+
+#: Hip-joint-to-ankle-joint length as a fraction of stature (Winter 2009: thigh 0.245 + shank 0.246).
+LEG_TO_HEIGHT = 0.491
+#: Used when the subject's height is unknown; stated in ``Motion3D.scale_source``.
+ASSUMED_HEIGHT_M = 1.70
+#: Model y axis points down in image convention.
+UP_VECTOR = (0.0, -1.0, 0.0)
+
+_LEG_BONES = (
+    (J["right_hip"], J["right_knee"]), (J["right_knee"], J["right_ankle"]),
+    (J["left_hip"], J["left_knee"]), (J["left_knee"], J["left_ankle"]),
+)
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on GPUs that support it (fp16 otherwise); full fp32 on CPU."""
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def estimate_height_units(xyz: np.ndarray) -> float:
+    """Stature of a lifted skeleton in its own units: median (thigh + shank), both sides averaged, / 0.491."""
+    lengths = [np.linalg.norm(xyz[:, a] - xyz[:, b], axis=-1) for a, b in _LEG_BONES]
+    leg = 0.5 * (np.median(lengths[0]) + np.median(lengths[1]) + np.median(lengths[2]) + np.median(lengths[3]))
+    return float(leg / LEG_TO_HEIGHT)
+
+
+@dataclass
+class Lifter:
+    """A DSTformer ready for inference, with its name and version (recorded in every output)."""
+
+    model: DSTformer
+    config: DSTformerConfig
+    name: str
+    version: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    device: torch.device = field(default_factory=pick_device)
+    norm_mode: NormMode = "box"
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        self.model = self.model.to(self.device).eval()
+
+    # -- construction ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device | None = None, trust_checkpoint: bool = False
+    ) -> "Lifter":
+        """Official MotionBERT file (``model_pos`` / ``model``) or a gaitscope checkpoint."""
+        loaded = load_checkpoint(path, trust_checkpoint=trust_checkpoint)
+        if loaded.config.dim_out != 3:
+            raise CheckpointError(
+                f"The checkpoint {path} has a {loaded.config.dim_out}-channel output head, not a 3D pose head.",
+                "Use a pretrained or 3D-pose MotionBERT checkpoint for lifting.",
+            )
+        version = str(loaded.metadata.get("model_version", "unversioned"))
+        return cls(loaded.model, loaded.config, loaded.config.name, version, loaded.metadata, pick_device(device))
+
+    @classmethod
+    def untrained(cls, config: str | DSTformerConfig = "small", seed: int = 0, device: str | None = None) -> "Lifter":
+        """Random initialisation (tests, plumbing). Its 3D output is meaningless: never show it to a clinician."""
+        cfg = get_config(config)
+        with torch.random.fork_rng(devices=[]):  # leave the caller's random stream untouched
+            torch.manual_seed(seed)
+            model = DSTformer(**cfg.model_kwargs())
+        meta = {"model_version": f"untrained-seed{seed}", "training_data": "none (random initialisation)"}
+        return cls(model, cfg, cfg.name, f"untrained-seed{seed}", meta, pick_device(device))
+
+    @property
+    def source(self) -> str:
+        return f"lifter:{self.name}@{self.version}"
+
+    # -- raw model passes ---------------------------------------------------------------------------------------
+
+    def _run(self, x: torch.Tensor, rep: bool) -> torch.Tensor:
+        with torch.inference_mode(), autocast_for(self.device):
+            return self.model(x.to(self.device), return_rep=rep).float()
+
+    def predict_normalised(
+        self, x: np.ndarray, flip_tta: bool = True, window: int | None = None, stride: int | None = None
+    ) -> np.ndarray:
+        """``(T, 17, 3)`` normalised input -> ``(T, 17, 3)`` model output (normalised units, not root-relative)."""
+        window = min(window or self.config.maxlen, self.config.maxlen)
+        stride = stride or max(1, window // 2)
+
+        def fn(batch: torch.Tensor) -> torch.Tensor:
+            if not flip_tta:
+                return self._run(batch, rep=False)
+            both = self._run(torch.cat([batch, flip_skeleton(batch)]), rep=False)
+            plain, mirrored = both[: len(batch)], both[len(batch) :]
+            return 0.5 * (plain + flip_skeleton(mirrored))
+
+        xt = torch.as_tensor(x, dtype=torch.float32)
+        return sliding_window_apply(fn, xt, window, stride, self.batch_size).cpu().numpy()
+
+    def representation(self, x: np.ndarray, window: int | None = None, stride: int | None = None) -> np.ndarray:
+        """``(T, 17, 3)`` normalised input -> ``(T, 17, dim_rep)`` motion representation."""
+        window = min(window or self.config.maxlen, self.config.maxlen)
+        stride = stride or max(1, window // 2)
+        xt = torch.as_tensor(x, dtype=torch.float32)
+        return sliding_window_apply(lambda b: self._run(b, rep=True), xt, window, stride, self.batch_size).cpu().numpy()
+
+    # -- records in, records out ------------------------------------------------------------------------------
+
+    def lift(
+        self,
+        kp: Keypoints2D,
+        height_m: float | None = None,
+        flip_tta: bool = True,
+        window: int | None = None,
+        stride: int | None = None,
+    ) -> Motion3D:
+        """3D joints in metres, root-relative, x right / y down / z away from the camera (``up = (0, -1, 0)``)."""
+        if height_m is not None and not 0.5 <= height_m <= 2.5:
+            raise ValueError(f"height_m must be a body height in metres (0.5-2.5), got {height_m}")
+        x, norm = normalise_keypoints(kp, self.norm_mode)
+        pred = self.predict_normalised(x, flip_tta=flip_tta, window=window, stride=stride).astype(np.float64)
+        pred = pred - pred[:, :1]
+        h_units = estimate_height_units(pred)
+        if not h_units > 0:
+            raise ValueError("the lifted skeleton has zero leg length; cannot scale to metres")
+        target = height_m if height_m is not None else ASSUMED_HEIGHT_M
+        xyz_m = pred * (target / h_units)
+        how = "subject height" if height_m is not None else "assumed height"
+        scale_source = (
+            f"{how} {target * 100:.0f} cm (stature = (thigh + shank) / {LEG_TO_HEIGHT}, Winter 2009)"
+        )
+        known = kp.conf > 0
+        valid = ~np.asarray(kp.interpolated, dtype=bool) & (known.mean(axis=1) >= 0.5)
+        notes = (
+            f"2D normalisation: {norm.mode} (centre {norm.center_px[0]:.1f},{norm.center_px[1]:.1f} px, "
+            f"half-size {norm.half_size_px:.1f} px)",
+            f"flip TTA: {'on' if flip_tta else 'off'}",
+        )
+        return Motion3D(
+            xyz_m=xyz_m.astype(np.float32),
+            fps=kp.fps,
+            up=UP_VECTOR,
+            root_relative=True,
+            scale_source=scale_source,
+            source=self.source,
+            valid=valid,
+            notes=notes,
+        )
+
+    def embed(
+        self, kp: Keypoints2D, keep_per_joint: bool = False, window: int | None = None, stride: int | None = None
+    ) -> MotionEmbedding:
+        """Motion embedding of a whole sequence: pooled ``(D,)``, per frame ``(T, D)``, optionally ``(T, 17, D)``.
+
+        No flip averaging: the representation is not mirror-equivariant channel by channel, so averaging a
+        mirrored pass would mix unrelated features.
+        """
+        x, _ = normalise_keypoints(kp, self.norm_mode)
+        rep = self.representation(x, window=window, stride=stride)
+        return to_motion_embedding(rep, self.name, self.version, keep_per_joint=keep_per_joint)

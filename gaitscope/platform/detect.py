@@ -1,0 +1,272 @@
+"""2D keypoints of the walking person with MediaPipe BlazePose, run in parallel chunks.
+
+Model: BlazePose GHUM "full" (Bazarevsky et al. 2020, arXiv 2006.10204) through MediaPipe's legacy
+``mp.solutions.pose.Pose`` with ``model_complexity=1`` (the only model bundled with mediapipe 0.10.14; lite
+and heavy would be downloaded, which fails offline), ``static_image_mode=False`` so the detector runs once
+and a tracker follows the person from frame to frame, and ``smooth_landmarks=True`` (MediaPipe's One-Euro
+style filter; jitter would otherwise reach the lifter and the gait events).
+
+Speed: BlazePose is the slowest stage of the pipeline (about 20 fps at 720p on one core here). The frame
+range is split into ``workers`` contiguous chunks, each processed by its own process with its own decoder
+and its own ``Pose`` (a Pose graph is not shareable), and the results are merged in frame order. A chunk
+starts decoding ``overlap_s`` earlier than its first frame and throws those results away, so its tracker is
+already locked on when its own frames begin. Processes are started with the "spawn" context: MediaPipe and
+OpenCV run threads, and forking a process with threads can deadlock. (As always with "spawn", a script that
+calls this must guard its entry point with ``if __name__ == "__main__":``.)
+
+After detection, :mod:`gaitscope.platform.person_gate` rejects phantom skeletons and identity switches and
+picks the longest stretch with one person; short gaps inside it are linearly interpolated and flagged.
+Conversion to H36M-17 is in :mod:`gaitscope.platform.blazepose_map`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_mod
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+from scipy.interpolate import interp1d
+
+from gaitscope.errors import GaitscopeError, VideoError
+from gaitscope.platform.blazepose_map import DEFAULT_MIN_VISIBILITY, blazepose_to_h36m
+from gaitscope.platform.person_gate import GateParams, select_person
+from gaitscope.platform.video import iter_frames, probe_video
+from gaitscope.records import Keypoints2D, VideoInfo
+
+# MediaPipe's C++ logging is chatty on stderr; keep warnings and errors only.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+N_LANDMARKS = 33
+#: Chunks shorter than this are not worth a process start (MediaPipe import and graph set-up take ~1-2 s).
+MIN_FRAMES_PER_WORKER = 150
+_PROGRESS_EVERY = 10
+
+Progress = Callable[[int, int], None]
+
+
+def mediapipe_version() -> str:
+    import mediapipe as mp
+
+    return str(mp.__version__)
+
+
+def _new_pose() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.pose.Pose(
+        static_image_mode=False,
+        model_complexity=1,
+        smooth_landmarks=True,
+        enable_segmentation=False,
+        min_detection_confidence=0.5,
+        min_tracking_confidence=0.5,
+    )
+
+
+def _detect_range(
+    info: VideoInfo,
+    start: int,
+    stop: int,
+    warm_start: int,
+    max_side: int,
+    report: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """BlazePose on frames ``[warm_start, stop)``; returns rows for ``[start, stop)``: ``(n, 33, 4)`` px, NaN if none.
+
+    ``report(n)`` is called with the number of newly finished frames of ``[start, stop)``.
+    """
+    out = np.full((stop - start, N_LANDMARKS, 4), np.nan, dtype=np.float32)
+    w, h = info.width, info.height
+    scale = min(1.0, max_side / max(w, h)) if max_side else 1.0
+    small = (max(1, round(w * scale)), max(1, round(h * scale)))
+    pending = 0
+    with _new_pose() as pose:
+        for index, frame in iter_frames(info, warm_start, stop):
+            if scale < 1.0:
+                # Landmarks are normalised to the image, so a smaller copy gives the same coordinates; it saves
+                # MediaPipe's own copy and resize of a 1080p/4K frame.
+                frame = cv2.resize(frame, small, interpolation=cv2.INTER_AREA)
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            result = pose.process(rgb)
+            if index < start:
+                continue
+            lms = result.pose_landmarks
+            if lms is not None:
+                out[index - start] = [(p.x * w, p.y * h, p.z * w, p.visibility) for p in lms.landmark]
+            pending += 1
+            if report is not None and pending >= _PROGRESS_EVERY:
+                report(pending)
+                pending = 0
+    if report is not None and pending:
+        report(pending)
+    return out
+
+
+def _worker(info: VideoInfo, chunk: int, start: int, stop: int, warm_start: int, max_side: int, q: Any) -> None:
+    """Process entry point: detect one chunk and send progress, then the result (or the error) to ``q``."""
+    try:
+        arr = _detect_range(info, start, stop, warm_start, max_side, report=lambda n: q.put(("progress", chunk, n)))
+        q.put(("done", chunk, arr))
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent, which raises it
+        q.put(("error", chunk, f"{type(exc).__name__}: {exc}"))
+
+
+def _detect_parallel(
+    info: VideoInfo, start: int, stop: int, n_workers: int, warm: int, max_side: int, progress: Progress | None
+) -> np.ndarray:
+    import multiprocessing as mp_proc
+
+    ctx = mp_proc.get_context("spawn")
+    q = ctx.Queue()
+    bounds = np.linspace(start, stop, n_workers + 1).round().astype(int)
+    procs = []
+    for c in range(n_workers):
+        a, b = int(bounds[c]), int(bounds[c + 1])
+        p = ctx.Process(target=_worker, args=(info, c, a, b, max(start, a - warm) if c else a, max_side, q), daemon=True)
+        p.start()
+        procs.append(p)
+    results: dict[int, np.ndarray] = {}
+    done = 0
+    total = stop - start
+    try:
+        while len(results) < n_workers:
+            try:
+                kind, chunk, payload = q.get(timeout=1.0)
+            except queue_mod.Empty:
+                dead = [c for c, p in enumerate(procs) if c not in results and not p.is_alive()]
+                if dead:
+                    try:  # its last message may still be in flight
+                        kind, chunk, payload = q.get(timeout=5.0)
+                    except queue_mod.Empty:
+                        raise VideoError(
+                            f"The pose detector stopped unexpectedly (exit code {procs[dead[0]].exitcode}).",
+                            "Try again; if it happens again, convert the video to MP4 (H.264) and retry.",
+                        ) from None
+                else:
+                    continue
+            if kind == "progress":
+                done += payload
+                if progress is not None:
+                    progress(min(done, total), total)
+            elif kind == "done":
+                results[chunk] = payload
+            else:
+                raise VideoError(
+                    f"The pose detector failed on part of the video ({payload}).",
+                    "Try again; if it happens again, convert the video to MP4 (H.264) and retry.",
+                )
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=5)
+        q.close()
+    return np.concatenate([results[c] for c in range(n_workers)], axis=0)
+
+
+def _interpolate_gaps(raw: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Fill rows where ``valid`` is False by linear interpolation between credible rows (ends are credible)."""
+    if valid.all():
+        return raw
+    idx = np.flatnonzero(valid)
+    f = interp1d(idx, raw[idx], axis=0, kind="linear", assume_sorted=True)
+    out = raw.copy()
+    gaps = np.flatnonzero(~valid)
+    out[gaps] = f(gaps)
+    return out
+
+
+def _count_runs(mask: np.ndarray) -> int:
+    m = mask.astype(np.int8)
+    return int(((m[1:] == 1) & (m[:-1] == 0)).sum() + (m[0] == 1 if len(m) else 0))
+
+
+def detect_keypoints(
+    path_or_info: VideoInfo | str | os.PathLike[str],
+    *,
+    workers: int = 2,
+    progress: Progress | None = None,
+    min_person_frames: int = 15,
+    max_gap_s: float = 0.5,
+    start: int = 0,
+    stop: int | None = None,
+    min_visibility: float = DEFAULT_MIN_VISIBILITY,
+    max_side: int = 1280,
+    overlap_s: float = 0.5,
+    gate: GateParams = GateParams(),
+) -> Keypoints2D:
+    """Detect the walking person's 2D joints in ``[start, stop)`` of a video.
+
+    Returns :class:`Keypoints2D` in H36M-17 order, pixels of the upright image, with the 33 BlazePose
+    landmarks in ``raw`` (x_px, y_px, z scaled by width like x, visibility; ``raw_format="blazepose33"``)
+    so heels and toes remain available. Only the longest stretch with one credible person is returned; the
+    reason for anything dropped is in ``notes``. Gaps up to ``max_gap_s`` inside it are filled linearly and
+    flagged in ``interpolated``.
+
+    ``workers`` processes share the frames (``workers=1`` runs in this process); ``progress(done, total)``
+    is called in this process as frames finish. Frames are downscaled to ``max_side`` pixels on their
+    longer side before BlazePose (coordinates are still given in full-resolution pixels).
+
+    Raises :class:`~gaitscope.errors.NoPersonError` (no, or too short, presence of a person),
+    :class:`~gaitscope.errors.MultiplePeopleError` (the tracker keeps switching between people) and
+    :class:`~gaitscope.errors.VideoError` (unreadable video, detector crash).
+    """
+    info = path_or_info if isinstance(path_or_info, VideoInfo) else probe_video(path_or_info)
+    stop = info.n_frames if stop is None else min(int(stop), info.n_frames)
+    start = max(0, int(start))
+    if stop - start < 1:
+        raise VideoError(f"No frames to analyse between frame {start} and {stop}.", "Choose a longer part of the video.")
+    total = stop - start
+    n_workers = max(1, min(int(workers), os.cpu_count() or 1, total // MIN_FRAMES_PER_WORKER))
+    warm = int(np.clip(round(overlap_s * info.fps), 0, 60))
+
+    try:
+        if n_workers == 1:
+            done = [0]
+
+            def report(n: int) -> None:
+                done[0] += n
+                if progress is not None:
+                    progress(min(done[0], total), total)
+
+            raw = _detect_range(info, start, stop, start, max_side, report=report)
+        else:
+            raw = _detect_parallel(info, start, stop, n_workers, warm, max_side, progress)
+    except GaitscopeError:
+        raise
+    except Exception as exc:  # MediaPipe/OpenCV internals: never show a raw traceback to the user
+        raise VideoError(
+            f"The pose detector could not process '{Path(info.path).name}' ({type(exc).__name__}).",
+            "Convert the video to MP4 (H.264) and try again.",
+        ) from exc
+
+    sel = select_person(
+        raw, info.width, info.height, info.fps,
+        min_person_frames=min_person_frames, max_gap_s=max_gap_s, frame_offset=start, params=gate,
+    )
+    kept = _interpolate_gaps(raw[sel.start : sel.stop], sel.valid)
+    xy, conf = blazepose_to_h36m(kept, min_visibility=min_visibility)
+    interpolated = ~sel.valid
+    notes = list(sel.notes)
+    if interpolated.any():
+        notes.append(
+            f"Filled {_count_runs(interpolated)} short gap(s) ({int(interpolated.sum())} frames, each gap at most "
+            f"{max_gap_s:g} s) by linear interpolation."
+        )
+    return Keypoints2D(
+        xy_px=xy,
+        conf=conf,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        frame_index=np.arange(start + sel.start, start + sel.stop),
+        interpolated=interpolated,
+        source=f"blazepose-full/mediapipe-{mediapipe_version()}",
+        raw=kept.astype(np.float32),
+        raw_format="blazepose33",
+        notes=tuple(notes),
+    )

@@ -1,0 +1,5 @@
+"""Streamlit page script: see :mod:`gaitscope.ui.views.upload`."""
+
+from gaitscope.ui.views.upload import render
+
+render()

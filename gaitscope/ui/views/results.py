@@ -1,0 +1,231 @@
+"""Results of one analysis: video with the 2D skeleton, 3D animation, gait-cycle curves, parameters, scores,
+classifier outputs, trends across visits, and the PDF/CSV reports."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import streamlit as st
+
+from gaitscope.analysis.csv_report import CSV_FILES, report_tables
+from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
+from gaitscope.analysis.report_plots import reference_note
+from gaitscope.ui import data, plots, tables
+from gaitscope.ui.components import db_url, md_escape, show_flash, user_errors
+from gaitscope.ui.overlay import overlay_frame
+from gaitscope.ui.uploads import find_video
+
+_HEIGHT_RE = re.compile(r"height\D{0,20}?(\d{2,3}(?:\.\d+)?)\s*cm", re.IGNORECASE)
+
+
+def height_used_cm(bundle: data.ResultBundle) -> float | None:
+    """The height the analysis scaled with, read from the motion's scale provenance ("subject height 172 cm")."""
+    for text in (bundle.motion.scale_source, bundle.report.scale_note):
+        m = _HEIGHT_RE.search(text or "")
+        if m and "assum" not in (text or "").lower():
+            return float(m.group(1))
+    return None
+
+
+def report_context(bundle: data.ResultBundle) -> ReportContext:
+    return ReportContext(
+        patient_code=bundle.patient_code, visit_date=bundle.visit_date, video_name=bundle.original_name,
+        video_fps=bundle.fps, video_duration_s=bundle.duration_s,
+        video_resolution=(bundle.width, bundle.height) if bundle.width and bundle.height else None,
+        height_cm=height_used_cm(bundle), model_name=bundle.model_name, model_version=bundle.model_version,
+        analysis_version=bundle.analysis_version, predictions=bundle.predictions,
+    )
+
+
+@st.cache_data(max_entries=8, show_spinner="Writing the PDF report...")
+def _pdf_for(analysis_id: int, url: str) -> bytes:
+    bundle = data.load_result(analysis_id, url)
+    return pdf_bytes(bundle.report, context=report_context(bundle))
+
+
+@st.cache_resource(max_entries=8)
+def _bundle(analysis_id: int, url: str) -> data.ResultBundle:
+    # Cached as a resource: records are immutable and hold numpy arrays that need no copy per rerun.
+    return data.load_result(analysis_id, url)
+
+
+def _choose_analysis(url: str) -> int | None:
+    analyses = data.analyses_frame(url)
+    if analyses.empty:
+        st.info("No analysis stored yet. Upload a video on the **New analysis** page.")
+        return None
+    ids = [int(a) for a in analyses["analysis_id"]]
+    wanted = st.session_state.get("analysis_id")
+    if wanted is None and "analysis" in st.query_params:
+        try:
+            wanted = int(st.query_params["analysis"])
+        except ValueError:
+            wanted = None
+    labels = {int(r.analysis_id): f"{r.patient} - {r.visit_date} - {r.file} (#{int(r.analysis_id)})"
+              for r in analyses.itertuples()}
+    if wanted in ids and st.session_state.get("results_select") != wanted:
+        st.session_state["results_select"] = wanted
+    chosen = st.selectbox("Analysis", ids, format_func=labels.get, key="results_select")
+    st.session_state["analysis_id"] = chosen
+    st.query_params["analysis"] = str(chosen)
+    return chosen
+
+
+def _metric(report, names: tuple[str, ...], fmt: str, unit: str):
+    for name in names:
+        try:
+            p = report.parameter(name)
+        except KeyError:
+            continue
+        if math.isfinite(p.value):
+            delta = {"low": "-below normal", "high": "+above normal"}.get(p.flag)
+            return f"{p.value:{fmt}} {unit}", delta
+    return "-", None
+
+
+def _header(b: data.ResultBundle) -> None:
+    st.subheader(f"Patient {md_escape(b.patient_code)} - visit {b.visit_date}")
+    st.caption(f"File {md_escape(b.original_name or '-')} - model {md_escape(b.model_name)} "
+               f"{md_escape(b.model_version)} - analysis {md_escape(b.analysis_version)}")
+    r = b.report
+    cols = st.columns(4)
+    for col, (label, names, fmt, unit) in zip(cols, (
+            ("Walking speed", ("speed", "walking_speed", "gait_speed"), ".2f", "m/s"),
+            ("Cadence", ("cadence",), ".0f", "steps/min"),
+            ("Step length", ("step_length",), ".2f", "m"))):
+        value, delta = _metric(r, names, fmt, unit)
+        # out of range is red both ways: "normal" colours a fall red, "inverse" colours a rise red
+        col.metric(label, value, delta=delta, delta_color="inverse" if delta and delta[0] == "+" else "normal")
+    gps = r.scores.get("GPS")
+    cols[3].metric("GPS", f"{gps:.1f} deg" if gps is not None and math.isfinite(gps) else "-")
+    if r.warnings:
+        with st.expander(f"Notes on this analysis ({len(r.warnings)})", expanded=True):
+            for w in r.warnings:
+                st.markdown("- " + md_escape(w))
+
+
+def _video_tab(b: data.ResultBundle) -> None:
+    video = find_video(b.sha256)
+    kp = b.keypoints
+    left, right = st.columns(2)
+    with left:
+        if video is not None:
+            st.video(str(video))
+        else:
+            st.info("The original video is not on this server (demo data or a file stored elsewhere); "
+                    "the skeleton is drawn on a blank frame.")
+    with right:
+        if kp is None:
+            st.info("No 2D keypoints were stored for this analysis.")
+            return
+        row = st.slider("Frame", 0, kp.n_frames - 1, value=min(kp.n_frames // 2, kp.n_frames - 1),
+                        key=f"overlay_row_{b.analysis_id}")
+        st.image(overlay_frame(video, kp, row), caption=f"frame {int(kp.frame_index[row])} - "
+                 f"{int(kp.frame_index[row]) / kp.fps:.2f} s - left red, right blue", width="stretch")
+        low = float(np.mean(kp.conf < 0.5)) * 100
+        st.caption(f"2D source: {md_escape(kp.source)}; {int(kp.interpolated.sum())} filled frames; "
+                   f"{low:.0f} % of joints below 0.5 confidence.")
+
+
+def _curves_tab(b: data.ResultBundle) -> None:
+    figures = plots.gait_curve_figures(b.report)
+    if not figures:
+        st.info("No gait-cycle curves: no complete stride was found.")
+        return
+    st.caption(md_escape("Left red, right blue, mean ± 1 SD over strides. " + reference_note(b.report.curves)))
+    for i in range(0, len(figures), 2):
+        cols = st.columns(2)
+        for col, (name, fig) in zip(cols, figures[i:i + 2]):
+            col.plotly_chart(fig, key=f"curve_{b.analysis_id}_{name}", width="stretch")
+
+
+def _parameters_tab(b: data.ResultBundle) -> None:
+    r = b.report
+    main = [p for p in r.parameters if is_main_parameter(p)]
+    derived = [p for p in r.parameters if not is_main_parameter(p)]
+    from dataclasses import replace
+
+    st.dataframe(tables.styled_spatiotemporal(replace(r, parameters=tuple(main))), hide_index=True, width="stretch")
+    st.caption("Rows in red are outside the normal range. " + md_escape(
+        "; ".join(sorted({p.normal_source for p in main if p.normal_source}))))
+    if derived:
+        with st.expander("Variability and symmetry"):
+            st.dataframe(tables.spatiotemporal_table(replace(r, parameters=tuple(derived))), hide_index=True,
+                         width="stretch")
+    with st.expander(f"Strides ({len(r.strides)}) and events ({len(r.events)})"):
+        st.dataframe(r.strides_frame(), hide_index=True, width="stretch")
+        st.dataframe(r.events_frame(), hide_index=True, width="stretch")
+
+
+def _scores_tab(b: data.ResultBundle) -> None:
+    r = b.report
+    if any(k.startswith("GVS_") for k in r.scores) or "GPS" in r.scores:
+        st.plotly_chart(plots.gvs_figure(r.scores), key=f"gvs_{b.analysis_id}", width="stretch")
+        st.caption("GPS/GVS: RMS difference from the reference mean over the gait cycle (Baker et al. 2009); "
+                   "about 1.6 deg is a clinically important change.")
+    else:
+        st.info("No deviation scores (no reference curves matched).")
+    st.subheader("Classifiers")
+    if not b.predictions:
+        st.info("No classifier was run for this analysis.")
+    for i, p in enumerate(b.predictions):
+        st.plotly_chart(plots.prediction_figure(p), key=f"pred_{b.analysis_id}_{i}", width="stretch")
+        st.caption(f"{md_escape(p.head_name)} version {md_escape(p.head_version)}: predicted "
+                   f"**{md_escape(p.predicted)}**. Research output, not a diagnosis.")
+
+
+def _trends_tab(b: data.ResultBundle, url: str) -> None:
+    trend = data.trends(b.patient_code, url)
+    if trend["analysis_id"].nunique() < 2:
+        st.info("Trends appear once the patient has two or more analysed visits.")
+    if not trend.empty:
+        st.plotly_chart(plots.trend_figure(trend), key=f"trend_{b.analysis_id}", width="stretch")
+        st.dataframe(trend.pivot_table(index="visit_date", columns="parameter", values="value"), width="stretch")
+
+
+def _reports_tab(b: data.ResultBundle, url: str) -> None:
+    stem = f"gaitscope_{re.sub(r'[^A-Za-z0-9_.-]+', '_', b.patient_code)}_{b.visit_date}_a{b.analysis_id}"
+    with user_errors("The PDF could not be written"):
+        st.download_button("Download PDF report", data=_pdf_for(b.analysis_id, url), file_name=f"{stem}.pdf",
+                           mime="application/pdf", key=f"dl_pdf_{b.analysis_id}", icon=":material/picture_as_pdf:")
+    cols = st.columns(len(CSV_FILES))
+    for col, (key, frame) in zip(cols, report_tables(b.report).items()):
+        col.download_button(f"{CSV_FILES[key]}", data=frame.to_csv(index=False, float_format="%.6g"),
+                            file_name=f"{stem}_{CSV_FILES[key]}", mime="text/csv", key=f"dl_{key}_{b.analysis_id}")
+    st.caption("CSV columns are documented in the README (CSV exports).")
+
+
+def render() -> None:
+    url = db_url()
+    st.title("Results")
+    show_flash()
+    analysis_id = None
+    with user_errors("Could not list the analyses"):
+        analysis_id = _choose_analysis(url)
+    if analysis_id is None:
+        return
+    try:
+        b = _bundle(analysis_id, url)
+    except Exception as exc:  # a deleted analysis or a damaged row: say so, keep the page alive
+        st.error(f"Analysis {analysis_id} could not be loaded: {exc}")
+        return
+    _header(b)
+    tabs = st.tabs(["Video and 2D", "3D motion", "Gait cycle", "Parameters", "Scores and classifiers", "Trends",
+                    "Reports"])
+    with tabs[0]:
+        _video_tab(b)
+    with tabs[1]:
+        st.plotly_chart(plots.skeleton_3d_figure(b.motion), key=f"skel3d_{b.analysis_id}", width="stretch")
+        st.caption(f"Scale: {md_escape(b.motion.scale_source)}. Press Play or drag the slider.")
+    with tabs[2]:
+        _curves_tab(b)
+    with tabs[3]:
+        _parameters_tab(b)
+    with tabs[4]:
+        _scores_tab(b)
+    with tabs[5]:
+        _trends_tab(b, url)
+    with tabs[6]:
+        _reports_tab(b, url)

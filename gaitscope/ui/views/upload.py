@@ -1,0 +1,120 @@
+"""New analysis: upload a walking video, check it, and analyse it in the background with per-stage progress."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from gaitscope.errors import GaitscopeError
+from gaitscope.ui import data, jobs
+from gaitscope.ui.components import PAGE_PATIENTS, db_url, md_escape, open_results, show_flash, user_errors
+from gaitscope.ui.uploads import max_upload_bytes, save_upload
+from gaitscope.ui.validation import check_height_cm
+
+STAGE_LABELS = {
+    "decode": "Reading the video",
+    "2d": "Finding the person (2D keypoints)",
+    "3d": "Lifting to 3D",
+    "embed": "Motion embedding",
+    "analysis": "Gait analysis",
+    "store": "Saving",
+}
+
+
+def _stages() -> tuple[str, ...]:
+    try:
+        from gaitscope.platform.pipeline import STAGES
+    except ImportError:  # the pipeline's dependencies are missing: still show the form
+        return tuple(STAGE_LABELS)
+    return tuple(STAGES)
+
+
+def render_job(job_id: str) -> None:
+    """Per-stage progress bars of one job; refreshes itself every second while the job runs."""
+    job = jobs.get_job(job_id)
+    if job is None:
+        return
+    snap = job.snapshot()
+    st.subheader(f"Analysis of {md_escape(snap.label)}")
+    for stage in snap.stages:
+        done, total = snap.progress.get(stage, (0, 1))
+        frac = snap.stage_fraction(stage)
+        label = STAGE_LABELS.get(stage, stage)
+        suffix = f" ({done}/{total} frames)" if stage == "2d" and total > 1 else ""
+        mark = "done" if frac >= 1.0 else ("running" if stage == snap.current_stage and not snap.finished else "")
+        st.progress(frac, text=f"{label}{suffix} {('- ' + mark) if mark else ''}")
+    if snap.status == "failed":
+        st.error(snap.error)
+        st.info("Nothing was stored for this upload: the recording is marked as failed and earlier analyses are "
+                "unchanged.")
+        if snap.detail:
+            with st.expander("Technical details (for the developers)"):
+                st.code(snap.detail)
+    elif snap.status == "done":
+        st.success("Analysis finished and stored.")
+        if snap.analysis_id is not None and st.button("Open results", key="upload_open_results"):
+            open_results(snap.analysis_id)
+    else:
+        st.caption("You can keep using the dashboard; this panel refreshes by itself.")
+
+
+@st.fragment(run_every=1.0)
+def _job_panel(job_id: str) -> None:
+    job = jobs.get_job(job_id)
+    render_job(job_id)
+    if job is not None and job.finished and not st.session_state.get(f"_job_seen_{job_id}"):
+        st.session_state[f"_job_seen_{job_id}"] = True
+        st.rerun(scope="app")  # once, so the whole page (and the patient's history) sees the new analysis
+
+
+def render() -> None:
+    url = db_url()
+    st.title("New analysis")
+    show_flash()
+    limit_mb = max_upload_bytes() / 1024 / 1024
+    patients = None
+    with user_errors("Could not read the patient list"):
+        patients = data.patients_frame(url)
+    codes = [] if patients is None else list(patients["code"])
+    if not codes:
+        st.info("Create a patient first.")
+        if st.button("Go to patients"):
+            st.switch_page(PAGE_PATIENTS)
+        return
+
+    current = st.session_state.get("patient_code")
+    code = st.selectbox("Patient", codes, index=codes.index(current) if current in codes else 0,
+                        key="upload_patient")
+    patient = data.get_patient_input(code, url)
+    with st.form("upload_form"):
+        video = st.file_uploader(f"Walking video (side view; MP4, MOV, AVI, MKV, WebM; at most {limit_mb:.0f} MB)",
+                                 key="upload_file")
+        c1, c2 = st.columns(2)
+        height = c1.number_input("Subject height (cm), gives step lengths in metres",
+                                 value=patient.height_cm if patient and patient.height_cm else None, step=1.0,
+                                 key="upload_height", placeholder="50-250")
+        visit_date = c2.date_input("Recording date", value=date.today(), max_value=date.today(),
+                                   key="upload_date")
+        notes = st.text_area("Notes (optional)", key="upload_notes", max_chars=2000)
+        submitted = st.form_submit_button("Analyse")
+
+    if submitted:
+        try:
+            if video is None:
+                raise GaitscopeError("Choose a video file first.")
+            height_cm = check_height_cm(height)
+            saved = save_upload(video, video.name, size_bytes=video.size)
+            job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
+                                          height_cm=height_cm, original_name=saved.original_name, notes=notes)
+        except GaitscopeError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["job_id"] = job.id
+            st.session_state["patient_code"] = code
+            if height_cm is None:
+                st.warning("No height given: lengths and speed will use an assumed height and be less accurate.")
+
+    job_id = st.session_state.get("job_id")
+    if job_id and jobs.get_job(job_id) is not None:
+        _job_panel(job_id)
