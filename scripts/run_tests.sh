@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${GAITSCOPE_TEST_PG_URL:-}" ]; then
-  if url=$(bash .ci/postgres.sh 2>/tmp/gaitscope-postgres.log | tail -n 1) && [ -n "$url" ]; then
-    export GAITSCOPE_TEST_PG_URL="$url"
+  if exports=$(bash .ci/postgres.sh 2>/tmp/gaitscope-postgres.log) && [ -n "$exports" ]; then
+    eval "$exports"
     echo "PostgreSQL for tests: $GAITSCOPE_TEST_PG_URL"
   else
     cat /tmp/gaitscope-postgres.log >&2 || true

@@ -17,7 +17,7 @@ left and right heel strikes alternate).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import find_peaks
@@ -83,8 +83,13 @@ def detect_events(
     stride_s: float,
     bouts: list[tuple[int, int]],
     feet: dict[str, np.ndarray] | None = None,
+    measured: np.ndarray | None = None,
 ) -> tuple[GaitEvent, ...]:
-    """Zeni events inside each bout ``[start, stop)``, sorted by time, with a quality per event."""
+    """Zeni events inside each bout ``[start, stop)``, sorted by time, with a quality per event.
+
+    ``measured`` (T,) is False where a frame was missing in the input and has been interpolated; an event
+    within 2 frames of such a frame has its quality halved (its timing rests on interpolated positions).
+    """
     signals = zeni_signals(xyz, frame, feet)
     min_dist = int(0.6 * stride_s * fps)
     events: list[GaitEvent] = []
@@ -94,6 +99,11 @@ def detect_events(
             peaks = _find(sig[a:b], min_dist)
             found[key] = [_Peak(p.frame + a, p.time_frame + a, p.prominence) for p in peaks]
         events.extend(_with_quality(found, fps, stride_s))
+    if measured is not None:
+        near_gap = ~np.asarray(measured, dtype=bool)
+        near_gap = np.convolve(near_gap.astype(float), np.ones(5), mode="same") > 0
+        events = [replace(e, quality=round(e.quality * 0.5, 3)) if near_gap[min(e.frame, len(near_gap) - 1)] else e
+                  for e in events]
     events.sort(key=lambda e: (e.time_s, e.side))
     return tuple(events)
 

@@ -102,7 +102,7 @@ def estimate_stride_period_s(xyz: np.ndarray, fps: float, up: np.ndarray) -> flo
     if sep.shape[0] < max(8, int(fps)):
         return DEFAULT_STRIDE_S
     sep = sep - sep.mean(axis=0)
-    n = max(sep.shape[0], int(8 * fps))  # zero-pad for a finer frequency grid
+    n = max(sep.shape[0], int(64 * fps))  # zero-pad: a 1/64 Hz frequency grid
     f, p = periodogram(sep, fs=fps, axis=0, nfft=n, detrend=False)
     power = p.sum(axis=1)
     band = (f >= 0.3) & (f <= 2.0)

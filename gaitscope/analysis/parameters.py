@@ -137,7 +137,6 @@ def build_strides(
             if not in_bout(t0, t1):
                 continue
             stride_t = (t1 - t0) / fps
-            fwd = _at(frame.forward, t1)
             lat = _at(frame.lateral, t1)
             to = between(tf[(s, "toe_off")], t0, t1)
             chs = between(tf[(c, "heel_strike")], t0, t1)
@@ -156,7 +155,6 @@ def build_strides(
                 speed = float((_at(pelvis, t1) - _at(pelvis, t0)) @ f_mean) / stride_t
             else:
                 if len(chs) == 1:
-                    fc = _at(frame.forward, chs[0])
                     prev_step = _max_separation(a_c, a_s, frame.forward, chs[0], 0.1 * (t1 - t0))
                     stride_len = step_len + prev_step
                 else:

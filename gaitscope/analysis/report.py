@@ -80,6 +80,8 @@ def analyze_gait(
             f"The motion has only {t} frames ({t / fps:.2f} s): too short for one stride.",
             "Record at least 3-4 s of steady walking (several strides).",
         )
+    if not cutoff_hz > 0:
+        raise ValueError(f"cutoff_hz must be positive, got {cutoff_hz}")
     if height_m is not None and not (0.5 <= height_m <= 2.5):
         raise AnalysisError(f"Height {height_m} m is implausible.", "Give the subject's height in metres, e.g. 1.72.")
 
@@ -125,7 +127,8 @@ def analyze_gait(
 
     angles = joint_angles(xyz, frame, feet or None)
     angles[~usable] = np.nan
-    events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None)
+    events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None,
+                              measured=valid & np.all(np.isfinite(xyz_raw.reshape(t, -1)), axis=1))
     windows = build_strides(events, xyz, frame, fps, bouts, angles, feet or None)
     if not windows:
         raise AnalysisError(
@@ -134,8 +137,15 @@ def analyze_gait(
             "The recording is too short or the subject is not walking; record several strides of steady walking.",
         )
     sides = {w.stride.side for w in windows}
+    if len(windows) < 4:
+        warnings.append(f"Only {len(windows)} complete strides: variability (SD, CV) and symmetry are unreliable.")
     if len(sides) < 2:
         warnings.append(f"Complete strides were found for one foot only ({sorted(sides)[0]}); symmetry is not available.")
+    if not has_ankle(feet):
+        warnings.append(
+            "Gait events come from the ankle joints (no heel/toe points): on real walking with force plates this "
+            "finds heel strike and toe off 20-60 ms early (Zeni et al. 2008 coordinate method)."
+        )
     low_q = [e for e in events if e.quality < 0.5]
     if low_q:
         warnings.append(f"{len(low_q)} of {len(events)} gait events are uncertain (quality < 0.5).")

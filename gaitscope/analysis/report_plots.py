@@ -56,7 +56,9 @@ def curves_by_side(curves: Iterable[GaitCurve], name: str) -> dict[str, GaitCurv
 
 def reference_note(curves: Iterable[GaitCurve]) -> str:
     """One sentence naming the reference bands used, and saying so where none was available."""
-    sources = sorted({c.normal_source for c in curves if c.normal_mean is not None and c.normal_source})
+    # Sources carry per-curve details after ";" (speed class, sign conventions): name each source once.
+    sources = sorted({c.normal_source.split(";")[0].strip() for c in curves
+                      if c.normal_mean is not None and c.normal_source})
     missing = sorted({curve_label(c.name) for c in curves if c.normal_mean is None})
     parts = []
     if sources:

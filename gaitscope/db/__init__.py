@@ -13,7 +13,7 @@ Researchers use :mod:`gaitscope.cohort` instead (tidy DataFrames, no identifying
 """
 
 from gaitscope.db.engine import Database, default_url, gaitscope_home, make_engine, open_database
-from gaitscope.db.migrate import downgrade, head_revision, upgrade
+from gaitscope.db.migrate import current_revision, downgrade, head_revision, upgrade
 from gaitscope.db.repository import (
     active_model,
     audit,
@@ -41,9 +41,11 @@ from gaitscope.db.repository import (
     set_patient_identity,
 )
 
+default_db_url = default_url  # the name the CLI uses
+
 __all__ = [
-    "Database", "default_url", "gaitscope_home", "make_engine", "open_database",
-    "downgrade", "head_revision", "upgrade",
+    "Database", "default_db_url", "default_url", "gaitscope_home", "make_engine", "open_database",
+    "current_revision", "downgrade", "head_revision", "upgrade",
     "active_model", "audit", "create_patient", "create_visit", "delete_patient", "find_analysis",
     "find_recording_by_hash", "get_analysis", "get_patient", "get_recording", "latest_analysis", "list_analyses",
     "list_patients", "load_analysis", "load_embedding", "load_poses", "load_predictions", "load_report",

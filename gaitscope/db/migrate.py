@@ -48,8 +48,17 @@ def known_revisions() -> set[str]:
     return {rev.revision for rev in _script().walk_revisions()}
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The database's revision, or None when it has never been migrated (empty database)."""
+def current_revision(engine: Engine | str | None = None) -> str | None:
+    """The database's revision (``engine`` may be an Engine or a URL; default: the configured database), or
+    None when it has never been migrated (empty database)."""
+    if not isinstance(engine, Engine):
+        from gaitscope.db.engine import default_url, make_engine
+
+        own = make_engine(engine or default_url())
+        try:
+            return current_revision(own)
+        finally:
+            own.dispose()
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 

@@ -20,8 +20,11 @@ documented escape hatch that unpickles it in full (only for files from a source 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -41,6 +44,8 @@ FORMAT_VERSION = 1
 HEAD_KEYS = ("head.weight", "head.bias")
 
 _WEIGHTS_ENV = "GAITSCOPE_WEIGHTS_DIR"
+
+log = logging.getLogger(__name__)
 
 
 def default_weights_dir() -> Path:
@@ -97,6 +102,13 @@ def read_checkpoint_file(path: str | Path, trust_checkpoint: bool = False) -> An
             "latest_epoch.bin, or a 3D-pose fine-tune best_epoch.bin, from the MotionBERT README), or a checkpoint "
             f"saved by gaitscope; the default folder is {default_weights_dir()} (override with ${_WEIGHTS_ENV}).",
         )
+    with p.open("rb") as fh:
+        head = fh.read(4)
+    if not (zipfile.is_zipfile(p) or head[:1] == b"\x80"):  # torch.save zip, or the legacy pickle format
+        raise CheckpointError(
+            f"The checkpoint {p} cannot be read: it is not a PyTorch file.",
+            "The file is damaged or of another kind; download or copy it again.",
+        )
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as first:
@@ -110,7 +122,7 @@ def read_checkpoint_file(path: str | Path, trust_checkpoint: bool = False) -> An
         if not trust_checkpoint:
             raise CheckpointError(
                 f"The checkpoint {p} contains Python objects other than tensors and numbers, which gaitscope does "
-                f"not unpickle by default because unpickling can run code ({str(first).splitlines()[0]}).",
+                f"not unpickle by default because unpickling can run code ({_unsupported_global(first)}).",
                 "If the file comes from a source you trust (e.g. the official MotionBERT release), load it with "
                 "trust_checkpoint=True, then re-save it with gaitscope.models.checkpoints.save_checkpoint.",
             ) from first
@@ -120,6 +132,11 @@ def read_checkpoint_file(path: str | Path, trust_checkpoint: bool = False) -> An
             f"The checkpoint {p} cannot be read ({type(exc).__name__}: {exc}).",
             "The file is damaged or not a PyTorch checkpoint; download or copy it again.",
         ) from exc
+
+
+def _unsupported_global(exc: Exception) -> str:
+    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    return f"it contains {m.group(1)}" if m else "it contains objects outside the safe list"
 
 
 def _jsonable_scalars(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -341,6 +358,8 @@ def load_checkpoint(
     model = DSTformer(**cfg.model_kwargs())
     n, skipped = load_into(model, backbone, task_head)
     report = LoadReport(str(path), container, n, tuple(skipped), info)
+    if skipped:
+        log.warning("%s", report.summary())
     meta = {
         "model_version": f"official:{Path(path).parent.name or Path(path).stem}",
         "training_data": "MotionBERT official release (Human3.6M, AMASS, PoseTrack, InstaVariety; research-only terms)",
@@ -348,3 +367,25 @@ def load_checkpoint(
         "official_info": info,
     }
     return LoadedModel(model, cfg, meta, report)
+
+
+def convert_official_checkpoint(
+    src: str | Path,
+    dst: str | Path,
+    model_version: str,
+    trust_checkpoint: bool = False,
+    training_data: str | None = None,
+) -> Path:
+    """Re-save an official MotionBERT file in our safe format (weights + JSON metadata only).
+
+    Run once with ``trust_checkpoint=True`` on a file you downloaded from the official release if it holds
+    pickled objects; afterwards the platform loads the converted file with ``weights_only=True`` only.
+    """
+    loaded = load_checkpoint(src, trust_checkpoint=trust_checkpoint)
+    meta = dict(loaded.metadata)
+    meta["model_version"] = model_version
+    if training_data:
+        meta["training_data"] = training_data
+    meta["converted_from"] = str(src)
+    meta["load_report"] = loaded.report.summary()
+    return save_checkpoint(dst, loaded.model, loaded.config, meta)

@@ -12,8 +12,8 @@ Normalisation follows MotionBERT's in-the-wild recipe (``../shared/notes/motionb
 * ``mode="pixel"`` (like ``infer_wild.py --pixel`` and the Human3.6M training data): subtract the image centre and
   divide by min(width, height) / 2, which keeps the subject's true position and size in the frame.
 
-The confidence becomes the third channel unchanged; joints with confidence 0 are written as all-zero rows, the
-"unknown joint" code the model saw during its masked pretraining. The normalised frame keeps the image axes
+The confidence becomes the third channel unchanged; joints with confidence 0 (or non-finite coordinates) are
+written as all-zero rows, the "unknown joint" code the model saw during its masked pretraining. The normalised frame keeps the image axes
 (x right, y down), so the model's 3D output is x right, y down, z away from the camera.
 """
 
@@ -51,7 +51,9 @@ def normalise_array(
     """``(T, J, 2)`` pixels + ``(T, J)`` confidences -> ``(T, J, 3)`` float32 model input."""
     xy_px = np.asarray(xy_px, dtype=np.float64)
     conf = np.asarray(conf, dtype=np.float64)
-    known = conf > 0
+    known = (conf > 0) & np.isfinite(xy_px).all(axis=-1) & np.isfinite(conf)
+    xy_px = np.where(known[..., None], xy_px, 0.0)
+    conf = np.where(known, conf, 0.0)
     if mode == "box":
         if known.sum() < 2:
             raise NoPersonError(

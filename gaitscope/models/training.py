@@ -33,6 +33,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from gaitscope.errors import CheckpointError
+from gaitscope.models.checkpoints import save_checkpoint
+from gaitscope.models.configs import DSTformerConfig
+from gaitscope.models.dstformer import DSTformer
 from gaitscope.models.losses import LossWeights, pose3d_loss
 
 Objective = Callable[[nn.Module, Any, torch.device], tuple[torch.Tensor, dict[str, float]]]
@@ -198,11 +201,15 @@ def train(
     resume: bool = True,
     metadata: dict | None = None,
     stop_after: int | None = None,
+    export_config: DSTformerConfig | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` with ``objective`` until ``cfg.steps`` (resuming from ``out_dir/last.pt``).
 
     ``stop_after`` ends this call after that many steps of the run (a checkpoint is written first): handy for
-    time-sliced jobs. ``metadata`` (JSON-able) is stored in the training checkpoint.
+    time-sliced jobs. ``metadata`` (JSON-able) is stored in the training checkpoint. With ``export_config`` (and a
+    :class:`DSTformer` model) the finished run is also written as ``out_dir/model.pt`` in the shipped format
+    (:func:`gaitscope.models.checkpoints.save_checkpoint`) with the metadata, the training settings and the
+    final loss terms.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -237,6 +244,7 @@ def train(
     end = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
     bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc="train", dynamic_ncols=True)
     last_loss = float("nan")
+    last_metrics: dict[str, float] = {}
     writer_fh = csv_path.open("a", newline="")
     writer: csv.DictWriter | None = csv.DictWriter(writer_fh, fieldnames=header, extrasaction="ignore") if header else None
     t0 = time.perf_counter()
@@ -274,6 +282,7 @@ def train(
                     opt.step()
                 step += 1
                 last_loss = float(loss.detach())
+                last_metrics = metrics
                 row = {"step": step, "epoch": epoch, "lr": cfg.lr * factor, "loss": last_loss,
                        "grad_norm": gnorm, "time_s": round(time.perf_counter() - t0, 3), **metrics}
                 if writer is None:
@@ -290,4 +299,9 @@ def train(
     finally:
         writer_fh.close()
         bar.close()
+    if export_config is not None and step >= cfg.steps and isinstance(model, DSTformer):
+        meta = dict(metadata or {})
+        meta["training"] = {"config": cfg.to_dict(), "steps": step, "final_loss": last_loss,
+                            "final_metrics": last_metrics}
+        save_checkpoint(out / "model.pt", model, export_config, meta)
     return TrainResult(step, last_loss, resumed_from, ckpt_path, csv_path)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import queue as queue_mod
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -84,7 +85,9 @@ def _detect_range(
     scale = min(1.0, max_side / max(w, h)) if max_side else 1.0
     small = (max(1, round(w * scale)), max(1, round(h * scale)))
     pending = 0
-    with _new_pose() as pose:
+    with warnings.catch_warnings(), _new_pose() as pose:
+        # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated, once per process.
+        warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
         for index, frame in iter_frames(info, warm_start, stop):
             if scale < 1.0:
                 # Landmarks are normalised to the image, so a smaller copy gives the same coordinates; it saves

@@ -155,16 +155,17 @@ def select_person(
     runs: list[list[int]] = []  # [first, last, n_valid]
     n_gap_splits = 0
     prev = None
+    n_breaks = 0  # identity changes that cut a stretch (a change across a long gap is just a new stretch)
     for k in np.flatnonzero(valid):
-        if prev is None or breaks[k] or (k - prev - 1) > max_gap:
-            if prev is not None and not breaks[k]:
-                n_gap_splits += 1
+        long_gap = prev is not None and (k - prev - 1) > max_gap
+        if prev is None or long_gap or breaks[k]:
+            n_gap_splits += int(long_gap)
+            n_breaks += int(bool(breaks[k]) and not long_gap and prev is not None)
             runs.append([k, k, 1])
         else:
             runs[-1][1] = k
             runs[-1][2] += 1
         prev = k
-    n_breaks = int(breaks.sum())
     n_valid = int(valid.sum())
     n_phantom = int((detected & ~valid).sum())
     seconds = t / fps
@@ -180,7 +181,7 @@ def select_person(
             f" ({n_phantom} frames held only a doubtful, too small or distorted body shape)" if n_phantom else ""
         )
         raise NoPersonError(
-            f"No person could be followed long enough in this {seconds:.1f} s video: "
+            f"No person could be followed long enough in the {seconds:.1f} s of video analysed: "
             f"{n_valid} usable frames, at least {min_person_frames} needed{detail}.",
             "Check that the whole body (head to feet) is visible and large enough in the picture, "
             "with good lighting.",
@@ -191,16 +192,22 @@ def select_person(
     notes: list[str] = []
     if len(runs) > 1 or start > 0 or stop < t:
         a, b = start + frame_offset, stop - 1 + frame_offset
-        why = []
-        if n_gap_splits:
-            why.append(f"{n_gap_splits} longer gap(s) without a person")
-        if n_breaks:
-            why.append(f"{n_breaks} change(s) of the person being followed")
-        reason = f" because of {' and '.join(why)}" if why else ""
-        notes.append(
-            f"Kept frames {a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s), the longest stretch with one person; "
-            f"{len(runs) - 1} other stretch(es) were left out{reason}."
-        )
+        where = f"Kept frames {a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)"
+        if len(runs) == 1:
+            notes.append(f"{where}: no person was found in the frames before and after.")
+        else:
+            why = []
+            if n_gap_splits:
+                why.append(f"{n_gap_splits} gap(s) longer than {max_gap_s:g} s without a person")
+            if n_breaks:
+                why.append(f"{n_breaks} change(s) of the person being followed")
+            notes.append(
+                f"{where}, the longest stretch with one person; {len(runs) - 1} other stretch(es) were left out "
+                f"because of {' and '.join(why)}."
+            )
     if n_phantom:
-        notes.append(f"{n_phantom} frame(s) with a doubtful body shape (e.g. a pose seen in an empty room) were ignored.")
+        notes.append(
+            f"{n_phantom} frame(s) with a doubtful body (too small, distorted, or a pose seen in an empty room) "
+            "were ignored."
+        )
     return Selection(start=start, stop=stop, valid=valid[start:stop].copy(), notes=tuple(notes))

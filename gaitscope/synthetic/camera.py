@@ -341,6 +341,7 @@ def tracking_view(
     walk: SyntheticWalk,
     yaw_deg: float = 0.0,
     *,
+    follow: float = 1.0,
     distance_m: float | None = None,
     width: int = 1280,
     height: int = 720,
@@ -353,7 +354,8 @@ def tracking_view(
     ``yaw_deg`` places it around the walker as in :func:`view_from_angle` (0 = side-on from the walker's left,
     35 = oblique from the front-left, 180 = side-on from the right). The orientation is fixed, at about hip
     height; the position moves along a straight line fitted to the pelvis path, so the walker stays near the
-    image centre while the floor scrolls by. ``distance_m`` defaults to the closest distance at which every
+    image centre while the floor scrolls by. ``follow`` < 1 makes the camera slower than the walker, who then
+    crosses the frame (centred at mid-walk; 0 gives a static camera). ``distance_m`` defaults to the closest distance at which every
     point of every frame stays inside the image with ``margin_px`` to spare.
     """
     m = walk.motion
@@ -371,8 +373,11 @@ def tracking_view(
     aim_h = 0.5 * walk.params.height_m
     pts = walk_points(walk)
 
+    t_mid = 0.5 * tt[-1]
+    along_cam = np.polyval(coef, t_mid) + float(follow) * (np.polyval(coef, tt) - np.polyval(coef, t_mid))
+
     def track(dist: float) -> CameraTrack:
-        centre = np.outer(np.polyval(coef, tt), fwd) + lateral * left
+        centre = np.outer(along_cam, fwd) + lateral * left
         pos = centre + dist * side
         pos[:, 2] = cam_h
         target0 = centre[0] + np.array([0.0, 0.0, aim_h])

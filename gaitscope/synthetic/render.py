@@ -31,7 +31,16 @@ from gaitscope.skeleton import J
 from gaitscope.synthetic.camera import CameraTrack, PerspectiveCamera
 from gaitscope.synthetic.truth import SyntheticWalk
 
-__all__ = ["Appearance", "RenderResult", "random_appearance", "render_frames", "render_walk", "available_codec"]
+__all__ = [
+    "Appearance",
+    "RenderResult",
+    "available_codec",
+    "random_appearance",
+    "render_background",
+    "render_frame",
+    "render_frames",
+    "render_walk",
+]
 
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
 _SCALE = 1 << _SHIFT
@@ -65,25 +74,43 @@ class Appearance:
     notes: dict = field(default_factory=dict)
 
 
+def _luma(bgr: tuple[int, int, int]) -> float:
+    b, g, r = bgr
+    return 0.114 * b + 0.587 * g + 0.299 * r
+
+
 def random_appearance(seed: int) -> Appearance:
-    """Draw clothing and scene colours. Clothes keep a clear luminance contrast with the wall and the floor."""
+    """Draw clothing and scene colours. Clothes keep a clear luminance contrast with the wall and the floor.
+
+    Contrast matters: a detector finds limbs by their edges, and dark trousers on a dark floor make the legs
+    (the part gait analysis needs) hard to see, which is not what the sample videos should test.
+    """
     rng = np.random.default_rng(seed)
     skins = [(0.07, 0.35, 0.95), (0.06, 0.45, 0.80), (0.07, 0.55, 0.62), (0.06, 0.60, 0.42), (0.08, 0.30, 0.88)]
     sk = skins[int(rng.integers(len(skins)))]
     wall_v = float(rng.uniform(0.72, 0.95))
     wall = _bgr(rng.uniform(0, 1), rng.uniform(0.03, 0.25), wall_v)
     wall2 = _bgr(rng.uniform(0, 1), rng.uniform(0.05, 0.3), wall_v - rng.uniform(0.1, 0.3))
-    floor = _bgr(rng.uniform(0.05, 0.15), rng.uniform(0.1, 0.4), rng.uniform(0.35, 0.6))
+    floor = _bgr(rng.uniform(0.05, 0.15), rng.uniform(0.1, 0.4), rng.uniform(0.3, 0.6))
 
-    def cloth(vmax: float) -> tuple[int, int, int]:
-        return _bgr(rng.uniform(0, 1), rng.uniform(0.35, 0.9), rng.uniform(0.18, vmax))
+    def cloth(lo: float, hi: float, against: list[tuple[int, int, int]], min_diff: float) -> tuple[int, int, int]:
+        best, best_diff = None, -1.0
+        for _ in range(50):
+            c = _bgr(rng.uniform(0, 1), rng.uniform(0.35, 0.9), rng.uniform(lo, hi))
+            diff = min(abs(_luma(c) - _luma(a)) for a in against)
+            if diff >= min_diff:
+                return c
+            if diff > best_diff:
+                best, best_diff = c, diff
+        return best  # type: ignore[return-value]
 
+    trousers = cloth(0.12, 0.95, [floor], 55.0)
     return Appearance(
         skin=_bgr(*sk),
         hair=_bgr(rng.uniform(0.02, 0.1), rng.uniform(0.3, 0.7), rng.uniform(0.08, 0.35)),
-        shirt=cloth(0.6),
-        trousers=cloth(0.45),
-        shoes=_bgr(rng.uniform(0, 1), rng.uniform(0.0, 0.4), rng.uniform(0.05, 0.25)),
+        shirt=cloth(0.2, 0.85, [wall, wall2, trousers], 45.0),
+        trousers=trousers,
+        shoes=cloth(0.05, 0.9, [floor, trousers], 40.0),
         background=str(rng.choice(["plain", "gradient", "noise"])),
         wall=wall,
         wall2=wall2,
@@ -159,10 +186,10 @@ _CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 20, endpoint=False)),
 _LIGHT = np.array([-0.45, -0.89])  # light from the upper left in image coordinates
 
 
-def _capsule_poly(p0: np.ndarray, p1: np.ndarray, r0: float, r1: float) -> np.ndarray:
-    pts = np.concatenate([p0 + r0 * _CIRCLE, p1 + r1 * _CIRCLE])
-    hull = cv2.convexHull((pts * _SCALE).astype(np.int32))
-    return hull
+def _blob_poly(pts: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Convex hull of circles (``pts`` (n,2) pixels, ``radii`` (n,)): a capsule when n = 2."""
+    ring = (pts[:, None, :] + radii[:, None, None] * _CIRCLE[None]).reshape(-1, 2)
+    return cv2.convexHull((ring * _SCALE).astype(np.int32))
 
 
 @lru_cache(maxsize=4096)
@@ -175,14 +202,17 @@ def _shade(colour: tuple[int, int, int], k: float) -> tuple[int, int, int]:
     return tuple(int(x) for x in np.clip(c, 0, 255))  # type: ignore[return-value]
 
 
-def _draw_capsule(img: np.ndarray, p0: np.ndarray, p1: np.ndarray, r0: float, r1: float,
-                  colour: tuple[int, int, int], layers: int = 4) -> None:
-    """A shaded capsule: dark rim, lighter core shifted toward the light."""
+def _draw_blob(img: np.ndarray, pts: np.ndarray, radii: np.ndarray, colour: tuple[int, int, int],
+               layers: int = 4) -> None:
+    """A shaded convex body part: dark rim, then lighter, smaller copies shifted toward the light."""
+    c = pts.mean(axis=0)
+    r_mean = float(radii.mean())
     for i in range(layers):
         f = 1.0 - 0.8 * i / layers
-        shift = _LIGHT * (1.0 - f) * 0.45 * 0.5 * (r0 + r1)
+        shift = _LIGHT * (1.0 - f) * 0.45 * r_mean
+        p = c + (pts - c) * (1.0 - 0.15 * (1.0 - f)) + shift
         k = -0.35 + 0.5 * i / max(layers - 1, 1)
-        poly = _capsule_poly(p0 + shift, p1 + shift, max(r0 * f, 0.6), max(r1 * f, 0.6))
+        poly = _blob_poly(p, np.maximum(radii * f, 0.6))
         cv2.fillConvexPoly(img, poly, _shade(colour, k), lineType=cv2.LINE_AA, shift=_SHIFT)
 
 
@@ -200,33 +230,32 @@ def _draw_ellipse(img: np.ndarray, c: np.ndarray, axes: tuple[float, float], ang
 
 @dataclass(frozen=True)
 class _Part:
-    a: str  # joint / point name
-    b: str
-    ra: float  # radius at a, fraction of height
-    rb: float
-    material: str  # "skin", "shirt", "trousers", "shoes", "hair"
+    points: tuple[str, ...]  # joint / point names; the part is the convex hull of spheres around them
+    radii: tuple[float, ...]  # fractions of standing height
+    material: str  # "skin", "shirt", "trousers", "shoes"
     side: int  # +1 left, -1 right, 0 centre
+    depth_bias: float = 0.0  # metres added to the sort depth (negative: drawn later, on top)
 
 
 def _parts(app: Appearance) -> list[_Part]:
     sleeve = "skin" if app.short_sleeves else "shirt"
     parts = [
-        _Part("pelvis", "spine", 0.074, 0.068, "shirt", 0),
-        _Part("spine", "thorax", 0.070, 0.064, "shirt", 0),
-        _Part("left_hip", "right_hip", 0.066, 0.066, "trousers", 0),
-        _Part("left_shoulder", "right_shoulder", 0.040, 0.040, "shirt", 0),
-        _Part("chest_l", "chest_r", 0.055, 0.055, "shirt", 0),
-        _Part("thorax", "neck_top", 0.028, 0.026, "skin", 0),
+        _Part(("left_shoulder", "right_shoulder", "chest_l", "chest_r", "spine", "belly_l", "belly_r"),
+              (0.042, 0.042, 0.058, 0.058, 0.066, 0.060, 0.060), "shirt", 0),
+        _Part(("left_hip", "right_hip", "waist_l", "waist_r", "pelvis"),
+              (0.060, 0.060, 0.058, 0.058, 0.064), "trousers", 0, -0.01),
+        _Part(("thorax", "neck_top"), (0.028, 0.026), "skin", 0, 0.02),
     ]
     for side, pre in ((1, "left"), (-1, "right")):
         parts += [
-            _Part(f"{pre}_hip", f"{pre}_knee", 0.050, 0.034, "trousers", side),
-            _Part(f"{pre}_knee", f"{pre}_ankle", 0.033, 0.023, "trousers", side),
-            _Part(f"{pre}_heel_up", f"{pre}_toe_up", 0.022, 0.018, "shoes", side),
-            _Part(f"{pre}_ankle", f"{pre}_heel_up", 0.024, 0.022, "shoes", side),
-            _Part(f"{pre}_shoulder", f"{pre}_elbow", 0.028, 0.022, "shirt", side),
-            _Part(f"{pre}_elbow", f"{pre}_wrist", 0.021, 0.017, sleeve, side),
-            _Part(f"{pre}_wrist", f"{pre}_hand", 0.018, 0.016, "skin", side),
+            _Part((f"{pre}_hip", f"{pre}_knee"), (0.050, 0.034), "trousers", side),
+            _Part((f"{pre}_knee", f"{pre}_ankle"), (0.033, 0.023), "trousers", side),
+            _Part((f"{pre}_heel_up", f"{pre}_toe_up"), (0.026, 0.017), "shoes", side),
+            _Part((f"{pre}_ankle", f"{pre}_heel_up"), (0.025, 0.025), "shoes", side),
+            _Part((f"{pre}_ankle", f"{pre}_instep"), (0.024, 0.021), "shoes", side),
+            _Part((f"{pre}_shoulder", f"{pre}_elbow"), (0.028, 0.022), "shirt", side),
+            _Part((f"{pre}_elbow", f"{pre}_wrist"), (0.021, 0.017), sleeve, side),
+            _Part((f"{pre}_wrist", f"{pre}_hand"), (0.018, 0.016), "skin", side),
         ]
     return parts
 
@@ -239,8 +268,13 @@ def _extra_points(x: np.ndarray, feet: dict[str, np.ndarray], height: float) -> 
     trunk /= np.linalg.norm(trunk)
     pts["neck_top"] = x[J["thorax"]] + 0.55 * (x[J["nose"]] - x[J["thorax"]]) - 0.02 * height * _fwd(x)
     lat = x[J["left_shoulder"]] - x[J["right_shoulder"]]
-    pts["chest_l"] = x[J["thorax"]] - 0.10 * height * trunk + 0.35 * lat
-    pts["chest_r"] = x[J["thorax"]] - 0.10 * height * trunk - 0.35 * lat
+    pts["chest_l"] = x[J["thorax"]] - 0.10 * height * trunk + 0.30 * lat
+    pts["chest_r"] = x[J["thorax"]] - 0.10 * height * trunk - 0.30 * lat
+    hips = x[J["left_hip"]] - x[J["right_hip"]]
+    pts["belly_l"] = x[J["pelvis"]] + 0.07 * height * trunk + 0.45 * hips
+    pts["belly_r"] = x[J["pelvis"]] + 0.07 * height * trunk - 0.45 * hips
+    pts["waist_l"] = x[J["pelvis"]] + 0.035 * height * trunk + 0.4 * hips
+    pts["waist_r"] = x[J["pelvis"]] + 0.035 * height * trunk - 0.4 * hips
     for pre in ("left", "right"):
         fa = x[J[f"{pre}_wrist"]] - x[J[f"{pre}_elbow"]]
         pts[f"{pre}_hand"] = x[J[f"{pre}_wrist"]] + 0.055 * height * fa / np.linalg.norm(fa)
@@ -249,14 +283,16 @@ def _extra_points(x: np.ndarray, feet: dict[str, np.ndarray], height: float) -> 
         n = np.cross(np.cross(sole, up), sole)  # sole normal pointing up-ish
         n = -n if n[2] < 0 else n
         n /= max(np.linalg.norm(n), 1e-9)
-        pts[f"{pre}_heel_up"] = heel + 0.022 * height * n + 0.01 * height * sole / np.linalg.norm(sole)
-        pts[f"{pre}_toe_up"] = toe + 0.017 * height * n - 0.012 * height * sole / np.linalg.norm(sole)
+        u = sole / np.linalg.norm(sole)
+        pts[f"{pre}_heel_up"] = heel + 0.026 * height * n + 0.012 * height * u
+        pts[f"{pre}_toe_up"] = toe + 0.017 * height * n - 0.012 * height * u
+        pts[f"{pre}_instep"] = heel + 0.55 * sole + 0.030 * height * n
     return pts
 
 
 def _fwd(x: np.ndarray) -> np.ndarray:
-    lat = x[J["left_hip"]] - x[J["right_hip"]]
-    f = np.array([-lat[1], lat[0], 0.0])
+    lat = x[J["left_hip"]] - x[J["right_hip"]]  # toward the walker's left; forward is 90 deg clockwise of it
+    f = np.array([lat[1], -lat[0], 0.0])
     return f / max(np.linalg.norm(f), 1e-9)
 
 
@@ -275,12 +311,23 @@ def _draw_head(img: np.ndarray, cam: PerspectiveCamera, x: np.ndarray, height: f
     r_px = cam.fx * r / depth
     view = cam.position - centre
     view /= np.linalg.norm(view)
-    # hair cap: a sphere offset back and up, drawn first, then the face sphere
+    # hair cap: a sphere offset back and up; face sphere offset forward. Paint the farther one first.
     hair_c = cam.project(centre - fwd * 0.18 * r + up * 0.12 * r)
-    _draw_ellipse(img, hair_c, (r_px * 1.02, r_px * 1.02), 0, app.hair)
     face_c = cam.project(centre + fwd * 0.08 * r - up * 0.05 * r)
-    _draw_ellipse(img, face_c, (r_px * 0.93, r_px * 0.98), 0, _shade(app.skin, -0.12))
-    _draw_ellipse(img, face_c + _LIGHT * 0.15 * r_px, (r_px * 0.7, r_px * 0.75), 0, app.skin)
+
+    def hair() -> None:
+        _draw_ellipse(img, hair_c, (r_px * 1.02, r_px * 1.02), 0, app.hair)
+
+    def face() -> None:
+        _draw_ellipse(img, face_c, (r_px * 0.93, r_px * 0.98), 0, _shade(app.skin, -0.12))
+        _draw_ellipse(img, face_c + _LIGHT * 0.15 * r_px, (r_px * 0.7, r_px * 0.75), 0, app.skin)
+
+    if fwd @ view > -0.3:
+        hair()
+        face()
+    else:  # seen from behind: the hair covers the head
+        face()
+        hair()
 
     def feature(offset: np.ndarray, size: float, colour: tuple[int, int, int], min_cos: float = 0.1) -> None:
         p = centre + offset * r
@@ -290,12 +337,12 @@ def _draw_head(img: np.ndarray, cam: PerspectiveCamera, x: np.ndarray, height: f
 
     dark = (40, 30, 30)
     for s in (1, -1):
-        feature(0.35 * s * lat + 0.80 * fwd + 0.25 * up, 0.11, (250, 250, 250))
-        feature(0.36 * s * lat + 0.86 * fwd + 0.25 * up, 0.06, dark)
-        feature(1.0 * s * lat - 0.05 * fwd + 0.0 * up, 0.16, _shade(app.skin, -0.2))  # ear
-        feature(0.38 * s * lat + 0.78 * fwd + 0.48 * up, 0.05, _shade(app.hair, -0.2))  # eyebrow
-    feature(1.0 * fwd - 0.05 * up, 0.13, _shade(app.skin, -0.08), min_cos=-0.35)  # nose: a bump in profile
-    feature(0.85 * fwd - 0.45 * up, 0.09, (60, 60, 150))  # mouth
+        feature(0.35 * s * lat + 0.86 * fwd + 0.10 * up, 0.11, (250, 250, 250))
+        feature(0.36 * s * lat + 0.92 * fwd + 0.10 * up, 0.06, dark)
+        feature(1.0 * s * lat - 0.05 * fwd - 0.05 * up, 0.16, _shade(app.skin, -0.2))  # ear
+        feature(0.38 * s * lat + 0.84 * fwd + 0.32 * up, 0.05, _shade(app.hair, -0.2))  # eyebrow
+    feature(1.0 * fwd - 0.18 * up, 0.13, _shade(app.skin, -0.08), min_cos=-0.35)  # nose: a bump in profile
+    feature(0.88 * fwd - 0.50 * up, 0.09, (60, 60, 150))  # mouth
 
 
 def render_frame(
@@ -328,25 +375,31 @@ def render_frame(
     uv_all, d_all = cam.project(arr), cam.depth(arr)
     items = []
     for part in parts:
-        ia, ib = where[part.a], where[part.b]
-        da, db = d_all[ia], d_all[ib]
-        if da <= 0.05 or db <= 0.05:
+        idx = [where[n] for n in part.points]
+        d = d_all[idx]
+        if (d <= 0.05).any():
             continue
-        items.append((0.5 * (da + db), part, uv_all[ia], uv_all[ib], da, db))
+        items.append((float(d.mean()) + part.depth_bias, part, uv_all[idx], d))
     head_depth = cam.depth(x[J["head"]])
     items.sort(key=lambda it: -it[0])
     head_drawn = False
-    for depth, part, pa, pb, da, db in items:
+    for depth, part, uv, d in items:
         if not head_drawn and depth < head_depth:
             _draw_head(img, cam, x, height, app)
             head_drawn = True
         col = colours[part.material]
         if part.side != 0 and depth > centre_depth + 0.02:  # far side of the body: in shadow
             col = _shade(col, -0.22)
-        _draw_capsule(img, pa, pb, cam.fx * part.ra * height / da, cam.fx * part.rb * height / db, col)
+        radii = cam.fx * np.asarray(part.radii) * height / d
+        _draw_blob(img, uv, radii, col)
     if not head_drawn:
         _draw_head(img, cam, x, height, app)
     return img
+
+
+def render_background(camera: PerspectiveCamera, appearance: Appearance) -> np.ndarray:
+    """The empty scene (wall and floor) as seen by ``camera``: what a frame shows without the person."""
+    return _Scene(camera, appearance).background(camera.position)
 
 
 def _as_track(camera: PerspectiveCamera | CameraTrack, n_frames: int) -> CameraTrack:

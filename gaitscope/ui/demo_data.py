@@ -54,18 +54,19 @@ def sample_sha256() -> str:
 
 def project_side_view(motion: Motion3D, width: int = 640, height: int = 360) -> Keypoints2D:
     """Orthographic side view of ``motion`` (walking direction to the right, up is up) in a ``width`` x ``height``
-    image: the 2D track a fixed side camera would see, for demo walks that have no video."""
+    image, seen by a camera that pans with the pelvis: the 2D track for demo walks that have no video."""
     from gaitscope.ui.plots import rotation_to_z_up
 
     xyz = np.asarray(motion.xyz_m, float) @ rotation_to_z_up(motion.up).T
     travel = xyz[-1, 0, :2] - xyz[0, 0, :2]
     direction = travel / np.linalg.norm(travel) if np.linalg.norm(travel) > 1e-6 else np.array([1.0, 0.0])
     horiz = xyz[..., :2] @ direction
+    horiz = horiz - horiz[:, :1]  # panning camera: the pelvis stays in the middle of the image
     vert = xyz[..., 2]
-    span_h = max(float(np.nanmax(horiz) - np.nanmin(horiz)), 1e-3)
+    span_h = max(float(np.nanmax(np.abs(horiz))) * 2, 1e-3)
     span_v = max(float(np.nanmax(vert) - np.nanmin(vert)), 1e-3)
     scale = min(0.9 * width / span_h, 0.85 * height / span_v)
-    x = (horiz - np.nanmin(horiz)) * scale + 0.05 * width
+    x = horiz * scale + 0.5 * width
     y = height - 0.07 * height - (vert - np.nanmin(vert)) * scale
     xy = np.stack([x, y], axis=-1).astype(np.float32)
     t = xy.shape[0]

@@ -63,7 +63,7 @@ def gait_curve_figure(by_side: Mapping[str, GaitCurve], title: str | None = None
                                  hovertemplate=f"{SIDE_NAMES.get(side, side)} %{{x:.0f}} %%: %{{y:.1f}}<extra></extra>"))
     fig.update_layout(title=title or curve_label(first.name), xaxis_title="% gait cycle",
                       yaxis_title=first.unit, height=300, margin=dict(l=40, r=10, t=40, b=40),
-                      legend=dict(orientation="h", y=-0.25))
+                      legend=dict(orientation="h", y=-0.25, traceorder="normal"))
     fig.update_xaxes(range=[0, 100])
     return fig
 
@@ -109,12 +109,17 @@ def _bone_lines(xyz: np.ndarray, bones: list[tuple[int, int]]) -> tuple[list, li
     return xs, ys, zs
 
 
-def skeleton_3d_figure(motion: Motion3D, max_frames: int = 120) -> go.Figure:
+def skeleton_3d_figure(motion: Motion3D, max_frames: int = 120, follow: bool = True) -> go.Figure:
     """An animated 3D stick figure (plotly frames, play/pause and a frame slider), Z up, equal axes.
 
-    At most ``max_frames`` frames are kept (evenly spaced) so the figure stays light in the browser.
+    With ``follow`` the pelvis' horizontal travel is removed (a camera that walks along, as on a treadmill), so
+    the body fills the view instead of a dot crossing a 6 m box. At most ``max_frames`` frames are kept
+    (evenly spaced) so the figure stays light in the browser.
     """
     xyz = np.asarray(motion.xyz_m, float) @ rotation_to_z_up(motion.up).T
+    if follow and not motion.root_relative:
+        xyz = xyz.copy()
+        xyz[..., :2] -= xyz[:, :1, :2]
     n = xyz.shape[0]
     idx = np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
     finite = xyz[np.isfinite(xyz).all(axis=-1)]
@@ -148,7 +153,8 @@ def skeleton_3d_figure(motion: Motion3D, max_frames: int = 120) -> go.Figure:
                                                          transition=dict(duration=0))]),
                                    dict(label="Pause", method="animate",
                                         args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
-        sliders=[dict(steps=slider_steps, x=0.15, len=0.85, y=0.02, currentvalue=dict(prefix="t = "))],
+        sliders=[dict(steps=slider_steps, x=0.15, len=0.85, y=0.02, currentvalue=dict(prefix="t = "),
+                      ticklen=0, tickcolor="rgba(0,0,0,0)", font=dict(color="rgba(0,0,0,0)"))],
         title=f"3D motion ({motion.source})",
     )
     return fig
@@ -207,12 +213,16 @@ def trend_figure(trends: pd.DataFrame) -> go.Figure:
         sub = trends[trends["parameter"] == label].sort_values("visit_date") if len(trends) else trends
         if sub is None or sub.empty:
             continue
-        lows, highs = sub["normal_low"].dropna(), sub["normal_high"].dropna()
-        if len(lows) and len(highs):
-            fig.add_hrect(y0=float(lows.iloc[-1]), y1=float(highs.iloc[-1]), fillcolor=BAND_COLOR, opacity=0.35,
-                          line_width=0, row=1, col=col)
-        fig.add_trace(go.Scatter(x=pd.to_datetime(sub["visit_date"]), y=sub["value"], mode="lines+markers",
+        dates = pd.to_datetime(sub["visit_date"])
+        lows, highs = sub["normal_low"].astype(float), sub["normal_high"].astype(float)
+        if lows.notna().any() and highs.notna().any():  # the normal range of each visit, as a grey band
+            fig.add_trace(go.Scatter(x=dates, y=highs, mode="lines", line=dict(width=0), showlegend=False,
+                                     hoverinfo="skip"), row=1, col=col)
+            fig.add_trace(go.Scatter(x=dates, y=lows, mode="lines", line=dict(width=0), fill="tonexty",
+                                     fillcolor=_rgba(BAND_COLOR, 0.5), showlegend=False, name="normal range",
+                                     hovertemplate="normal %{y:.2f}<extra></extra>"), row=1, col=col)
+        fig.add_trace(go.Scatter(x=dates, y=sub["value"], mode="lines+markers",
                                  name=label, line=dict(color="#1f77b4"), showlegend=False,
                                  hovertemplate="%{x|%Y-%m-%d}: %{y:.2f}<extra></extra>"), row=1, col=col)
-    fig.update_layout(height=280, margin=dict(l=30, r=10, t=40, b=30), title=None)
+    fig.update_layout(height=280, margin=dict(l=30, r=10, t=40, b=30))
     return fig

@@ -40,6 +40,7 @@ def _writer(url: str, prefix: str, n: int, start_at: float) -> None:
     db = open_database(url)
     samples = [make_sample_analysis(seed=i, n_frames=30, with_raw=False) for i in range(n)]
     time.sleep(max(0.0, start_at - time.time()))
+    began = time.time()
     for i, smp in enumerate(samples):
         with db.session() as s:
             rec = new_recording(s, code=f"{prefix}-{i:03d}", name=f"{prefix}-{i}.mp4")
@@ -59,6 +60,7 @@ def _writer(url: str, prefix: str, n: int, start_at: float) -> None:
                     predictions=(), model_name="m", model_version="1", analysis_version="a1", pipeline_version="p1",
                 )
     db.dispose()
+    print(f"{began} {time.time()}")  # the test checks that the two writers' busy intervals overlapped
 
 
 if __name__ == "__main__":

@@ -97,6 +97,11 @@ def test_lateral_only_knee_is_shifted_medially(tmp_path):
     got = tr.motion.xyz_m[:, J["right_knee"]]
     np.testing.assert_allclose(got[:, 1] - mk["RKNE"][:, 1], shift, atol=2e-3)
     assert any("knee width" in n for n in tr.motion.notes)
+    # a measured knee width replaces the default
+    wide = load_motion(tmp_path / "lat.c3d", knee_width_m=0.125).motion.xyz_m[:, J["right_knee"]]
+    np.testing.assert_allclose(wide[:, 1] - got[:, 1], 0.01, atol=1e-3)
+    with pytest.raises(MocapError, match="plausible"):
+        load_motion(tmp_path / "lat.c3d", knee_width_m=105.0)
 
 
 def test_missing_marker_is_named(tmp_path):

@@ -10,8 +10,9 @@ shorter than ``min_contact_s`` dropped (hysteresis in time rather than in force,
 crossing).
 
 Each contact is assigned to the foot whose heel-toe midpoint lies nearest, in the horizontal plane, to the
-force-weighted mean centre of pressure over the contact. A contact already under way at the first sample, or
-still under way at the last, yields only the event that was seen.
+force-weighted mean centre of pressure over the first 30 % of the contact (loading response, when the other
+foot is still a step away; later in stance it swings right past the plate). A contact already under way at
+the first sample, or still under way at the last, yields only the event that was seen.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ def detect_contacts(
 def _assign_side(plate: PlateSeries, a: int, b: int, feet: dict[str, np.ndarray], fps: float) -> tuple[str, float]:
     if not feet:
         return "?", 0.0
+    # Judge on the loading part of the stance (first 30 %): later the swinging foot passes over the plate.
+    b = a + max(int(0.3 * (b - a)), 1)
     fz = np.clip(plate.vertical_n[a : b + 1], 0, None)
     cop = plate.cop_m[a : b + 1, :2]
     ok = np.isfinite(cop).all(axis=1) & (fz > 0)

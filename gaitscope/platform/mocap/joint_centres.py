@@ -244,7 +244,7 @@ def _joint_centre(lat, med, proximal, medial_axis, width, name, side, notes) -> 
         return (lat + med) / 2
     if side == "R":
         notes.append(f"{name} centres: lateral marker moved medially by {(width / 2 + MARKER_RADIUS_M) * 1000:.0f} mm "
-                     f"(assumed {name} width {width * 1000:.0f} mm + marker radius; no medial marker)")
+                     f"(half the {name} width {width * 1000:.0f} mm + marker radius; no medial marker)")
     return medial_shift(lat, proximal, medial_axis, width / 2 + MARKER_RADIUS_M)
 
 

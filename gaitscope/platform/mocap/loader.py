@@ -12,7 +12,12 @@ import pandas as pd
 from gaitscope.errors import MocapError
 from gaitscope.platform.mocap.bvh import load_bvh
 from gaitscope.platform.mocap.c3d import read_c3d
-from gaitscope.platform.mocap.force_plates import DEFAULT_THRESHOLD_N, PlateSeries, detect_contacts, events_from_contacts
+from gaitscope.platform.mocap.force_plates import (
+    DEFAULT_THRESHOLD_N,
+    PlateSeries,
+    detect_contacts,
+    events_from_contacts,
+)
 from gaitscope.platform.mocap.gaps import fill_short_gaps
 from gaitscope.platform.mocap.joint_centres import (
     MarkerLookup,
@@ -60,6 +65,8 @@ def load_motion(
     ik: str | Path | None | bool = True,
     events_from: str = "auto",
     threshold_n: float = DEFAULT_THRESHOLD_N,
+    knee_width_m: float | None = None,
+    ankle_width_m: float | None = None,
 ) -> MocapTrial:
     """Read a C3D, TRC or BVH file into a :class:`MocapTrial`.
 
@@ -67,9 +74,14 @@ def load_motion(
     ``static``/``grf``/``ik``: a path, True to look beside the file (``*Static*.c3d``; ``<stem>_grf.mot`` and
     ``<stem>_ik.mot`` in the same folder or in ``../ID`` and ``../IK``), or False/None to skip.
     ``events_from``: "auto" (force plates, else C3D event labels), "force_plates", "c3d" or "none".
+    ``knee_width_m`` / ``ankle_width_m``: the subject's measured joint widths (calipers, as Plug-in-Gait asks
+    for), used only where a set has no medial marker; otherwise the marker set's adult defaults apply.
     Raises :class:`MocapError` for unreadable files and for marker sets that lack required markers.
     """
     path = Path(path)
+    if events_from not in ("auto", "force_plates", "c3d", "none"):
+        raise MocapError(f"events_from={events_from!r} is not one of auto, force_plates, c3d, none.",
+                         hint="Choose where the reference gait events should come from.")
     if not path.exists():
         raise MocapError(f"Motion-capture file {path} does not exist.", hint="Check the path.")
     ext = path.suffix.lower()
@@ -100,6 +112,12 @@ def load_motion(
                          hint="gaitscope reads .c3d, .trc and .bvh files.")
 
     mset = _choose_marker_set(markers, marker_set, static_md)
+    for name, value in (("knee_width_m", knee_width_m), ("ankle_width_m", ankle_width_m)):
+        if value is not None:
+            if not 0.03 <= value <= 0.20:
+                raise MocapError(f"{name}={value} m is not a plausible joint width.",
+                                 hint="Give the width in metres, e.g. 0.105 for a 105 mm knee.")
+            mset = replace(mset, **{name: float(value)})
     notes: list[str] = list(markers.notes)
     if handedness(markers, mset) < 0:
         # The body's right lies on the lab's left: the file's frame is a mirror image (left-handed). Flip the
@@ -152,7 +170,9 @@ def load_motion(
         ik_path = _companion(path, ik, "_ik.mot", "IK")
         if ik_path is not None:
             angles = read_ik_angles(ik_path)
-            angles.insert(1, "frame", np.round((angles["time"].to_numpy() - trc_t0) * markers.fps).astype(int) - first)
+            frames = np.round((angles["time"].to_numpy() - trc_t0) * markers.fps).astype(int) - first
+            angles.insert(1, "frame", frames)
+            angles = angles[(frames >= 0) & (frames < xyz.shape[0])].reset_index(drop=True)
 
     unit_word = markers.units_note.split("=", 1)[1].split(" ", 1)[0] if "=" in markers.units_note else "m"
     motion = Motion3D(

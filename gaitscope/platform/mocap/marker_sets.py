@@ -49,7 +49,10 @@ class MarkerSet:
 
 
 def _sided(spec: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    """Expand ``{"asis": ("{s}ASI",)}`` into ``R.asis``/``L.asis`` roles; ``{s}``/``{side}``/``{l}`` = R|L, Right|Left, r|l."""
+    """Expand ``{"asis": ("{s}ASI",)}`` into ``R.asis``/``L.asis`` roles.
+
+    ``{s}`` becomes R|L, ``{side}`` Right|Left and ``{l}`` r|l.
+    """
     out = {}
     for role, alts in spec.items():
         for s in SIDES:

@@ -54,7 +54,7 @@ class MarkerData:
     units_note: str  # "POINT:UNITS=mm (x 0.001 to metres); Z up as recorded"
     first_frame: int = 0  # frame number of the first sample in the recording's own numbering
     notes: tuple[str, ...] = ()
-    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.xyz_m.ndim != 3 or self.xyz_m.shape[1:] != (len(self.labels), 3):
@@ -66,8 +66,10 @@ class MarkerData:
             raise MocapError(f"{self.path}: marker rate {self.fps} Hz is not positive.", hint="Re-export the file.")
         # First occurrence of a normalised label wins; later duplicates (e.g. a re-used 'RKNE') stay reachable
         # by their position only.
+        index: dict[str, int] = {}
         for i, lab in enumerate(self.labels):
-            self._index.setdefault(normalize_label(lab), i)
+            index.setdefault(normalize_label(lab), i)
+        object.__setattr__(self, "_index", index)
 
     @property
     def n_frames(self) -> int:

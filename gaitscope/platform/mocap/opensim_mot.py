@@ -46,7 +46,8 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
     try:
         table = pd.read_csv(io.StringIO(body), sep=r"\s+", engine="python")
     except Exception as exc:
-        raise MocapError(f"{path.name}: the table after 'endheader' is malformed ({exc}).", hint="Re-export it.") from exc
+        raise MocapError(f"{path.name}: the table after 'endheader' is malformed ({exc}).",
+                         hint="Re-export it.") from exc
     if "time" not in table.columns:
         raise MocapError(f"{path.name} has no 'time' column (columns: {list(table.columns)[:6]}...).",
                          hint="OpenSim tables start with a time column; re-export the file.")

@@ -192,7 +192,7 @@ def _reports_tab(b: data.ResultBundle, url: str) -> None:
                            mime="application/pdf", key=f"dl_pdf_{b.analysis_id}", icon=":material/picture_as_pdf:")
     cols = st.columns(len(CSV_FILES))
     for col, (key, frame) in zip(cols, report_tables(b.report).items()):
-        col.download_button(f"{CSV_FILES[key]}", data=frame.to_csv(index=False, float_format="%.6g"),
+        col.download_button(f"Download {CSV_FILES[key]}", data=frame.to_csv(index=False, float_format="%.6g"),
                             file_name=f"{stem}_{CSV_FILES[key]}", mime="text/csv", key=f"dl_{key}_{b.analysis_id}")
     st.caption("CSV columns are documented in the README (CSV exports).")
 

@@ -1,0 +1,161 @@
+"""DSTformer speed / size benchmark: prints one table row per (config, device, batch).
+
+    .venv/bin/python benchmarks/dstformer.py                      # MB, Lite, small; batch 1 and 8; CPU (+GPU)
+    .venv/bin/python benchmarks/dstformer.py --configs small --batches 1
+    .venv/bin/python benchmarks/dstformer.py --official-repo /path/to/MotionBERT   # add the official code's rows
+
+Columns: parameters; multiply-accumulates per 243-frame clip (counted by ``torch.utils.flop_counter`` on the
+meta device, FLOPs = 2 x MACs; attention matmuls included); median seconds per forward over ``--repeats`` runs
+after one warm-up (``torch.inference_mode``, fp32 on CPU, bf16 autocast on CUDA); frames per second
+(= batch x frames / seconds); peak memory (CPU: peak RSS of a fresh worker process, minus its RSS before the model
+was built, i.e. weights + activations; CUDA: ``max_memory_allocated``).
+
+Every measurement runs in its own subprocess so that peak memory is per row and one row cannot warm another's
+caches. CPU rows use ``torch.set_num_threads(--threads)`` (2 by default: the CI machine). Timings on a shared
+machine are noisy: compare rows measured in the same run only.
+
+``--official-repo`` points at a checkout of github.com/Walter0807/MotionBERT; its ``lib/model/DSTformer.py`` is
+imported from there (nothing of it is copied into gaitscope) and timed the same way, for a same-machine ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _build(config: str, official_repo: str | None):
+    import torch
+
+    from gaitscope.models.configs import get_config
+    from gaitscope.models.dstformer import DSTformer
+
+    cfg = get_config(config)
+    if official_repo is None:
+        return DSTformer(**cfg.model_kwargs()), cfg
+    sys.path.insert(0, official_repo)
+    from lib.model.DSTformer import DSTformer as Official  # type: ignore[import-not-found]
+
+    model = Official(
+        dim_in=3, dim_out=3, dim_feat=cfg.dim_feat, dim_rep=cfg.dim_rep, depth=cfg.depth,
+        num_heads=cfg.num_heads, mlp_ratio=cfg.mlp_ratio, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        maxlen=cfg.maxlen, num_joints=cfg.num_joints,
+    )
+    return model, cfg
+
+
+def count_macs(config: str, frames: int) -> int:
+    """MACs of one forward of one clip (flop counter on meta tensors: no compute, no memory)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gaitscope.models.configs import get_config
+    from gaitscope.models.dstformer import DSTformer
+
+    cfg = get_config(config)
+    with torch.device("meta"):
+        model = DSTformer(**cfg.model_kwargs())
+        x = torch.zeros(1, frames, cfg.num_joints, cfg.dim_in)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model(x)
+    return counter.get_total_flops() // 2
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One measurement; prints a JSON line."""
+    import psutil
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rss0 = psutil.Process().memory_info().rss
+    device = torch.device(args.device)
+    model, cfg = _build(args.worker, args.official_repo)
+    model = model.to(device).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    x = torch.randn(args.batch, args.frames, cfg.num_joints, cfg.dim_in, device=device)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+    def run() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        with torch.inference_mode(), amp:
+            model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    run()  # warm-up
+    times = [run() for _ in range(args.repeats)]
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss0
+    print(json.dumps({"params": n_params, "times": times, "peak_bytes": peak}))
+
+
+def run_row(config: str, device: str, batch: int, args: argparse.Namespace, official: bool) -> dict:
+    cmd = [sys.executable, __file__, "--worker", config, "--device", device, "--batch", str(batch),
+           "--frames", str(args.frames), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    if official:
+        cmd += ["--official-repo", args.official_repo]
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker failed for {config} {device} b{batch}:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configs", nargs="+", default=["motionbert", "motionbert-lite", "small"])
+    p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    p.add_argument("--frames", type=int, default=243)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--official-repo", default=None, help="MotionBERT checkout to time the official code too")
+    p.add_argument("--no-cpu", action="store_true", help="GPU rows only")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    import torch
+
+    devices = ([] if args.no_cpu else ["cpu"]) + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"DSTformer benchmark: {args.frames}-frame clips, median of {args.repeats} after 1 warm-up, "
+          f"CPU threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} visible cores"
+          + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+    header = f"{'model':<26}{'device':<7}{'batch':>6}{'params':>13}{'GMACs/clip':>12}{'GFLOPs/clip':>12}" \
+             f"{'s/forward':>11}{'s/clip':>9}{'frames/s':>10}{'peak MiB':>10}"
+    print(header)
+    print("-" * len(header))
+    for config in args.configs:
+        macs = count_macs(config, args.frames)
+        variants = [(config, False)] + ([(config + " (official)", True)] if args.official_repo and config != "small" else [])
+        for device in devices:
+            for batch in args.batches:
+                for label, official in variants:
+                    r = run_row(config, device, batch, args, official)
+                    med = statistics.median(r["times"])
+                    print(f"{label:<26}{device:<7}{batch:>6}{r['params']:>13,}{macs / 1e9:>12.1f}{2 * macs / 1e9:>12.1f}"
+                          f"{med:>11.3f}{med / batch:>9.3f}{batch * args.frames / med:>10.1f}"
+                          f"{r['peak_bytes'] / 2**20:>10.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Gait frame, walking direction, turns and bouts (gaitscope/analysis/frames.py)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from analysis_helpers import concat_with_turn, to_camera_root_relative, without_feet
+
+from gaitscope.analysis.filtering import smooth_and_fill
+from gaitscope.analysis.frames import (
+    build_gait_frame,
+    estimate_stride_period_s,
+    frame_states,
+    horizontal_basis,
+    split_bouts,
+)
+
+walker = pytest.importorskip("gaitscope.synthetic.walker", reason="the synthetic walker is not in this checkout")
+from gaitscope.synthetic.truth import WalkParams  # noqa: E402
+
+
+def _walk(**kw):
+    return walker.simulate_walk(WalkParams(**{"seed": 5, **kw}))
+
+
+@pytest.mark.parametrize("up", [(0, 0, 1.0), (0, -1.0, 0), (0.6, 0.8, 0)])
+def test_horizontal_basis_is_orthonormal_and_right_handed(up):
+    u = np.array(up)
+    e1, e2 = horizontal_basis(u)
+    assert abs(e1 @ u) < 1e-12 and abs(e2 @ u) < 1e-12 and abs(e1 @ e2) < 1e-12
+    assert np.allclose(np.cross(e1, e2), u)
+
+
+def test_stride_period_from_ankle_separation():
+    w = _walk(cadence_steps_min=100)
+    assert estimate_stride_period_s(w.motion.xyz_m, w.motion.fps, np.array([0, 0, 1.0])) == pytest.approx(1.2, rel=0.03)
+
+
+@pytest.mark.parametrize("heading", [0.0, 60.0, -150.0])
+def test_world_frame_progression_follows_pelvis_travel(heading):
+    w = _walk(heading_deg=heading)
+    m = w.motion
+    f, warn = build_gait_frame(m.xyz_m, m.fps, m.up, m.root_relative, 1.1)
+    expected = np.array([np.cos(np.radians(heading)), np.sin(np.radians(heading)), 0])
+    assert f.travels and not warn
+    assert np.min(f.forward[15:-15] @ expected) > np.cos(np.radians(3))
+    assert np.allclose(f.lateral, np.cross([0, 0, 1.0], f.forward))  # lateral points to the left
+
+
+@pytest.mark.parametrize("yaw", [0.0, 90.0, 230.0])
+def test_root_relative_camera_frame_uses_facing_direction(yaw):
+    w = _walk()
+    m = to_camera_root_relative(w.motion, yaw_deg=yaw)
+    f, warn = build_gait_frame(m.xyz_m, m.fps, m.up, m.root_relative, 1.1)
+    # the walking direction (world +x) expressed in the camera frame
+    world_to_cam = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    a = np.radians(yaw)
+    expected = world_to_cam @ np.array([np.cos(a), np.sin(a), 0])
+    assert not f.travels and not warn
+    assert np.min(f.forward[15:-15] @ expected) > np.cos(np.radians(5))
+    assert np.allclose(f.forward @ np.array([0, -1.0, 0]), 0, atol=1e-9)  # horizontal
+
+
+def test_swapped_left_right_labels_are_detected_by_foot_motion():
+    w = _walk()
+    m = to_camera_root_relative(w.motion)
+    swap = list(range(17))
+    for a, b in ((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16)):
+        swap[a], swap[b] = b, a
+    xyz = m.xyz_m[:, swap]
+    f, warn = build_gait_frame(xyz, m.fps, m.up, True, 1.1)
+    f_ok, _ = build_gait_frame(m.xyz_m, m.fps, m.up, True, 1.1)
+    assert warn and "swapped" in warn[0]
+    assert np.median((f.forward * f_ok.forward).sum(1)) > 0.99  # still the true walking direction
+
+
+def test_turn_and_standing_are_excluded_from_bouts():
+    a, b = _walk(duration_s=4.0), _walk(duration_s=4.0, seed=6)
+    m = concat_with_turn(a.motion, b.motion, 120.0, turn_s=1.5)
+    still = np.repeat(m.xyz_m[-1:], 60, axis=0)  # 2 s standing at the end
+    m = dataclasses.replace(m, xyz_m=np.concatenate([m.xyz_m, still]))
+    xyz, usable = smooth_and_fill(m.xyz_m, None, m.fps)
+    f, _ = build_gait_frame(xyz, m.fps, m.up, False, 1.1)
+    state = frame_states(xyz, usable, f, m.fps, 1.1)
+    bouts = split_bouts(state, m.fps, min_s=1.1)
+    n_a, n_turn = a.motion.n_frames, int(1.5 * m.fps)
+    assert len(bouts) == 2
+    assert bouts[0].start < 10 and bouts[0].stop <= n_a + 5
+    assert bouts[1].start >= n_a + n_turn - 5
+    assert (state[-40:] == "still").all()
+    assert (state[n_a + 10 : n_a + n_turn - 10] == "turn").all()
+
+
+def test_straight_walk_is_one_bout_even_with_17_joints_only():
+    w = _walk()
+    m = without_feet(w.motion)
+    xyz, usable = smooth_and_fill(m.xyz_m, None, m.fps)
+    f, _ = build_gait_frame(xyz, m.fps, m.up, False, 1.1)
+    state = frame_states(xyz, usable, f, m.fps, 1.1)
+    assert (state == "walk").all()
+    assert len(split_bouts(state, m.fps)) == 1

@@ -1,0 +1,134 @@
+"""The ``GaitReport`` that ``analyze_gait`` returns: every field filled, names stable, errors clear."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from analysis_helpers import to_camera_root_relative, without_feet
+
+from gaitscope.analysis import ANALYSIS_VERSION, analyze_gait
+from gaitscope.analysis.normative import CurveReference
+from gaitscope.errors import AnalysisError
+from gaitscope.records import GaitReport
+
+walker = pytest.importorskip("gaitscope.synthetic.walker", reason="the synthetic walker is not in this checkout")
+from gaitscope.synthetic.truth import WalkParams  # noqa: E402
+
+BASE_NAMES = ("cadence", "speed", "stride_time", "step_time", "stride_length", "step_length", "stance_pct",
+              "swing_pct", "double_support_pct", "step_width", "arm_swing")
+
+
+@pytest.fixture(scope="module")
+def walk():
+    return walker.simulate_walk(WalkParams(seed=7))
+
+
+@pytest.fixture(scope="module")
+def report(walk) -> GaitReport:
+    return analyze_gait(without_feet(walk.motion), age=35, sex="F")
+
+
+def test_report_is_complete(report, walk):
+    assert report.fps == walk.motion.fps and report.n_frames == walk.motion.n_frames
+    assert report.duration_s == pytest.approx(walk.motion.duration_s)
+    assert report.analysis_version == ANALYSIS_VERSION and report.source == "synthetic"
+    assert report.scale_note and report.events and report.strides and report.curves
+    names = {p.name for p in report.parameters}
+    for n in BASE_NAMES:
+        assert n in names, n
+        assert np.isfinite(report.parameter(n).value), n
+    for n in ("stride_time_cv", "step_length_cv", "step_length_symmetry_index", "step_length_symmetry_ratio",
+              "stance_pct_symmetry_index", "knee_rom", "hip_rom"):
+        assert n in names, n
+    for n in BASE_NAMES[2:]:
+        assert {"L", "R", "both"} <= {p.side for p in report.parameters if p.name == n}, n
+    p = report.parameter("stride_time")
+    assert p.n == len(report.strides) and np.isfinite(p.sd) and np.isfinite(p.cv_pct)
+    # frames: tables for the database / CSV export
+    assert len(report.events_frame()) == len(report.events)
+    assert len(report.strides_frame()) == len(report.strides)
+    assert set(report.curves_frame().curve) >= {"knee_flexion", "hip_flexion", "pelvis_obliquity", "trunk_tilt"}
+
+
+def test_normal_ranges_and_flags(report):
+    cad = report.parameter("cadence")
+    assert cad.normal_low < cad.normal_high and cad.flag == "normal"
+    assert "female" in cad.normal_source and "30-39" in cad.normal_source
+    assert report.parameter("arm_swing").flag == "unknown"
+    assert all(p.flag in ("low", "normal", "high", "unknown") for p in report.parameters)
+
+
+def test_slow_short_steps_are_flagged_low():
+    w = walker.simulate_walk(WalkParams(seed=8, cadence_steps_min=90, step_length_m=0.38))
+    r = analyze_gait(without_feet(w.motion), age=45, sex="M")
+    assert r.parameter("speed").flag == "low"
+    assert r.parameter("step_length").flag == "low"
+    assert r.parameter("cadence").flag == "low"
+
+
+def test_angles_dataframe(report, walk):
+    a = report.angles
+    assert isinstance(a, pd.DataFrame) and len(a) == walk.motion.n_frames
+    assert a.index.name == "frame" and "time_s" in a
+    for col in ("knee_flexion_L", "knee_flexion_R", "hip_flexion_L", "hip_abduction_R", "pelvis_tilt",
+                "pelvis_obliquity_L", "trunk_tilt", "shoulder_flexion_L", "elbow_flexion_R"):
+        assert col in a, col
+    assert "ankle_dorsiflexion_L" not in a
+
+
+def test_curves_have_101_points_bands_and_labelled_children_reference(report):
+    knee = next(c for c in report.curves if c.name == "knee_flexion" and c.side == "L")
+    assert knee.pct.shape == (101,) and knee.pct[0] == 0 and knee.pct[-1] == 100
+    assert knee.n_strides >= 3 and np.all(knee.sd >= 0)
+    assert knee.normal_mean is not None and "CHILDREN" in knee.normal_source
+    tilt = next(c for c in report.curves if c.name == "pelvis_tilt")
+    assert tilt.normal_mean is None and tilt.normal_source
+    assert any("CHILDREN" in w for w in report.warnings)
+    assert any("Ankle dorsiflexion" in w for w in report.warnings)
+
+
+def test_scores(report):
+    assert report.scores["GPS"] > 0
+    gvs = {k for k in report.scores if k.startswith("GVS_")}
+    assert "GVS_knee_flexion_L" in gvs and "GVS_hip_flexion_R" in gvs
+    assert not any("ankle" in k for k in gvs)
+
+
+def test_ankle_curves_with_heel_and_toe(walk):
+    r = analyze_gait(walk.motion)
+    assert any(c.name == "ankle_dorsiflexion" for c in r.curves)
+    assert "GVS_ankle_dorsiflexion_L" in r.scores
+    assert not any("Ankle dorsiflexion" in w for w in r.warnings)
+
+
+def test_scale_notes_and_height_rescaling(walk):
+    m = to_camera_root_relative(walk.motion)
+    assumed = dataclasses.replace(m, scale_source="assumed height 170 cm")
+    r = analyze_gait(assumed)
+    assert "ASSUMED" in r.scale_note
+    r2 = analyze_gait(assumed, height_m=1.87)
+    assert "rescaled" in r2.scale_note
+    assert r2.parameter("step_length").value == pytest.approx(1.1 * r.parameter("step_length").value, rel=1e-3)
+    assert r2.parameter("cadence").value == pytest.approx(r.parameter("cadence").value, rel=1e-6)
+    assert "synthetic ground truth" in analyze_gait(walk.motion).scale_note
+    with pytest.raises(AnalysisError, match="implausible"):
+        analyze_gait(m, height_m=17.0)
+
+
+def test_replaceable_curve_reference(walk, tmp_path):
+    pct = np.arange(0, 101, 10)
+    p = tmp_path / "ref.csv"
+    pd.DataFrame({"curve": "knee_flexion", "pct": pct, "mean": 0.0 * pct, "sd": 5.0}).to_csv(p, index=False)
+    r = analyze_gait(walk.motion, curve_reference=CurveReference.from_csv(p, source="Lab X adults"))
+    knee = next(c for c in r.curves if c.name == "knee_flexion" and c.side == "L")
+    assert "Lab X" in knee.normal_source and np.allclose(knee.normal_mean, 0)
+    assert r.scores["GVS_knee_flexion_L"] == pytest.approx(np.sqrt(np.mean(knee.mean**2)))
+    assert not any("CHILDREN" in w for w in r.warnings)
+
+
+def test_no_valid_frame_and_nan_only_raise():
+    w = walker.simulate_walk(WalkParams(seed=9, duration_s=3.0))
+    m = without_feet(w.motion)
+    with pytest.raises(AnalysisError, match="no valid frame"):
+        analyze_gait(dataclasses.replace(m, valid=np.zeros(m.n_frames, bool)))

@@ -1,0 +1,49 @@
+"""Gait Variable Scores and the Gait Profile Score (gaitscope/analysis/scores.py), by hand."""
+
+import numpy as np
+import pytest
+
+from gaitscope.analysis.normative import PCT
+from gaitscope.analysis.scores import compute_scores, gait_profile_score, gait_variable_score
+from gaitscope.records import GaitCurve
+
+
+def _curve(name, side, mean, ref):
+    return GaitCurve(name=name, side=side, unit="deg", pct=PCT, mean=np.asarray(mean, float), sd=np.zeros(101),
+                     n_strides=3, normal_mean=None if ref is None else np.asarray(ref, float),
+                     normal_sd=None if ref is None else np.ones(101))
+
+
+def test_gvs_is_rms_difference():
+    ref = np.zeros(101)
+    assert gait_variable_score(np.full(101, 3.0), ref) == pytest.approx(3.0)
+    # a square wave of +/-4 deg: RMS 4
+    sq = np.where(np.arange(101) % 2 == 0, 4.0, -4.0)
+    assert gait_variable_score(sq, ref) == pytest.approx(4.0)
+    with pytest.raises(ValueError):
+        gait_variable_score(np.zeros(51), ref)
+
+
+def test_gps_against_a_hand_computed_value():
+    ref = 20 * np.sin(np.linspace(0, 2 * np.pi, 101))
+    curves = [
+        _curve("knee_flexion", "L", ref + 3.0, ref),  # GVS 3
+        _curve("knee_flexion", "R", ref + 4.0, ref),  # GVS 4
+        _curve("hip_flexion", "L", ref - 12.0, ref),  # GVS 12
+        _curve("hip_flexion", "R", ref, ref),  # GVS 0
+        _curve("trunk_tilt", "L", ref + 50, ref),  # not a GPS variable: ignored
+        _curve("hip_abduction", "L", ref + 9, None),  # no reference: ignored
+    ]
+    s = compute_scores(curves)
+    assert s["GVS_knee_flexion_L"] == pytest.approx(3.0)
+    assert s["GVS_hip_flexion_L"] == pytest.approx(12.0)
+    # GPS = sqrt((3^2 + 4^2 + 12^2 + 0^2) / 4) = sqrt(169 / 4) = 6.5
+    assert s["GPS"] == pytest.approx(6.5)
+    assert s["GPS_L"] == pytest.approx(np.sqrt((9 + 144) / 2))
+    assert s["GPS_R"] == pytest.approx(np.sqrt(16 / 2))
+    assert "GVS_trunk_tilt_L" not in s and "GVS_hip_abduction_L" not in s
+    assert gait_profile_score([]) != gait_profile_score([])  # NaN for no variables
+
+
+def test_no_reference_no_gps():
+    assert compute_scores([_curve("knee_flexion", "L", np.zeros(101), None)]) == {}

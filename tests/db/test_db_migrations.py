@@ -1,0 +1,114 @@
+"""Alembic migrations: empty -> head, one step down and back up, the models match the migrations, and the
+application refuses a schema that is behind (or ahead of) the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from gaitscope.db import create_patient, get_patient, open_database
+from gaitscope.db import migrate
+from gaitscope.db.engine import default_url, make_engine
+from gaitscope.db.models import Base
+from gaitscope.errors import DatabaseError, SchemaOutdatedError
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_empty_to_head_creates_every_table(db_url):
+    assert migrate.upgrade(db_url) == migrate.head_revision()
+    assert _tables(db_url) == set(Base.metadata.tables) | {"alembic_version"}
+    assert migrate.status(db_url) == {"current": migrate.head_revision(), "head": migrate.head_revision()}
+
+
+def test_models_and_migrations_agree(db_url):
+    """Autogenerate against the migrated schema finds nothing to do: no model change lacks a migration."""
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_downgrade_one_step_and_back_up(db_url):
+    head = migrate.upgrade(db_url)
+    previous = migrate.downgrade(db_url, "-1")
+    assert previous != head
+    assert _tables(db_url) <= {"alembic_version"}  # 0001 is the first revision: one step down is empty
+    assert migrate.upgrade(db_url) == head
+    db = open_database(db_url)
+    try:
+        with db.session() as s:
+            create_patient(s, "AFTER-ROUND-TRIP", height_cm=170)
+        with db.session() as s:
+            assert get_patient(s, "AFTER-ROUND-TRIP").height_cm == 170
+    finally:
+        db.dispose()
+
+
+def test_app_refuses_an_empty_schema_and_auto_upgrade_creates_it(db_url):
+    with pytest.raises(SchemaOutdatedError, match=r"run: gaitscope db upgrade --db "):
+        open_database(db_url)
+    db = open_database(db_url, auto_upgrade=True)
+    db.dispose()
+    open_database(db_url).dispose()  # now at head: accepted without auto_upgrade
+
+
+def test_app_refuses_a_schema_behind_head(db_url):
+    migrate.upgrade(db_url)
+    migrate.downgrade(db_url, "base")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # simulate an older release's schema: tables exist, version unknown/old
+        conn.execute(text("CREATE TABLE patient (id INTEGER PRIMARY KEY, code VARCHAR(64))"))
+    engine.dispose()
+    with pytest.raises(SchemaOutdatedError, match="gaitscope db upgrade") as info:
+        open_database(db_url)
+    assert "password" not in str(info.value) and ":gaitscope@" not in str(info.value)  # URL shown without secrets
+
+
+def test_app_refuses_a_schema_from_a_newer_gaitscope(db_url):
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    engine.dispose()
+    with pytest.raises(DatabaseError, match="newer version of gaitscope"):
+        open_database(db_url, auto_upgrade=True)
+
+
+def test_default_url_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("GAITSCOPE_DB_URL", raising=False)
+    monkeypatch.setenv("GAITSCOPE_HOME", str(tmp_path / "home"))
+    assert default_url() == f"sqlite:///{tmp_path / 'home' / 'gaitscope.db'}"
+    db = open_database(auto_upgrade=True)  # the embedded default: directory created, schema created
+    db.dispose()
+    assert (tmp_path / "home" / "gaitscope.db").exists()
+    monkeypatch.setenv("GAITSCOPE_DB_URL", "postgresql+psycopg://u:p@db.example/gs")
+    assert default_url() == "postgresql+psycopg://u:p@db.example/gs"
+
+
+def test_unreachable_or_invalid_url_is_a_database_error(tmp_path):
+    with pytest.raises(DatabaseError, match="not valid"):
+        open_database("not a url")
+    with pytest.raises(DatabaseError, match="Cannot reach"):
+        open_database("postgresql+psycopg://nobody:x@127.0.0.1:1/none", auto_upgrade=True)
+
+
+def test_migrations_ship_inside_the_package():
+    here = Path(migrate.__file__).parent
+    assert (here / "alembic.ini").is_file()
+    assert (here / "migrations" / "versions" / "0001_initial.py").is_file()
+    assert migrate.head_revision() in migrate.known_revisions()

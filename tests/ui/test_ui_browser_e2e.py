@@ -1,0 +1,206 @@
+"""End to end in a real browser: headless Chromium (Debian package ``chromium``) driven by Playwright, against
+``streamlit run streamlit_app.py`` started here on a free localhost port with a throw-away database.
+
+Needs (not installed by pip alone): ``apt-get install -y chromium`` and ``pip install playwright`` (a dev
+dependency). Never run ``playwright install``: the system Chromium is used through ``executable_path``.
+Set ``GAITSCOPE_UPDATE_SCREENSHOTS=1`` to copy the screenshots into ``docs/screenshots/`` for the README.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DOCS_SHOTS = REPO / "docs" / "screenshots"
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+pypdf = pytest.importorskip("pypdf", reason="pypdf is not installed (pip install pypdf)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A Streamlit server on a free port with an empty database (the app fills it with demo data)."""
+    port = _free_port()
+    env = dict(os.environ, GAITSCOPE_DB_URL=f"sqlite:///{tmp_path / 'e2e.db'}", GAITSCOPE_DEMO_VIDEO="0",
+               GAITSCOPE_UPLOAD_DIR=str(tmp_path / "uploads"), GAITSCOPE_HOME=str(tmp_path / "home"))
+    log = open(tmp_path / "streamlit.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("Streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture()
+def page(tmp_path):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("response", lambda r: r.status >= 500 and errors.append(f"{r.status} {r.url}"))
+        pg.errors = errors  # type: ignore[attr-defined]
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _shot(page, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("GAITSCOPE_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS_SHOTS / name)
+    return path
+
+
+def _wait_idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit has finished the current run (its status widget disappears)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+    page.wait_for_timeout(300)
+
+
+def _download(page, label: str, dest: Path) -> Path:
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name=label).click()
+    info.value.save_as(str(dest))
+    return dest
+
+
+def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
+    import pandas as pd
+
+    page.get_by_text(f"Patient {patient}", exact=False).first.wait_for(timeout=60_000)
+    _wait_idle(page)
+    assert page.locator('[data-testid="stMetric"]').count() >= 4
+    page.get_by_role("tab", name="Gait cycle").click()
+    _wait_idle(page)
+    plots = page.locator(".js-plotly-plot:visible")  # plotly figures of the open tab
+    plots.first.wait_for(timeout=30_000)
+    assert plots.count() >= 4
+    page.get_by_role("tab", name="Parameters").click()
+    _wait_idle(page)
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    _shot(page, tmp_path, shot)
+    page.get_by_role("tab", name="Reports").click()
+    _wait_idle(page)
+    pdf = _download(page, "Download PDF report", tmp_path / "report.pdf")
+    reader = pypdf.PdfReader(str(pdf))
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    assert 1 <= len(reader.pages) <= 6
+    assert patient in text and "Cadence" in text and "Spatiotemporal parameters" in text
+    csv = _download(page, "Download parameters.csv", tmp_path / "parameters.csv")
+    frame = pd.read_csv(csv)
+    assert list(frame.columns) == ["name", "label", "unit", "side", "value", "sd", "cv_pct", "n", "normal_low",
+                                   "normal_high", "normal_source", "flag"]
+    assert "cadence" in set(frame["name"])
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_browser_demo_data_results_and_downloads(server, page, tmp_path):
+    page.goto(server)
+    page.get_by_text("DEMO-001").first.wait_for(timeout=90_000)
+    _wait_idle(page)
+    _shot(page, tmp_path, "dashboard_patients.png")
+    page.get_by_role("button", name="Open results").click()
+    _check_results_page(page, tmp_path, "DEMO-001", "dashboard_results.png")
+
+
+def test_browser_upload_rejects_a_renamed_text_file(server, page, tmp_path):
+    fake = tmp_path / "walk.mp4"
+    fake.write_text("this is not a video " * 100)
+    page.goto(f"{server}/upload")
+    page.get_by_role("heading", name="New analysis").wait_for(timeout=90_000)
+    _wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(fake))
+    page.get_by_text("walk.mp4").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("is not a video gaitscope can read").wait_for(timeout=30_000)
+
+
+def _pipeline_missing() -> str | None:
+    from gaitscope.ui.demo_data import SAMPLE_VIDEO, _lifter_available
+
+    if not SAMPLE_VIDEO.exists():
+        return f"the bundled sample video is not there yet ({SAMPLE_VIDEO.relative_to(REPO)})"
+    if not _lifter_available():
+        return "the bundled 3D lifter (gaitscope/models/weights) is not there yet"
+    return None
+
+
+def test_browser_upload_sample_video_end_to_end(server, page, tmp_path):
+    reason = _pipeline_missing()
+    if reason:
+        pytest.skip(f"full pipeline not available: {reason}")
+    from gaitscope.ui.demo_data import SAMPLE_VIDEO
+
+    page.goto(f"{server}/upload")
+    page.get_by_role("heading", name="New analysis").wait_for(timeout=90_000)
+    _wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(SAMPLE_VIDEO))
+    page.get_by_text(SAMPLE_VIDEO.name).first.wait_for(timeout=60_000)
+    height = page.get_by_label("Subject height (cm), gives step lengths in metres")
+    height.fill("172")
+    height.press("Tab")
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Reading the video").first.wait_for(timeout=60_000)  # per-stage progress is shown
+    _shot(page, tmp_path, "dashboard_progress.png")
+    done = page.get_by_text("Analysis finished and stored.")
+    failed = page.locator('[data-testid="stAlertContentError"]')
+    deadline = time.time() + 900
+    while time.time() < deadline and not done.count() and not failed.count():
+        page.wait_for_timeout(1000)
+    assert not failed.count(), failed.first.inner_text()
+    assert done.count(), "the analysis did not finish within 15 minutes"
+    page.get_by_role("button", name="Open results").click()
+    _check_results_page(page, tmp_path, "DEMO-001", "dashboard_sample_results.png")
+    page.get_by_role("tab", name="Video and 2D").click()
+    _wait_idle(page)
+    assert page.locator("video").count() == 1
+    assert page.locator('[data-testid="stImage"] img').count() >= 1
