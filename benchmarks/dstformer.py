@@ -15,7 +15,10 @@ caches. CPU rows use ``torch.set_num_threads(--threads)`` (2 by default: the CI 
 machine are noisy: compare rows measured in the same run only.
 
 ``--official-repo`` points at a checkout of github.com/Walter0807/MotionBERT; its ``lib/model/DSTformer.py`` is
-imported from there (nothing of it is copied into gaitscope) and timed the same way, for a same-machine ratio.
+imported from there (nothing of it is copied into gaitscope). Both models then get the same weights and are run
+alternately in one process (so that both see the same load on a shared machine); the table gives both times, the
+speed-up and the largest output difference (a parity check). ``--official-rows`` also gives the official code
+full rows in the main table; ``--compare-only`` runs just the comparison.
 """
 
 from __future__ import annotations
@@ -105,6 +108,37 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({"params": n_params, "times": times, "peak_bytes": peak}))
 
 
+def compare_official(args: argparse.Namespace) -> None:
+    """Ours vs the official code in ONE process, runs alternated, so both see the same machine load."""
+    import torch
+
+    from gaitscope.models.configs import get_config
+
+    torch.set_num_threads(args.threads)
+    print(f"\nSame-process comparison with the official code (batch 1, {args.frames} frames, runs alternated, "
+          f"{args.threads} threads; median of {args.repeats})")
+    print(f"{'config':<18}{'official s/clip':>16}{'ours s/clip':>13}{'official fps':>14}{'ours fps':>10}{'speed-up':>10}"
+          f"{'max |diff|':>12}")
+    for config in [c for c in args.configs if c != "small"]:
+        torch.manual_seed(0)
+        ours, cfg = _build(config, None)
+        official, _ = _build(config, args.official_repo)
+        ours.load_state_dict(official.state_dict(), strict=True)  # same weights: also a parity check
+        ours.eval(), official.eval()
+        x = torch.randn(1, args.frames, cfg.num_joints, cfg.dim_in)
+        times: dict[str, list[float]] = {"official": [], "ours": []}
+        with torch.inference_mode():
+            diff = float((ours(x) - official(x)).abs().max())  # doubles as the warm-up
+            for _ in range(args.repeats):
+                for name, m in (("official", official), ("ours", ours)):
+                    t = time.perf_counter()
+                    m(x)
+                    times[name].append(time.perf_counter() - t)
+        to, tu = statistics.median(times["official"]), statistics.median(times["ours"])
+        print(f"{config:<18}{to:>16.3f}{tu:>13.3f}{args.frames / to:>14.1f}{args.frames / tu:>10.1f}{to / tu:>9.2f}x"
+              f"{diff:>12.2e}", flush=True)
+
+
 def run_row(config: str, device: str, batch: int, args: argparse.Namespace, official: bool) -> dict:
     cmd = [sys.executable, __file__, "--worker", config, "--device", device, "--batch", str(batch),
            "--frames", str(args.frames), "--repeats", str(args.repeats), "--threads", str(args.threads)]
@@ -125,6 +159,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--official-repo", default=None, help="MotionBERT checkout to time the official code too")
+    p.add_argument("--official-rows", action="store_true", help="also give the official code full table rows")
+    p.add_argument("--compare-only", action="store_true", help="only the same-process official comparison")
     p.add_argument("--no-cpu", action="store_true", help="GPU rows only")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
@@ -136,6 +172,11 @@ def main() -> None:
 
     import torch
 
+    if args.compare_only:
+        if not args.official_repo:
+            p.error("--compare-only needs --official-repo")
+        compare_official(args)
+        return
     devices = ([] if args.no_cpu else ["cpu"]) + (["cuda"] if torch.cuda.is_available() else [])
     print(f"DSTformer benchmark: {args.frames}-frame clips, median of {args.repeats} after 1 warm-up, "
           f"CPU threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} visible cores"
@@ -147,6 +188,8 @@ def main() -> None:
     for config in args.configs:
         macs = count_macs(config, args.frames)
         variants = [(config, False)] + ([(config + " (official)", True)] if args.official_repo and config != "small" else [])
+        if args.official_repo and not args.official_rows:
+            variants = variants[:1]
         for device in devices:
             for batch in args.batches:
                 for label, official in variants:
@@ -155,6 +198,8 @@ def main() -> None:
                     print(f"{label:<26}{device:<7}{batch:>6}{r['params']:>13,}{macs / 1e9:>12.1f}{2 * macs / 1e9:>12.1f}"
                           f"{med:>11.3f}{med / batch:>9.3f}{batch * args.frames / med:>10.1f}"
                           f"{r['peak_bytes'] / 2**20:>10.0f}", flush=True)
+    if args.official_repo and "cpu" in devices:
+        compare_official(args)
 
 
 if __name__ == "__main__":

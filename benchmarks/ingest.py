@@ -13,6 +13,7 @@ the encoder every OpenCV wheel has). Timings depend on the machine and its load:
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -47,18 +48,28 @@ def _write(path: Path, frames, size: tuple[int, int], fps: float) -> Path:
     return path
 
 
-def _decode_fps(path: Path) -> tuple[float, int]:
-    info = probe_video(path)
-    t0 = time.perf_counter()
-    n = sum(1 for _ in iter_frames(info))
-    return n / (time.perf_counter() - t0), n
+def _cpu_s() -> float:
+    """CPU seconds of this process plus its finished children (the detection workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _detect_fps(path: Path, workers: int) -> tuple[float, int]:
+def _timed(fn) -> tuple[float, float, object]:
+    c0, t0 = _cpu_s(), time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, _cpu_s() - c0, out
+
+
+def _decode(path: Path) -> tuple[int, float, float]:
     info = probe_video(path)
-    t0 = time.perf_counter()
-    kp = detect_keypoints(info, workers=workers)
-    return info.n_frames / (time.perf_counter() - t0), kp.n_frames
+    wall, cpu, n = _timed(lambda: sum(1 for _ in iter_frames(info)))
+    return n, wall, cpu
+
+
+def _detect(path: Path, workers: int) -> tuple[int, float, float]:
+    info = probe_video(path)
+    wall, cpu, _ = _timed(lambda: detect_keypoints(info, workers=workers))
+    return info.n_frames, wall, cpu
 
 
 def main() -> None:
@@ -73,20 +84,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip1080 = _write(Path(tmp) / "c1080.mp4", _source_frames(src, args.frames), (1920, 1080), info.fps)
         clip720 = _write(Path(tmp) / "c720.mp4", _source_frames(src, args.frames), (1280, 720), info.fps)
-        rows = []
-        for label, clip in (("decode 1920x1080", clip1080), ("decode 1280x720", clip720)):
-            fps, n = _decode_fps(clip)
-            rows.append((label, n, fps))
+        rows = [("decode 1920x1080", *_decode(clip1080)), ("decode 1280x720", *_decode(clip720))]
         for workers in (1, 2):
-            fps, kept = _detect_fps(clip720, workers)
-            rows.append((f"BlazePose 1280x720, workers={workers}", kept, fps))
+            rows.append((f"BlazePose 1280x720, workers={workers}", *_detect(clip720, workers)))
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"source: {src.name} ({info.width}x{info.height}, {info.fps:.1f} fps), {args.frames} frames per clip, "
-          f"{cv2.getNumberOfCPUs()} CPUs")
-    print(f"{'stage':<34} {'frames':>7} {'fps':>8}")
-    for label, n, fps in rows:
-        print(f"{label:<34} {n:>7d} {fps:>8.1f}")
+          f"{cv2.getNumberOfCPUs()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'stage':<34} {'frames':>7} {'wall fps':>9} {'CPU ms/frame':>13}")
+    for label, n, wall, cpu in rows:
+        print(f"{label:<34} {n:>7d} {n / wall:>9.1f} {1000 * cpu / n:>13.1f}")
+    print("wall fps is what a user waits for; CPU ms/frame (all processes) does not depend on other load.")
     print(f"peak RSS: main process {self_mb:.0f} MB, largest worker process {child_mb:.0f} MB")
 
 

@@ -54,6 +54,7 @@ CURVES: dict[str, bool] = {
 }
 
 MIN_FRAMES = 8
+NOISY_MM = 8.0  # jitter above which per-stride ranges of motion are replaced by the mean curve's range
 # Winter 2009 (Biomechanics and Motor Control of Human Movement, Fig. 4.1) segment lengths as height fractions:
 _THIGH_SHANK_PER_HEIGHT = 0.491  # greater trochanter (0.530) to floor minus ankle height (0.039)
 _LEG_PER_HEIGHT = 0.530  # greater trochanter height
@@ -180,11 +181,20 @@ def analyze_gait(
             f"({', '.join(missing + ['pelvis tilt', 'hip rotation'])}) are not measurable here, so the GPS is "
             "not directly comparable with a marker-based GPS."
         )
-    curve_rom = {
-        (f"{c.name.split('_')[0]}_rom", c.side): float(np.ptp(c.mean))
-        for c in curves
-        if c.name in ("knee_flexion", "hip_flexion")
-    }
+    # ROM is max - min per stride, averaged (the clinical definition). With noisy joints that is inflated by
+    # the noise peaks, so above NOISY_MM of high-frequency jitter the ROM of the mean curve is used instead.
+    jitter_mm = _jitter_mm(xyz_raw, xyz, valid)
+    curve_rom = None
+    if jitter_mm > NOISY_MM:
+        curve_rom = {
+            (f"{c.name.split('_')[0]}_rom", c.side): float(np.ptp(c.mean))
+            for c in curves
+            if c.name in ("knee_flexion", "hip_flexion")
+        }
+        warnings.append(
+            f"The 3D joints jitter by about {jitter_mm:.0f} mm from frame to frame; ranges of motion are read from "
+            "the mean curve over strides rather than stride by stride."
+        )
     parameters = summarize(windows, normals, curve_rom)
 
     angles.insert(0, "time_s", np.arange(t) / fps)
@@ -204,6 +214,15 @@ def analyze_gait(
         warnings=tuple(warnings),
         angles=angles,
     )
+
+
+def _jitter_mm(raw: np.ndarray, smooth: np.ndarray, valid: np.ndarray) -> float:
+    """Median over joints of the RMS difference between raw and low-passed positions (mm): the input's noise."""
+    d = (raw - smooth)[valid]
+    d = d[np.all(np.isfinite(d.reshape(len(d), -1)), axis=1)]
+    if d.size == 0:
+        return 0.0
+    return float(1000 * np.median(np.sqrt(np.mean(np.sum(d**2, axis=-1), axis=0))))
 
 
 def _thigh_shank_m(xyz: np.ndarray, usable: np.ndarray) -> float:

@@ -194,7 +194,7 @@ def select_person(
         a, b = start + frame_offset, stop - 1 + frame_offset
         where = f"Kept frames {a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)"
         if len(runs) == 1:
-            notes.append(f"{where}: no person was found in the frames before and after.")
+            notes.append(f"{where}: no person was found outside these frames.")
         else:
             why = []
             if n_gap_splits:

@@ -291,3 +291,22 @@ def test_synthetic_sample_2d_error(vt):
     err = np.linalg.norm(kp.xy_px[:, joints] - xy_true[:, joints], axis=-1)
     assert np.median(err) < SAMPLE_LEGS_MEDIAN_PX, f"median error {np.median(err):.1f} px"
     assert (np.median(err, axis=0) < SAMPLE_JOINT_MEDIAN_PX).all(), np.median(err, axis=0)
+
+
+def test_unreadable_video_gives_a_video_error_not_a_traceback():
+    from gaitscope.errors import VideoError
+
+    gone = VideoInfo(path="/nonexistent/walk.mp4", fps=30.0, n_frames=40, width=640, height=360, duration_s=40 / 30)
+    with pytest.raises(VideoError) as e:
+        detect_keypoints(gone, workers=1)
+    assert e.value.hint
+
+
+@pytest.mark.slow
+def test_worker_failure_reaches_the_caller_as_a_video_error():
+    from gaitscope.errors import VideoError
+
+    gone = VideoInfo(path="/nonexistent/walk.mp4", fps=30.0, n_frames=400, width=640, height=360, duration_s=400 / 30)
+    with pytest.raises(VideoError) as e:
+        detect_keypoints(gone, workers=2)
+    assert "pose detector failed" in str(e.value) and e.value.hint

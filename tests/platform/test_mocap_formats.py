@@ -73,6 +73,18 @@ def test_c3d_mm_and_m_give_the_same_metres(tmp_path):
     assert a.motion.up == (0.0, 0.0, 1.0) and a.motion.fps == FPS and not a.motion.root_relative
 
 
+def test_c3d_y_up_is_rotated_to_z_up(tmp_path):
+    mk = _pig_markers()
+    to_y_up = Y_UP_TO_Z_UP.T  # inverse rotation: Z-up -> Y-up
+    path = _write_c3d(tmp_path / "yup.c3d", {k: v @ to_y_up.T for k, v in mk.items()})
+    c = ezc3d.c3d(str(path))
+    c.add_parameter("POINT", "Y_SCREEN", ["+Y"])
+    c.write(str(path))
+    tr = load_motion(path)
+    np.testing.assert_allclose(tr.motion.feet["right_toe"], mk["RTOE"], atol=1e-4)
+    assert "Y up" in tr.units_note
+
+
 def test_joint_centres_follow_the_declared_methods(tmp_path):
     mk = _pig_markers()
     x = load_motion(_write_c3d(tmp_path / "pig.c3d", mk)).motion.xyz_m

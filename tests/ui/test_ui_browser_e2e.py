@@ -84,6 +84,9 @@ def page(tmp_path):
         errors: list[str] = []
         pg.on("response", lambda r: r.status >= 500 and errors.append(f"{r.status} {r.url}"))
         pg.errors = errors  # type: ignore[attr-defined]
+        frames = [0]  # websocket messages from the server: quiet means Streamlit finished drawing
+        pg.on("websocket", lambda ws: ws.on("framereceived", lambda _f: frames.__setitem__(0, frames[0] + 1)))
+        pg.ws_frames = frames  # type: ignore[attr-defined]
         yield pg
         context.close()
         browser.close()
@@ -98,12 +101,28 @@ def _shot(page, tmp_path: Path, name: str) -> Path:
     return path
 
 
-def _wait_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished the current run (its status widget disappears)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
-    page.wait_for_timeout(300)
+def _wait_idle(page, timeout_s: float = 90, quiet_s: float = 1.5) -> None:
+    """Wait until the server has sent nothing for ``quiet_s`` (Streamlit finished the run and its reruns)."""
+    deadline = time.time() + timeout_s
+    last, since = page.ws_frames[0], time.time()
+    while time.time() < deadline:
+        page.wait_for_timeout(250)
+        if page.ws_frames[0] != last:
+            last, since = page.ws_frames[0], time.time()
+        elif time.time() - since >= quiet_s and not page.locator('[data-testid="stStatusWidget"]').count():
+            return
+    raise AssertionError("the page kept updating for %.0f s" % timeout_s)
+
+
+def _open_tab(page, name: str) -> None:
+    """Click a tab until it is selected (a rerun in flight may redraw the tabs under the click)."""
+    tab = page.get_by_role("tab", name=name)
+    for _ in range(10):
+        tab.click(timeout=30_000)
+        _wait_idle(page)
+        if tab.get_attribute("aria-selected") == "true":
+            return
+    raise AssertionError(f"tab {name!r} could not be opened")
 
 
 def _download(page, label: str, dest: Path) -> Path:
@@ -119,17 +138,14 @@ def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
     page.get_by_text(f"Patient {patient}", exact=False).first.wait_for(timeout=60_000)
     _wait_idle(page)
     assert page.locator('[data-testid="stMetric"]').count() >= 4
-    page.get_by_role("tab", name="Gait cycle").click()
-    _wait_idle(page)
+    _open_tab(page, "Gait cycle")
     plots = page.locator(".js-plotly-plot:visible")  # plotly figures of the open tab
     plots.first.wait_for(timeout=30_000)
     assert plots.count() >= 4
-    page.get_by_role("tab", name="Parameters").click()
-    _wait_idle(page)
+    _open_tab(page, "Parameters")
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
     _shot(page, tmp_path, shot)
-    page.get_by_role("tab", name="Reports").click()
-    _wait_idle(page)
+    _open_tab(page, "Reports")
     pdf = _download(page, "Download PDF report", tmp_path / "report.pdf")
     reader = pypdf.PdfReader(str(pdf))
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
@@ -200,7 +216,6 @@ def test_browser_upload_sample_video_end_to_end(server, page, tmp_path):
     assert done.count(), "the analysis did not finish within 15 minutes"
     page.get_by_role("button", name="Open results").click()
     _check_results_page(page, tmp_path, "DEMO-001", "dashboard_sample_results.png")
-    page.get_by_role("tab", name="Video and 2D").click()
-    _wait_idle(page)
+    _open_tab(page, "Video and 2D")
     assert page.locator("video").count() == 1
     assert page.locator('[data-testid="stImage"] img').count() >= 1

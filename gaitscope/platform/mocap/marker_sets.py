@@ -33,7 +33,6 @@ class MarkerSet:
     description: str
     roles: dict[str, tuple[str, ...]]  # "R.knee_lat" -> ("RKNE",), "sacrum" -> ("SACR", "VSAC")
     calibrated: dict[str, tuple[str, ...]] = field(default_factory=dict)  # static-only marker -> cluster labels
-    lower_body_only: bool = False
     knee_width_m: float = 0.105  # used only when no medial marker: see joint_centres.knee_centre
     ankle_width_m: float = 0.070
 
@@ -163,7 +162,6 @@ CAMARGO2021 = MarkerSet(
         "heel": ("{s}_Heel",),
         "toe": ("{s}_Toe_Tip", "{s}_Toe_Lat+{s}_Toe_Med"),
     }),
-    lower_body_only=True,
 )
 
 BMCLAB = MarkerSet(
@@ -190,7 +188,6 @@ BMCLAB = MarkerSet(
         "clav": ("IJ",),
         "strn": ("PX",),
     },
-    lower_body_only=False,
 )
 
 MARKER_SETS: dict[str, MarkerSet] = {m.name: m for m in (PLUG_IN_GAIT, HORST2019, OPENCAP_LAB, CAMARGO2021, BMCLAB)}

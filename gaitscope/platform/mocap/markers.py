@@ -84,8 +84,3 @@ class MarkerData:
         if key not in self._index:
             raise KeyError(label)
         return self.xyz_m[:, self._index[key], :]
-
-    def occurrences(self, label: str) -> list[int]:
-        """Column indices of every marker whose label normalises to ``label`` (duplicated labels exist)."""
-        key = normalize_label(label)
-        return [i for i, lab in enumerate(self.labels) if normalize_label(lab) == key]
