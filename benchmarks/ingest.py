@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from gaitscope.platform.detect import detect_keypoints
 from gaitscope.platform.video import iter_frames, probe_video

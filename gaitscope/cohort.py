@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 from sqlalchemy import Select, and_, extract, func, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import aliased
 
 from gaitscope.db.arrays import decode_array, decode_bundle
@@ -43,6 +44,7 @@ from gaitscope.db.models import (
     StrideRow,
     Visit,
 )
+from gaitscope.db.translate import translate
 from gaitscope.errors import DatabaseError
 
 #: Columns identifying one analysis in every table the API returns (in this order).
@@ -186,19 +188,31 @@ class Cohort:
         return q.where(and_(*conds)) if conds else q
 
     def _frame(self, q: Select) -> pd.DataFrame:
-        with self.db.read_session() as s:
-            res = s.execute(q)
-            cols = list(res.keys())
-            df = pd.DataFrame(res.all(), columns=cols)
+        """Run a Core SELECT (no ORM: rows go straight from the cursor into pandas)."""
+        try:
+            with self.db.engine.connect() as conn:
+                res = conn.execute(q)
+                df = pd.DataFrame.from_records(res.fetchall(), columns=list(res.keys()))
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc, "Cohort query") from exc
         if "visit_date" in df:
             df["visit_date"] = pd.to_datetime(df["visit_date"])
         if "age" in df:
             df["age"] = pd.to_numeric(df["age"], errors="coerce").astype("Float64")
         return df
 
-    def _with(self, *columns) -> Select:  # noqa: ANN002
-        keys = self._keys().subquery("k")
-        return select(*[keys.c[c] for c in KEY_COLUMNS], *columns), keys  # type: ignore[return-value]
+    def _detail(self, model, *columns, where=(), order=None) -> pd.DataFrame:  # noqa: ANN001
+        """Rows of a per-analysis table for the cohort's analyses, with the key columns in front.
+
+        The detail query selects only its own columns (filtered by ``analysis_id IN (cohort)``) and the keys
+        are joined in pandas: repeating 14 key columns per row in SQL made large queries several times slower.
+        """
+        keys = self.analyses()
+        ids = self._keys().with_only_columns(Analysis.id)
+        q = select(model.analysis_id.label("analysis_id"), *columns).where(model.analysis_id.in_(ids), *where)
+        q = q.order_by(model.analysis_id, order if order is not None else model.id)
+        detail = self._frame(q)
+        return keys.merge(detail, on="analysis_id", how="inner")
 
     def analyses(self) -> pd.DataFrame:
         """One row per analysis in the cohort: the key columns."""
@@ -224,17 +238,16 @@ class Cohort:
         self, parameters: str | Sequence[str] | None = None, side: str | Sequence[str] | None = None
     ) -> pd.DataFrame:
         """Tidy parameters: one row per analysis x parameter x side (value NaN where not measurable)."""
-        q, k = self._with(
-            GaitParameter.name.label("parameter"), GaitParameter.side, GaitParameter.value, GaitParameter.unit,
-            GaitParameter.sd, GaitParameter.cv_pct, GaitParameter.n.label("n_strides"), GaitParameter.normal_low,
-            GaitParameter.normal_high, GaitParameter.flag,
-        )
-        q = q.join(GaitParameter, GaitParameter.analysis_id == k.c.analysis_id)
+        where = []
         if parameters is not None:
-            q = q.where(GaitParameter.name.in_(_as_tuple(parameters)))
+            where.append(GaitParameter.name.in_(_as_tuple(parameters)))
         if side is not None:
-            q = q.where(GaitParameter.side.in_(_as_tuple(side)))
-        df = self._frame(q.order_by(k.c.patient_code, k.c.visit_date, k.c.analysis_id, GaitParameter.id))
+            where.append(GaitParameter.side.in_(_as_tuple(side)))
+        df = self._detail(
+            GaitParameter, GaitParameter.name.label("parameter"), GaitParameter.side, GaitParameter.value,
+            GaitParameter.unit, GaitParameter.sd, GaitParameter.cv_pct, GaitParameter.n.label("n_strides"),
+            GaitParameter.normal_low, GaitParameter.normal_high, GaitParameter.flag, where=where,
+        )
         for c in ("value", "sd", "cv_pct", "normal_low", "normal_high"):
             df[c] = df[c].astype(float)
         return df
@@ -242,25 +255,25 @@ class Cohort:
     def parameter_matrix(self, side: str | Sequence[str] = "both") -> pd.DataFrame:
         """Wide table for statistics / machine learning: one row per analysis, one column per
         ``parameter`` (side "both") or ``parameter_L`` / ``parameter_R``; key columns first."""
-        df = self.gait_parameters(side=side)
-        if df.empty:
-            return pd.DataFrame(columns=list(KEY_COLUMNS))
-        df["column"] = np.where(df["side"] == "both", df["parameter"], df["parameter"] + "_" + df["side"])
-        keys = df[list(KEY_COLUMNS)].drop_duplicates("analysis_id").set_index("analysis_id")
-        wide = df.pivot_table(index="analysis_id", columns="column", values="value", aggfunc="first", dropna=False)
+        keys = self.analyses()
+        where = [GaitParameter.side.in_(_as_tuple(side))]
+        ids = self._keys().with_only_columns(Analysis.id)
+        q = select(GaitParameter.analysis_id, GaitParameter.name, GaitParameter.side, GaitParameter.value).where(
+            GaitParameter.analysis_id.in_(ids), *where)
+        long = self._frame(q)
+        if long.empty:
+            return keys
+        long["column"] = np.where(long["side"] == "both", long["name"], long["name"] + "_" + long["side"])
+        long["value"] = long["value"].astype(float)
+        wide = long.pivot_table(index="analysis_id", columns="column", values="value", aggfunc="first", dropna=False)
         wide.columns.name = None
-        return keys.join(wide).reset_index()[list(KEY_COLUMNS) + list(wide.columns)]
+        return keys.merge(wide, left_on="analysis_id", right_index=True, how="inner")
 
     def curves(self, names: str | Sequence[str] | None = None) -> pd.DataFrame:
         """Tidy curves: one row per analysis x curve x side x percent of gait cycle (101 points)."""
-        q, k = self._with(
-            GaitCurveRow.name.label("curve"), GaitCurveRow.side, GaitCurveRow.unit, GaitCurveRow.n_strides,
-            GaitCurveRow.arrays,
-        )
-        q = q.join(GaitCurveRow, GaitCurveRow.analysis_id == k.c.analysis_id)
-        if names is not None:
-            q = q.where(GaitCurveRow.name.in_(_as_tuple(names)))
-        rows = self._frame(q.order_by(k.c.patient_code, k.c.visit_date, k.c.analysis_id, GaitCurveRow.id))
+        where = [] if names is None else [GaitCurveRow.name.in_(_as_tuple(names))]
+        rows = self._detail(GaitCurveRow, GaitCurveRow.name.label("curve"), GaitCurveRow.side, GaitCurveRow.unit,
+                            GaitCurveRow.n_strides, GaitCurveRow.arrays, where=where)
         cols = list(KEY_COLUMNS) + ["curve", "side", "unit", "n_strides", "pct", "mean", "sd", "normal_mean", "normal_sd"]
         if rows.empty:
             return pd.DataFrame(columns=cols)
@@ -283,15 +296,12 @@ class Cohort:
 
     def strides(self) -> pd.DataFrame:
         """The per-stride tables of every analysis, stacked (one row per stride)."""
-        cols = [
-            StrideRow.idx.label("stride"), StrideRow.side, StrideRow.start_frame, StrideRow.end_frame,
+        df = self._detail(
+            StrideRow, StrideRow.idx.label("stride"), StrideRow.side, StrideRow.start_frame, StrideRow.end_frame,
             StrideRow.stride_time_s, StrideRow.stride_length_m, StrideRow.step_time_s, StrideRow.step_length_m,
             StrideRow.stance_pct, StrideRow.swing_pct, StrideRow.double_support_pct, StrideRow.step_width_m,
-            StrideRow.speed_m_s, StrideRow.toe_off_frame,
-        ]
-        q, k = self._with(*cols)
-        q = q.join(StrideRow, StrideRow.analysis_id == k.c.analysis_id)
-        df = self._frame(q.order_by(k.c.patient_code, k.c.visit_date, k.c.analysis_id, StrideRow.idx))
+            StrideRow.speed_m_s, StrideRow.toe_off_frame, order=StrideRow.idx,
+        )
         for c in ("stride_time_s", "stride_length_m", "step_time_s", "step_length_m", "stance_pct", "swing_pct",
                   "double_support_pct", "step_width_m", "speed_m_s"):
             df[c] = df[c].astype(float)  # NULL (not measurable) -> NaN
@@ -300,10 +310,8 @@ class Cohort:
 
     def events(self) -> pd.DataFrame:
         """Heel strikes and toe offs of every analysis (one row per event)."""
-        q, k = self._with(GaitEventRow.side, GaitEventRow.kind, GaitEventRow.frame, GaitEventRow.time_s,
-                          GaitEventRow.quality)
-        q = q.join(GaitEventRow, GaitEventRow.analysis_id == k.c.analysis_id)
-        return self._frame(q.order_by(k.c.patient_code, k.c.visit_date, k.c.analysis_id, GaitEventRow.idx))
+        return self._detail(GaitEventRow, GaitEventRow.side, GaitEventRow.kind, GaitEventRow.frame,
+                            GaitEventRow.time_s, GaitEventRow.quality, order=GaitEventRow.idx)
 
     def embeddings(
         self, *, model_name: str | None = None, model_version: str | None = None
@@ -313,14 +321,14 @@ class Cohort:
         All embeddings must share one dimension; when several embedding models are stored, pick one with
         ``model_name`` / ``model_version``.
         """
-        q, k = self._with(Embedding.model_name.label("embedding_model"),
-                          Embedding.model_version.label("embedding_version"), Embedding.dim, Embedding.pooled)
-        q = q.join(Embedding, Embedding.analysis_id == k.c.analysis_id)
+        where = []
         if model_name is not None:
-            q = q.where(Embedding.model_name == model_name)
+            where.append(Embedding.model_name == model_name)
         if model_version is not None:
-            q = q.where(Embedding.model_version == model_version)
-        df = self._frame(q.order_by(k.c.patient_code, k.c.visit_date, k.c.analysis_id, Embedding.id))
+            where.append(Embedding.model_version == model_version)
+        df = self._detail(Embedding, Embedding.model_name.label("embedding_model"),
+                          Embedding.model_version.label("embedding_version"), Embedding.dim, Embedding.pooled,
+                          where=where)
         if df.empty:
             return np.zeros((0, 0), dtype=np.float32), df.drop(columns=["pooled"])
         dims = sorted(set(df["dim"]))
@@ -335,11 +343,9 @@ class Cohort:
 
     def predictions(self) -> pd.DataFrame:
         """Classifier outputs: one row per analysis x head, with a ``p_<class>`` column per class."""
-        q, k = self._with(PredictionRow.head_name, PredictionRow.head_version, PredictionRow.feature_set,
-                          PredictionRow.predicted, PredictionRow.confidence, PredictionRow.classes,
-                          PredictionRow.probabilities)
-        q = q.join(PredictionRow, PredictionRow.analysis_id == k.c.analysis_id)
-        df = self._frame(q.order_by(k.c.patient_code, k.c.visit_date, k.c.analysis_id, PredictionRow.id))
+        df = self._detail(PredictionRow, PredictionRow.head_name, PredictionRow.head_version,
+                          PredictionRow.feature_set, PredictionRow.predicted, PredictionRow.confidence,
+                          PredictionRow.classes, PredictionRow.probabilities)
         if df.empty:
             return df.drop(columns=["classes", "probabilities"])
         probs = [dict(zip(c, p)) for c, p in zip(df.pop("classes"), df.pop("probabilities"))]

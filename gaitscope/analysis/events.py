@@ -8,6 +8,15 @@ method in a 588-subject comparison (Zhang et al. 2025, arXiv 2503.00794). OpenCa
 et al. 2021 use the same rule. Where heel/toe points exist (``Motion3D.feet``) they are used; otherwise the
 ankle joint stands in for both (H36M-17 has no foot).
 
+Checked on real walking with force plates (tests/analysis/test_analysis_realdata.py, OpenCap lab trials at
+100 Hz): heel strike from the heel point 20-55 ms early, toe off from the toe point within 10 ms; with the ankle
+joint standing in for the toe (lifter output), toe off comes 50-60 ms early. On the synthetic walker the
+extrema fall ~1.5 frames (30 fps) before heel strike and after toe off, because its swing foot starts and ends
+at rest; stance % is then overestimated there (see tests/analysis/test_analysis_validation.py). On Horst et
+al. 2019 (250 Hz, 6 heel strikes) Zeni's heel strike was within 4 ms. A refinement that moves heel strike to
+where the heel's speed falls below 10 % of its swing peak (in the spirit of Ghoussayni et al. 2004) helped on
+the OpenCap trials and the walker but was 40-70 ms late on Horst, so it was not adopted.
+
 Peaks are found with ``scipy.signal.find_peaks`` with a prominence relative to the signal's own range and a
 minimum spacing of 60 % of the stride period; a parabola through the peak and its neighbours gives sub-frame
 timing. Each event gets a quality in [0, 1] from three checks: its prominence relative to the median, the

@@ -122,9 +122,9 @@ def build_gait_frame(
     win = max(3, int(round(stride_s * fps)))
 
     # Facing direction from the hip and shoulder lines (left minus right), smoothed over a stride.
-    lat = (xyz[:, J["left_hip"]] - xyz[:, J["right_hip"]]) + 0.5 * (
-        xyz[:, J["left_shoulder"]] - xyz[:, J["right_shoulder"]]
-    )
+    shoulders = xyz[:, J["left_shoulder"]] - xyz[:, J["right_shoulder"]]
+    shoulders = np.where(np.isfinite(shoulders), shoulders, 0.0)  # sources without an upper body: hips alone
+    lat = (xyz[:, J["left_hip"]] - xyz[:, J["right_hip"]]) + 0.5 * shoulders
     lat = _horizontal_unit(lat, u)
     lat = _nan_uniform(lat, win)
     facing = _horizontal_unit(np.cross(lat, u), u)
@@ -188,15 +188,15 @@ def _nan_uniform(x: np.ndarray, win: int) -> np.ndarray:
 
 
 def _fill_nan_rows(x: np.ndarray) -> np.ndarray:
-    """Carry the nearest finite row into NaN rows (frames without any direction information)."""
+    """Copy the nearest finite row into NaN rows (frames without any direction information)."""
     good = np.all(np.isfinite(x), axis=1)
     if good.all() or not good.any():
-        return np.nan_to_num(x, nan=0.0) if not good.any() else x
+        return x
     idx = np.flatnonzero(good)
-    nearest = idx[np.clip(np.searchsorted(idx, np.arange(len(x))), 0, len(idx) - 1)]
-    prev = idx[np.clip(np.searchsorted(idx, np.arange(len(x))) - 1, 0, len(idx) - 1)]
-    pick = np.where(np.abs(prev - np.arange(len(x))) < np.abs(nearest - np.arange(len(x))), prev, nearest)
-    return x[pick]
+    pos = np.arange(len(x))
+    right = idx[np.clip(np.searchsorted(idx, pos), 0, len(idx) - 1)]
+    left = idx[np.clip(np.searchsorted(idx, pos) - 1, 0, len(idx) - 1)]
+    return x[np.where(np.abs(left - pos) < np.abs(right - pos), left, right)]
 
 
 def frame_states(

@@ -55,7 +55,6 @@ from gaitscope.skeleton import J
 
 SIDES = ("L", "R")
 _PREFIX = {"L": "left", "R": "right"}
-_OTHER = {"L": "R", "R": "L"}
 
 
 def _deg(x: np.ndarray) -> np.ndarray:

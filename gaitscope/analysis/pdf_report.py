@@ -81,18 +81,79 @@ def is_main_parameter(p: ParameterSummary) -> bool:
     return not p.name.endswith(_DERIVED_SUFFIXES)
 
 
+def _value_text(p: ParameterSummary) -> str:
+    d = _digits(p.unit)
+    text = _fmt(p.value, d)
+    if math.isfinite(p.sd) and math.isfinite(p.value):
+        text += f" ± {p.sd:.{d}f}"
+    return text
+
+
+def _range_text(p: ParameterSummary) -> str:
+    if not (math.isfinite(p.normal_low) and math.isfinite(p.normal_high)):
+        return ""
+    d = _digits(p.unit)
+    return f"{p.normal_low:.{d}f} - {p.normal_high:.{d}f}"
+
+
 def parameter_rows(parameters: tuple[ParameterSummary, ...] | list[ParameterSummary]) -> list[list[str]]:
-    """Table rows (parameter, side, value, unit, normal range, flag) in the report's order."""
-    rows = []
+    """Long rows (parameter, side, value, unit, normal range, flag), one per parameter and side."""
+    return [[p.label, {"both": "L+R"}.get(p.side, p.side), _value_text(p), p.unit, _range_text(p),
+             {"unknown": "-"}.get(p.flag, p.flag)] for p in parameters]
+
+
+@dataclass(frozen=True)
+class ParameterGridRow:
+    """One parameter with its left, right and both-sides values side by side, as gait reports print them."""
+
+    name: str
+    label: str
+    unit: str
+    cells: dict[str, str]  # side ("L", "R", "both") -> "value ± SD"
+    flags: dict[str, str]  # side -> "low" / "normal" / "high" / "unknown"
+    normal_range: str
+
+    @property
+    def out_of_range(self) -> list[str]:
+        return [side for side, flag in self.flags.items() if flag in ("low", "high")]
+
+    @property
+    def flag_text(self) -> str:
+        bad = self.out_of_range
+        if not bad:
+            return "normal" if any(f == "normal" for f in self.flags.values()) else "-"
+        if len(bad) == len(self.flags) and len({self.flags[s] for s in bad}) == 1:
+            return self.flags[bad[0]]
+        return ", ".join(f"{ {'both': 'L+R'}.get(s, s)}: {self.flags[s]}" for s in bad)
+
+
+GRID_SIDES = ("L", "R", "both")
+
+
+def parameter_grid(parameters: tuple[ParameterSummary, ...] | list[ParameterSummary]) -> list[ParameterGridRow]:
+    """Group parameters by name (first-seen order) into rows with one column per side.
+
+    The normal range shown is the both-sides one when it exists (it is the same for each side in the bundled
+    references), else the first side's.
+    """
+    order: list[str] = []
+    groups: dict[str, dict[str, ParameterSummary]] = {}
     for p in parameters:
-        d = _digits(p.unit)
-        rng = "" if not (math.isfinite(p.normal_low) and math.isfinite(p.normal_high)) else \
-            f"{p.normal_low:.{d}f} - {p.normal_high:.{d}f}"
-        value = _fmt(p.value, d)
-        if math.isfinite(p.sd) and math.isfinite(p.value):
-            value += f" ± {p.sd:.{d}f}"
-        rows.append([p.label, {"both": "L+R"}.get(p.side, p.side), value, p.unit, rng,
-                     {"unknown": "-"}.get(p.flag, p.flag)])
+        if p.name not in groups:
+            order.append(p.name)
+            groups[p.name] = {}
+        groups[p.name].setdefault(p.side, p)
+    # Whole-walk parameters (speed, cadence) first, as reports open with them; then per-side ones, in order.
+    order.sort(key=lambda n: set(groups[n]) != {"both"})
+    rows = []
+    for name in order:
+        by_side = groups[name]
+        first = by_side.get("both") or next(iter(by_side.values()))
+        rng = next((r for r in (_range_text(by_side[s]) for s in ("both", "L", "R") if s in by_side) if r), "")
+        rows.append(ParameterGridRow(
+            name=name, label=first.label, unit=first.unit,
+            cells={s: _value_text(by_side[s]) for s in GRID_SIDES if s in by_side},
+            flags={s: by_side[s].flag for s in GRID_SIDES if s in by_side}, normal_range=rng))
     return rows
 
 
@@ -133,14 +194,20 @@ def _kv_table(pairs: list[tuple[str, str]], styles, col_widths):
 
 
 def _parameter_table(parameters: list[ParameterSummary], styles, width_pt: float):
+    """Parameter | unit | left | right | both | normal range | flag; out-of-range value cells shaded red."""
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
-    header = ["Parameter", "Side", "Value (± SD)", "Unit", "Normal range", "Flag"]
-    rows = parameter_rows(parameters)
-    data = [header] + [[Paragraph(escape(c), styles["cell"]) for c in r] for r in rows]
-    frac = (0.30, 0.08, 0.20, 0.13, 0.19, 0.10)
+    header = ["Parameter", "Unit", "Left", "Right", "Both sides", "Normal range", "Flag"]
+    grid = parameter_grid(parameters)
+    data = [header]
+    for row in grid:
+        cells = [row.label, row.unit] + [row.cells.get(s, "") for s in GRID_SIDES] + [row.normal_range,
+                                                                                      row.flag_text]
+        data.append([Paragraph(escape(c), styles["cell"]) for c in cells])
+    frac = (0.26, 0.11, 0.13, 0.13, 0.13, 0.14, 0.10)
     table = Table(data, colWidths=[f * width_pt for f in frac], repeatRows=1, hAlign="LEFT")
+    red = colors.HexColor("#fde0dc")
     style = [
         ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
@@ -148,9 +215,12 @@ def _parameter_table(parameters: list[ParameterSummary], styles, width_pt: float
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ]
-    for i, p in enumerate(parameters, start=1):
-        if p.flag in ("low", "high"):
-            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#fde0dc")))
+    for i, row in enumerate(grid, start=1):
+        for side in row.out_of_range:
+            col = 2 + GRID_SIDES.index(side)
+            style.append(("BACKGROUND", (col, i), (col, i), red))
+        if row.out_of_range:
+            style.append(("BACKGROUND", (6, i), (6, i), red))
     table.setStyle(TableStyle(style))
     return table
 
@@ -173,7 +243,7 @@ def _prediction_table(predictions: tuple[Prediction, ...], styles, width_pt: flo
 def build_story(report: GaitReport, context: ReportContext) -> list:
     """The report's flowables, in reading order (exposed so tests and other layouts can reuse them)."""
     from reportlab.lib.units import cm
-    from reportlab.platypus import Paragraph, Spacer
+    from reportlab.platypus import KeepTogether, Paragraph, Spacer
 
     st = _styles()
     width = 18.0 * cm
@@ -190,9 +260,10 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
         ("Frame rate / duration", f"{_fmt(context.video_fps, 2)} fps / {_fmt(context.video_duration_s, 1)} s"),
         ("Resolution", res),
         ("Frames analysed", f"{report.n_frames} ({_fmt(report.duration_s, 1)} s); strides: {len(report.strides)}"),
-        ("Subject height used", f"{_fmt(context.height_cm, 0)} cm" if context.height_cm else "not given (assumed)"),
         ("Scale", report.scale_note or "n/a"),
     ]
+    if context.height_cm:
+        details.insert(4, ("Subject height used", f"{_fmt(context.height_cm, 0)} cm"))
     if context.clinician:
         details.append(("Clinician", context.clinician))
     if context.notes:
@@ -202,38 +273,43 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
 
     story.append(Paragraph("Spatiotemporal parameters", st["h2"]))
     main = [p for p in report.parameters if is_main_parameter(p)]
-    derived = [p for p in report.parameters if not is_main_parameter(p) and p.side == "both"]
+    derived = [p for p in report.parameters if not is_main_parameter(p)]
     if main:
         story.append(_parameter_table(main, st, width))
         sources = sorted({p.normal_source for p in main if p.normal_source})
-        note = "Rows shaded red are outside the normal range."
+        note = "Values shaded red are outside the normal range (value ± SD over strides)."
         if sources:
             note += " Normal ranges: " + "; ".join(sources) + "."
         story.append(Paragraph(escape(note), st["small"]))
         if derived:
-            story.append(Paragraph("Variability and symmetry (both sides)", st["h3"]))
+            story.append(Paragraph("Variability and symmetry", st["h3"]))
             story.append(_parameter_table(derived, st, width))
     elif not report.parameters:
         story.append(Paragraph("No spatiotemporal parameters could be computed.", st["body"]))
 
-    story.append(Paragraph("Kinematics over the gait cycle", st["h2"]))
+    heading = Paragraph("Kinematics over the gait cycle", st["h2"])
     fig = report_plots.curves_figure(report)
     if fig is not None:
-        story.append(_image(report_plots.figure_png(fig), width))
-        story.append(Paragraph(escape("Left red, right blue. " + report_plots.reference_note(report.curves)),
-                               st["small"]))
+        shown = [c for c in report.curves if c.name.startswith(report_plots.PDF_CURVE_PREFIXES)]
+        note = Paragraph(escape("Left red, right blue, reference band grey. " + report_plots.reference_note(shown)),
+                         st["small"])
+        story.append(KeepTogether([heading, _image(report_plots.figure_png(fig), width), note]))
     else:
+        story.append(heading)
         story.append(Paragraph("No gait-cycle curves (no complete stride was found).", st["body"]))
 
-    story.append(Paragraph("Deviation scores", st["h2"]))
     gps = report.scores.get("GPS")
-    story.append(Paragraph(
-        escape(f"Gait Profile Score (GPS): {_fmt(gps, 1)} deg. GPS is the RMS difference of the kinematic curves from "
-               "the reference mean (Baker et al. 2009); GVS is the same per variable. About 1.6 deg is the minimal "
-               "clinically important difference."), st["body"]))
+    scores_block = [Paragraph("Deviation scores", st["h2"])]
+    sides = ", ".join(f"{name} {report.scores[key]:.1f}" for key, name in (("GPS_L", "left"), ("GPS_R", "right"))
+                      if key in report.scores and math.isfinite(report.scores[key]))
+    scores_block.append(Paragraph(
+        escape(f"Gait Profile Score (GPS): {_fmt(gps, 1)} deg" + (f" ({sides})" if sides else "") + ". GPS is the "
+               "RMS difference of the kinematic curves from the reference mean (Baker et al. 2009); GVS is the same "
+               "per variable. About 1.6 deg is the minimal clinically important difference."), st["body"]))
     gfig = report_plots.gvs_figure(report.scores)
     if gfig is not None:
-        story.append(_image(report_plots.figure_png(gfig), 0.8 * width))
+        scores_block.append(_image(report_plots.figure_png(gfig), 0.8 * width))
+    story.append(KeepTogether(scores_block))
 
     story.append(Paragraph("Classifier output", st["h2"]))
     if context.predictions:

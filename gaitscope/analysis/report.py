@@ -33,7 +33,7 @@ from gaitscope.analysis.parameters import StrideWindow, build_strides, summarize
 from gaitscope.analysis.scores import GPS_VARIABLES, compute_scores
 from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitCurve, GaitReport, Motion3D
-from gaitscope.skeleton import FOOT_POINTS, J
+from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
 ANALYSIS_VERSION = "gaitscope-analysis 0.1.0 (Zeni 2008 events, 6 Hz Butterworth, Schwartz 2008 bands)"
 
@@ -54,6 +54,8 @@ CURVES: dict[str, bool] = {
 }
 
 MIN_FRAMES = 8
+LEG_JOINTS = frozenset(J[n] for n in ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+                                      "right_ankle"))
 NOISY_MM = 8.0  # jitter above which per-stride ranges of motion are replaced by the mean curve's range
 # Winter 2009 (Biomechanics and Motor Control of Human Movement, Fig. 4.1) segment lengths as height fractions:
 _THIGH_SHANK_PER_HEIGHT = 0.491  # greater trochanter (0.530) to floor minus ankle height (0.039)
@@ -91,7 +93,14 @@ def analyze_gait(
     scale, scale_note = _scale(motion, xyz_raw, valid, height_m)
     xyz_raw = xyz_raw * scale
 
-    xyz, usable = smooth_and_fill(xyz_raw, valid, fps, cutoff_hz)
+    if not np.any(valid & np.any(np.isfinite(xyz_raw.reshape(t, -1)), axis=1)):
+        raise AnalysisError("The motion has no valid frame.", "Check the 3D reconstruction of this recording.")
+    xyz, usable, absent = _smooth_joints(xyz_raw, valid, fps, cutoff_hz)
+    if absent:
+        warnings.append(
+            "The 3D source has no " + ", ".join(H36M_JOINTS[j] for j in absent) + " joint(s): the angles that need "
+            "them are not reported."
+        )
     feet = {}
     for name in FOOT_POINTS:
         if name in motion.feet:
@@ -128,8 +137,9 @@ def analyze_gait(
 
     angles = joint_angles(xyz, frame, feet or None)
     angles[~usable] = np.nan
+    angles = angles.loc[:, angles.notna().any()]  # angles the source cannot give (no such joints)
     events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None,
-                              measured=valid & np.all(np.isfinite(xyz_raw.reshape(t, -1)), axis=1))
+                              measured=valid & np.all(np.isfinite(xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2)))
     windows = build_strides(events, xyz, frame, fps, bouts, angles, feet or None)
     if not windows:
         raise AnalysisError(
@@ -218,11 +228,41 @@ def analyze_gait(
 
 def _jitter_mm(raw: np.ndarray, smooth: np.ndarray, valid: np.ndarray) -> float:
     """Median over joints of the RMS difference between raw and low-passed positions (mm): the input's noise."""
-    d = (raw - smooth)[valid]
-    d = d[np.all(np.isfinite(d.reshape(len(d), -1)), axis=1)]
-    if d.size == 0:
-        return 0.0
-    return float(1000 * np.median(np.sqrt(np.mean(np.sum(d**2, axis=-1), axis=0))))
+    d = np.linalg.norm(raw - smooth, axis=-1)[valid]  # (frames, joints), NaN where a joint is missing
+    n = np.isfinite(d).sum(axis=0)
+    per_joint = np.sqrt(np.nansum(d**2, axis=0)[n > 0] / n[n > 0])
+    return float(1000 * np.median(per_joint)) if per_joint.size else 0.0
+
+
+def _smooth_joints(
+    xyz: np.ndarray, valid: np.ndarray, fps: float, cutoff_hz: float
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Fill and filter each joint on its own; returns ``(xyz, usable, absent_joints)``.
+
+    A frame is usable when all the leg joints (pelvis, hips, knees, ankles) are, so a marker set without an
+    upper body (lower-body motion capture) or a flickering wrist marker does not discard walking frames; the
+    angles that need a missing joint are NaN. Raises :class:`AnalysisError` when a leg joint is absent.
+    """
+    t = xyz.shape[0]
+    out = np.full_like(xyz, np.nan)
+    usable = np.ones(t, dtype=bool)
+    absent = []
+    for j in range(NUM_JOINTS):
+        finite = np.all(np.isfinite(xyz[:, j]), axis=1) & valid
+        if finite.mean() < 0.05:  # (practically) never measured: a joint this source does not have
+            absent.append(j)
+            continue
+        out[:, j], ok = smooth_and_fill(xyz[:, j], valid, fps, cutoff_hz)
+        if j in LEG_JOINTS:
+            usable &= ok
+    missing_legs = [H36M_JOINTS[j] for j in absent if j in LEG_JOINTS]
+    if missing_legs:
+        raise AnalysisError(
+            f"The 3D motion has no {', '.join(missing_legs)} joint: gait cannot be analysed without the pelvis, "
+            "hips, knees and ankles.",
+            "Use a marker set or 3D source that provides the lower-body joints.",
+        )
+    return out, usable, absent
 
 
 def _thigh_shank_m(xyz: np.ndarray, usable: np.ndarray) -> float:

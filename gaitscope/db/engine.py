@@ -98,6 +98,11 @@ class Database:
 
         Database exceptions (constraint violations, lost connections) leave as :class:`DatabaseError`.
         Objects stay usable after the block (``expire_on_commit=False``), e.g. ``recording.id``.
+
+        Keep write sessions short (open one to save results, not around a minutes-long analysis): on SQLite a
+        write session holds the database's single write lock from its first statement (``BEGIN IMMEDIATE``),
+        and a second write session opened in the same thread meanwhile (e.g. ``mark_recording_status`` inside
+        the block) waits for it until the busy timeout and then fails. Use :meth:`read_session` to read.
         """
         s = self._write()
         try:

@@ -505,8 +505,8 @@ class ReportExport(Base):
 
 
 class AuditLog(Base):
-    """Who did what to which record, when. Append-only: the ORM refuses updates and deletes (see
-    :mod:`gaitscope.db.repository`); no foreign keys so entries survive the deletion of their subject."""
+    """Who did what to which record, when. Append-only: the ORM refuses updates and deletes (the
+    ``before_flush`` hook at the end of this module); no foreign keys so entries survive their subject."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)

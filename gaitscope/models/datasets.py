@@ -23,7 +23,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 import torch
 
-from gaitscope.models.preprocess import flip_skeleton, normalise_array, window_starts
+from gaitscope.models.preprocess import NormMode, flip_skeleton, normalise_array, window_starts
 from gaitscope.records import Motion3D
 
 
@@ -56,12 +56,25 @@ class CameraView:
 CameraSampler = Callable[[np.ndarray, tuple[float, float, float], np.random.Generator], CameraView]
 
 
-def pinhole_view(xyz_cam: np.ndarray, focal_px: float, width: int, height: int) -> CameraView:
-    """Project camera-frame points (x right, y down, z forward, metres) with a centred pinhole camera."""
+def pinhole_view(
+    xyz_cam: np.ndarray,
+    focal_px: float,
+    width: int,
+    height: int,
+    principal_px: tuple[float, float] | None = None,
+    focal_y_px: float | None = None,
+) -> CameraView:
+    """Project camera-frame points (x right, y down, z forward, metres) with a pinhole camera.
+
+    OpenCV conventions (u = fx x / z + cx, v = fy y / z + cy); the principal point defaults to the image centre.
+    Depth is converted with fx (square pixels assumed for the depth scale).
+    """
     z = xyz_cam[..., 2]
     if np.any(z <= 0):
         raise ValueError("points behind the camera")
-    xy = xyz_cam[..., :2] * (focal_px / z)[..., None] + np.array([width / 2.0, height / 2.0])
+    cx, cy = principal_px if principal_px is not None else (width / 2.0, height / 2.0)
+    fy = focal_y_px if focal_y_px is not None else focal_px
+    xy = np.stack([xyz_cam[..., 0] * focal_px / z + cx, xyz_cam[..., 1] * fy / z + cy], axis=-1)
     z_root = z[:, :1]
     return CameraView(xy, (z - z_root) * focal_px / z_root, width, height)
 
@@ -158,8 +171,11 @@ def _resample(xyz: np.ndarray, n: int) -> np.ndarray:
 class Motion3DClipDataset(torch.utils.data.Dataset):
     """Clips of 3D motions seen through sampled cameras: ``(x2d (F,17,3), y3d (F,17,3))`` float32 tensors.
 
-    Deterministic per ``(seed, epoch, index)``: the same item is the same pair until :meth:`set_epoch` changes
-    the epoch (the training loop does that), so a resumed run sees exactly the data of an uninterrupted one.
+    ``norm_mode`` must match the :class:`~gaitscope.models.inference.Lifter`'s (``"box"`` by default; the box is
+    the clip's own here, the whole video's at inference, as in MotionBERT).
+
+    Deterministic per ``(seed, epoch, index)``: the same item is the same pair until :meth:`set_epoch` changes the
+    epoch (the training loop does that), so a resumed run sees exactly the data of an uninterrupted one.
     """
 
     def __init__(
@@ -170,6 +186,7 @@ class Motion3DClipDataset(torch.utils.data.Dataset):
         clip_len: int = 81,
         stride: int | None = None,
         seed: int = 0,
+        norm_mode: NormMode = "box",
     ):
         if not motions:
             raise ValueError("no motions given")
@@ -178,6 +195,7 @@ class Motion3DClipDataset(torch.utils.data.Dataset):
         self.corruption = corruption
         self.clip_len = clip_len
         self.seed = seed
+        self.norm_mode = norm_mode
         self.epoch = 0
         self.index: list[tuple[int, int]] = []  # (motion, start)
         for m_i, m in enumerate(self.motions):
@@ -200,7 +218,7 @@ class Motion3DClipDataset(torch.utils.data.Dataset):
         m = self.motions[self.index[i][0]]
         view = self.camera_sampler(self.clip(i), m.up, rng)
         conf = np.ones(view.xy_px.shape[:2]) if view.conf is None else view.conf
-        clean, norm = normalise_array(view.xy_px, conf, view.width, view.height, mode="box")
+        clean, norm = normalise_array(view.xy_px, conf, view.width, view.height, mode=self.norm_mode)
         target = np.zeros(clean.shape, dtype=np.float64)
         target[..., :2] = (view.xy_px - np.asarray(norm.center_px)) / norm.half_size_px
         target[..., 2] = view.z_px / norm.half_size_px

@@ -141,7 +141,8 @@ def sliding_window_apply(
 ) -> torch.Tensor:
     """Apply ``fn`` ``(B, F, J, C) -> (B, F, J, D)`` over a ``(T, J, C)`` sequence with overlap and blending.
 
-    A sequence that fits one window is one exact call of ``fn`` (no blending arithmetic at all).
+    A sequence that fits one window is one exact call of ``fn`` (no blending arithmetic at all). ``fn`` may run
+    on another device; results are gathered on ``x``'s device.
     """
     n = x.shape[0]
     if n == 0:
@@ -149,13 +150,13 @@ def sliding_window_apply(
     window = min(window, n)
     starts = window_starts(n, window, stride)
     if len(starts) == 1:
-        return fn(x[None])[0]
+        return fn(x[None])[0].to(x.device)
     w = torch.as_tensor(blend_weights(window), dtype=torch.float32, device=x.device)[:, None, None]
     acc = None
     wsum = torch.zeros(n, 1, 1, dtype=torch.float32, device=x.device)
     for i in range(0, len(starts), batch_size):
         chunk = starts[i : i + batch_size]
-        out = fn(torch.stack([x[s : s + window] for s in chunk])).float()
+        out = fn(torch.stack([x[s : s + window] for s in chunk])).float().to(x.device)
         if acc is None:
             acc = torch.zeros((n,) + tuple(out.shape[2:]), dtype=torch.float32, device=x.device)
         for s, o in zip(chunk, out):

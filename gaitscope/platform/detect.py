@@ -129,7 +129,8 @@ def _detect_parallel(
     procs = []
     for c in range(n_workers):
         a, b = int(bounds[c]), int(bounds[c + 1])
-        p = ctx.Process(target=_worker, args=(info, c, a, b, max(start, a - warm) if c else a, max_side, q), daemon=True)
+        warm_start = max(start, a - warm) if c else a
+        p = ctx.Process(target=_worker, args=(info, c, a, b, warm_start, max_side, q), daemon=True)
         p.start()
         procs.append(p)
     results: dict[int, np.ndarray] = {}
@@ -222,7 +223,8 @@ def detect_keypoints(
     stop = info.n_frames if stop is None else min(int(stop), info.n_frames)
     start = max(0, int(start))
     if stop - start < 1:
-        raise VideoError(f"No frames to analyse between frame {start} and {stop}.", "Choose a longer part of the video.")
+        raise VideoError(f"No frames to analyse between frame {start} and {stop}.",
+                         "Choose a longer part of the video.")
     total = stop - start
     n_workers = max(1, min(int(workers), os.cpu_count() or 1, total // MIN_FRAMES_PER_WORKER))
     warm = int(np.clip(round(overlap_s * info.fps), 0, 60))

@@ -207,7 +207,8 @@ def _assemble(
 ) -> Keypoints2D:
     """Build Keypoints2D from ``{frame: (n_src, 3) points}``: gaps, longest stretch, conversion, image size."""
     if not frames:
-        raise KeypointFormatError("The keypoint file contains no person.", "Check that the pose software found the patient.")
+        raise KeypointFormatError("The keypoint file contains no person.",
+                                  "Check that the pose software found the patient.")
     idx = np.array(sorted(frames))
     max_gap = int(math.floor(max_gap_s * fps + 1e-9))
     # split at long gaps and keep the longest stretch
@@ -298,7 +299,8 @@ def load_coco_json(
             "Export the results in COCO JSON format.",
         )
     if not isinstance(dets, list) or not dets:
-        raise KeypointFormatError(f"'{p.name}' contains no detections.", "Check that the pose software found the patient.")
+        raise KeypointFormatError(f"'{p.name}' contains no detections.",
+                                  "Check that the pose software found the patient.")
 
     image_order = {iid: k for k, iid in enumerate(sorted(images, key=lambda i: (str(type(i)), i)))} if images else {}
     parsed: list[tuple[int, int | None, float, np.ndarray]] = []
@@ -321,7 +323,8 @@ def load_coco_json(
             first_seen.setdefault(key, len(first_seen))
             frame = _frame_number(iid, first_seen[key])
         score = det.get("score")
-        score = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else float(pts[:, 2].mean())
+        has_score = isinstance(score, (int, float)) and not isinstance(score, bool)
+        score = float(score) if has_score else float(pts[:, 2].mean())
         parsed.append((frame, _track_id(det), score, pts))
 
     notes: list[str] = []
@@ -469,7 +472,9 @@ def load_openpose_dir(
             continue
         crowded += len(cands) > 1
         chosen[frame] = max(cands, key=lambda pts: float(pts[:, 2].mean()))
-    notes = [f"{crowded} frame(s) held several people; the most confident one was kept in each frame."] if crowded else []
+    notes = []
+    if crowded:
+        notes.append(f"{crowded} frame(s) held several people; the most confident one was kept in each frame.")
     return _assemble(
         chosen, n_src=25, convert=body25_to_h36m, fps=fps, width=width, height=height, max_gap_s=max_gap_s,
         source="openpose-json", raw_format="openpose_body25", notes=notes,
@@ -498,7 +503,8 @@ def save_openpose_dir(kp: Keypoints2D, directory: str | os.PathLike[str], stem: 
             pts[:, b25, :2], pts[:, b25, 2] = r[:, bp, :2], r[:, bp, 3]
     written = []
     for row, frame in enumerate(kp.frame_index):
-        doc = {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": [round(float(v), 4) for v in pts[row].reshape(-1)]}]}
+        flat = [round(float(v), 4) for v in pts[row].reshape(-1)]
+        doc = {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": flat}]}
         f = d / f"{stem}_{int(frame):012d}_keypoints.json"
         f.write_text(json.dumps(doc), encoding="utf-8")
         written.append(f)

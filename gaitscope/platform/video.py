@@ -17,7 +17,8 @@ Decisions (documented because they are choices, not facts):
   :data:`TRUNCATION_TOLERANCE` of the declared frames decode, :func:`probe_video` raises ``VideoError``
   (a clinician would otherwise get a report on part of the walk without knowing it). An MP4 whose index
   (``moov`` box) is missing, the usual state of a file cut during upload, cannot be opened at all and is
-  diagnosed from its box structure.
+  diagnosed from its box structure; an MP4/MOV whose last box runs past the end of the file is reported
+  as incomplete even when its first frames decode (a "fast-start" file cut short).
 * **Rotation.** Phones store portrait video as landscape frames plus a rotation tag. OpenCV's automatic
   rotation is switched off and the tag (``CAP_PROP_ORIENTATION_META``, clockwise degrees, the same
   convention OpenCV and FFmpeg use for display) is applied here, so ``VideoInfo.width/height`` and every
@@ -82,7 +83,7 @@ def _sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _mp4_box_problem(head: bytes, size: int, path: Path) -> str | None:
+def _mp4_box_problem(size: int, path: Path) -> str | None:
     """Walk the top-level boxes of an ISO-BMFF file (MP4/MOV); say what is wrong, or None."""
     seen: list[bytes] = []
     pos = 0
@@ -108,6 +109,19 @@ def _mp4_box_problem(head: bytes, size: int, path: Path) -> str | None:
     return None
 
 
+def _check_iso_structure(path: Path, size: int) -> None:
+    """MP4/MOV whose last box runs past the end of the file: cut short, even if the start still decodes."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head[4:8] == b"ftyp":
+        problem = _mp4_box_problem(size, path)
+        if problem and "ends" in problem:
+            raise VideoError(
+                f"The video '{path.name}' is incomplete: {problem}. The upload or copy was probably interrupted.",
+                _HINT_REUPLOAD,
+            )
+
+
 def _diagnose_unopenable(path: Path) -> VideoError:
     """Explain why FFmpeg could not open ``path`` as well as the first bytes allow."""
     size = path.stat().st_size
@@ -117,7 +131,7 @@ def _diagnose_unopenable(path: Path) -> VideoError:
     if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff") or head[:4] in (b"GIF8",):
         return VideoError(f"'{name}' is a still picture, not a video.", "Upload the walking video itself.")
     if head[4:8] == b"ftyp":
-        problem = _mp4_box_problem(head, size, path)
+        problem = _mp4_box_problem(size, path)
         if problem:
             return VideoError(
                 f"The video '{name}' is incomplete: {problem}. The upload or copy was probably interrupted.",
@@ -212,6 +226,7 @@ def probe_video(
         cap.release()
     if not ok or first is None:
         raise VideoError(f"'{p.name}' contains no picture that can be decoded.", _HINT_REUPLOAD)
+    _check_iso_structure(p, size)
     if rotation not in (0, 90, 180, 270):
         rotation = 0  # odd angles are not a phone orientation; ignore rather than distort
     first = _rotate(first, rotation)

@@ -187,9 +187,9 @@ def view_from_angle(
 
     ``yaw_deg`` is measured from the walker's left side: 0 = side view with the camera on the walker's left
     (the walker moves leftward on screen), 90 = frontal (the walker comes toward the camera), -90 = from
-    behind, 180 = side view from the right (the walker moves rightward on screen). The camera looks at the centre of the walk at hip
-    height (or ``camera_height_m``) and steps back from ``min_distance_m`` until every point fits, then
-    re-aims at the centre of the projected bounding box so the framing is balanced.
+    behind, 180 = side view from the right (the walker moves rightward on screen). The camera looks at the
+    centre of the walk at hip height (or ``camera_height_m``) and steps back from ``min_distance_m`` until
+    every point fits, then re-aims at the centre of the projected bounding box so the framing is balanced.
     """
     pts = walk_points(walk)
     flat = pts.reshape(-1, 3)
@@ -355,8 +355,8 @@ def tracking_view(
     35 = oblique from the front-left, 180 = side-on from the right). The orientation is fixed, at about hip
     height; the position moves along a straight line fitted to the pelvis path, so the walker stays near the
     image centre while the floor scrolls by. ``follow`` < 1 makes the camera slower than the walker, who then
-    crosses the frame (centred at mid-walk; 0 gives a static camera). ``distance_m`` defaults to the closest distance at which every
-    point of every frame stays inside the image with ``margin_px`` to spare.
+    crosses the frame (centred at mid-walk; 0 gives a static camera). ``distance_m`` defaults to the closest
+    distance at which every point of every frame stays inside the image with ``margin_px`` to spare.
     """
     m = walk.motion
     n = m.n_frames

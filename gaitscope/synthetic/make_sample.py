@@ -60,7 +60,33 @@ def _truth_dict(walk: SyntheticWalk) -> dict:
     return d
 
 
-def write_sample(out_dir: Path = SAMPLE_DIR, name: str = SAMPLE_NAME) -> tuple[SyntheticWalk, CameraTrack, RenderResult]:
+def _truth_summary(walk: SyntheticWalk) -> dict[str, float]:
+    """Truth keyed by the analysis' parameter names (``gaitscope.analysis.parameters``), both sides averaged."""
+    tr = walk.truth
+
+    def both(d: dict[str, float]) -> float:
+        return float(np.mean([d["L"], d["R"]]))
+
+    stance = both(tr.stance_pct)
+    return {
+        "cadence": tr.cadence_steps_min,
+        "speed": tr.speed_m_s,
+        "stride_time": both(tr.stride_time_s),
+        "step_time": both(tr.step_time_s),
+        "stride_length": both(tr.stride_length_m),
+        "step_length": both(tr.step_length_m),
+        "stance_pct": stance,
+        "swing_pct": 100.0 - stance,
+        "double_support_pct": tr.double_support_pct,
+        "step_width": tr.step_width_m,
+        "knee_rom": both(tr.knee_rom_deg),
+        "hip_rom": both(tr.hip_rom_deg),
+    }
+
+
+def write_sample(
+    out_dir: Path = SAMPLE_DIR, name: str = SAMPLE_NAME
+) -> tuple[SyntheticWalk, CameraTrack, RenderResult]:
     """Simulate, render and save the sample; returns what was made."""
     out_dir.mkdir(parents=True, exist_ok=True)
     walk = simulate_walk(SAMPLE_PARAMS)
@@ -95,6 +121,7 @@ def write_sample(out_dir: Path = SAMPLE_DIR, name: str = SAMPLE_NAME) -> tuple[S
         "params": walk.params.to_dict(),
         "appearance_seed": APPEARANCE_SEED,
         "truth": _truth_dict(walk),
+        "truth_summary": _truth_summary(walk),
         "camera": {
             "model": "pinhole, no distortion; x_cam = R @ x_world + t[frame]; pixels u = fx x/z + cx, v = fy y/z + cy",
             "K": track.base.K.tolist(),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import colorsys
 from functools import lru_cache
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -71,7 +71,6 @@ class Appearance:
     floor: tuple[int, int, int]
     short_sleeves: bool
     seed: int = 0
-    notes: dict = field(default_factory=dict)
 
 
 def _luma(bgr: tuple[int, int, int]) -> float:
@@ -433,11 +432,13 @@ def render_frames(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def available_codec(path: str | Path = "") -> str:
+@lru_cache(maxsize=1)
+def available_codec() -> str:
     """The first FourCC this OpenCV build can write to .mp4: 'avc1' (H.264) if present, else 'mp4v'.
 
-    The pip OpenCV wheels ship FFmpeg without an H.264 encoder, so in practice this is 'mp4v' (MPEG-4 Part 2),
-    which every FFmpeg-based reader (OpenCV, MediaPipe, browsers via conversion) decodes.
+    The pip OpenCV wheels ship FFmpeg without an H.264 encoder (probing 'avc1' prints an FFmpeg error and
+    fails), so in practice this is 'mp4v' (MPEG-4 Part 2), which FFmpeg-based readers (OpenCV, MediaPipe)
+    decode. Probed once per process.
     """
     import os
     import tempfile
@@ -491,7 +492,6 @@ def render_walk(
     app = appearance if appearance is not None else random_appearance(seed)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*cc), float(walk.motion.fps),
                              (camera.width, camera.height))
-    # CameraTrack and PerspectiveCamera both expose width/height
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV could not open a {cc!r} video writer for {path}")
     t0 = time.perf_counter()

@@ -54,6 +54,16 @@ only over events that fall inside the recording, ``0 <= t <= (T - 1) / fps``):
 - *knee flexion* = 180 deg - angle(hip, knee, ankle). *hip flexion* = angle, in the trunk's sagittal plane,
   between the thigh (hip to knee) and the downward trunk axis (thorax to pelvis), positive with the knee in
   front. ROM = max - min over each complete stride, averaged over strides (evaluated on a 1 kHz grid).
+- ``extra``: ``step_length_ankle_L/R`` (ankle-to-ankle step length, see above), ``n_strides_L/R``,
+  ``step_length_cv_pct`` and ``step_time_cv_pct`` (realised variability), ``max_toe_height_swing_m`` and
+  ``min_toe_clearance_m`` (toe height in swing: peak, and minimum over mid-swing), ``leg_length_m``,
+  ``thigh_m``, ``shank_m``.
+
+What the pathology knobs do: ``shuffle`` shortens steps (x(1 - 0.35 shuffle)), flattens heel strike and push-off
+and lowers swing knee flexion and foot clearance; ``knee_rom_scale`` scales stance and swing knee flexion and
+push-off; ``hip_rom_scale`` scales the late-swing hip flexion overshoot only: most of the hip range follows from
+step length relative to leg length, so its effect is a few degrees; ``festination`` raises cadence by up to 35 %
+and shortens steps by up to 45 % linearly over the walk.
 """
 
 from __future__ import annotations
@@ -140,9 +150,17 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 
 def _bump(q: np.ndarray, peak: float) -> np.ndarray:
-    """A smooth hump on [0, 1]: zero with zero slope at both ends, 1 at ``peak``."""
-    gamma = np.log(0.5) / np.log(peak)
-    return np.sin(np.pi * np.clip(q, 0.0, 1.0) ** gamma) ** 2
+    """A smooth hump on [0, 1]: zero with zero slope at both ends, 1 at ``peak``.
+
+    ``(q/p)^a ((1-q)/(1-p))^c`` with the smaller exponent 2, so both ends are flat and the curve has bounded
+    curvature (a fractional power would make velocities spike at the ends).
+    """
+    if peak <= 0.5:
+        a, c = 2.0, 2.0 * (1.0 - peak) / peak
+    else:
+        a, c = 2.0 * peak / (1.0 - peak), 2.0
+    q = np.clip(q, 0.0, 1.0)
+    return (q / peak) ** a * ((1.0 - q) / (1.0 - peak)) ** c
 
 
 def _rot2(phi: np.ndarray, x: np.ndarray | float, z: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +303,7 @@ class _Walker:
         yaw = np.where(self.s.side == "L", -1.0, 1.0) * np.radians(4.0) * min(1.0, p.step_length_m / 0.7)
         self._yaw = PchipInterpolator(self.s.hs_t, yaw)
         self.theta_over = np.radians(5.0) * p.hip_rom_scale  # late-swing hip flexion overshoot
-        self._lift_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._adjust_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._build_pelvis_height()
 
     # ----- gait phase helpers -----
@@ -350,30 +368,27 @@ class _Walker:
         h_max = {sd: np.full(len(t), np.nan) for sd in _SIDES}
         q_all = {sd: np.full(len(t), np.nan) for sd in _SIDES}
         d_max = _knee_distance(b, np.radians(2.0))
+        # the leading leg starts to claim the pelvis a little before its heel strikes (the body falls onto it):
+        # before the strike, its wish is computed with the foot already in its strike pose
+        pre = 0.35 * (self.p.stance_pct / 100.0 - 0.5) * 2 * 60.0 / self.p.cadence_steps_min
         for k in range(len(self.s.hs_t) - 2):
-            m = (t >= self.s.hs_t[k]) & (t <= self.s.to_t[k])
+            m = (t >= self.s.hs_t[k] - pre) & (t <= self.s.to_t[k])
             if not m.any():
                 continue
             sd = str(self.s.side[k])
-            _, ankle, _ = self._stance_foot(k, t[m])
+            tk = np.maximum(t[m], self.s.hs_t[k])
+            _, ankle, _ = self._stance_foot(k, tk)
             hip = self._hip_xy(t[m], sd)
             dh2 = (hip[:, 0] - ankle[:, 0]) ** 2 + (hip[:, 1] - ankle[:, 1]) ** 2
-            q = (t[m] - self.s.hs_t[k]) / (self.s.to_t[k] - self.s.hs_t[k])
+            q = (tk - self.s.hs_t[k]) / (self.s.to_t[k] - self.s.hs_t[k])
             d = _knee_distance(b, self.stance_desired_knee(q))
-            h_des[sd][m] = ankle[:, 2] + np.sqrt(np.maximum(d**2 - dh2, 0.0))
-            h_max[sd][m] = ankle[:, 2] + np.sqrt(np.maximum(d_max**2 - dh2, 0.0))
-            q_all[sd][m] = q
-        both = ~np.isnan(h_des["L"]) & ~np.isnan(h_des["R"])
-        h = np.where(np.isnan(h_des["L"]), h_des["R"], h_des["L"])
-        # double support: hand the pelvis over from the trailing (late-stance) leg to the leading one during
-        # the first half of double support; the trailing knee is then free to flex (pre-swing)
-        lead_is_l = q_all["L"] < q_all["R"]
-        q_lead = np.where(lead_is_l, q_all["L"], q_all["R"])
-        ds_frac = (self.p.stance_pct / 100.0 - 0.5) / (self.p.stance_pct / 100.0)
-        w = _smoothstep(q_lead / (0.5 * ds_frac))
-        h_lead = np.where(lead_is_l, h_des["L"], h_des["R"])
-        h_trail = np.where(lead_is_l, h_des["R"], h_des["L"])
-        h = np.where(both, (1 - w) * h_trail + w * h_lead, h)
+            wish = ankle[:, 2] + np.sqrt(np.maximum(d**2 - dh2, 0.0))
+            h_des[sd][m] = np.fmin(h_des[sd][m], wish)
+            real = t[m] >= self.s.hs_t[k]
+            h_max[sd][m] = np.where(real, ankle[:, 2] + np.sqrt(np.maximum(d_max**2 - dh2, 0.0)), h_max[sd][m])
+        # where both legs have a wish (double support and just before a strike) the pelvis is as low as the
+        # lower one asks: both knees then flex at least as much as wished
+        h = np.fmin(h_des["L"], h_des["R"])
         if np.isnan(h).any():  # flight phase cannot happen with stance > 50 %, but be safe
             h = np.interp(t, t[~np.isnan(h)], h[~np.isnan(h)])
         cap = np.fmin(h_max["L"], h_max["R"])
@@ -406,48 +421,51 @@ class _Walker:
         alpha = np.arccos((b.thigh**2 + d**2 - b.shank**2) / (2 * b.thigh * d))
         return float(np.arctan2(dx, r) + alpha), float(kappa)
 
-    def _swing_lift(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Vertical lift (q grid, metres) added to the swing leg after step ``k``; cached, sampling-independent.
+    def _stance_angles(self, k: int, t: float, direction: float) -> tuple[float, float, float, float]:
+        """Thigh angle, knee flexion (rad) and their one-sided rates (rad/s) of stance ``k`` at time ``t``."""
+        eps = 1e-5
+        sd = str(self.s.side[k])
+        out = []
+        for tt in (t, t + direction * eps):
+            _, ankle, _ = self._stance_foot(k, np.array([tt]))
+            out.append(self._sagittal_angles(self.hip(np.array([tt]), sd)[0], ankle[0]))
+        (th, ka), (th2, ka2) = out
+        return th, ka, (th2 - th) / (direction * eps), (ka2 - ka) / (direction * eps)
 
-        Terminal swing: the heel should descend toward the footprint rather than dip at mid-swing and rise
-        again (that would fake a second "strike" for vertical-heel event detectors). The dip is filled by
-        lifting the leg to the reverse running maximum of the heel height; then a minimum toe/heel clearance is
-        kept (smaller when shuffling).
+    def _swing_raw(self, k: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ankle (N,3) and foot pitch (N,) in swing from smooth thigh/knee angle curves (before adjustment).
+
+        Thigh and knee angles go smoothly from the toe-off pose to the heel-strike pose, leaving and arriving
+        with the stance leg's angular velocities (so the leg does not pause at either event), plus a knee
+        flexion hump (peak about 60 deg at 30 % of swing) and a late-swing hip flexion overshoot.
         """
-        if k in self._lift_cache:
-            return self._lift_cache[k]
-        t_to, t_hs = self.s.to_t[k], self.s.hs_t[k + 2]
-        qg = np.linspace(0.0, 1.0, 401)
-        heel, _, toe = self._swing_foot(k, t_to + qg * (t_hs - t_to), raw=True)
-        lift = np.maximum.accumulate(heel[::-1, 2])[::-1] - heel[:, 2]
-        lift[: int(np.argmax(heel[:, 2])) + 1] = 0.0  # only after the early-swing heel peak
-        clearance_min = 0.012 * (1.0 - 0.8 * self.shuffle)
-        inner = (qg > 0.08) & (qg < 0.92)
-        low = np.minimum(heel[inner, 2] + lift[inner], toe[inner, 2] + lift[inner]).min()
-        if low < clearance_min:
-            lift = lift + (clearance_min - low) * np.sin(np.pi * qg) ** 2
-        lift = gaussian_filter1d(lift, sigma=12.0, mode="nearest") * _smoothstep(qg / 0.3) * _smoothstep((1 - qg) / 0.1)
-        self._lift_cache[k] = (qg, lift)
-        return qg, lift
-
-    def _swing_foot(
-        self, k: int, t: np.ndarray, raw: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Heel, ankle, toe (N,3) of the foot between its toe-off after step k and its strike at step k+2."""
-        b, p = self.body, self.p
+        p = self.p
         sd = str(self.s.side[k])
         t_to, t_hs = self.s.to_t[k], self.s.hs_t[k + 2]
-        h0, a0, _ = (x[0] for x in self._stance_foot(k, np.array([t_to])))
-        h1, a1, _ = (x[0] for x in self._stance_foot(k + 2, np.array([t_hs])))
-        th0, ka0 = self._sagittal_angles(self.hip(np.array([t_to]), sd)[0], a0)
-        th1, ka1 = self._sagittal_angles(self.hip(np.array([t_hs]), sd)[0], a1)
-        q = (t - t_to) / (t_hs - t_to)
+        dur = t_hs - t_to
+        _, a0, _ = (x[0] for x in self._stance_foot(k, np.array([t_to])))
+        _, a1, _ = (x[0] for x in self._stance_foot(k + 2, np.array([t_hs])))
+        th0, ka0, dth0, dka0 = self._stance_angles(k, t_to, -1.0)
+        th1, ka1, dth1, dka1 = self._stance_angles(k + 2, t_hs, +1.0)
+        dka1 = float(np.clip(dka1, -3.0, 3.0))  # guard: near full extension knee rates can spike
+        q = np.clip((t - t_to) / dur, 0.0, 1.0)
+
+        tau = 0.2
+        b0 = np.where(q < tau, q * (1.0 - q / tau) ** 3, 0.0)  # slope 1 at q = 0, gone by q = tau
+        r = 1.0 - q
+        b1 = np.where(r < tau, -r * (1.0 - r / tau) ** 3, 0.0)  # slope 1 at q = 1, zero before 1 - tau
+
+        def ends(v0: float, v1: float) -> np.ndarray:
+            return dur * (v0 * b0 + v1 * b1)
+
         g = _smoothstep(np.minimum(q / 0.75, 1.0))
-        theta = th0 + (th1 - th0) * g + self.theta_over * _bump(q, 0.85)
+        theta = th0 + (th1 - th0) * g + ends(dth0, dth1) + self.theta_over * _bump(q, 0.85)
         knee_peak = np.radians(62.0) * p.knee_rom_scale * (1.0 - 0.45 * self.shuffle)
         lin = ka0 + (ka1 - ka0) * _smoothstep(q)
         lin_peak = ka0 + (ka1 - ka0) * _smoothstep(np.array(0.3))
-        kappa = lin + max(knee_peak - lin_peak, 0.0) * _bump(q, 0.3)
+        kappa = lin + ends(dka0, dka1) + max(knee_peak - lin_peak, 0.0) * _bump(q, 0.3)
+        kappa = np.maximum(kappa, np.radians(1.0))
+        b = self.body
         hip = self.hip(t, sd)
         # forward kinematics in the leg plane: (forward, radial-down) coordinates
         fx = b.thigh * np.sin(theta) + b.shank * np.sin(theta - kappa)
@@ -457,16 +475,82 @@ class _Walker:
         dz = -np.sqrt(np.maximum(rr**2 - dy**2, 0.0))
         ankle = np.stack([hip[:, 0] + fx, y, hip[:, 2] + dz], axis=-1)
         phi = self.phi_to * (1.0 - _smoothstep(q / 0.55)) + self.phi_hs * _smoothstep((q - 0.45) / 0.45)
-        heel, toe = np.empty_like(ankle), np.empty_like(ankle)
+        return ankle, phi
+
+    def _foot_points(self, ankle: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Heel and toe (N,3) of a rigid foot with its ankle at ``ankle`` and pitch ``phi`` (local frame)."""
+        b = self.body
+        heel, toe = ankle.copy(), ankle.copy()
         ex, ez = _rot2(phi, -b.heel_to_ankle, -b.ankle_height)
-        heel[:, 0], heel[:, 1], heel[:, 2] = ankle[:, 0] + ex, y, ankle[:, 2] + ez
+        heel[:, 0] += ex
+        heel[:, 2] += ez
         ex, ez = _rot2(phi, b.foot_length - b.heel_to_ankle, -b.ankle_height)
-        toe[:, 0], toe[:, 1], toe[:, 2] = ankle[:, 0] + ex, y, ankle[:, 2] + ez
-        if raw:
-            return heel, ankle, toe
-        lift = np.interp(q, *self._swing_lift(k))
-        for arr in (heel, ankle, toe):
-            arr[:, 2] += lift
+        toe[:, 0] += ex
+        toe[:, 2] += ez
+        return heel, toe
+
+    def _stance_rates(self, k: int, t: float, direction: float) -> tuple[np.ndarray, float]:
+        """Ankle velocity (3,) and foot pitch rate of stance ``k`` at time ``t``, one-sided (direction -1/+1)."""
+        eps = 1e-5
+        tt = np.array([t, t + direction * eps])
+        heel, ankle, toe = self._stance_foot(k, tt)
+        phi = np.arctan2(toe[:, 2] - heel[:, 2], toe[:, 0] - heel[:, 0])
+        return (ankle[1] - ankle[0]) / (direction * eps), float((phi[1] - phi[0]) / (direction * eps))
+
+    def _swing_adjust(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Corrections added to the raw swing (q grid; ankle (Q,3) metres; pitch (Q,) rad); cached.
+
+        1. Velocity matching. The angle curves start and end at rest, but a real foot leaves the ground
+           already moving (the ankle rotates about the toe at push-off) and reaches the footprint moving (the
+           foot slaps down about the heel). Without this the foot would pause around toe-off and heel strike,
+           and pelvis-relative event detectors (Zeni et al. 2008) would find toe-off late and heel strike
+           early. A correction with unit slope at one end that dies out within a quarter of the swing, applied
+           to the ankle and the foot pitch, makes their velocities continuous with the stance at both ends.
+        2. Terminal swing: the heel should descend toward the footprint rather than dip at mid-swing and rise
+           again (that would fake a second "strike" for vertical-heel event detectors). The dip is filled by
+           lifting the leg to the reverse running maximum of the heel height; then a minimum toe/heel
+           clearance is kept (smaller when shuffling).
+        """
+        if k in self._adjust_cache:
+            return self._adjust_cache[k]
+        t_to, t_hs = self.s.to_t[k], self.s.hs_t[k + 2]
+        dur = t_hs - t_to
+        qg = np.linspace(0.0, 1.0, 401)
+        ankle, phi = self._swing_raw(k, t_to + qg * dur)
+        eps = 1e-5
+        a_e, p_e = self._swing_raw(k, np.array([t_to + eps, t_hs - eps]))
+        v_raw0, v_raw1 = (a_e[0] - ankle[0]) / eps, (ankle[-1] - a_e[1]) / eps
+        w_raw0, w_raw1 = (p_e[0] - phi[0]) / eps, (phi[-1] - p_e[1]) / eps
+        v_st0, w_st0 = self._stance_rates(k, t_to, -1.0)
+        v_st1, w_st1 = self._stance_rates(k + 2, t_hs, +1.0)
+        tau = 0.25
+        b0 = np.where(qg < tau, qg * (1.0 - qg / tau) ** 3, 0.0)  # slope 1 at q = 0, gone by q = tau
+        r = 1.0 - qg
+        b1 = np.where(r < tau, -r * (1.0 - r / tau) ** 3, 0.0)  # slope 1 at q = 1
+        d_ankle = dur * (b0[:, None] * (v_st0 - v_raw0)[None, :] + b1[:, None] * (v_st1 - v_raw1)[None, :])
+        d_phi = dur * (b0 * (w_st0 - w_raw0) + b1 * (w_st1 - w_raw1))
+        heel, toe = self._foot_points(ankle + d_ankle, phi + d_phi)
+        lift = np.maximum.accumulate(heel[::-1, 2])[::-1] - heel[:, 2]
+        lift[: int(np.argmax(heel[:, 2])) + 1] = 0.0  # only after the early-swing heel peak
+        clearance_min = 0.012 * (1.0 - 0.8 * self.shuffle)
+        inner = (qg > 0.08) & (qg < 0.92)
+        low = np.minimum(heel[inner, 2] + lift[inner], toe[inner, 2] + lift[inner]).min()
+        if low < clearance_min:
+            lift = lift + (clearance_min - low) * np.sin(np.pi * qg) ** 2
+        lift = gaussian_filter1d(lift, sigma=12.0, mode="nearest") * _smoothstep(qg / 0.3) * _smoothstep((1 - qg) / 0.1)
+        d_ankle[:, 2] += lift
+        self._adjust_cache[k] = (qg, d_ankle, d_phi)
+        return qg, d_ankle, d_phi
+
+    def _swing_foot(self, k: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Heel, ankle, toe (N,3) of the foot between its toe-off after step k and its strike at step k+2."""
+        t_to, t_hs = self.s.to_t[k], self.s.hs_t[k + 2]
+        q = (t - t_to) / (t_hs - t_to)
+        ankle, phi = self._swing_raw(k, t)
+        qg, d_ankle, d_phi = self._swing_adjust(k)
+        ankle = ankle + np.stack([np.interp(q, qg, d_ankle[:, i]) for i in range(3)], axis=-1)
+        phi = phi + np.interp(q, qg, d_phi)
+        heel, toe = self._foot_points(ankle, phi)
         return heel, ankle, toe
 
     # ----- whole body -----
@@ -698,7 +782,9 @@ def simulate_walk(params: WalkParams) -> SyntheticWalk:
     return SyntheticWalk(params=params, motion=motion, truth=_truth(w, n))
 
 
-def make_cohort(n_subjects: int, seed: int = 0, duration_s: float = 8.0, fps: float = 30.0) -> list[tuple[int, WalkParams]]:
+def make_cohort(
+    n_subjects: int, seed: int = 0, duration_s: float = 8.0, fps: float = 30.0
+) -> list[tuple[int, WalkParams]]:
     """Sample ``n_subjects`` walkers with a UPDRS-gait-like severity (0 normal .. 3 severe) each.
 
     Severity drives the Parkinsonian knobs (shorter shuffling steps, less arm swing and knee range, stooped

@@ -250,22 +250,30 @@ def trends(code: str, url: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["visit_date", "parameter", "value", "normal_low", "normal_high", "analysis_id"])
 
 
-def set_recording_notes(url: str | None, recording_id: int, notes: str | None, *, original_name: str | None = None
-                        ) -> None:
-    """Attach the clinician's notes to the recording's visit and keep the browser's file name for display."""
-    from gaitscope.db import audit
-    from gaitscope.db.models import Recording
+def label_recording(url: str | None, sha256: str | None, *, original_name: str | None = None,
+                    notes: str | None = None) -> bool:
+    """Give the recording with this content hash the browser's file name and the clinician's visit notes.
 
+    The pipeline registers an upload under its generated file name (``<sha256>.mp4``); the name the clinician
+    knows is only for display, so it is set here. Returns False when no such recording exists (the video was
+    refused before it was registered).
+    """
+    from gaitscope.db import audit, find_recording_by_hash
+
+    if not sha256:
+        return False
     with database(url).session() as s:
-        rec = s.get(Recording, int(recording_id))
+        rec = find_recording_by_hash(s, sha256)
         if rec is None:
-            return
+            return False
         if notes:
             visit = rec.visit
-            visit.notes = f"{visit.notes}\n{notes}" if visit.notes and notes not in visit.notes else notes
+            visit.notes = notes if not visit.notes else (visit.notes if notes in visit.notes else
+                                                         f"{visit.notes}\n{notes}")
         if original_name:
             rec.original_name = original_name[:500]
-        audit(s, UI_USER, "upload", "recording", rec.id, {"file": original_name or rec.original_name})
+        audit(s, UI_USER, "upload", "recording", rec.id, {"file": rec.original_name, "status": rec.status})
+    return True
 
 
 def recording_status(recording_id: int, url: str | None = None) -> tuple[str, str]:

@@ -134,13 +134,17 @@ def _sample_height_cm() -> float | None:
 
 
 def _lifter_available() -> bool:
+    """True when the pipeline can lift to 3D: the bundled lifter, or ``$GAITSCOPE_CHECKPOINT``, is a file."""
     try:
         from gaitscope.platform.lifter_choice import BUNDLED_LIFTER
 
         import gaitscope.models.inference  # noqa: F401
     except ImportError:
         return False
-    return BUNDLED_LIFTER.exists()
+    from gaitscope.ui.jobs import checkpoint_override
+
+    override = checkpoint_override()
+    return Path(override).is_file() if override else BUNDLED_LIFTER.exists()
 
 
 def start_sample_analysis(db_url: str):
@@ -151,7 +155,8 @@ def start_sample_analysis(db_url: str):
 
     return jobs.start_analysis_job(SAMPLE_VIDEO, db_url=db_url, patient_code=DEMO_VIDEO_PATIENT,
                                    visit_date=date.today(), height_cm=_sample_height_cm(),
-                                   original_name=SAMPLE_VIDEO.name, notes="Bundled sample video (synthetic person).")
+                                   original_name=SAMPLE_VIDEO.name, notes="Bundled sample video (synthetic person).",
+                                   sha256=sample_sha256())
 
 
 def _store_synthetic(db_url: str) -> None:

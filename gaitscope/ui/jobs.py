@@ -11,6 +11,7 @@ itself; a second request is queued behind the first (a semaphore), not rejected.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -114,25 +115,44 @@ def start_job(label: str, stages: tuple[str, ...], work: Callable[[Callable[[str
     return job
 
 
+def checkpoint_override() -> str | None:
+    """``$GAITSCOPE_CHECKPOINT``: a lifter checkpoint the dashboard uses instead of the bundled one."""
+    return os.environ.get("GAITSCOPE_CHECKPOINT") or None
+
+
 def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visit_date: date,
                        height_cm: float | None, original_name: str, notes: str | None = None,
-                       out_dir: Path | None = None) -> JobState:
-    """Analyse an uploaded video with the pipeline and store it; visit notes are saved after success."""
+                       sha256: str | None = None, out_dir: Path | None = None) -> JobState:
+    """Analyse an uploaded video with the pipeline and store it.
+
+    Whatever the outcome, the recording row (found by the content hash ``sha256``) gets the browser's file name
+    for display and the clinician's notes, so a failed upload is recognisable in the patient's history.
+    """
     from gaitscope.platform.pipeline import STAGES, AnalysisOptions, analyze_video
 
-    options = AnalysisOptions(height_cm=height_cm)  # validates the height before the thread starts
+    # validates the height before the thread starts; the lifter is the bundled one unless the lab configured
+    # another checkpoint (an official MotionBERT file, its own fine-tuned model)
+    options = AnalysisOptions(height_cm=height_cm, checkpoint=checkpoint_override())
+
+    def label() -> None:
+        from gaitscope.ui import data
+
+        try:
+            data.label_recording(db_url, sha256, original_name=original_name, notes=notes)
+        except GaitscopeError:  # labelling is cosmetic: never hide the analysis outcome behind it
+            pass
 
     def work(progress):
-        return analyze_video(video_path, db_url=db_url, patient_code=patient_code, visit_date=visit_date,
-                             options=options, out_dir=out_dir, progress=progress)
+        try:
+            return analyze_video(video_path, db_url=db_url, patient_code=patient_code, visit_date=visit_date,
+                                 options=options, out_dir=out_dir, progress=progress)
+        finally:
+            if sha256:
+                label()
 
     def on_result(job: JobState, result) -> None:
         job.analysis_id = result.analysis_id
         job.recording_id = result.recording_id
-        if notes and result.recording_id is not None:
-            from gaitscope.ui import data
-
-            data.set_recording_notes(db_url, result.recording_id, notes, original_name=original_name)
 
     return start_job(f"{original_name} ({patient_code})", tuple(STAGES), work, on_result)
 

@@ -1,4 +1,8 @@
-"""Tables of an analysis for the dashboard (pandas), with out-of-range rows highlighted."""
+"""Tables of an analysis for the dashboard (pandas), with out-of-range values highlighted.
+
+The layout is the PDF's (:func:`gaitscope.analysis.pdf_report.parameter_grid`): one row per parameter with
+left, right and both-sides columns, as clinical gait reports print them.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,40 @@ import math
 
 import pandas as pd
 
-from gaitscope.analysis.pdf_report import parameter_rows
-from gaitscope.records import GaitReport
+from gaitscope.analysis.pdf_report import GRID_SIDES, parameter_grid
+from gaitscope.records import ParameterSummary
 
-SPATIOTEMPORAL_COLUMNS = ["Parameter", "Side", "Value (± SD)", "Unit", "Normal range", "Flag"]
+SIDE_COLUMNS = {"L": "Left", "R": "Right", "both": "Both sides"}
+SPATIOTEMPORAL_COLUMNS = ["Parameter", "Unit", "Left", "Right", "Both sides", "Normal range", "Flag"]
 OUT_OF_RANGE_STYLE = "background-color: #fde0dc; color: #8a1c12; font-weight: 600"
 
 
-def spatiotemporal_table(report: GaitReport) -> pd.DataFrame:
-    """One row per parameter and side, same text as the PDF: value +/- SD, normal range, flag."""
-    return pd.DataFrame(parameter_rows(report.parameters), columns=SPATIOTEMPORAL_COLUMNS)
+def spatiotemporal_table(parameters: tuple[ParameterSummary, ...] | list[ParameterSummary]) -> pd.DataFrame:
+    """One row per parameter: value ± SD per side, the normal range and the flag(s)."""
+    rows = [[r.label, r.unit] + [r.cells.get(s, "") for s in GRID_SIDES] + [r.normal_range, r.flag_text]
+            for r in parameter_grid(parameters)]
+    return pd.DataFrame(rows, columns=SPATIOTEMPORAL_COLUMNS)
 
 
-def out_of_range_rows(table: pd.DataFrame) -> list[int]:
-    """Row positions flagged low or high."""
-    return [i for i, f in enumerate(table["Flag"]) if f in ("low", "high")]
+def out_of_range_cells(parameters: tuple[ParameterSummary, ...] | list[ParameterSummary]) -> list[tuple[int, str]]:
+    """(row, column name) of every value outside its normal range."""
+    return [(i, SIDE_COLUMNS[side]) for i, r in enumerate(parameter_grid(parameters)) for side in r.out_of_range]
 
 
-def styled_spatiotemporal(report: GaitReport):
-    """The table as a pandas Styler whose out-of-range rows are red (st.dataframe renders Stylers)."""
-    table = spatiotemporal_table(report)
-    bad = set(out_of_range_rows(table))
+def styled_spatiotemporal(parameters: tuple[ParameterSummary, ...] | list[ParameterSummary]):
+    """The table as a pandas Styler whose out-of-range values (and their flag) are red; st.dataframe renders it."""
+    table = spatiotemporal_table(parameters)
+    styles = pd.DataFrame("", index=table.index, columns=table.columns)
+    for row, column in out_of_range_cells(parameters):
+        styles.loc[row, column] = OUT_OF_RANGE_STYLE
+        styles.loc[row, "Flag"] = OUT_OF_RANGE_STYLE
+    return table.style.apply(lambda _: styles, axis=None)
 
-    def row_style(row: pd.Series) -> list[str]:
-        return [OUT_OF_RANGE_STYLE if row.name in bad else ""] * len(row)
 
-    return table.style.apply(row_style, axis=1)
-
-
-def scores_table(report: GaitReport) -> pd.DataFrame:
+def scores_table(scores) -> pd.DataFrame:
     """GPS and GVS as a two-column table (label, degrees)."""
     from gaitscope.analysis.report_plots import gvs_scores
 
-    rows = [("GPS (overall)", report.scores.get("GPS", float("nan")))] + gvs_scores(report.scores)
+    rows = [("GPS (overall)", scores.get("GPS", float("nan")))] + gvs_scores(scores)
     return pd.DataFrame([(lb, None if v is None or not math.isfinite(v) else round(float(v), 2)) for lb, v in rows],
                         columns=["Score", "deg"])

@@ -97,14 +97,12 @@ def test_trunk_lean_shoulder_and_elbow():
     upper = [J[n] for n in ("spine", "thorax", "nose", "head", "left_shoulder", "left_elbow", "left_wrist",
                             "right_shoulder", "right_elbow", "right_wrist")]
     p[upper] = _rot_about(p[upper], pelvis, "y", 15)  # whole upper body leans forward 15 deg
-    sh = p[J["left_shoulder"]].copy()
     el = p[J["left_elbow"]].copy()
     p[J["left_wrist"]] = _rot_about(p[J["left_wrist"]], el, "y", -90)  # elbow bent 90 deg, forearm forward
     a = joint_angles(p[None], _frame(1)).iloc[0]
     assert a["trunk_tilt"] == pytest.approx(15.0, abs=1e-6)
     assert a["shoulder_flexion_L"] == pytest.approx(0.0, abs=1e-6)  # arm still along the trunk
     assert a["elbow_flexion_L"] == pytest.approx(90.0, abs=1e-6)
-    del sh
 
 
 def test_ankle_and_foot_progression_only_with_feet():

@@ -74,3 +74,67 @@ def test_zeni_events_against_force_plates(use_feet):
     assert len(hs) >= 5 and len(to) >= 3
     assert np.max(np.abs(hs)) <= 0.060
     assert np.max(np.abs(to)) <= (0.025 if use_feet else 0.080)
+
+
+CIRCUIT = DATA.parent / "camargo2021_circuit"
+
+
+def _circuit_motion():
+    """Camargo et al. 2021 level-ground circuit (200 Hz, lower-body markers, Y up) as a Motion3D.
+
+    Hips are approximated from the pelvis markers, knees/ankles from the lateral markers shifted medially;
+    the upper body is a rigid stand-in above the pelvis (this data set has no upper-body markers), so only
+    events, walking bouts and spatiotemporal parameters are meaningful here, not trunk or arm angles.
+    """
+    from gaitscope.records import Motion3D
+
+    rate, mk = read_trc(CIRCUIT / "levelground_ccw_fast_01_01.trc")
+    idx = np.arange(len(mk["L_Heel"]))
+    for k, v in mk.items():  # a few flickering markers: interpolate
+        ok = ~np.isnan(v).any(1)
+        mk[k] = np.stack([np.interp(idx, idx[ok], v[ok, c]) for c in range(3)], 1)
+    up = np.array([0.0, 1.0, 0.0])
+    pel = np.mean([mk[n] for n in ("L_ASIS", "R_ASIS", "L_PSIS", "R_PSIS")], axis=0)
+    lat = mk["L_ASIS"] - mk["R_ASIS"]
+    lat -= np.outer(lat @ up, up)
+    lat /= np.linalg.norm(lat, axis=1, keepdims=True)
+    xyz = np.zeros((len(pel), NUM_JOINTS, 3))
+    xyz[:, J["pelvis"]] = pel
+    for side, p, sg in (("left", "L", 1.0), ("right", "R", -1.0)):
+        xyz[:, J[f"{side}_hip"]] = pel + sg * 0.08 * lat - 0.08 * up
+        xyz[:, J[f"{side}_knee"]] = mk[f"{p}_Knee_Lat"] - sg * 0.05 * lat
+        xyz[:, J[f"{side}_ankle"]] = mk[f"{p}_Ankle_Lat"] - sg * 0.035 * lat
+        for joint, h, w in (("shoulder", 0.5, 0.18), ("elbow", 0.22, 0.2), ("wrist", 0.0, 0.2)):
+            xyz[:, J[f"{side}_{joint}"]] = pel + h * up + sg * w * lat
+    for joint, h in (("spine", 0.25), ("thorax", 0.5), ("nose", 0.65), ("head", 0.8)):
+        xyz[:, J[joint]] = pel + h * up
+    feet = {"left_heel": mk["L_Heel"], "right_heel": mk["R_Heel"], "left_toe": mk["L_Toe_Tip"], "right_toe": mk["R_Toe_Tip"]}
+    return Motion3D(xyz_m=xyz, fps=rate, up=(0.0, 1.0, 0.0), root_relative=False, scale_source="motion capture (m)",
+                    source="trc:camargo2021", feet=feet), mk
+
+
+@pytest.mark.skipif(not CIRCUIT.exists(), reason=f"real mocap data not found at {CIRCUIT}")
+def test_real_circuit_with_u_turn_and_standing():
+    from gaitscope.analysis import analyze_gait
+
+    m, mk = _circuit_motion()
+    r = analyze_gait(m)
+    rate = m.fps
+    # standing at both ends and the U-turn between 7.5 and 9.5 s are left out; straight walking on both sides kept
+    assert any("turning" in w for w in r.warnings) and any("standing" in w for w in r.warnings)
+    assert not any(s.start_frame < 9.5 * rate and s.end_frame > 7.5 * rate for s in r.strides)
+    assert not any(s.start_frame < 2.5 * rate or s.end_frame > 13.5 * rate for s in r.strides)
+    assert any(s.end_frame < 7.5 * rate for s in r.strides) and any(s.start_frame > 9.5 * rate for s in r.strides)
+    # fast walking: plausible values
+    assert 115 < r.parameter("cadence").value < 150
+    assert 1.4 < r.parameter("speed").value < 2.2
+    assert 1.4 < r.parameter("stride_length").value < 2.0
+    # force plate 4 (clean, unlike plates 1-2): heel strike within 60 ms of a detected one of the same foot
+    grf = pd.read_csv(CIRCUIT / "levelground_ccw_fast_01_01_grf.mot", sep="\t", skiprows=6)
+    on = grf["ground_force_4_vy"].to_numpy() > 20.0
+    t_on = float(grf.time[np.flatnonzero(np.diff(on.astype(int)) == 1)[0] + 1])
+    k = int(round(t_on * rate)) + 5
+    cop = np.array([grf["ground_force_4_px"][k], grf["ground_force_4_pz"][k]])
+    side = min(("L", "R"), key=lambda s: np.linalg.norm(mk[f"{s}_Heel"][k][[0, 2]] - cop))
+    hs = [e.time_s for e in r.events if e.side == side and e.kind == "heel_strike"]
+    assert min(abs(np.array(hs) - t_on)) < 0.060

@@ -132,3 +132,21 @@ def test_no_valid_frame_and_nan_only_raise():
     m = without_feet(w.motion)
     with pytest.raises(AnalysisError, match="no valid frame"):
         analyze_gait(dataclasses.replace(m, valid=np.zeros(m.n_frames, bool)))
+
+
+def test_lower_body_only_source_is_analysed_and_a_missing_leg_joint_is_an_error(walk):
+    """Lower-body marker sets give no upper-body joints (NaN throughout): walking is still analysed."""
+    from gaitscope.skeleton import J
+
+    xyz = walk.motion.xyz_m.copy()
+    upper = [J[n] for n in ("spine", "thorax", "nose", "head", "left_shoulder", "left_elbow", "left_wrist",
+                            "right_shoulder", "right_elbow", "right_wrist")]
+    xyz[:, upper] = np.nan
+    r = analyze_gait(dataclasses.replace(walk.motion, xyz_m=xyz))
+    assert any("no spine" in w for w in r.warnings)
+    assert "knee_flexion_L" in r.angles and "trunk_tilt" not in r.angles and "elbow_flexion_L" not in r.angles
+    assert r.parameter("cadence").value == pytest.approx(walk.truth.cadence_steps_min, rel=0.02)
+    assert not np.isfinite(r.parameter("arm_swing").value) and r.parameter("arm_swing").n == 0
+    xyz[:, J["left_knee"]] = np.nan
+    with pytest.raises(AnalysisError, match="left_knee"):
+        analyze_gait(dataclasses.replace(walk.motion, xyz_m=xyz))

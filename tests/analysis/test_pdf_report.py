@@ -11,7 +11,13 @@ import pytest
 
 pypdf = pytest.importorskip("pypdf", reason="pypdf is a dev dependency (pip install -e '.[dev]')")
 
-from gaitscope.analysis.pdf_report import ReportContext, parameter_rows, pdf_bytes, write_pdf_report  # noqa: E402
+from gaitscope.analysis.pdf_report import (  # noqa: E402
+    ReportContext,
+    parameter_grid,
+    parameter_rows,
+    pdf_bytes,
+    write_pdf_report,
+)
 from gaitscope.ui.example_records import example_predictions, example_report  # noqa: E402
 
 
@@ -55,6 +61,16 @@ def test_flags_and_missing_values_in_table_rows():
     assert rows[("Step width", "L+R")][2] == "n/a"
     assert rows[("Step width", "L+R")][5] == "-"
     assert rows[("Cadence", "L+R")][4] == "100.0 - 125.0"
+
+
+def test_parameter_grid_puts_left_right_and_both_in_one_row():
+    grid = {r.name: r for r in parameter_grid(example_report().parameters)}
+    step = grid["step_length"]
+    assert step.cells == {"L": "0.68 ± 0.01", "R": "0.70 ± 0.01", "both": "0.69 ± 0.01"}
+    assert step.normal_range == "0.60 - 0.80" and step.flag_text == "normal"
+    assert grid["double_support_pct"].out_of_range == ["both"] and grid["double_support_pct"].flag_text == "high"
+    mixed = replace(grid["step_length"], flags={"L": "low", "R": "normal", "both": "normal"})
+    assert mixed.flag_text == "L: low"
 
 
 def test_user_text_with_markup_is_printed_literally(tmp_path):

@@ -1,7 +1,8 @@
 """Helpers shared by the database tests (imported as a plain module: tests/ has no __init__.py).
 
-Also runnable as a script: ``python db_helpers.py URL PREFIX N START_AT`` saves N analyses into the
-database at URL; the concurrency test starts two of these processes at the same instant.
+Also runnable as a script: ``python db_helpers.py URL PREFIX N`` saves N analyses into the database at URL.
+It prints "ready" once imported and set up, then waits for a line on stdin: the concurrency test starts two
+writers, waits until both are ready and releases them at the same instant.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ def new_recording(s: Session, code: str = "P001", name: str = "walk.mp4", visit_
     )
 
 
-def _writer(url: str, prefix: str, n: int, start_at: float) -> None:
+def _writer(url: str, prefix: str, n: int) -> None:
     from gaitscope.db import open_database, save_analysis
     from gaitscope.db.samples import make_sample_analysis
 
     db = open_database(url)
     samples = [make_sample_analysis(seed=i, n_frames=30, with_raw=False) for i in range(n)]
-    time.sleep(max(0.0, start_at - time.time()))
+    print("ready", flush=True)
+    sys.stdin.readline()  # the starting gun
     began = time.time()
     for i, smp in enumerate(samples):
         with db.session() as s:
@@ -64,4 +66,4 @@ def _writer(url: str, prefix: str, n: int, start_at: float) -> None:
 
 
 if __name__ == "__main__":
-    _writer(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    _writer(sys.argv[1], sys.argv[2], int(sys.argv[3]))

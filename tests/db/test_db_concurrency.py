@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from db_helpers import new_recording, sha
@@ -19,19 +18,24 @@ from gaitscope.db.models import Analysis, GaitParameter, Patient, PoseSequence, 
 from gaitscope.db.samples import make_sample_analysis
 
 HELPER = Path(__file__).with_name("db_helpers.py")
-N_PER_WRITER = 6
+N_PER_WRITER = 10
 
 
 def test_two_processes_write_at_once_and_lose_nothing(db, head_url):
     with db.session() as s:
         rec = new_recording(s, code="SHARED")
         rec.sha256 = sha("shared")
-    start_at = time.time() + 4.0  # both start writing at this instant, after their imports
     procs = [
-        subprocess.Popen([sys.executable, str(HELPER), head_url, prefix, str(N_PER_WRITER), str(start_at)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, str(HELPER), head_url, prefix, str(N_PER_WRITER)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for prefix in ("A", "B")
     ]
+    for p in procs:  # wait until both writers have imported everything and built their records
+        line = p.stdout.readline()
+        assert line.strip() == "ready", p.stderr.read()[-3000:]
+    for p in procs:  # then release both at once
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]

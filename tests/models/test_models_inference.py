@@ -197,3 +197,14 @@ def test_non_finite_coordinates_count_as_missing():
     kp = Keypoints2D(xy, kp.conf, kp.fps, kp.width, kp.height, kp.frame_index, kp.interpolated, "test")
     x, _ = normalise_keypoints(kp)
     assert np.isfinite(x).all() and np.all(x[2, 7] == 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_autocast_matches_cpu(tiny_config):
+    kp = make_kp(100)
+    cpu = Lifter.untrained(tiny_config, seed=0, device="cpu")
+    gpu = Lifter.untrained(tiny_config, seed=0, device="cuda")
+    a = cpu.predict_normalised(normalise_keypoints(kp)[0], window=40, stride=20)
+    b = gpu.predict_normalised(normalise_keypoints(kp)[0], window=40, stride=20)
+    assert np.abs(a - b).max() < 0.05 * np.abs(a).max()  # bf16 autocast
+    assert gpu.embed(kp).pooled.shape == (tiny_config.dim_rep,)

@@ -102,6 +102,36 @@ def vt():
         gray_level_frame=gray_level_frame,
         empty_room_frame=empty_room_frame,
         set_mp4_rotation=set_mp4_rotation,
+        make_faststart=make_faststart,
         shared_video=shared_video,
         sample_dir=SAMPLE_DIR,
     )
+
+
+def make_faststart(src: Path, dst: Path) -> Path:
+    """Rewrite an MP4 with its index ('moov') before the media data, as streaming exports do.
+
+    Only 32-bit chunk offsets ('stco', what OpenCV's writer produces) are shifted by the moov size.
+    """
+    data = src.read_bytes()
+    boxes = []
+    pos = 0
+    while pos < len(data):
+        size, kind = struct.unpack(">I4s", data[pos: pos + 8])
+        boxes.append((kind, data[pos: pos + size]))
+        pos += size
+    kinds = [k for k, _ in boxes]
+    moov = bytearray(dict(boxes)[b"moov"])
+    assert kinds.index(b"moov") > kinds.index(b"mdat"), "already fast-start"
+    i = 0
+    while (i := moov.find(b"stco", i)) > 0:
+        n = struct.unpack(">I", moov[i + 8: i + 12])[0]
+        for e in range(n):
+            at = i + 12 + 4 * e
+            moov[at: at + 4] = struct.pack(">I", struct.unpack(">I", moov[at: at + 4])[0] + len(moov))
+        i += 4
+    mdat_at = kinds.index(b"mdat")
+    parts = [b for k, b in boxes if k != b"moov"]
+    out = b"".join(parts[:mdat_at] + [bytes(moov)] + parts[mdat_at:])
+    dst.write_bytes(out)
+    return dst

@@ -156,7 +156,9 @@ def test_coco_dataset_format_gives_image_size(tmp_path):
     pts = coco_points(np.random.default_rng(5))
     data = {
         "images": [{"id": 10 + k, "file_name": f"f{k}.jpg", "width": 1280, "height": 720} for k in range(3)],
-        "annotations": [{"image_id": 10 + k, "keypoints": pts.reshape(-1).tolist(), "num_keypoints": 17} for k in range(3)],
+        "annotations": [
+            {"image_id": 10 + k, "keypoints": pts.reshape(-1).tolist(), "num_keypoints": 17} for k in range(3)
+        ],
         "categories": [{"id": 1, "name": "person"}],
     }
     kp = load_coco_json(write(tmp_path / "ds.json", data), fps=30)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -273,3 +271,15 @@ def test_seek_is_frame_exact_on_real_h264(vt):
         k, frame = next(iter_frames(info, start))
         assert k == start
         assert np.array_equal(frame, sequential[start])
+
+
+@pytest.mark.parametrize("fraction", [0.4, 0.9, 0.995])
+def test_truncated_faststart_mp4_is_reported(make_video, vt, tmp_path, fraction):
+    """Index first, media after (web exports): a cut file still opens and its first frames decode."""
+    fast = vt.make_faststart(make_video("clip.mp4", n_frames=30), tmp_path / "fast.mp4")
+    assert probe_video(fast).n_frames == 30  # the rewrite itself is a valid video
+    cut = tmp_path / "upload.mp4"
+    cut.write_bytes(fast.read_bytes()[: int(fast.stat().st_size * fraction)])
+    with pytest.raises(VideoError) as e:
+        probe_video(cut)
+    _assert_clinical(e.value, "incomplete", "interrupted")

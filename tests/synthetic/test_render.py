@@ -144,3 +144,19 @@ def test_blazepose_finds_the_sample_walker_near_the_truth() -> None:
     medians = {name: float(np.median(e)) for name, e in errors.items()}
     for name, (_, tol) in TOLERANCE_PX.items():
         assert medians[name] < tol, f"{name}: median error {medians[name]:.1f} px (tolerance {tol} px)"
+
+
+def test_bundled_sample_is_in_sync_with_the_walker() -> None:
+    """If the walker changes, the bundled truth goes stale: regenerate it with make_sample."""
+    if not (SAMPLE / "walk_side.npz").exists():
+        pytest.skip("bundled sample missing: run `python -m gaitscope.synthetic.make_sample`")
+    from gaitscope.synthetic.make_sample import SAMPLE_PARAMS, sample_camera
+
+    walk = simulate_walk(SAMPLE_PARAMS)
+    z = np.load(SAMPLE / "walk_side.npz")
+    meta = json.loads((SAMPLE / "walk_side.json").read_text())
+    stale = "the bundled sample is stale: run `python -m gaitscope.synthetic.make_sample`"
+    assert np.abs(z["xyz_m"] - walk.motion.xyz_m).max() < 1e-5, stale
+    assert meta["truth"]["cadence_steps_min"] == pytest.approx(walk.truth.cadence_steps_min), stale
+    assert meta["params"] == walk.params.to_dict(), stale
+    np.testing.assert_allclose(z["t"], sample_camera(walk).translations(), atol=1e-9, err_msg=stale)

@@ -125,7 +125,8 @@ def test_results_page_renders_a_stored_analysis(env):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Cadence"] == "108 steps/min" and metrics["GPS"] == "6.4 deg"
     table = at.dataframe[0].value
-    assert "Double support" in list(table["Parameter"]) and "high" in list(table["Flag"])
+    row = table[table["Parameter"] == "Double support"].iloc[0]
+    assert row["Flag"] == "high" and row["Both sides"] == "27.0 ± 0.5"
     text = _texts(at)
     assert "children" in text.lower()  # the curve reference is labelled
     assert "parkinsonian_gait version example-0" in text  # classifier with its version

@@ -93,14 +93,23 @@ def test_gvs_prediction_and_trend_figures():
     assert any(t.fill == "tonexty" for t in fig.data)  # the normal range band
 
 
-def test_spatiotemporal_table_flags_out_of_range_rows():
-    report = example_report()
-    table = tables.spatiotemporal_table(report)
+def test_spatiotemporal_table_puts_sides_side_by_side_and_flags_values():
+    params = example_report().parameters
+    table = tables.spatiotemporal_table(params)
     assert list(table.columns) == tables.SPATIOTEMPORAL_COLUMNS
-    flagged = tables.out_of_range_rows(table)
-    assert [table["Parameter"][i] for i in flagged] == ["Double support"]
-    html = tables.styled_spatiotemporal(report).to_html()
-    assert html.count("#fde0dc") >= 1
+    assert len(table) == len({p.name for p in params})  # one row per parameter, not per side
+    step = table[table["Parameter"] == "Step length"].iloc[0]
+    assert (step["Left"], step["Right"], step["Both sides"]) == ("0.68 ± 0.01", "0.70 ± 0.01", "0.69 ± 0.01")
+    assert list(table["Parameter"][:2]) == ["Walking speed", "Cadence"]  # whole-walk parameters first
+    bad = tables.out_of_range_cells(params)
+    assert [(table["Parameter"][i], col) for i, col in bad] == [("Double support", "Both sides")]
+    assert table[table["Parameter"] == "Double support"]["Flag"].item() == "high"
+    assert table[table["Parameter"] == "Step width"]["Flag"].item() == "-"
+    css = tables.styled_spatiotemporal(params).to_html().split("</style>")[0]
+    red_selectors = css.split("{")[0]  # the one rule that carries the red background
+    r = table.index[table["Parameter"] == "Double support"][0]
+    assert "#fde0dc" in css and f"_row{r}_col4" in red_selectors and f"_row{r}_col6" in red_selectors
+    assert red_selectors.count("_row") == 2  # the value and its flag, nothing else
 
 
 def test_overlay_draws_the_skeleton_where_the_joints_are():

@@ -191,6 +191,11 @@ def test_result_history_and_trends_of_a_stored_analysis(db_url):
     assert list(cad["value"]) == [100.0, 110.0]
     assert set(trend["parameter"]) == {"Cadence", "Walking speed", "Step length"}
     assert list(data.analyses_frame(db_url)["analysis_id"]) == ids[::-1]
+    # the upload flow relabels a recording found by its content hash (file name shown, notes on the visit)
+    assert data.label_recording(db_url, f"{1:064x}", original_name="clinic walk.mov", notes="<b>limp</b>")
+    assert not data.label_recording(db_url, "f" * 64, original_name="x")
+    history = data.patient_history("P-7", db_url)
+    assert history["file"].iloc[0] == "clinic walk.mov" and history["visit_notes"].iloc[0] == "<b>limp</b>"
 
 
 def test_demo_data_fills_an_empty_database_once(db_url):

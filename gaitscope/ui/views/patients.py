@@ -97,11 +97,12 @@ def render() -> None:
     if patient is None:
         return
     st.subheader(f"Patient {md_escape(patient.code)}")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3 = st.columns(3)
     c1.metric("Sex", SEX_LABELS.get(patient.sex or "", "not stated"))
     c2.metric("Birth year", patient.birth_year or "-")
     c3.metric("Height", f"{patient.height_cm:g} cm" if patient.height_cm else "-")
-    c4.metric("Diagnosis", patient.diagnosis or "-")
+    st.caption("Diagnosis")
+    st.text(patient.diagnosis or "-")
     if patient.notes:
         st.caption("Notes")
         st.text(patient.notes)  # plain text: notes may contain anything, including <script>

@@ -80,8 +80,7 @@ def _metric(report, names: tuple[str, ...], fmt: str, unit: str):
         except KeyError:
             continue
         if math.isfinite(p.value):
-            delta = {"low": "-below normal", "high": "+above normal"}.get(p.flag)
-            return f"{p.value:{fmt}} {unit}", delta
+            return f"{p.value:{fmt}} {unit}", p.flag
     return "-", None
 
 
@@ -95,9 +94,12 @@ def _header(b: data.ResultBundle) -> None:
             ("Walking speed", ("speed", "walking_speed", "gait_speed"), ".2f", "m/s"),
             ("Cadence", ("cadence",), ".0f", "steps/min"),
             ("Step length", ("step_length",), ".2f", "m"))):
-        value, delta = _metric(r, names, fmt, unit)
-        # out of range is red both ways: "normal" colours a fall red, "inverse" colours a rise red
-        col.metric(label, value, delta=delta, delta_color="inverse" if delta and delta[0] == "+" else "normal")
+        value, flag = _metric(r, names, fmt, unit)
+        if flag in ("low", "high"):
+            col.metric(label, value, delta="below normal" if flag == "low" else "above normal",
+                       delta_color="red", delta_arrow="down" if flag == "low" else "up")
+        else:
+            col.metric(label, value)
     gps = r.scores.get("GPS")
     cols[3].metric("GPS", f"{gps:.1f} deg" if gps is not None and math.isfinite(gps) else "-")
     if r.warnings:
@@ -145,15 +147,13 @@ def _parameters_tab(b: data.ResultBundle) -> None:
     r = b.report
     main = [p for p in r.parameters if is_main_parameter(p)]
     derived = [p for p in r.parameters if not is_main_parameter(p)]
-    from dataclasses import replace
-
-    st.dataframe(tables.styled_spatiotemporal(replace(r, parameters=tuple(main))), hide_index=True, width="stretch")
-    st.caption("Rows in red are outside the normal range. " + md_escape(
-        "; ".join(sorted({p.normal_source for p in main if p.normal_source}))))
+    st.dataframe(tables.styled_spatiotemporal(main), hide_index=True, width="stretch",
+                 height=min(38 + 35 * len(tables.spatiotemporal_table(main)), 800))
+    st.caption("Values in red are outside the normal range (value ± SD over strides). Normal ranges: " + md_escape(
+        "; ".join(sorted({p.normal_source for p in main if p.normal_source})) or "none available"))
     if derived:
         with st.expander("Variability and symmetry"):
-            st.dataframe(tables.spatiotemporal_table(replace(r, parameters=tuple(derived))), hide_index=True,
-                         width="stretch")
+            st.dataframe(tables.spatiotemporal_table(derived), hide_index=True, width="stretch")
     with st.expander(f"Strides ({len(r.strides)}) and events ({len(r.events)})"):
         st.dataframe(r.strides_frame(), hide_index=True, width="stretch")
         st.dataframe(r.events_frame(), hide_index=True, width="stretch")

@@ -42,7 +42,9 @@ def render_job(job_id: str) -> None:
         frac = snap.stage_fraction(stage)
         label = STAGE_LABELS.get(stage, stage)
         suffix = f" ({done}/{total} frames)" if stage == "2d" and total > 1 else ""
-        mark = "done" if frac >= 1.0 else ("running" if stage == snap.current_stage and not snap.finished else "")
+        mark = "done" if frac >= 1.0 else ""
+        if stage == snap.current_stage and frac < 1.0:
+            mark = "failed" if snap.status == "failed" else "running"
         st.progress(frac, text=f"{label}{suffix} {('- ' + mark) if mark else ''}")
     if snap.status == "failed":
         st.error(snap.error)
@@ -106,7 +108,8 @@ def render() -> None:
             height_cm = check_height_cm(height)
             saved = save_upload(video, video.name, size_bytes=video.size)
             job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
-                                          height_cm=height_cm, original_name=saved.original_name, notes=notes)
+                                          height_cm=height_cm, original_name=saved.original_name, notes=notes,
+                                          sha256=saved.sha256)
         except GaitscopeError as exc:
             st.error(str(exc))
         else:
