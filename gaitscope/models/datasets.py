@@ -147,7 +147,8 @@ def corrupt(x: np.ndarray, c: Corruption, rng: np.random.Generator) -> np.ndarra
             keys = rng.normal(0.0, c.offset_std, size=(k, j, 2))
             tk = np.linspace(0, f - 1, k)
             t = np.arange(f)
-            disp += np.stack([[np.interp(t, tk, keys[:, jj, d]) for d in range(2)] for jj in range(j)]).transpose(2, 0, 1)
+            smooth = [[np.interp(t, tk, keys[:, jj, d]) for d in range(2)] for jj in range(j)]
+            disp += np.asarray(smooth).transpose(2, 0, 1)
         if c.jitter_std > 0:
             disp += rng.normal(0.0, c.jitter_std, size=(f, j, 2))
         out[..., :2] += disp

@@ -66,7 +66,8 @@ class Attention(nn.Module):
             # joints and heads into one batch axis keeps the tensors 4-D, which lets PyTorch use its fused
             # CPU kernel (a 5-D call falls back to the unfused path, about 3x slower here).
             b = bf // seqlen
-            q, k, v = qkv.view(b, seqlen, n, 3, h, d).permute(3, 0, 2, 4, 1, 5).reshape(3, b, n * h, seqlen, d).unbind(0)
+            qkv = qkv.view(b, seqlen, n, 3, h, d).permute(3, 0, 2, 4, 1, 5).reshape(3, b, n * h, seqlen, d)
+            q, k, v = qkv.unbind(0)
             out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, J*H, F, d)
             out = out.view(b, n, h, seqlen, d).permute(0, 3, 1, 2, 4).reshape(bf, n, c)
         return self.proj(out)

@@ -13,8 +13,8 @@ Normalisation follows MotionBERT's in-the-wild recipe (``../shared/notes/motionb
   divide by min(width, height) / 2, which keeps the subject's true position and size in the frame.
 
 The confidence becomes the third channel unchanged; joints with confidence 0 (or non-finite coordinates) are
-written as all-zero rows, the "unknown joint" code the model saw during its masked pretraining. The normalised frame keeps the image axes
-(x right, y down), so the model's 3D output is x right, y down, z away from the camera.
+written as all-zero rows, the "unknown joint" code the model saw during its masked pretraining. The normalised
+frame keeps the image axes (x right, y down), so the model's 3D output is x right, y down, z away from the camera.
 """
 
 from __future__ import annotations

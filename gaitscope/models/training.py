@@ -246,7 +246,9 @@ def train(
     last_loss = float("nan")
     last_metrics: dict[str, float] = {}
     writer_fh = csv_path.open("a", newline="")
-    writer: csv.DictWriter | None = csv.DictWriter(writer_fh, fieldnames=header, extrasaction="ignore") if header else None
+    writer: csv.DictWriter | None = None
+    if header:
+        writer = csv.DictWriter(writer_fh, fieldnames=header, extrasaction="ignore")
     t0 = time.perf_counter()
     try:
         model.train()

@@ -81,6 +81,10 @@ from gaitscope.synthetic.truth import GaitTruth, SyntheticWalk, WalkParams
 __all__ = ["BodyDims", "simulate_walk", "make_cohort", "knee_flexion_deg", "hip_flexion_deg"]
 
 _DENSE_HZ = 1000.0  # grid on which the pelvis height is solved and on which ROM truth is evaluated
+_LAUNCH_FWD = 1.0  # toe forward velocity at toe-off, fraction of pelvis speed
+_LAUNCH_UP = 0.3  # m/s
+_IMPACT_FWD = 0.8  # heel forward velocity at heel strike, fraction of pelvis speed
+_IMPACT_DOWN = 0.3  # m/s
 _SIDES = ("L", "R")
 
 
@@ -295,6 +299,7 @@ class _Walker:
         c += 0.28 * b.foot_length
         self.x0 = float(PchipInterpolator(self.s.hs_t, c)(0.0))
         self._px = PchipInterpolator(self.s.hs_t, c - self.x0)
+        self._vx = self._px.derivative()
         self.heel_x = xs - self.x0
         # lateral sway toward the stance foot (mid-stance) and pelvis yaw (leading hip forward at strike)
         mid = 0.5 * (self.s.hs_t[:-1] + self.s.hs_t[1:])
@@ -500,12 +505,15 @@ class _Walker:
     def _swing_adjust(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Corrections added to the raw swing (q grid; ankle (Q,3) metres; pitch (Q,) rad); cached.
 
-        1. Velocity matching. The angle curves start and end at rest, but a real foot leaves the ground
-           already moving (the ankle rotates about the toe at push-off) and reaches the footprint moving (the
-           foot slaps down about the heel). Without this the foot would pause around toe-off and heel strike,
-           and pelvis-relative event detectors (Zeni et al. 2008) would find toe-off late and heel strike
-           early. A correction with unit slope at one end that dies out within a quarter of the swing, applied
-           to the ankle and the foot pitch, makes their velocities continuous with the stance at both ends.
+        1. End velocities. The swing must not pause at either event. A correction with unit slope at one
+           end that dies out within a quarter of the swing, applied to the ankle and the foot pitch, gives the
+           swing the stance foot's velocity at both events plus a *launch* and an *impact* velocity of the
+           whole foot: the toe leaves the ground moving forward at about walking speed and upward, and the
+           heel lands still moving forward at 80 % of walking speed and downward. Real toe markers are
+           already moving at force-plate toe-off (contact fades while the foot rolls over the toes) and heels
+           land with a residual forward and downward velocity (Winter 1992, J Mot Behav 24:1). This keeps
+           pelvis-relative event detectors (Zeni et al. 2008, Gait Posture 27:710) within a frame of the true
+           events, as on real data; the stance foot stays planted (the velocity jumps happen at contact).
         2. Terminal swing: the heel should descend toward the footprint rather than dip at mid-swing and rise
            again (that would fake a second "strike" for vertical-heel event detectors). The dip is filled by
            lifting the leg to the reverse running maximum of the heel height; then a minimum toe/heel
@@ -523,6 +531,9 @@ class _Walker:
         w_raw0, w_raw1 = (p_e[0] - phi[0]) / eps, (phi[-1] - p_e[1]) / eps
         v_st0, w_st0 = self._stance_rates(k, t_to, -1.0)
         v_st1, w_st1 = self._stance_rates(k + 2, t_hs, +1.0)
+        # the foot leaves the ground already moving and lands still moving (see the docstring)
+        v_st0 = v_st0 + np.array([_LAUNCH_FWD * float(self._vx(t_to)), 0.0, _LAUNCH_UP])
+        v_st1 = v_st1 + np.array([_IMPACT_FWD * float(self._vx(t_hs)), 0.0, -_IMPACT_DOWN])
         tau = 0.25
         b0 = np.where(qg < tau, qg * (1.0 - qg / tau) ** 3, 0.0)  # slope 1 at q = 0, gone by q = tau
         r = 1.0 - qg

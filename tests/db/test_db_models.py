@@ -9,6 +9,7 @@ import pytest
 from db_helpers import sha
 from sqlalchemy import select
 
+from gaitscope.db import open_database
 from gaitscope.db.models import (
     Analysis,
     AuditLog,
@@ -169,10 +170,10 @@ def test_deleting_a_registered_head_keeps_its_predictions(db):
         assert pred.model_id is None and pred.head_name == "h"
 
 
-def test_sqlite_pragmas(db):
-    if not db.is_sqlite:
-        pytest.skip("SQLite only")
+def test_sqlite_pragmas(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'p.db'}", auto_upgrade=True)
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+    db.dispose()

@@ -35,7 +35,8 @@ def test_published_configs_have_official_parameter_count_and_layout(name, n_para
     assert sd["blocks_st.2.mlp_t.fc1.weight"].shape == (1024, c)
     assert sd["pre_logits.fc.weight"].shape == (512, c)
     assert sd["head.weight"].shape == (3, 512)
-    assert [k for k in keys if k.startswith("ts_attn")] == [f"ts_attn.{i}.{p}" for i in range(5) for p in ("weight", "bias")]
+    fusion = [f"ts_attn.{i}.{p}" for i in range(5) for p in ("weight", "bias")]
+    assert [k for k in keys if k.startswith("ts_attn")] == fusion
     assert sd["ts_attn.0.weight"].shape == (2, 2 * c)
     block_names = {k.split(".", 2)[2] for k in keys if k.startswith("blocks_st.0.")}
     assert block_names == {k.split(".", 2)[2] for k in keys if k.startswith("blocks_ts.0.")}

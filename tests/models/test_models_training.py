@@ -44,7 +44,8 @@ def test_losses_behave():
     assert velocity_loss(y[:, :1] * 3, y[:, :1]).item() == 0.0
     total, terms = pose3d_loss(y + 0.1, y, LossWeights(limb=1.0))
     assert set(terms) == {"mpjpe", "n_mpjpe", "velocity", "limb"}
-    assert total.item() == pytest.approx(terms["mpjpe"] + 0.5 * terms["n_mpjpe"] + 20 * terms["velocity"] + terms["limb"], rel=1e-5)
+    expected = terms["mpjpe"] + 0.5 * terms["n_mpjpe"] + 20 * terms["velocity"] + terms["limb"]
+    assert total.item() == pytest.approx(expected, rel=1e-5)
 
 
 # -- datasets -------------------------------------------------------------------------------------------------------
@@ -64,7 +65,8 @@ def walking_motion(t: int = 100, seed: int = 0) -> Motion3D:
 
 
 def test_motion_dataset_pairs_are_consistent_and_deterministic():
-    ds = Motion3DClipDataset([walking_motion(100), walking_motion(20, 1)], orthographic_sampler(), Corruption.none(), clip_len=27)
+    motions = [walking_motion(100), walking_motion(20, 1)]
+    ds = Motion3DClipDataset(motions, orthographic_sampler(), Corruption.none(), clip_len=27)
     assert isinstance(ds, ClipDataset)
     assert len(ds) == 4 + 1  # 100 frames -> starts 0, 27, 54, 73; the 20-frame motion is stretched to one clip
     x, y = ds[0]
@@ -118,7 +120,8 @@ def test_model_overfits_a_tiny_batch(tmp_path, tiny_config):
     objective = Pose3DObjective(LossWeights(nmpjpe=0.0, velocity=0.0))
     with torch.no_grad():
         start = objective(model, (x, y), torch.device("cpu"))[0].item()
-    cfg = TrainConfig(steps=120, batch_size=2, lr=3e-3, weight_decay=0.0, schedule="constant", ckpt_every=1000, progress=False)
+    cfg = TrainConfig(steps=120, batch_size=2, lr=3e-3, weight_decay=0.0, schedule="constant", ckpt_every=1000,
+                      progress=False)
     res = train(model, TensorClipDataset(x, y), objective, cfg, tmp_path, export_config=tiny_config,
                 metadata={"model_version": "overfit-test", "training_data": "2 random clips"})
     assert res.last_loss < start / 10, (start, res.last_loss)
@@ -181,7 +184,8 @@ def test_classification_finetuning_with_frozen_backbone(tmp_path, tiny_config):
     x[labels == 1, ..., 0] += 0.5  # separable classes
     backbone = _tiny(tiny_config)
     frozen = {k: v.clone() for k, v in backbone.state_dict().items()}
-    model = EncoderClassifier(backbone, ClassificationHead(tiny_config.dim_rep, 2, hidden=(16,), dropout=0.1), freeze_backbone=True)
+    head = ClassificationHead(tiny_config.dim_rep, 2, hidden=(16,), dropout=0.1)
+    model = EncoderClassifier(backbone, head, freeze_backbone=True)
     cfg = TrainConfig(steps=40, batch_size=8, lr=1e-2, schedule="constant", ckpt_every=100, progress=False)
     res = train(model, TensorClipDataset(x, labels), ClassificationObjective(class_weights=(1.0, 1.0)), cfg, tmp_path)
     for k, v in backbone.state_dict().items():
