@@ -265,7 +265,8 @@ class Cohort:
             return keys
         long["column"] = np.where(long["side"] == "both", long["name"], long["name"] + "_" + long["side"])
         long["value"] = long["value"].astype(float)
-        wide = long.pivot_table(index="analysis_id", columns="column", values="value", aggfunc="first", dropna=False)
+        # (analysis, name, side) is UNIQUE in the schema, so a plain pivot (much faster than pivot_table) is safe
+        wide = long.pivot(index="analysis_id", columns="column", values="value")
         wide.columns.name = None
         return keys.merge(wide, left_on="analysis_id", right_index=True, how="inner")
 

@@ -50,9 +50,9 @@ class StageBars:
 
 
 def _default_db_url() -> str:
-    from gaitscope.db import default_db_url
+    from gaitscope.db import default_url
 
-    return default_db_url()
+    return default_url()
 
 
 def _print_summary(result, truth: dict | None = None) -> None:

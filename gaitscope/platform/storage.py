@@ -27,11 +27,11 @@ def register(database, info: VideoInfo, *, patient_code: str | None, visit_date:
 
     code = patient_code or "UNASSIGNED"
     with database.session() as s:
+        existing = repo.find_recording_by_hash(s, info.sha256)
+        if existing is not None:  # the same video again: reuse its recording (re-analysis is idempotent)
+            return int(existing.id)
         patient = repo.get_patient(s, code) or repo.create_patient(s, code)
         visit = repo.create_visit(s, patient, visit_date=visit_date or date.today())
-        existing = repo.find_recording_by_hash(s, info.sha256)
-        if existing is not None:
-            return int(existing.id)
         rec = repo.register_recording(
             s, visit, sha256=info.sha256, original_name=original_name, kind=kind, fps=info.fps,
             duration_s=info.duration_s, width=info.width, height=info.height, size_bytes=info.size_bytes,

@@ -61,8 +61,9 @@ only over events that fall inside the recording, ``0 <= t <= (T - 1) / fps``):
 
 What the pathology knobs do: ``shuffle`` shortens steps (x(1 - 0.35 shuffle)), flattens heel strike and push-off
 and lowers swing knee flexion and foot clearance; ``knee_rom_scale`` scales stance and swing knee flexion and
-push-off; ``hip_rom_scale`` scales the late-swing hip flexion overshoot only: most of the hip range follows from
-step length relative to leg length, so its effect is a few degrees; ``festination`` raises cadence by up to 35 %
+push-off; ``hip_rom_scale`` < 1 adds a forward trunk/pelvis tilt oscillation (twice per stride, most forward
+at each toe-off) that takes range out of the trunk-relative hip flexion (about 8 deg less at 0.5); most of the
+hip range follows from step length relative to leg length; ``festination`` raises cadence by up to 35 %
 and shortens steps by up to 45 % linearly over the walk.
 """
 
@@ -81,10 +82,16 @@ from gaitscope.synthetic.truth import GaitTruth, SyntheticWalk, WalkParams
 __all__ = ["BodyDims", "simulate_walk", "make_cohort", "knee_flexion_deg", "hip_flexion_deg"]
 
 _DENSE_HZ = 1000.0  # grid on which the pelvis height is solved and on which ROM truth is evaluated
-_LAUNCH_FWD = 1.0  # toe forward velocity at toe-off, fraction of pelvis speed
-_LAUNCH_UP = 0.3  # m/s
-_IMPACT_FWD = 0.8  # heel forward velocity at heel strike, fraction of pelvis speed
-_IMPACT_DOWN = 0.3  # m/s
+# Swing shape and end velocities (see _Walker._swing_raw and _Walker._swing_adjust). Tuned so that, as on real
+# data, pelvis-relative events (Zeni 2008) fall within about a frame of the true ones at 30 fps and joint
+# angular velocities stay in the physiological range (knee below about 450 deg/s).
+_LAUNCH_FWD = 0.7  # toe forward velocity at toe-off, fraction of pelvis speed
+_LAUNCH_UP = 0.1  # toe upward velocity at toe-off, m/s
+_IMPACT_FWD = 0.3  # heel forward velocity at heel strike, fraction of pelvis speed
+_IMPACT_DOWN = 0.05  # heel downward velocity at heel strike, m/s
+_KNEE_EXTENDED = 0.95  # fraction of swing by which the knee has extended to its heel-strike angle
+_THIGH_FORWARD = 0.8  # fraction of swing by which the thigh has swung forward to its heel-strike angle
+_END_TAU = 0.15  # fraction of swing over which the end-velocity corrections fade
 _SIDES = ("L", "R")
 
 
@@ -307,7 +314,6 @@ class _Walker:
         self._py = PchipInterpolator(mid, sway, extrapolate=True)
         yaw = np.where(self.s.side == "L", -1.0, 1.0) * np.radians(4.0) * min(1.0, p.step_length_m / 0.7)
         self._yaw = PchipInterpolator(self.s.hs_t, yaw)
-        self.theta_over = np.radians(5.0) * p.hip_rom_scale  # late-swing hip flexion overshoot
         self._adjust_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._build_pelvis_height()
 
@@ -442,7 +448,7 @@ class _Walker:
 
         Thigh and knee angles go smoothly from the toe-off pose to the heel-strike pose, leaving and arriving
         with the stance leg's angular velocities (so the leg does not pause at either event), plus a knee
-        flexion hump (peak about 60 deg at 30 % of swing) and a late-swing hip flexion overshoot.
+        flexion hump (peak about 60 deg at 30 % of swing).
         """
         p = self.p
         sd = str(self.s.side[k])
@@ -463,12 +469,13 @@ class _Walker:
         def ends(v0: float, v1: float) -> np.ndarray:
             return dur * (v0 * b0 + v1 * b1)
 
-        g = _smoothstep(np.minimum(q / 0.75, 1.0))
-        theta = th0 + (th1 - th0) * g + ends(dth0, dth1) + self.theta_over * _bump(q, 0.85)
+        g = 1.0 - (1.0 - np.minimum(q / _THIGH_FORWARD, 1.0)) ** 2  # the thigh swings forward at once (ease-out)
+        theta = th0 + (th1 - th0) * g
         knee_peak = np.radians(62.0) * p.knee_rom_scale * (1.0 - 0.45 * self.shuffle)
-        lin = ka0 + (ka1 - ka0) * _smoothstep(q)
-        lin_peak = ka0 + (ka1 - ka0) * _smoothstep(np.array(0.3))
+        lin = ka0 + (ka1 - ka0) * _smoothstep(q / _KNEE_EXTENDED)
+        lin_peak = ka0 + (ka1 - ka0) * _smoothstep(np.array(0.3 / _KNEE_EXTENDED))
         kappa = lin + ends(dka0, dka1) + max(knee_peak - lin_peak, 0.0) * _bump(q, 0.3)
+        del dth0, dth1  # the thigh's end rates are restored by the Cartesian end-velocity correction
         kappa = np.maximum(kappa, np.radians(1.0))
         b = self.body
         hip = self.hip(t, sd)
@@ -534,7 +541,7 @@ class _Walker:
         # the foot leaves the ground already moving and lands still moving (see the docstring)
         v_st0 = v_st0 + np.array([_LAUNCH_FWD * float(self._vx(t_to)), 0.0, _LAUNCH_UP])
         v_st1 = v_st1 + np.array([_IMPACT_FWD * float(self._vx(t_hs)), 0.0, -_IMPACT_DOWN])
-        tau = 0.25
+        tau = _END_TAU
         b0 = np.where(qg < tau, qg * (1.0 - qg / tau) ** 3, 0.0)  # slope 1 at q = 0, gone by q = tau
         r = 1.0 - qg
         b1 = np.where(r < tau, -r * (1.0 - r / tau) ** 3, 0.0)  # slope 1 at q = 1
@@ -599,8 +606,13 @@ class _Walker:
             feet[f"{pre}_heel"], feet[f"{pre}_toe"] = heel, toe
         # trunk: pitch forward by trunk_flexion (+ a small step-frequency oscillation), counter-rotating yaw
         _, _, yaw = self._pelvis_xy_yaw(t)
-        step_phase = self._phase(t, "L") * 2.0
-        pitch = np.radians(p.trunk_flexion_deg + 1.0 * np.cos(2 * np.pi * step_phase))
+        # pelvis/trunk tilt oscillates twice per stride, tilting forward most around each toe-off (as the
+        # pelvis does in normal gait, a few degrees); a larger tilt (hip_rom_scale < 1) takes range out of
+        # the hip flexion-extension measured against the trunk
+        tilt = 1.5 + 6.0 * max(0.0, 1.0 - p.hip_rom_scale)
+        stance = p.stance_pct / 100.0
+        phase2 = 2.0 * (self._phase(t, "L") - (stance - 0.5))
+        pitch = np.radians(p.trunk_flexion_deg + tilt * np.cos(2 * np.pi * phase2))
         tyaw = -0.6 * yaw
 
         def trunk(fw: float, lat: float, up: float) -> np.ndarray:

@@ -148,6 +148,7 @@ def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
     plots = page.locator(".js-plotly-plot:visible")  # plotly figures of the open tab
     plots.first.wait_for(timeout=30_000)
     assert plots.count() >= 4
+    _shot(page, tmp_path, shot.replace(".png", "_curves.png"))
     _open_tab(page, "Parameters")
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
     _shot(page, tmp_path, shot)

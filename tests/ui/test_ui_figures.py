@@ -136,3 +136,20 @@ def test_overlay_reads_a_real_frame(tmp_path):
     kp = example_keypoints(example_motion(n_frames=12), width=200, height=150)
     assert overlay_frame(path, kp, 10).shape == (150, 200, 3)
     assert read_frame(tmp_path / "missing.mp4", 0) is None
+
+
+@pytest.mark.parametrize("scale_note, scale_source, expected", [
+    ("Lengths in metres from 'subject height 172 cm (stature = ...)'.", "subject height 172 cm (stature)", 172.0),
+    ("Lengths rescaled to the subject height 168 cm given for this analysis (the 3D source used the assumed "
+     "170 cm: 'assumed height 170 cm').", "assumed height 170 cm", 168.0),
+    ("Lengths in metres rest on an ASSUMED body height ('assumed height 170 cm').", "assumed height 170 cm", None),
+    ("Lengths in metres from 'synthetic ground truth'.", "synthetic ground truth", None),
+])
+def test_height_used_is_read_from_the_scale_provenance(scale_note, scale_source, expected):
+    from types import SimpleNamespace
+
+    from gaitscope.ui.views.results import height_used_cm
+
+    bundle = SimpleNamespace(report=SimpleNamespace(scale_note=scale_note),
+                             motion=SimpleNamespace(scale_source=scale_source))
+    assert height_used_cm(bundle) == expected

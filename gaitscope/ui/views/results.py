@@ -17,14 +17,15 @@ from gaitscope.ui.components import db_url, md_escape, show_flash, user_errors
 from gaitscope.ui.overlay import overlay_frame
 from gaitscope.ui.uploads import find_video
 
-_HEIGHT_RE = re.compile(r"height\D{0,20}?(\d{2,3}(?:\.\d+)?)\s*cm", re.IGNORECASE)
+_HEIGHT_RE = re.compile(r"subject(?:'s)? height\D{0,5}(\d{2,3}(?:\.\d+)?)\s*cm", re.IGNORECASE)
 
 
 def height_used_cm(bundle: data.ResultBundle) -> float | None:
-    """The height the analysis scaled with, read from the motion's scale provenance ("subject height 172 cm")."""
-    for text in (bundle.motion.scale_source, bundle.report.scale_note):
+    """The subject height the lengths were scaled with, from the provenance texts ("subject height 172 cm"), or
+    None when only an assumed height was used. (The height is not a column of its own in the database.)"""
+    for text in (bundle.report.scale_note, bundle.motion.scale_source):
         m = _HEIGHT_RE.search(text or "")
-        if m and "assum" not in (text or "").lower():
+        if m:
             return float(m.group(1))
     return None
 
@@ -41,7 +42,7 @@ def report_context(bundle: data.ResultBundle) -> ReportContext:
 
 @st.cache_data(max_entries=8, show_spinner="Writing the PDF report...")
 def _pdf_for(analysis_id: int, url: str) -> bytes:
-    bundle = data.load_result(analysis_id, url)
+    bundle = _bundle(analysis_id, url)
     return pdf_bytes(bundle.report, context=report_context(bundle))
 
 

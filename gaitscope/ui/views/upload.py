@@ -63,11 +63,11 @@ def render_job(job_id: str) -> None:
 
 @st.fragment(run_every=1.0)
 def _job_panel(job_id: str) -> None:
+    """Redraws only this panel every second while the job runs (the form above keeps its state)."""
     job = jobs.get_job(job_id)
+    if job is not None and job.finished:
+        st.rerun(scope="app")  # the whole page then shows the outcome without polling any more
     render_job(job_id)
-    if job is not None and job.finished and not st.session_state.get(f"_job_seen_{job_id}"):
-        st.session_state[f"_job_seen_{job_id}"] = True
-        st.rerun(scope="app")  # once, so the whole page (and the patient's history) sees the new analysis
 
 
 def render() -> None:
@@ -119,5 +119,9 @@ def render() -> None:
                 st.warning("No height given: lengths and speed will use an assumed height and be less accurate.")
 
     job_id = st.session_state.get("job_id")
-    if job_id and jobs.get_job(job_id) is not None:
-        _job_panel(job_id)
+    job = jobs.get_job(job_id)
+    if job is not None:
+        if job.finished:
+            render_job(job.id)
+        else:
+            _job_panel(job.id)
