@@ -18,6 +18,6 @@ navigation = st.navigation([
     st.Page(PAGE_UPLOAD, title="New analysis", icon=":material/upload:"),
     st.Page(PAGE_RESULTS, title="Results", icon=":material/monitoring:"),
 ])
-_url = db_url()
-st.sidebar.caption("Database: " + (md_escape(_url.split("///")[-1]) if _url.startswith("sqlite") else "server"))
+st.sidebar.caption("Database: " + ("embedded (SQLite)" if db_url().startswith("sqlite") else "server"),
+                   help=md_escape(db_url().split("///")[-1]) if db_url().startswith("sqlite") else None)
 navigation.run()

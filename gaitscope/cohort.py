@@ -187,12 +187,15 @@ class Cohort:
             conds.append(Analysis.id.in_(newest))
         return q.where(and_(*conds)) if conds else q
 
-    def _frame(self, q: Select) -> pd.DataFrame:
-        """Run a Core SELECT (no ORM: rows go straight from the cursor into pandas)."""
+    def _frame(self, q: Select, raw: bool = False) -> pd.DataFrame:
+        """Run a Core SELECT (no ORM) into pandas. ``raw`` reads the DBAPI cursor directly, skipping SQLAlchemy's
+        per-row processing (about half the time of a 300k-row query); only for numbers, text and blobs, not JSON
+        or dates, whose conversion SQLAlchemy does."""
         try:
             with self.db.engine.connect() as conn:
                 res = conn.execute(q)
-                df = pd.DataFrame.from_records(res.fetchall(), columns=list(res.keys()))
+                rows = res.cursor.fetchall() if raw else res.fetchall()
+                df = pd.DataFrame.from_records(rows, columns=list(res.keys()))
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc, "Cohort query") from exc
         if "visit_date" in df:
@@ -201,7 +204,7 @@ class Cohort:
             df["age"] = pd.to_numeric(df["age"], errors="coerce").astype("Float64")
         return df
 
-    def _detail(self, model, *columns, where=(), order=None) -> pd.DataFrame:  # noqa: ANN001
+    def _detail(self, model, *columns, where=(), order=None, raw: bool = True) -> pd.DataFrame:  # noqa: ANN001
         """Rows of a per-analysis table for the cohort's analyses, with the key columns in front.
 
         The detail query selects only its own columns (filtered by ``analysis_id IN (cohort)``) and the keys
@@ -211,7 +214,7 @@ class Cohort:
         ids = self._keys().with_only_columns(Analysis.id)
         q = select(model.analysis_id.label("analysis_id"), *columns).where(model.analysis_id.in_(ids), *where)
         q = q.order_by(model.analysis_id, order if order is not None else model.id)
-        detail = self._frame(q)
+        detail = self._frame(q, raw=raw)
         return keys.merge(detail, on="analysis_id", how="inner")
 
     def analyses(self) -> pd.DataFrame:
@@ -260,7 +263,7 @@ class Cohort:
         ids = self._keys().with_only_columns(Analysis.id)
         q = select(GaitParameter.analysis_id, GaitParameter.name, GaitParameter.side, GaitParameter.value).where(
             GaitParameter.analysis_id.in_(ids), *where)
-        long = self._frame(q)
+        long = self._frame(q, raw=True)
         if long.empty:
             return keys
         long["column"] = np.where(long["side"] == "both", long["name"], long["name"] + "_" + long["side"])
@@ -346,7 +349,7 @@ class Cohort:
         """Classifier outputs: one row per analysis x head, with a ``p_<class>`` column per class."""
         df = self._detail(PredictionRow, PredictionRow.head_name, PredictionRow.head_version,
                           PredictionRow.feature_set, PredictionRow.predicted, PredictionRow.confidence,
-                          PredictionRow.classes, PredictionRow.probabilities)
+                          PredictionRow.classes, PredictionRow.probabilities, raw=False)  # JSON columns
         if df.empty:
             return df.drop(columns=["classes", "probabilities"])
         probs = [dict(zip(c, p)) for c, p in zip(df.pop("classes"), df.pop("probabilities"))]

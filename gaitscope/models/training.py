@@ -125,10 +125,11 @@ def _param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     if backbone is None or cfg.backbone_lr_mult == 1.0:
         return [{"params": trainable, "lr_mult": 1.0}]
     bb = {id(p) for p in backbone.parameters()}
-    return [
+    groups = [
         {"params": [p for p in trainable if id(p) in bb], "lr_mult": cfg.backbone_lr_mult},
         {"params": [p for p in trainable if id(p) not in bb], "lr_mult": 1.0},
     ]
+    return [g for g in groups if g["params"]]  # a frozen backbone leaves its group empty
 
 
 def _batches(n: int, cfg: TrainConfig, epoch: int) -> list[list[int]]:
@@ -206,7 +207,8 @@ def train(
     """Train ``model`` on ``dataset`` with ``objective`` until ``cfg.steps`` (resuming from ``out_dir/last.pt``).
 
     ``stop_after`` ends this call after that many steps of the run (a checkpoint is written first): handy for
-    time-sliced jobs. ``metadata`` (JSON-able) is stored in the training checkpoint. With ``export_config`` (and a
+    time-sliced jobs. ``metadata`` (JSON-able) is stored in the training checkpoint. torch's global RNG is seeded
+    with ``cfg.seed`` (dropout, random heads) and its state is saved with every checkpoint. With ``export_config`` (and a
     :class:`DSTformer` model) the finished run is also written as ``out_dir/model.pt`` in the shipped format
     (:func:`gaitscope.models.checkpoints.save_checkpoint`) with the metadata, the training settings and the
     final loss terms.

@@ -61,9 +61,9 @@ only over events that fall inside the recording, ``0 <= t <= (T - 1) / fps``):
 
 What the pathology knobs do: ``shuffle`` shortens steps (x(1 - 0.35 shuffle)), flattens heel strike and push-off
 and lowers swing knee flexion and foot clearance; ``knee_rom_scale`` scales stance and swing knee flexion and
-push-off; ``hip_rom_scale`` < 1 adds a forward trunk/pelvis tilt oscillation (twice per stride, most forward
-at each toe-off) that takes range out of the trunk-relative hip flexion (about 8 deg less at 0.5); most of the
-hip range follows from step length relative to leg length; ``festination`` raises cadence by up to 35 %
+push-off and flexes the stance knee (less extension); ``hip_rom_scale`` only scales the small late-swing hip
+flexion overshoot and has almost no effect on hip range: in a walker whose feet never slide, hip range is set by
+step length relative to leg length (reduce ``step_length_m`` or raise ``shuffle`` to reduce it); ``festination`` raises cadence by up to 35 %
 and shortens steps by up to 45 % linearly over the walk.
 """
 
@@ -92,6 +92,10 @@ _IMPACT_DOWN = 0.05  # heel downward velocity at heel strike, m/s
 _KNEE_EXTENDED = 0.95  # fraction of swing by which the knee has extended to its heel-strike angle
 _THIGH_FORWARD = 0.8  # fraction of swing by which the thigh has swung forward to its heel-strike angle
 _END_TAU = 0.15  # fraction of swing over which the end-velocity corrections fade
+_HIP_OVERSHOOT_DEG = 3.0  # late-swing hip flexion above the heel-strike angle (swing-limb retraction)
+_HIP_OVERSHOOT_PEAK = 0.93  # fraction of swing at which it peaks
+_MIN_STANCE_KNEE_DEG = 4.0  # the pelvis is never so high that a stance knee must straighten beyond this
+_MIN_SWING_KNEE_DEG = 3.0  # nor does a swing ankle move out of the reach this leaves
 _SIDES = ("L", "R")
 
 
@@ -295,7 +299,7 @@ class _Walker:
         self.shuffle = sh
         # foot pitch at heel strike (toe up) and at toe-off (toe down): flatter when shuffling
         self.phi_hs = np.radians(16.0 * (1.0 - 0.75 * sh))
-        self.phi_to = np.radians(-38.0 * (1.0 - 0.5 * sh) * (0.6 + 0.4 * p.knee_rom_scale))
+        self.phi_to = np.radians(-38.0 * (1.0 - 0.5 * sh) * (0.8 + 0.2 * min(p.knee_rom_scale, 1.0)))
         self.q_flat = 0.16  # fraction of stance when the foot becomes flat
         self.q_heel_off = 0.45  # fraction of stance when the heel starts to rise
         # pelvis forward position at each heel strike: midway between the heels, shifted toward the lead foot
@@ -314,6 +318,7 @@ class _Walker:
         self._py = PchipInterpolator(mid, sway, extrapolate=True)
         yaw = np.where(self.s.side == "L", -1.0, 1.0) * np.radians(4.0) * min(1.0, p.step_length_m / 0.7)
         self._yaw = PchipInterpolator(self.s.hs_t, yaw)
+        self.theta_over = np.radians(_HIP_OVERSHOOT_DEG) * p.hip_rom_scale  # late-swing hip flexion overshoot
         self._adjust_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._build_pelvis_height()
 
@@ -324,7 +329,7 @@ class _Walker:
     def stance_desired_knee(self, q: np.ndarray) -> np.ndarray:
         """Desired stance knee flexion (rad) at fraction ``q`` of stance (Winter 1991 shape)."""
         ks = self.p.knee_rom_scale
-        base = np.radians(5.0)
+        base = np.radians(5.0 + 12.0 * max(0.0, 1.0 - ks))  # reduced knee range: flexed knees (Parkinsonian)
         loading = np.radians(15.0) * ks * (1.0 - 0.5 * self.shuffle) * _bump(q / 0.65, 0.38)
         # late stance knee flexion rises toward the toe-off value (the heel lifts)
         late = np.radians(10.0) * _smoothstep((q - 0.55) / 0.45)
@@ -378,10 +383,10 @@ class _Walker:
         h_des = {sd: np.full(len(t), np.nan) for sd in _SIDES}
         h_max = {sd: np.full(len(t), np.nan) for sd in _SIDES}
         q_all = {sd: np.full(len(t), np.nan) for sd in _SIDES}
-        d_max = _knee_distance(b, np.radians(2.0))
+        d_max = _knee_distance(b, np.radians(_MIN_STANCE_KNEE_DEG))
         # the leading leg starts to claim the pelvis a little before its heel strikes (the body falls onto it):
         # before the strike, its wish is computed with the foot already in its strike pose
-        pre = 0.35 * (self.p.stance_pct / 100.0 - 0.5) * 2 * 60.0 / self.p.cadence_steps_min
+        pre = max(0.05, 0.35 * (self.p.stance_pct / 100.0 - 0.5) * 2 * 60.0 / self.p.cadence_steps_min)
         for k in range(len(self.s.hs_t) - 2):
             m = (t >= self.s.hs_t[k] - pre) & (t <= self.s.to_t[k])
             if not m.any():
@@ -448,7 +453,8 @@ class _Walker:
 
         Thigh and knee angles go smoothly from the toe-off pose to the heel-strike pose, leaving and arriving
         with the stance leg's angular velocities (so the leg does not pause at either event), plus a knee
-        flexion hump (peak about 60 deg at 30 % of swing).
+        flexion hump (peak about 60 deg at 30 % of swing) and a small late-swing hip flexion overshoot (the
+        swing limb retracts before contact).
         """
         p = self.p
         sd = str(self.s.side[k])
@@ -470,7 +476,7 @@ class _Walker:
             return dur * (v0 * b0 + v1 * b1)
 
         g = 1.0 - (1.0 - np.minimum(q / _THIGH_FORWARD, 1.0)) ** 2  # the thigh swings forward at once (ease-out)
-        theta = th0 + (th1 - th0) * g
+        theta = th0 + (th1 - th0) * g + self.theta_over * _bump(q, _HIP_OVERSHOOT_PEAK)
         knee_peak = np.radians(62.0) * p.knee_rom_scale * (1.0 - 0.45 * self.shuffle)
         lin = ka0 + (ka1 - ka0) * _smoothstep(q / _KNEE_EXTENDED)
         lin_peak = ka0 + (ka1 - ka0) * _smoothstep(np.array(0.3 / _KNEE_EXTENDED))
@@ -550,12 +556,17 @@ class _Walker:
         heel, toe = self._foot_points(ankle + d_ankle, phi + d_phi)
         lift = np.maximum.accumulate(heel[::-1, 2])[::-1] - heel[:, 2]
         lift[: int(np.argmax(heel[:, 2])) + 1] = 0.0  # only after the early-swing heel peak
-        clearance_min = 0.012 * (1.0 - 0.8 * self.shuffle)
-        inner = (qg > 0.08) & (qg < 0.92)
-        low = np.minimum(heel[inner, 2] + lift[inner], toe[inner, 2] + lift[inner]).min()
-        if low < clearance_min:
-            lift = lift + (clearance_min - low) * np.sin(np.pi * qg) ** 2
         lift = gaussian_filter1d(lift, sigma=12.0, mode="nearest") * _smoothstep(qg / 0.3) * _smoothstep((1 - qg) / 0.1)
+        # keep heel and toe above the floor with a margin that grows from zero at the events to the minimum
+        # clearance (smaller when shuffling): a smooth envelope of what is missing, then an exact top-up
+        clearance_min = 0.012 * (1.0 - 0.8 * self.shuffle)
+        margin = clearance_min * np.minimum(1.0, np.minimum(qg, 1.0 - qg) / 0.1)
+        z_low = np.minimum(heel[:, 2], toe[:, 2]) + lift
+        need = np.maximum(margin - z_low, 0.0)
+        if need.any():
+            lift = lift + 1.2 * gaussian_filter1d(maximum_filter1d(need, size=15, mode="nearest"), 4.0, mode="nearest")
+            lift = lift + np.maximum(margin - (np.minimum(heel[:, 2], toe[:, 2]) + lift), 0.0)
+        lift[0] = lift[-1] = 0.0
         d_ankle[:, 2] += lift
         self._adjust_cache[k] = (qg, d_ankle, d_phi)
         return qg, d_ankle, d_phi
@@ -568,6 +579,12 @@ class _Walker:
         qg, d_ankle, d_phi = self._swing_adjust(k)
         ankle = ankle + np.stack([np.interp(q, qg, d_ankle[:, i]) for i in range(3)], axis=-1)
         phi = phi + np.interp(q, qg, d_phi)
+        # guard: the end corrections must not carry the ankle out of the leg's reach (bone lengths are exact)
+        hip = self.hip(t, str(self.s.side[k]))
+        v = ankle - hip
+        d = np.linalg.norm(v, axis=-1, keepdims=True)
+        d_ok = _knee_distance(self.body, np.radians(_MIN_SWING_KNEE_DEG))
+        ankle = np.where(d > d_ok, hip + v * (d_ok / np.maximum(d, 1e-9)), ankle)
         heel, toe = self._foot_points(ankle, phi)
         return heel, ankle, toe
 
@@ -607,9 +624,8 @@ class _Walker:
         # trunk: pitch forward by trunk_flexion (+ a small step-frequency oscillation), counter-rotating yaw
         _, _, yaw = self._pelvis_xy_yaw(t)
         # pelvis/trunk tilt oscillates twice per stride, tilting forward most around each toe-off (as the
-        # pelvis does in normal gait, a few degrees); a larger tilt (hip_rom_scale < 1) takes range out of
-        # the hip flexion-extension measured against the trunk
-        tilt = 1.5 + 6.0 * max(0.0, 1.0 - p.hip_rom_scale)
+        # pelvis does in normal gait, by a few degrees)
+        tilt = 1.5
         stance = p.stance_pct / 100.0
         phase2 = 2.0 * (self._phase(t, "L") - (stance - 0.5))
         pitch = np.radians(p.trunk_flexion_deg + tilt * np.cos(2 * np.pi * phase2))

@@ -79,3 +79,56 @@ def overlay_frame(video_path: str | Path | None, keypoints: Keypoints2D, row: in
     if video_path is not None and Path(video_path).exists():
         frame = read_frame(video_path, int(keypoints.frame_index[int(np.clip(row, 0, keypoints.n_frames - 1))]))
     return draw_skeleton(frame, keypoints, row)
+
+
+def render_overlay_video(video_path: str | Path, keypoints: Keypoints2D, out_path: str | Path, *,
+                         max_width: int = 640, progress=None) -> Path:
+    """Write the video with its skeleton drawn on every frame as WebM (VP8) at most ``max_width`` wide.
+
+    Why WebM/VP8: it is the one browser-playable codec OpenCV's bundled FFmpeg can *write* (no H.264 encoder
+    ships with the wheels), and many clinic cameras save MPEG-4 Part 2 ("mp4v"), which browsers do not play;
+    the overlay video therefore doubles as a playable copy. ``progress(done, total)`` is called per frame.
+    Written to a temporary name, then renamed, so a half-written file is never served.
+    """
+    import cv2
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    rows = {int(f): i for i, f in enumerate(keypoints.frame_index)}
+    w, h = int(keypoints.width), int(keypoints.height)
+    scale = min(1.0, max_width / w)
+    size = (int(round(w * scale)) // 2 * 2, int(round(h * scale)) // 2 * 2)
+    cap = cv2.VideoCapture(str(video_path))
+    if not cap.isOpened():
+        from gaitscope.errors import VideoError
+
+        raise VideoError(f"The video {Path(video_path).name} cannot be opened to draw the skeleton on it.")
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or keypoints.n_frames
+    tmp = out_path.with_name(out_path.stem + ".part.webm")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), float(keypoints.fps), size)
+    try:
+        index = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                break
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            row = rows.get(index)
+            if row is not None:
+                rgb = draw_skeleton(rgb, keypoints, row)
+            elif rgb.shape[:2] != (h, w):
+                rgb = cv2.resize(rgb, (w, h))
+            writer.write(cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR))
+            index += 1
+            if progress is not None:
+                progress(index, max(total, index))
+    finally:
+        cap.release()
+        writer.release()
+    if index == 0:
+        tmp.unlink(missing_ok=True)
+        from gaitscope.errors import VideoError
+
+        raise VideoError(f"No frame of {Path(video_path).name} could be read to draw the skeleton on.")
+    tmp.replace(out_path)
+    return out_path

@@ -3,6 +3,7 @@ application refuses a schema that is behind (or ahead of) the code."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,13 @@ def test_unreachable_or_invalid_url_is_a_database_error(tmp_path):
         open_database("not a url")
     with pytest.raises(DatabaseError, match="Cannot reach"):
         open_database("postgresql+psycopg://nobody:x@127.0.0.1:1/none", auto_upgrade=True)
+
+
+def test_postgres_backend_configured():
+    """Reports (as a skip) that the PostgreSQL half of the suite did not run."""
+    if not os.environ.get("GAITSCOPE_TEST_PG_URL"):
+        pytest.skip('GAITSCOPE_TEST_PG_URL not set: db tests ran on SQLite only (start one: eval "$(.ci/postgres.sh)")')
+    assert os.environ["GAITSCOPE_TEST_PG_URL"].startswith("postgresql")
 
 
 def test_migrations_ship_inside_the_package():

@@ -405,3 +405,27 @@ def test_load_missing_analysis(db):
     with db.session() as s:
         with pytest.raises(DatabaseError, match="Analysis 424242 does not exist"):
             load_analysis(s, 424242)
+
+
+def test_optional_payloads_round_trip(db):
+    """No per-frame embedding; detector landmarks in a format without their own pose row; no raw at all."""
+    smp = make_sample_analysis(seed=11)
+    kp = smp.keypoints2d
+    odd = dataclasses.replace(kp, raw=kp.raw[:, :21], raw_format="hand21")
+    bare = dataclasses.replace(kp, raw=None, raw_format="")
+    with db.session() as s:
+        r1, r2 = new_recording(s, name="a.mp4"), new_recording(s, name="b.mp4")
+        a1 = save_analysis(s, r1, keypoints2d=odd, motion3d=smp.motion3d, report=smp.report, embedding=smp.embedding,
+                           predictions=(), store_per_frame_embedding=False, **VERSIONS)
+        a2 = save_analysis(s, r2, keypoints2d=bare, motion3d=smp.motion3d, report=smp.report, embedding=None,
+                           predictions=(), **VERSIONS)
+    with db.session() as s:
+        _, _, kp1, emb1, _ = load_analysis(s, a1.id)
+        _, _, kp2, _, _ = load_analysis(s, a2.id)
+        assert {(p.kind, p.joint_format) for p in s.get(Analysis, a1.id).pose_sequences} == {("2d", "h36m17"),
+                                                                                          ("3d", "h36m17")}
+    assert kp1.raw_format == "hand21"
+    np.testing.assert_array_equal(kp1.raw, odd.raw)
+    assert kp2.raw is None and kp2.raw_format == ""
+    assert emb1.per_frame.shape == (0, smp.embedding.dim)
+    np.testing.assert_array_equal(emb1.pooled, smp.embedding.pooled)

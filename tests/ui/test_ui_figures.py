@@ -153,3 +153,25 @@ def test_height_used_is_read_from_the_scale_provenance(scale_note, scale_source,
     bundle = SimpleNamespace(report=SimpleNamespace(scale_note=scale_note),
                              motion=SimpleNamespace(scale_source=scale_source))
     assert height_used_cm(bundle) == expected
+
+
+def test_overlay_video_is_written_as_playable_webm(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    from gaitscope.ui.overlay import render_overlay_video
+
+    src = tmp_path / "v.avi"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for _ in range(12):
+        writer.write(np.full((240, 320, 3), 90, np.uint8))
+    writer.release()
+    kp = example_keypoints(example_motion(n_frames=12), width=320, height=240)
+    calls = []
+    out = render_overlay_video(src, kp, tmp_path / "out" / "o.webm", max_width=160,
+                               progress=lambda d, t: calls.append((d, t)))
+    assert out.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # a Matroska/WebM file
+    cap = cv2.VideoCapture(str(out))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (120, 160, 3)
+    assert (np.abs(frame.astype(int) - 90).sum(axis=2) > 60).any()  # the skeleton is drawn on the grey frames
+    assert calls[-1][0] == 12 and not list((tmp_path / "out").glob("*.part.webm"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -12,10 +13,10 @@ import streamlit as st
 from gaitscope.analysis.csv_report import CSV_FILES, report_tables
 from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
 from gaitscope.analysis.report_plots import reference_note
-from gaitscope.ui import data, plots, tables
+from gaitscope.ui import data, jobs, plots, tables
 from gaitscope.ui.components import db_url, md_escape, show_flash, user_errors
-from gaitscope.ui.overlay import overlay_frame
-from gaitscope.ui.uploads import find_video
+from gaitscope.ui.overlay import overlay_frame, render_overlay_video
+from gaitscope.ui.uploads import find_video, uploads_dir
 
 _HEIGHT_RE = re.compile(r"subject(?:'s)? height\D{0,5}(\d{2,3}(?:\.\d+)?)\s*cm", re.IGNORECASE)
 
@@ -109,16 +110,63 @@ def _header(b: data.ResultBundle) -> None:
                 st.markdown("- " + md_escape(w))
 
 
+def _overlay_path(b: data.ResultBundle) -> Path:
+    return uploads_dir() / "overlays" / f"{b.sha256[:24]}-a{b.analysis_id}.webm"
+
+
+@st.fragment(run_every=1.0)
+def _overlay_progress(job_id: str) -> None:
+    job = jobs.get_job(job_id)
+    if job is None or job.finished:
+        st.rerun(scope="app")
+    snap = job.snapshot()
+    done, total = snap.progress.get("overlay", (0, 1))
+    st.progress(snap.stage_fraction("overlay"), text=f"Drawing the skeleton on the video: frame {done} of {total}")
+
+
+def _overlay_video(b: data.ResultBundle, video: Path) -> None:
+    """The skeleton overlay video: shown when rendered, else a button that renders it in the background."""
+    out = _overlay_path(b)
+    if out.exists():
+        st.video(str(out))
+        st.caption("Video with the detected 2D skeleton (left red, right blue).")
+        return
+    key = f"overlay_job_{b.analysis_id}"
+    job = jobs.get_job(st.session_state.get(key))
+    if job is not None and not job.finished:
+        _overlay_progress(job.id)
+        return
+    if job is not None and job.status == "failed":
+        st.error(job.snapshot().error)
+    st.caption("Browsers play H.264 and WebM but not every camera format (MPEG-4 Part 2 'mp4v' shows black). "
+               "The overlay video is WebM and always plays.")
+    if st.button("Render skeleton overlay video", key=f"overlay_button_{b.analysis_id}"):
+        kp = b.keypoints
+
+        def work(progress):
+            return render_overlay_video(video, kp, out, progress=lambda d, t: progress("overlay", d, t))
+
+        st.session_state[key] = jobs.start_job(f"overlay {b.analysis_id}", ("overlay",), work).id
+        st.rerun()
+
+
 def _video_tab(b: data.ResultBundle) -> None:
     video = find_video(b.sha256)
     kp = b.keypoints
     left, right = st.columns(2)
     with left:
-        if video is not None:
-            st.video(str(video))
-        else:
+        if video is None:
             st.info("The original video is not on this server (demo data or a file stored elsewhere); "
                     "the skeleton is drawn on a blank frame.")
+        else:
+            if _overlay_path(b).exists():
+                _overlay_video(b, video)
+                with st.expander("Original video"):
+                    st.video(str(video))
+            else:
+                st.video(str(video))
+                if kp is not None:
+                    _overlay_video(b, video)
     with right:
         if kp is None:
             st.info("No 2D keypoints were stored for this analysis.")
