@@ -12,7 +12,7 @@ was built, i.e. weights + activations; CUDA: ``max_memory_allocated``).
 
 Every measurement runs in its own subprocess so that peak memory is per row and one row cannot warm another's
 caches. CPU rows use ``torch.set_num_threads(--threads)`` (2 by default: the CI machine). Timings on a shared
-machine are noisy: compare rows measured in the same run only.
+machine are noisy (the header prints the load average): compare rows measured in the same run only.
 
 ``--official-repo`` points at a checkout of github.com/Walter0807/MotionBERT; its ``lib/model/DSTformer.py`` is
 imported from there (nothing of it is copied into gaitscope). Both models then get the same weights and are run
@@ -162,10 +162,15 @@ def main() -> None:
     p.add_argument("--official-rows", action="store_true", help="also give the official code full table rows")
     p.add_argument("--compare-only", action="store_true", help="only the same-process official comparison")
     p.add_argument("--no-cpu", action="store_true", help="GPU rows only")
+    p.add_argument("--passive-omp", action="store_true",
+                   help="set OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep instead of spinning; 2-4x faster "
+                        "on a machine shared with other busy processes, no effect on an idle one)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.passive_omp:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # before torch is imported; inherited by the workers
     if args.worker:
         worker(args)
         return
@@ -179,7 +184,8 @@ def main() -> None:
         return
     devices = ([] if args.no_cpu else ["cpu"]) + (["cuda"] if torch.cuda.is_available() else [])
     print(f"DSTformer benchmark: {args.frames}-frame clips, median of {args.repeats} after 1 warm-up, "
-          f"CPU threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} visible cores"
+          f"CPU threads {args.threads}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, "
+          f"torch {torch.__version__}, {os.cpu_count()} visible cores, load average {os.getloadavg()[0]:.1f}"
           + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
     header = f"{'model':<26}{'device':<7}{'batch':>6}{'params':>13}{'GMACs/clip':>12}{'GFLOPs/clip':>12}" \
              f"{'s/forward':>11}{'s/clip':>9}{'frames/s':>10}{'peak MiB':>10}"

@@ -106,10 +106,11 @@ def _draw_curve_axes(ax, by_side: Mapping[str, GaitCurve], title: str) -> None:
             ax.fill_between(curve.pct, curve.normal_mean - sd, curve.normal_mean + sd, color=BAND_COLOR, alpha=0.6,
                             linewidth=0, label="reference")
             band_drawn = True
-    for side, curve in sorted(by_side.items()):
+    # Right first and wider, left on top and thinner: identical sides stay visible as red on blue.
+    for side, curve in sorted(by_side.items(), key=lambda kv: {"R": 0, "": 1, "L": 2}.get(kv[0], 1)):
         color = {"L": LEFT_COLOR, "R": RIGHT_COLOR}.get(side, CENTRE_COLOR)
         label = {"L": "left", "R": "right"}.get(side, "")
-        ax.plot(curve.pct, curve.mean, color=color, linewidth=1.6, label=label or None)
+        ax.plot(curve.pct, curve.mean, color=color, linewidth=1.2 if side == "L" else 2.4, label=label or None)
     ax.set_title(title, fontsize=9)
     ax.set_xlim(0, 100)
     ax.tick_params(labelsize=7)

@@ -17,6 +17,10 @@ ankle-joint share of body height in Winter's anthropometric segment table (thigh
 Winter, Biomechanics and Motor Control of Human Movement, 4th ed., 2009, Fig. 4.1). Detector hips sit higher than
 anatomical hip centres (BlazePose), so metric lengths can be biased by a few percent; relative quantities
 (symmetry, angles, timing) are unaffected.
+
+CPU speed on a shared machine: set ``OMP_WAIT_POLICY=PASSIVE`` in the environment of the process BEFORE torch is
+imported (e.g. in the job worker's environment). Idle OpenMP threads then sleep instead of spinning; with other busy
+processes on the same cores this made the forward pass 2-4x faster in ``benchmarks/dstformer.py``.
 """
 
 from __future__ import annotations

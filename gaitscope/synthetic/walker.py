@@ -329,7 +329,7 @@ class _Walker:
     def stance_desired_knee(self, q: np.ndarray) -> np.ndarray:
         """Desired stance knee flexion (rad) at fraction ``q`` of stance (Winter 1991 shape)."""
         ks = self.p.knee_rom_scale
-        base = np.radians(5.0 + 12.0 * max(0.0, 1.0 - ks))  # reduced knee range: flexed knees (Parkinsonian)
+        base = np.radians(5.0 + 32.0 * max(0.0, 1.0 - ks))  # reduced knee range: flexed knees (Parkinsonian)
         loading = np.radians(15.0) * ks * (1.0 - 0.5 * self.shuffle) * _bump(q / 0.65, 0.38)
         # late stance knee flexion rises toward the toe-off value (the heel lifts)
         late = np.radians(10.0) * _smoothstep((q - 0.55) / 0.45)

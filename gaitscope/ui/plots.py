@@ -50,7 +50,8 @@ def gait_curve_figure(by_side: Mapping[str, GaitCurve], title: str | None = None
         fig.add_trace(go.Scatter(x=ref.pct, y=ref.normal_mean - sd, mode="lines", line=dict(width=0),
                                  fill="tonexty", fillcolor=_rgba(BAND_COLOR, 0.55), name="reference ±1 SD",
                                  hovertemplate="reference %{x:.0f} %%: %{y:.1f}<extra></extra>"))
-    for side in sorted(by_side):
+    # Right is drawn first and wider, left on top and thinner, so identical sides stay visible (red on blue).
+    for side in sorted(by_side, key=lambda s: {"R": 0, "": 1, "L": 2}.get(s, 1)):
         c = by_side[side]
         color = SIDE_COLORS.get(side, CENTRE_COLOR)
         if show_sd and np.all(np.isfinite(c.sd)):
@@ -58,8 +59,10 @@ def gait_curve_figure(by_side: Mapping[str, GaitCurve], title: str | None = None
                                      y=np.concatenate([c.mean + c.sd, (c.mean - c.sd)[::-1]]),
                                      fill="toself", fillcolor=_rgba(color, 0.12), line=dict(width=0),
                                      hoverinfo="skip", showlegend=False, name=f"{SIDE_NAMES.get(side, side)} ±1 SD"))
-        fig.add_trace(go.Scatter(x=c.pct, y=c.mean, mode="lines", line=dict(color=color, width=2.5),
+        fig.add_trace(go.Scatter(x=c.pct, y=c.mean, mode="lines", line=dict(color=color, width=2.0 if side == "L"
+                                                                             else 4.0),
                                  name=f"{SIDE_NAMES.get(side, side)} (n={c.n_strides})",
+                                 legendrank={"L": 1, "R": 2}.get(side, 3),
                                  hovertemplate=f"{SIDE_NAMES.get(side, side)} %{{x:.0f}} %%: %{{y:.1f}}<extra></extra>"))
     fig.update_layout(title=title or curve_label(first.name), xaxis_title="% gait cycle",
                       yaxis_title=first.unit, height=300, margin=dict(l=40, r=10, t=40, b=40),

@@ -1,5 +1,6 @@
 """Fixtures for the database tests: every test that takes ``db_url`` / ``db`` runs on SQLite and, when
-``GAITSCOPE_TEST_PG_URL`` is set (see ``.ci/postgres.sh``), on PostgreSQL too, each time in a fresh database.
+``GAITSCOPE_TEST_PG_URL`` is set (see ``.ci/postgres.sh``), on PostgreSQL too, each time with nothing left over
+from other tests.
 
 ``db_url`` is a brand-new EMPTY database (migration tests). ``db`` / ``head_url`` is a database at the schema
 head, migrated once per session: on SQLite each test gets its own copy of the migrated file; on PostgreSQL

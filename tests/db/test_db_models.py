@@ -177,3 +177,25 @@ def test_sqlite_pragmas(tmp_path):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
     db.dispose()
+
+
+def test_sqlite_write_sessions_take_the_write_lock_first(tmp_path):
+    """A write session holds SQLite's write lock from its first statement (BEGIN IMMEDIATE), so two writers
+    queue instead of failing half-way; a read session does not block writers."""
+    import sqlite3
+
+    path = tmp_path / "lock.db"
+    db = open_database(f"sqlite:///{path}", auto_upgrade=True)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with db.read_session() as s:
+            s.scalars(select(Patient)).all()
+            other.execute("BEGIN IMMEDIATE")  # a reader does not hold the write lock
+            other.execute("ROLLBACK")
+        with db.session() as s:
+            s.scalars(select(Patient)).all()  # only a read so far...
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # ...but the write lock is already ours
+    finally:
+        other.close()
+        db.dispose()

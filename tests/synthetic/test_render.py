@@ -4,12 +4,12 @@ Measured on the bundled sample (first 60 frames, BlazePose full via mediapipe 0.
 video mode), median 2D error vs the projected H36M truth; shank length in the image is about 137 px:
 
     joint        median px   % shank   mean bias (x, y) px     (whole 210-frame video: median px)
-    left_hip         5.3       3.9      ( 2.7,  1.3)            6.4
-    right_hip        6.9       5.0      ( 2.1, -3.9)            5.3
-    left_knee        8.2       6.0      (-3.9, -3.3)            7.9
-    right_knee       3.8       2.8      ( 1.5,  0.1)            4.2
-    left_ankle      13.1       9.6      (-1.0, -10.2)          13.2
-    right_ankle      9.0       6.6      ( 8.9, -4.5)            9.0
+    left_hip         5.3       3.9      ( 3.0,  1.4)            6.4
+    right_hip        6.9       5.0      ( 2.0, -3.8)            5.1
+    left_knee        7.8       5.7      (-3.8, -3.0)            7.5
+    right_knee       3.5       2.5      ( 1.9, -0.1)            4.4
+    left_ankle      13.1       9.6      (-0.5, -10.0)          13.3
+    right_ankle      8.5       6.3      ( 8.9, -4.5)            8.9
 
 (The camera is on the walker's right: the left leg is the far, partly hidden one.) BlazePose's hip landmarks
 sit a few pixels off the H36M hip joint centres; its ankles sit 4-11 px higher than our ankle joints and, on the

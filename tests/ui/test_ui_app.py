@@ -96,7 +96,7 @@ def test_duplicate_patient_code_is_refused(env):
     assert any("already exists" in e.value for e in at.error)
 
 
-def _store_analysis(url: str) -> int:
+def _store_analysis(url: str, sha256: str = "ab" * 32) -> int:
     from gaitscope.db import create_patient, create_visit, register_recording, save_analysis
     from gaitscope.ui.example_records import example_keypoints, example_motion, example_predictions, example_report
 
@@ -104,7 +104,7 @@ def _store_analysis(url: str) -> int:
     with data.database(url).session() as s:
         p = create_patient(s, "P-RES", height_cm=172)
         v = create_visit(s, p)
-        rec = register_recording(s, v, sha256="ab" * 32, original_name="clinic walk.mp4", kind="video", fps=30.0,
+        rec = register_recording(s, v, sha256=sha256, original_name="clinic walk.mp4", kind="video", fps=30.0,
                                  duration_s=2.0, width=320, height=240, size_bytes=1234)
         a = save_analysis(s, rec, keypoints2d=example_keypoints(motion), motion3d=motion, report=example_report(),
                           embedding=None, predictions=list(example_predictions()), model_name="lifter:dstformer",
@@ -165,3 +165,33 @@ def test_upload_of_a_broken_video_shows_the_pipeline_error_and_stores_nothing(en
     assert any(job.error == e.value for e in at.error)
     assert "Nothing was stored" in _texts(at)
     assert len(data.analyses_frame(env)) == before
+
+
+def test_results_page_plays_the_video_and_renders_the_overlay_in_the_background(env, tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    import hashlib
+
+    import numpy as np
+
+    from gaitscope.ui.uploads import uploads_dir
+
+    src = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (320, 240))
+    for _ in range(60):
+        writer.write(np.full((240, 320, 3), 120, np.uint8))
+    writer.release()
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    (uploads_dir() / f"{sha}.avi").write_bytes(src.read_bytes())  # as the upload page stores it
+    at = _app().run()
+    at.session_state["analysis_id"] = _store_analysis(env, sha256=sha)
+    at.switch_page(PAGE_RESULTS).run()
+    _ok(at)
+    assert len(at.get("video")) == 1  # the original, beside the frame slider
+    at.button(key=f"overlay_button_{at.session_state['analysis_id']}").click().run()
+    _ok(at)
+    job = jobs.get_job(at.session_state[f"overlay_job_{at.session_state['analysis_id']}"])
+    assert jobs.wait(job, 60).status == "done"
+    at.run()
+    _ok(at)
+    assert len(at.get("video")) == 2  # the overlay video, and the original in an expander
+    assert any("detected 2D skeleton" in c.value for c in at.caption)

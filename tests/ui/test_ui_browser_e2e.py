@@ -280,4 +280,12 @@ def test_browser_upload_sample_video_end_to_end(server, page, tmp_path):
     _check_results_page(page, tmp_path, "DEMO-001", "dashboard_sample_results.png")
     _open_tab(page, "Video and 2D")
     assert page.locator("video").count() == 1
-    assert page.locator('[data-testid="stImage"] img').count() >= 1
+    assert page.locator('[data-testid="stImage"] img').count() >= 1  # the frame slider's skeleton overlay
+    page.get_by_role("button", name="Render skeleton overlay video").click()
+    page.get_by_text("Video with the detected 2D skeleton").wait_for(timeout=300_000)
+    _wait_idle(page)
+    video = page.locator("video").first
+    video.evaluate("v => v.load()")
+    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=30_000)
+    assert video.evaluate("v => v.duration") > 1.0  # the WebM overlay plays in Chromium
+    _shot(page, tmp_path, "dashboard_sample_overlay.png")

@@ -144,7 +144,8 @@ def _overlay_video(b: data.ResultBundle, video: Path) -> None:
         kp = b.keypoints
 
         def work(progress):
-            return render_overlay_video(video, kp, out, progress=lambda d, t: progress("overlay", d, t))
+            return render_overlay_video(video, kp, out, max_width=480,
+                                        progress=lambda d, t: progress("overlay", d, t))
 
         st.session_state[key] = jobs.start_job(f"overlay {b.analysis_id}", ("overlay",), work).id
         st.rerun()

@@ -1,0 +1,360 @@
+"""A 2D keypoint noise model MEASURED on BlazePose, to make training inputs look like real detections.
+
+Why measured: a lifter trained on clean projections (or on MotionBERT's generic Gaussian corruption) meets a
+different input at run time. BlazePose has systematic errors (its hip landmarks sit higher and more lateral than
+anatomical hip joint centres, the head is built from the ears), temporally correlated wobble, occasional
+left/right swaps in side views and low-visibility knees (see ``../shared/data/README.md``). We render synthetic
+walks whose joints are known exactly (``gaitscope.synthetic.render``), run the same detector the product runs
+(``gaitscope.platform.detect.detect_keypoints``) and fit, per H36M joint:
+
+* **bias** and **spread** of the error in a body-aligned 2D frame, in units of the projected trunk length
+  (pelvis to thorax in pixels). Axis ``u`` points from the pelvis to the thorax in the image ("up the body"),
+  axis ``v`` is perpendicular to it, signed toward the walker's projected direction of travel ("forward").
+  Expressing errors this way makes them independent of the image size, the subject's size and which way the
+  walker crosses the screen, so one measurement transfers to any camera of the training sampler;
+* **temporal correlation**: the lag-1 autocorrelation of the error, used as the coefficient of an AR(1)
+  process (detector errors drift over several frames rather than flicker);
+* **dropout rate**: fraction of frames where the joint has confidence 0 (below the visibility threshold);
+* **left/right swap rate** of the legs and of the arms and the mean length of a swap episode (a frame counts as
+  swapped when both detected joints of a pair lie closer to the other side's truth, for every pair of the limb);
+* **confidence distribution**: a histogram of BlazePose visibility per joint.
+
+:class:`NoiseModel` stores this as JSON (``gaitscope/data/noise/blazepose_noise.json``) and :meth:`NoiseModel.sample`
+draws noisy detections for a clean projected sequence. Errors are relative to the ground-truth H36M joints of
+the walker; where the walker's joint definitions differ from BlazePose's (hip centres), that difference is part
+of the bias, which is what we want the lifter to undo.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy.signal import lfilter
+
+from gaitscope.skeleton import H36M_JOINTS, J, NUM_JOINTS
+
+NOISE_JSON = Path(__file__).resolve().parents[1] / "data" / "noise" / "blazepose_noise.json"
+CONF_BINS = np.linspace(0.0, 1.0, 21)
+#: Joints moved together by a left/right swap (BlazePose swaps whole limbs, not single joints).
+SWAP_GROUPS: dict[str, tuple[tuple[int, int], ...]] = {
+    "legs": ((J["right_hip"], J["left_hip"]), (J["right_knee"], J["left_knee"]), (J["right_ankle"], J["left_ankle"])),
+    "arms": ((J["right_shoulder"], J["left_shoulder"]), (J["right_elbow"], J["left_elbow"]),
+             (J["right_wrist"], J["left_wrist"])),
+}
+#: Joints that decide whether a limb swap is visible at all (distal joints; proximal ones nearly coincide).
+_SWAP_TEST = {"legs": ((J["right_knee"], J["left_knee"]), (J["right_ankle"], J["left_ankle"])),
+              "arms": ((J["right_elbow"], J["left_elbow"]), (J["right_wrist"], J["left_wrist"]))}
+
+
+def body_frame(xy: np.ndarray, forward_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame body axes ``u`` (pelvis -> thorax), ``v`` (perpendicular, toward ``forward_px``) and scale.
+
+    ``xy``: ``(T, 17, 2)`` clean projected joints in pixels; ``forward_px``: ``(T, 2)`` projected direction of
+    travel (any length) or None (then ``v`` is ``u`` rotated by +90 degrees). Scale: trunk length in pixels.
+    """
+    trunk = xy[:, J["thorax"]] - xy[:, J["pelvis"]]
+    s = np.linalg.norm(trunk, axis=-1)
+    u = trunk / np.maximum(s, 1e-9)[:, None]
+    v = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+    if forward_px is not None:
+        sign = np.sign(np.sum(v * forward_px, axis=-1))
+        sign[sign == 0] = 1.0
+        v = v * sign[:, None]
+    return u, v, np.maximum(s, 1e-6)
+
+
+def _swap_mask(det: np.ndarray, truth: np.ndarray, group: str, min_sep: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frames where a limb is swapped, and frames where a swap is decidable (limbs apart by > ``min_sep`` px)."""
+    swapped = np.ones(len(det), dtype=bool)
+    decidable = np.ones(len(det), dtype=bool)
+    for r, l in _SWAP_TEST[group]:
+        same = np.linalg.norm(det[:, r] - truth[:, r], axis=-1) + np.linalg.norm(det[:, l] - truth[:, l], axis=-1)
+        cross = np.linalg.norm(det[:, r] - truth[:, l], axis=-1) + np.linalg.norm(det[:, l] - truth[:, r], axis=-1)
+        swapped &= cross < same
+        decidable &= np.linalg.norm(truth[:, r] - truth[:, l], axis=-1) > min_sep
+    return swapped & decidable, decidable
+
+
+def _runs(mask: np.ndarray) -> list[int]:
+    out, n = [], 0
+    for m in mask:
+        if m:
+            n += 1
+        elif n:
+            out.append(n)
+            n = 0
+    if n:
+        out.append(n)
+    return out
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """Per-joint BlazePose error statistics (see the module docstring); arrays are lists for JSON."""
+
+    bias_uv: list[list[float]]  # (17, 2) mean error along (u, v), in trunk lengths
+    std_uv: list[list[float]]  # (17, 2) standard deviation along (u, v), in trunk lengths
+    ar1: float  # lag-1 autocorrelation of the error (AR(1) coefficient of the sampler)
+    dropout: list[float]  # (17,) fraction of frames with confidence 0
+    swap_rate: dict[str, float]  # "legs"/"arms": fraction of decidable frames that are swapped
+    swap_mean_len: dict[str, float]  # mean swap episode length in frames
+    conf_hist: list[list[float]]  # (17, 20) histogram (probabilities) of non-zero confidence over CONF_BINS
+    n_frames: int = 0
+    fps: float = 30.0
+    source: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # -- io --------------------------------------------------------------------------------------------------
+
+    def to_json(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        d = asdict(self)
+        d["joints"] = list(H36M_JOINTS)
+        d["conf_bins"] = CONF_BINS.tolist()
+        d["units"] = ("bias_uv/std_uv: fractions of the projected trunk length (pelvis-thorax, px); u = pelvis->"
+                      "thorax, v = perpendicular toward the direction of travel; ar1 per frame at 'fps'")
+        p.write_text(json.dumps(d, indent=1) + "\n")
+        return p
+
+    @classmethod
+    def from_json(cls, path: str | Path = NOISE_JSON) -> "NoiseModel":
+        d = json.loads(Path(path).read_text())
+        for k in ("joints", "conf_bins", "units"):
+            d.pop(k, None)
+        d["notes"] = tuple(d.get("notes", ()))
+        return cls(**d)
+
+    # -- sampling --------------------------------------------------------------------------------------------
+
+    def sample(
+        self,
+        xy: np.ndarray,
+        rng: np.random.Generator,
+        forward_px: np.ndarray | None = None,
+        scale: float = 1.0,
+        fps: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Noisy detections for clean ``(T, 17, 2)`` pixels: ``(xy_noisy, conf)``; dropped joints get conf 0.
+
+        ``scale`` multiplies the spread (not the bias) for augmentation; ``fps`` adapts the AR(1) coefficient
+        to another frame rate (same correlation time).
+        """
+        t = xy.shape[0]
+        u, v, s = body_frame(xy, forward_px)
+        bias = np.asarray(self.bias_uv)
+        std = np.asarray(self.std_uv) * scale
+        a = float(np.clip(self.ar1, 0.0, 0.999))
+        if fps is not None and fps > 0 and self.fps > 0 and a > 0:
+            a = float(a ** (self.fps / fps))
+        innov = rng.normal(size=(t, NUM_JOINTS, 2)) * np.sqrt(1.0 - a * a)
+        innov[0] = rng.normal(size=(NUM_JOINTS, 2))  # start in the stationary distribution
+        e = lfilter([1.0], [1.0, -a], innov, axis=0)  # AR(1): e[i] = a e[i-1] + innov[i]
+        err_uv = bias[None] + e * std[None]
+        err = (err_uv[..., :1] * u[:, None, :] + err_uv[..., 1:] * v[:, None, :]) * s[:, None, None]
+        out = xy + err
+        for group, pairs in SWAP_GROUPS.items():
+            mask = self._swap_frames(t, group, rng)
+            if mask.any():
+                for r, l in pairs:
+                    out[mask, r], out[mask, l] = out[mask, l].copy(), out[mask, r].copy()
+        conf = np.empty((t, NUM_JOINTS))
+        centres = 0.5 * (CONF_BINS[1:] + CONF_BINS[:-1])
+        width = CONF_BINS[1] - CONF_BINS[0]
+        for j in range(NUM_JOINTS):
+            p = np.asarray(self.conf_hist[j], dtype=float)
+            p = p / p.sum() if p.sum() > 0 else np.full(len(centres), 1.0 / len(centres))
+            idx = rng.choice(len(centres), size=t, p=p)
+            conf[:, j] = np.clip(centres[idx] + rng.uniform(-0.5, 0.5, size=t) * width, 0.01, 1.0)
+        drop = rng.random((t, NUM_JOINTS)) < np.asarray(self.dropout)[None]
+        conf[drop] = 0.0
+        return out, conf
+
+    def _swap_frames(self, t: int, group: str, rng: np.random.Generator) -> np.ndarray:
+        """Swap episodes as a two-state Markov chain with the measured rate and mean episode length."""
+        rate = float(self.swap_rate.get(group, 0.0))
+        mask = np.zeros(t, dtype=bool)
+        if rate <= 0:
+            return mask
+        length = max(1.0, float(self.swap_mean_len.get(group, 1.0)))
+        p_end = 1.0 / length
+        p_start = min(1.0, rate * p_end / max(1e-6, 1.0 - rate))
+        on = rng.random() < rate
+        for i in range(t):
+            mask[i] = on
+            on = (rng.random() >= p_end) if on else (rng.random() < p_start)
+        return mask
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------------------------------------
+
+
+def fit_noise_model(
+    detected: Sequence[tuple[np.ndarray, np.ndarray]],
+    truth: Sequence[np.ndarray],
+    forward: Sequence[np.ndarray | None],
+    fps: float = 30.0,
+    source: str = "",
+    notes: Sequence[str] = (),
+) -> NoiseModel:
+    """Fit :class:`NoiseModel` from aligned sequences.
+
+    ``detected``: ``[(xy (T,17,2) px, conf (T,17))]``; ``truth``: ``[(T,17,2) px]`` projected ground truth of
+    the same frames; ``forward``: ``[(T,2) projected direction of travel or None]``. Swapped frames are left out
+    of the bias/spread fit of the swapped limb (they are modelled by the swap rate).
+    """
+    errs, keeps, confs, drops = [], [], [], []
+    swaps: dict[str, list[np.ndarray]] = {g: [] for g in SWAP_GROUPS}
+    decid: dict[str, list[np.ndarray]] = {g: [] for g in SWAP_GROUPS}
+    ar_num = ar_den = 0.0
+    for (xy_d, conf), xy_t, fwd in zip(detected, truth, forward):
+        xy_d = np.asarray(xy_d, dtype=float)
+        conf = np.asarray(conf, dtype=float)
+        xy_t = np.asarray(xy_t, dtype=float)
+        u, v, s = body_frame(xy_t, fwd)
+        known = (conf > 0) & np.isfinite(xy_d).all(axis=-1)
+        d = np.where(known[..., None], xy_d, xy_t)
+        keep = known.copy()
+        min_sep = 0.15 * float(np.median(s))
+        for g, pairs in SWAP_GROUPS.items():
+            sw, dc = _swap_mask(d, xy_t, g, min_sep)
+            swaps[g].append(sw)
+            decid[g].append(dc)
+            for r, l in pairs:
+                keep[sw, r] = False
+                keep[sw, l] = False
+        e = d - xy_t
+        e_uv = np.stack([np.sum(e * u[:, None], -1), np.sum(e * v[:, None], -1)], axis=-1) / s[:, None, None]
+        errs.append(e_uv)
+        keeps.append(keep)
+        confs.append(conf)
+        drops.append(~known)
+    e_all = np.concatenate(errs)
+    k_all = np.concatenate(keeps)
+    bias = np.zeros((NUM_JOINTS, 2))
+    std = np.zeros((NUM_JOINTS, 2))
+    for j in range(NUM_JOINTS):
+        ej = e_all[k_all[:, j], j]
+        if len(ej) >= 2:
+            # robust spread: 1.4826 x MAD, so a few gross failures do not inflate the everyday noise
+            bias[j] = np.median(ej, axis=0)
+            std[j] = 1.4826 * np.median(np.abs(ej - bias[j]), axis=0)
+    for e_uv, keep in zip(errs, keeps):
+        r = (e_uv - bias[None]) / np.maximum(std[None], 1e-9)
+        both = keep[1:] & keep[:-1]
+        ar_num += float(np.sum((r[1:] * r[:-1])[both]))
+        ar_den += float(0.5 * np.sum((r[1:] ** 2 + r[:-1] ** 2)[both]))
+    ar1 = float(np.clip(ar_num / ar_den, 0.0, 0.99)) if ar_den > 0 else 0.0
+    c_all = np.concatenate(confs)
+    d_all = np.concatenate(drops)
+    hist = []
+    for j in range(NUM_JOINTS):
+        cj = c_all[~d_all[:, j], j]
+        h, _ = np.histogram(np.clip(cj, 0, 1), bins=CONF_BINS)
+        hist.append((h / max(1, h.sum())).tolist())
+    swap_rate, swap_len = {}, {}
+    for g in SWAP_GROUPS:
+        sw = np.concatenate(swaps[g])
+        dc = np.concatenate(decid[g])
+        swap_rate[g] = float(sw.sum() / max(1, dc.sum()))
+        runs = [n for m in swaps[g] for n in _runs(m)]
+        swap_len[g] = float(np.mean(runs)) if runs else 1.0
+    return NoiseModel(
+        bias_uv=bias.round(5).tolist(),
+        std_uv=std.round(5).tolist(),
+        ar1=round(ar1, 4),
+        dropout=d_all.mean(axis=0).round(5).tolist(),
+        swap_rate=swap_rate,
+        swap_mean_len=swap_len,
+        conf_hist=[[round(x, 5) for x in h] for h in hist],
+        n_frames=int(len(e_all)),
+        fps=float(fps),
+        source=source,
+        notes=tuple(notes),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Measurement on rendered walks
+# ---------------------------------------------------------------------------------------------------------
+
+#: Views of the measurement: (yaw from the walker's left side, walker seed, appearance seed, height m).
+#: None of them is the bundled sample (walker seed 11, appearance 4), which stays an unseen test video.
+MEASURE_VIEWS: tuple[tuple[float, int, int, float], ...] = (
+    (0.0, 101, 21, 1.62), (180.0, 102, 22, 1.80), (40.0, 103, 23, 1.70), (140.0, 104, 24, 1.75), (80.0, 105, 25, 1.66),
+)
+
+
+def measure_blazepose_noise(
+    out_json: str | Path = NOISE_JSON,
+    frames_per_view: int = 60,
+    views: Sequence[tuple[float, int, int, float]] = MEASURE_VIEWS,
+    work_dir: str | Path | None = None,
+    log=print,
+) -> NoiseModel:
+    """Render short walks, run BlazePose (``workers=1``) on them, fit and save :class:`NoiseModel`."""
+    import tempfile
+
+    from gaitscope.platform.detect import detect_keypoints, mediapipe_version
+    from gaitscope.synthetic.camera import view_from_angle
+    from gaitscope.synthetic.render import render_walk
+    from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
+
+    tmp = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="gaitscope_noise_"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    detected, truth, forward = [], [], []
+    fps = 30.0
+    t0 = time.perf_counter()
+    for yaw, seed, app_seed, height in views:
+        params = WalkParams(fps=fps, duration_s=frames_per_view / fps, height_m=height, seed=seed)
+        walk = simulate_walk(params)
+        cam = view_from_angle(walk, yaw)
+        video = tmp / f"noise_{seed}.mp4"
+        render_walk(walk, cam, video, seed=app_seed)
+        kp = detect_keypoints(video, workers=1, min_person_frames=10)
+        idx = np.asarray(kp.frame_index)
+        xyz = walk.motion.xyz_m[idx]
+        xy_t = cam.project(xyz)
+        pel = walk.motion.xyz_m[:, 0]
+        vel = np.gradient(pel, axis=0)[idx]
+        fwd = cam.project(xyz[:, 0] + 0.3 * vel / np.maximum(np.linalg.norm(vel, axis=-1, keepdims=True), 1e-9)) \
+            - xy_t[:, 0]
+        detected.append((kp.xy_px, kp.conf))
+        truth.append(xy_t)
+        forward.append(fwd)
+        log(f"noise: view yaw {yaw:5.0f} deg, {len(idx)} frames detected ({time.perf_counter() - t0:.0f} s)")
+    model = fit_noise_model(
+        detected, truth, forward, fps=fps,
+        source=f"blazepose-full/mediapipe-{mediapipe_version()} on gaitscope rendered walks",
+        notes=(f"{len(views)} rendered walks (yaw {[v[0] for v in views]} deg from the walker's left), "
+               f"{frames_per_view} frames each at {fps:g} fps, 1280x720; measured "
+               f"{time.strftime('%Y-%m-%d', time.gmtime())}",
+               "rendered mannequins are easier than real people: real videos have more noise; the trainer "
+               "scales the spread by a random factor"),
+    )
+    model.to_json(out_json)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Measure BlazePose 2D noise on rendered walks.")
+    ap.add_argument("--out", default=str(NOISE_JSON))
+    ap.add_argument("--frames", type=int, default=60)
+    args = ap.parse_args(argv)
+    m = measure_blazepose_noise(args.out, frames_per_view=args.frames)
+    print(json.dumps({"n_frames": m.n_frames, "ar1": m.ar1, "swap_rate": m.swap_rate}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
