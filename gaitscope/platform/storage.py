@@ -15,9 +15,17 @@ ANALYSIS_VERSION_FALLBACK = "unknown"
 
 
 def open_db(db_url: str):
-    from gaitscope.db import open_database
+    """Open the database for the pipeline.
 
-    return open_database(db_url, auto_upgrade=True)
+    A brand-new (empty) database and the embedded default SQLite file are created/upgraded automatically, so a
+    new user needs no set-up step. Any other database whose schema is behind is refused with a message that says
+    to run ``gaitscope db upgrade``: a shared server is upgraded on purpose, by its administrator.
+    """
+    from gaitscope.db import default_url, open_database
+    from gaitscope.db.migrate import current_revision
+
+    fresh = current_revision(db_url) is None
+    return open_database(db_url, auto_upgrade=fresh or db_url == default_url())
 
 
 def register(database, info: VideoInfo, *, patient_code: str | None, visit_date: date | None,

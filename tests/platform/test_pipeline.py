@@ -139,3 +139,20 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("gaitscope: ") and "Traceback" not in err
     assert isinstance(VideoError("x"), GaitscopeError)
+
+
+def test_pipeline_refuses_a_database_whose_schema_is_behind(tmp_path):
+    from gaitscope.db.migrate import upgrade
+    from gaitscope.errors import SchemaOutdatedError
+    from gaitscope.platform import storage
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url)
+    with pytest.MonkeyPatch.context() as mp:
+        from gaitscope.db import migrate
+
+        mp.setattr(migrate, "head_revision", lambda: "9999_future")
+        with pytest.raises(SchemaOutdatedError, match="gaitscope db upgrade"):
+            storage.open_db(url)
+    # At head the same database opens normally.
+    storage.open_db(url).dispose()
