@@ -244,14 +244,16 @@ class MLPHead(_FeatureHead):
         return self
 
     def _net(self) -> torch.nn.Sequential:
-        net = _build_mlp(self.n_features_in_, self._hidden(), len(self.classes_), 0.0)
+        # float64 at inference: float32 matmuls differ in the last bits with the batch size, and a prediction
+        # must not depend on which other analyses were scored in the same call
+        net = _build_mlp(self.n_features_in_, self._hidden(), len(self.classes_), 0.0).double()
         keys = list(net.state_dict())
-        net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in zip(keys, self.weights_)})
+        net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in zip(keys, self.weights_)})
         return net.eval()
 
     def _logits(self, Xs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return self._net()(torch.as_tensor(Xs, dtype=torch.float32)).double().numpy()
+            return self._net()(torch.as_tensor(Xs, dtype=torch.float64)).numpy()
 
     def _get_state(self) -> dict[str, np.ndarray]:
         out = super()._get_state()

@@ -7,8 +7,8 @@ Protocol (after Adeli et al., FG 2024, MotionBERT notes section 8, with what a s
    recognise the *person* rather than the disease and inflates every metric. :func:`subject_splits` builds the
    folds and :func:`assert_subject_disjoint` re-checks every fold (it raises, naming the subjects, if one
    leaks).
-2. **Class imbalance.** Heads use class-balanced losses; the majority-class baseline (a prior-probability
-   dummy, refitted per fold) is in every table, and the balanced metrics (macro F1, balanced accuracy,
+2. **Class imbalance.** Heads use class-balanced losses; the majority-class baseline (the dataset's class
+   frequencies as probabilities, see :func:`majority_proba`) is in every table, and the balanced metrics (macro F1, balanced accuracy,
    per-class recall) are reported beside the weighted F1 of the benchmark.
 3. **Pooled out-of-fold predictions.** Every walk is predicted once by the fold that did not see its subject;
    metrics are computed on the pooled predictions (as the benchmark does), with the confusion matrix.
@@ -74,9 +74,13 @@ def subject_splits(
         if y is not None:
             import warnings
 
-            with warnings.catch_warnings():  # "least populated class has fewer members than n_splits"
-                warnings.simplefilter("ignore", UserWarning)
-                splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(idx, np.asarray(y), groups))
+            try:
+                with warnings.catch_warnings():  # "least populated class has fewer members than n_splits"
+                    warnings.simplefilter("ignore", UserWarning)
+                    splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(idx, np.asarray(y),
+                                                                                                 groups))
+            except ValueError:  # every class smaller than k: stratification impossible, plain grouped folds
+                splits = list(GroupKFold(k).split(idx, groups=groups))
         else:
             splits = list(GroupKFold(k).split(idx, groups=groups))
     else:
@@ -212,11 +216,16 @@ def cross_val_proba(
     return proba, fold
 
 
-def majority_head():
-    """The baseline: predicts the training fold's most frequent class, with the class prior as probabilities."""
-    from sklearn.dummy import DummyClassifier
+def majority_proba(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """The majority-class baseline: every row gets the dataset's class frequencies (argmax = majority class).
 
-    return DummyClassifier(strategy="prior")
+    Frequencies of the WHOLE dataset, not refitted per fold: under leave-one-subject-out a per-fold majority is
+    pathologically pessimistic (leaving a subject out always makes its own class rarer, so with balanced classes
+    the refitted baseline is wrong on every walk). The whole-data constant is the conventional baseline and, if
+    anything, flatters the baseline, so a head's gain over it is not overstated.
+    """
+    prior = np.bincount(np.asarray(y, dtype=int), minlength=n_classes) / len(y)
+    return np.tile(prior, (len(y), 1))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -328,8 +337,8 @@ def evaluate(
     splits = subject_splits(groups, scheme, n_splits=n_splits, y=y, seed=seed)
     resamples = subject_bootstrap_indices(groups, n_boot, seed=seed) if n_boot else []
 
-    jobs: list[tuple[str, str, HeadFactory, np.ndarray]] = []
-    jobs.append(("-", "majority", majority_head, np.zeros((len(y), 1))))
+    jobs: list[tuple[str, str, HeadFactory | None, np.ndarray]] = []
+    jobs.append(("-", "majority", None, np.zeros((len(y), 1))))
     for fs in feature_sets:
         X = data.matrix(fs)
         for name, factory in heads.items():
@@ -341,7 +350,10 @@ def evaluate(
 
     rows, pred_frames, confusions, boots = [], [], {}, {}
     for fs, name, factory, X in jobs:
-        proba, fold = cross_val_proba(factory, X, y, splits, k)
+        if factory is None:
+            proba, fold = majority_proba(y, k), np.full(len(y), -1)
+        else:
+            proba, fold = cross_val_proba(factory, X, y, splits, k)
         m = classification_metrics(y, proba)
         confusions[f"{fs}/{name}"] = m.pop("confusion")
         row: dict[str, Any] = {"feature_set": fs, "head": name, "n_features": int(np.prod(X.shape[1:]))}

@@ -574,9 +574,14 @@ def plot_results(result, out_dir: str | Path) -> dict[str, Path]:
 
 
 def load_gaitpdb_demographics(path: str | Path) -> pd.DataFrame:
-    """PhysioNet gaitpdb ``demographics.txt`` (tab-separated; ``NaN`` text = missing) as a table."""
-    df = pd.read_csv(path, sep="\t", na_values=["NaN", "nan", ""])
-    df = df.loc[:, [c for c in df.columns if not str(c).startswith("Unnamed")]]
+    """PhysioNet gaitpdb ``demographics.txt`` (tab-separated; ``NaN`` text = missing) as a table.
+
+    Rows carry a varying number of empty trailing fields, so the file is split by hand and cut to the header's
+    named columns."""
+    lines = [ln.rstrip("\r\n") for ln in Path(path).read_text().splitlines() if ln.strip()]
+    header = [h for h in lines[0].split("\t") if h.strip()]
+    rows = [(ln.split("\t") + [""] * len(header))[: len(header)] for ln in lines[1:]]
+    df = pd.DataFrame(rows, columns=header).replace({"": np.nan, "NaN": np.nan, "nan": np.nan})
     df = df.dropna(subset=["ID"])
     for c in df.columns:
         if c not in ("ID", "Study"):

@@ -419,6 +419,8 @@ class Recipe:
             cfg = replace(cfg, dim_feat=self.dim_feat)
         if self.depth is not None:
             cfg = replace(cfg, depth=self.depth)
+        if (cfg.dim_feat, cfg.depth) != (get_config(self.model).dim_feat, get_config(self.model).depth):
+            cfg = replace(cfg, name=f"{self.model}-d{cfg.dim_feat}x{cfg.depth}")
         return cfg
 
 
@@ -522,14 +524,66 @@ def train_lifter(
     return ckpt
 
 
+def export_run(run_dir: str | Path, dest: str | Path = WEIGHTS_PATH, evaluate: bool = True,
+               mocap_dir: str | Path | None = DEFAULT_MOCAP_DIR, noise_json: str | Path = NOISE_JSON,
+               log=print) -> Path:
+    """Write the newest weights of a run (``model.pt``, else the in-progress ``last.pt``) to ``dest``.
+
+    Lets a long run deliver a usable checkpoint before it ends; the metadata records the step reached.
+    """
+    from gaitscope.models.checkpoints import load_checkpoint, save_checkpoint
+    from gaitscope.models.dstformer import DSTformer
+    from gaitscope.models.training import load_train_state
+
+    run = Path(run_dir)
+    state = load_train_state(run / "last.pt") if (run / "last.pt").exists() else None
+    if (run / "model.pt").exists() and (state is None or (run / "model.pt").stat().st_mtime >= (run / "last.pt").stat().st_mtime):
+        loaded = load_checkpoint(run / "model.pt")
+        model, cfg, meta = loaded.model, loaded.config, dict(loaded.metadata)
+    elif state is not None:
+        meta = json.loads(state["metadata_json"])
+        recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()})
+        cfg = recipe.model_config()
+        model = DSTformer(**cfg.model_kwargs())
+        model.load_state_dict(state["model"])
+        meta["training"] = {"steps": int(state["step"]), "of_planned": recipe.steps, "note": "exported mid-run"}
+        meta["model_version"] = f"{meta['model_version']}-at{int(state['step'])}"
+    else:
+        raise FileNotFoundError(f"no model.pt or last.pt in {run}")
+    if evaluate:
+        from gaitscope.platform.lifter_eval import quick_metrics
+
+        meta["metrics"] = quick_metrics(model_lifter(model, cfg, meta), mocap_dir=mocap_dir, noise_json=noise_json,
+                                        log=log)
+    dest = Path(dest)
+    tmp = dest.with_name(dest.name + ".export.tmp")
+    save_checkpoint(tmp, model, cfg, meta)
+    os.replace(tmp, dest)
+    log(f"exported {dest} ({dest.stat().st_size / 1e6:.2f} MB, {meta['model_version']})")
+    return dest
+
+
+def model_lifter(model, cfg: DSTformerConfig, meta: dict):
+    """Wrap a bare model as a CPU :class:`~gaitscope.models.inference.Lifter` (evaluation during export)."""
+    from gaitscope.models.inference import Lifter
+
+    return Lifter(model, cfg, cfg.name, str(meta.get("model_version", "unversioned")), meta, torch.device("cpu"))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------------------------------------
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    if args.export_only:
+        export_run(args.out, args.export, evaluate=not args.no_eval,
+                   mocap_dir=None if args.no_mocap else args.mocap_dir, noise_json=args.noise)
+        return 0
     recipe = Recipe(steps=args.steps, batch_size=args.batch_size, clip_len=args.clip_len, lr=args.lr,
-                    n_walks=args.walks, seed=args.seed, threads=args.threads)
+                    n_walks=args.walks, seed=args.seed, threads=args.threads, dim_feat=args.dim_feat,
+                    depth=args.depth)
     if args.measure_noise:
         from gaitscope.platform.noise_model import measure_blazepose_noise
 
@@ -562,6 +616,8 @@ def register_cli(subparsers) -> None:
     tr.add_argument("--clip-len", type=int, default=Recipe.clip_len)
     tr.add_argument("--lr", type=float, default=Recipe.lr)
     tr.add_argument("--walks", type=int, default=Recipe.n_walks, help="number of synthetic walks")
+    tr.add_argument("--dim-feat", type=int, default=Recipe.dim_feat, help="token width (default: the config's)")
+    tr.add_argument("--depth", type=int, default=Recipe.depth, help="dual-stream block pairs (default: config's)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=2, help="torch CPU threads (the machine is shared)")
     tr.add_argument("--mocap-dir", default=str(DEFAULT_MOCAP_DIR))
@@ -572,6 +628,8 @@ def register_cli(subparsers) -> None:
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")
     tr.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
+    tr.add_argument("--export-only", action="store_true",
+                    help="do not train: export the run folder's newest weights (even mid-run) to --export")
     tr.set_defaults(func=_cmd_train)
 
     ev = subparsers.add_parser("eval-lifter", help="MPJPE / PA-MPJPE / N-MPJPE of a lifter on held-out data")

@@ -276,6 +276,14 @@ def label_recording(url: str | None, sha256: str | None, *, original_name: str |
     return True
 
 
+def audit_export(url: str | None, analysis_id: int, kind: str, file_name: str) -> None:
+    """Record in the audit log that a report of ``analysis_id`` left the system (who downloaded what)."""
+    from gaitscope.db import audit
+
+    with database(url).session() as s:
+        audit(s, UI_USER, "download", "analysis", int(analysis_id), {"kind": kind, "file": file_name})
+
+
 def recording_status(recording_id: int, url: str | None = None) -> tuple[str, str]:
     """(status, error) of a recording."""
     from gaitscope.db import get_recording

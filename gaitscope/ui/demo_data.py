@@ -135,11 +135,13 @@ def _sample_height_cm() -> float | None:
 
 def _lifter_available() -> bool:
     """True when the pipeline can lift to 3D: the bundled lifter, or ``$GAITSCOPE_CHECKPOINT``, is a file."""
+    import importlib.util
+
     try:
         from gaitscope.platform.lifter_choice import BUNDLED_LIFTER
-
-        import gaitscope.models.inference  # noqa: F401
     except ImportError:
+        return False
+    if importlib.util.find_spec("gaitscope.models.inference") is None:  # without importing torch
         return False
     from gaitscope.ui.jobs import checkpoint_override
 

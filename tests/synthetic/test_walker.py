@@ -89,7 +89,9 @@ def test_heel_trajectories_reproduce_truth_cadence_and_step_length() -> None:
     w = walk(step_length_cv=0.03, step_time_cv=0.03, seed=2)
     feet, fps = w.motion.feet, w.motion.fps
     strikes = sorted(
-        (int(f), side) for pre, side in (("left", "L"), ("right", "R")) for f in contact_frames(feet[f"{pre}_heel"][:, 2])
+        (int(f), side)
+        for pre, side in (("left", "L"), ("right", "R"))
+        for f in contact_frames(feet[f"{pre}_heel"][:, 2])
     )
     frames = np.array([f for f, _ in strikes])
     # each contact frame is within one frame of the true strike, so over the whole walk cadence is within 1 %

@@ -134,6 +134,17 @@ def test_results_page_renders_a_stored_analysis(env):
     assert "Download PDF report" in labels and "Download parameters.csv" in labels
     assert len(at.get("plotly_chart")) >= 6  # 3D, curves, GVS, classifier, trend
     assert len(at.get("imgs")) >= 1 or len(at.image) >= 1  # the skeleton overlay frame
+    # a download is written to the audit log
+    pdf_button = next(b for b in at.get("download_button") if b.label == "Download PDF report")
+    pdf_button.click().run()
+    _ok(at)
+    from sqlalchemy import select
+
+    from gaitscope.db.models import AuditLog
+
+    with data.database(env).read_session() as s:
+        entries = [(e.action, e.entity_id, (e.details or {}).get("kind")) for e in s.scalars(select(AuditLog))]
+    assert ("download", str(analysis_id), "pdf") in entries
 
 
 def test_upload_refuses_a_file_that_is_not_a_video(env):

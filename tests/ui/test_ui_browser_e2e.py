@@ -8,7 +8,6 @@ Set ``GAITSCOPE_UPDATE_SCREENSHOTS=1`` to copy the screenshots into ``docs/scree
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import socket

@@ -239,11 +239,14 @@ def _reports_tab(b: data.ResultBundle, url: str) -> None:
     stem = f"gaitscope_{re.sub(r'[^A-Za-z0-9_.-]+', '_', b.patient_code)}_{b.visit_date}_a{b.analysis_id}"
     with user_errors("The PDF could not be written"):
         st.download_button("Download PDF report", data=_pdf_for(b.analysis_id, url), file_name=f"{stem}.pdf",
-                           mime="application/pdf", key=f"dl_pdf_{b.analysis_id}", icon=":material/picture_as_pdf:")
+                           mime="application/pdf", key=f"dl_pdf_{b.analysis_id}", icon=":material/picture_as_pdf:",
+                           on_click=data.audit_export, args=(url, b.analysis_id, "pdf", f"{stem}.pdf"))
     cols = st.columns(len(CSV_FILES))
     for col, (key, frame) in zip(cols, report_tables(b.report).items()):
+        name = f"{stem}_{CSV_FILES[key]}"
         col.download_button(f"Download {CSV_FILES[key]}", data=frame.to_csv(index=False, float_format="%.6g"),
-                            file_name=f"{stem}_{CSV_FILES[key]}", mime="text/csv", key=f"dl_{key}_{b.analysis_id}")
+                            file_name=name, mime="text/csv", key=f"dl_{key}_{b.analysis_id}",
+                            on_click=data.audit_export, args=(url, b.analysis_id, "csv", name))
     st.caption("CSV columns are documented in the README (CSV exports).")
 
 

@@ -1,0 +1,125 @@
+"""The lifter training recipe: data, cameras, metrics and a tiny end-to-end training run (seconds, tiny model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gaitscope.models.checkpoints import load_checkpoint
+from gaitscope.models.inference import Lifter
+from gaitscope.platform.lifter_eval import joint_errors_mm, procrustes_align, scale_align
+from gaitscope.platform.lifter_training import (
+    HELDOUT_MOCAP,
+    TRAIN_MOCAP,
+    Recipe,
+    WalkLiftingDataset,
+    export_run,
+    resample_motion,
+    sample_camera_path,
+    synthetic_motions,
+    train_lifter,
+)
+from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel
+from gaitscope.records import Keypoints2D
+
+
+@pytest.fixture(scope="module")
+def walks():
+    return synthetic_motions(2, seed=3)
+
+
+def test_heldout_mocap_never_trained_on():
+    assert not set(TRAIN_MOCAP) & set(HELDOUT_MOCAP)
+    assert any("opencap" in t for t in HELDOUT_MOCAP) and any("horst" in t for t in HELDOUT_MOCAP)
+
+
+def test_train_and_heldout_walk_streams_differ(walks):
+    other = synthetic_motions(2, seed=9)
+    assert not np.allclose(walks[0].xyz_m[:10], other[0].xyz_m[:10])
+
+
+def test_camera_keeps_the_walker_in_view_from_any_side(walks):
+    xyz = np.asarray(walks[0].xyz_m, dtype=float)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        cam = sample_camera_path(xyz, rng)
+        xy, depth = cam.project(xyz)
+        assert (depth > 0.3).all()
+        assert (xy[..., 0] >= 0).all() and (xy[..., 0] <= cam.width).all()
+        assert (xy[..., 1] >= 0).all() and (xy[..., 1] <= cam.height).all()
+        # no roll: the body's up direction is the image's up (pelvis below the head in the image)
+        assert np.median(xy[:, 10, 1] - xy[:, 0, 1]) < 0
+
+
+def test_dataset_pairs_are_normalised_root_relative_and_deterministic(walks):
+    ds = WalkLiftingDataset(walks, NoiseModel.from_json(NOISE_JSON), clip_len=27, seed=1)
+    x, y = ds[3]
+    assert x.shape == (27, 17, 3) and y.shape == (27, 17, 3)
+    assert torch.isfinite(x).all() and torch.isfinite(y).all()
+    assert x[..., :2].abs().max() <= 1.0 and ((x[..., 2] >= 0) & (x[..., 2] <= 1)).all()
+    assert torch.allclose(y[:, 0], torch.zeros(27, 3))
+    x2, y2 = ds[3]
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    ds.set_epoch(1)
+    x3, _ = ds[3]
+    assert not torch.equal(x, x3)  # a new camera and new noise each epoch
+
+
+def test_clean_pair_matches_the_input_geometry(walks):
+    """Without noise, target x/y equal the input x/y up to the root offset: input and target share units."""
+    ds = WalkLiftingDataset(walks, None, clip_len=27, seed=0)
+    xyz = np.asarray(walks[0].xyz_m, dtype=float)
+    x, y = ds.make_pair(xyz, walks[0].fps, 10, np.random.default_rng(0), clean=True)
+    assert np.allclose(x[..., :2] - x[:, :1, :2], y[..., :2], atol=1e-5)
+    # depth has the scale of the image plane: thigh length in 3D >= its 2D projection
+    thigh3 = np.linalg.norm(y[:, 2] - y[:, 1], axis=-1)
+    thigh2 = np.linalg.norm(y[:, 2, :2] - y[:, 1, :2], axis=-1)
+    assert (thigh3 >= thigh2 - 1e-6).all() and thigh3.std() / thigh3.mean() < 0.1
+
+
+def test_resample_motion_keeps_duration(walks):
+    m = walks[0]
+    r = resample_motion(m, 60.0)
+    assert r.fps == 60.0
+    assert abs(r.duration_s - m.duration_s) < 2.0 / m.fps
+    assert np.allclose(r.xyz_m[0], m.xyz_m[0])
+
+
+def test_metrics_remove_exactly_what_they_claim():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(5, 17, 3)) * 0.3
+    gt -= gt[:, :1]
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.from_euler("xyz", [20, -40, 70], degrees=True).as_matrix()
+    moved = 1.7 * gt @ rot.T + 0.5
+    assert np.allclose(procrustes_align(moved, gt), gt, atol=1e-9)
+    assert np.allclose(scale_align(0.5 * gt, gt), gt)
+    e = joint_errors_mm(moved, gt)
+    assert e["pa_mpjpe"].max() < 1e-6 and e["mpjpe"].mean() > 100
+    shifted = gt.copy()
+    shifted[:, 5] += [0.01, 0.0, 0.0]  # one joint 10 mm off
+    assert joint_errors_mm(shifted, gt)["mpjpe"][:, 5] == pytest.approx(10.0)
+
+
+def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
+    recipe = Recipe(steps=3, batch_size=2, clip_len=9, n_walks=2, threads=1, dim_feat=16, depth=1,
+                    warmup_steps=1, ckpt_every=2)
+    dest = tmp_path / "lifter.pt"
+    ckpt = train_lifter(tmp_path / "run", recipe, mocap_dir=None, export_to=dest, evaluate=False, log=lambda s: None)
+    assert ckpt.exists() and dest.exists()
+    loaded = load_checkpoint(dest)
+    assert loaded.config.dim_feat == 16 and loaded.config.maxlen == 9
+    assert loaded.metadata["recipe"]["steps"] == 3
+    assert "synthetic" in loaded.metadata["training_data"]
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 4  # header + 3 steps
+    lifter = Lifter.from_checkpoint(dest, device="cpu")
+    t = 20
+    xy = np.random.default_rng(0).uniform(100, 500, size=(t, 17, 2)).astype(np.float32)
+    kp = Keypoints2D(xy, np.ones((t, 17), np.float32), 30.0, 640, 480, np.arange(t), np.zeros(t, bool), "test")
+    motion = lifter.lift(kp, height_m=1.7)
+    assert motion.xyz_m.shape == (t, 17, 3) and motion.root_relative
+    # a mid-run export (from last.pt) works too and says so
+    mid = export_run(tmp_path / "run", tmp_path / "mid.pt", evaluate=False, log=lambda s: None)
+    assert load_checkpoint(mid).config.dim_feat == 16
