@@ -62,7 +62,7 @@ def test_cohort_has_several_walks_per_subject_and_every_class(cohort):
 def test_kinematic_heads_beat_the_majority_baseline(result, head):
     row = result.row("kinematic", head)
     assert row["weighted_f1_gain"] >= MARGIN, result.table.to_string()
-    assert row["balanced_accuracy"] > 0.25 + 0.1  # above 4-class chance, not only on the majority class
+    assert row["balanced_accuracy"] > 0.30  # above 4-class chance (0.25), not only the majority class
 
 
 def test_combined_features_beat_the_majority_baseline(result):
