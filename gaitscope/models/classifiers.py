@@ -186,16 +186,18 @@ class MLPHead(_FeatureHead):
     """Standardise, then a small MLP (``hidden_layer_sizes``: 1-2 layers) trained with class-weighted CE.
 
     Full-batch AdamW for ``max_epochs`` epochs (mini-batches of ``batch_size`` when given). Deterministic in
-    ``random_state`` and independent of the caller's torch random stream.
+    ``random_state`` and independent of the caller's torch random stream. The defaults are strongly regularised
+    (dropout 0.5, weight decay 0.05): with tens of subjects an MLP otherwise becomes over-confident (Brier and
+    ECE worse than the linear probe's on the synthetic cohort) without ranking any better.
     """
 
     def __init__(
         self,
         hidden_layer_sizes: tuple[int, ...] = (64,),
-        dropout: float = 0.2,
+        dropout: float = 0.5,
         lr: float = 3e-3,
-        weight_decay: float = 1e-2,
-        max_epochs: int = 300,
+        weight_decay: float = 0.05,
+        max_epochs: int = 150,
         batch_size: int | None = None,
         class_weight: str | dict | None = "balanced",
         random_state: int = 0,

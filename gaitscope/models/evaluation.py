@@ -329,7 +329,7 @@ def evaluate(
     ``finetune`` (optional, slow) is evaluated on ``data.clips`` as feature set ``"clips"``. All models share the
     same folds and the same subject resamples, so their CIs and their gains over the baseline are paired.
     """
-    heads = dict(heads or default_heads())
+    heads = default_heads() if heads is None else dict(heads)
     feature_sets = list(feature_sets or data.available_sets())
     k = len(data.class_names)
     y = data.labels

@@ -666,6 +666,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = _load_data(args, clip_len)
     heads = {h: (lambda h=h: make_head(h)) for h in args.heads.split(",") if h}
     sets = [s for s in args.feature_sets.split(",") if s] if args.feature_sets else data.available_sets()
+    unknown = [s for s in sets if s not in data.available_sets()]
+    if unknown:
+        raise InvalidInputError(f"Feature set(s) {unknown} are not available for this data "
+                                f"(available: {', '.join(data.available_sets())}).",
+                                "Embedding sets need an encoder: drop --no-embedding or rebuild the features file.")
+    bad_heads = [h for h in heads if h not in ("linear", "mlp")]
+    if bad_heads:
+        raise InvalidInputError(f"Unknown head(s) {bad_heads}.", "Use --heads linear,mlp (and --finetune-steps N).")
     finetune = None
     if args.finetune_steps:
         finetune = lambda: FinetuneClassifier(config="small", checkpoint=args.checkpoint,  # noqa: E731

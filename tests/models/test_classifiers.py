@@ -82,7 +82,6 @@ def test_linear_probe_passes_sklearn_check_estimator():
     assert _failed_checks(LinearProbe()) == []
 
 
-@pytest.mark.slow
 def test_mlp_head_passes_sklearn_check_estimator():
     assert _failed_checks(MLPHead(max_epochs=60, lr=1e-2)) == []
 

@@ -243,6 +243,16 @@ def test_cli_evaluate_and_train(tmp_path, capsys):
     assert classify.RegisteredHead.from_blob((tmp_path / "head.npz").read_bytes()).version == "cli-1"
 
 
+def test_cli_explains_unavailable_feature_sets(tmp_path):
+    data = _features(n_subjects=4, walks=2)
+    data.embedding = np.zeros((len(data), 0))
+    feats = data.save(tmp_path / "kin_only.npz")
+    args = _parser().parse_args(["evaluate-classifier", "--features", str(feats), "--feature-sets", "embedding",
+                                 "--out", str(tmp_path / "o")])
+    with pytest.raises(InvalidInputError, match="not available"):
+        args.func(args)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Real labels: PhysioNet Gait in Parkinson's Disease
 # ---------------------------------------------------------------------------------------------------------

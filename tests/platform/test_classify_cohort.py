@@ -31,7 +31,7 @@ def cohort():
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return synthetic_features(16, 2, seed=0, lifter=Lifter.untrained(TINY, device="cpu"))
+        return synthetic_features(16, 2, seed=0, lifter=Lifter.untrained(TINY, device="cpu"), clip_len=32)
     finally:
         torch.set_num_threads(before)
 
@@ -79,3 +79,15 @@ def test_no_walk_is_predicted_by_a_fold_that_saw_its_subject(cohort, result):
     # every walk of a subject is predicted by the one fold that held the subject out
     for s, grp in preds.groupby("subject_id"):
         assert set(grp["fold"]) == {fold_of_subject[s]}
+
+
+def test_finetuning_runs_through_the_same_protocol(cohort):
+    """End-to-end fine-tuning (tiny encoder, 2 steps per fold: plumbing, not accuracy) on the cohort's 2D clips."""
+    from gaitscope.models.classifiers import FinetuneClassifier
+
+    assert cohort.clips is not None and cohort.clips.shape == (32, 32, 17, 3)
+    res = evaluate(cohort, {}, ["kinematic"], scheme="group_kfold", n_splits=2, n_boot=20,
+                   finetune=lambda: FinetuneClassifier(config=TINY, steps=2, batch_size=8))
+    assert list(res.table["head"]) == ["majority", "finetune"]
+    row = res.row("clips", "finetune")
+    assert 0.0 <= row["weighted_f1"] <= 1.0 and np.isfinite(row["brier"])
