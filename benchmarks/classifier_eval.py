@@ -46,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     from gaitscope.models.classifiers import FinetuneClassifier, LinearProbe, MLPHead
     from gaitscope.models.evaluation import evaluate
     from gaitscope.models.features import LabelledFeatures
-    from gaitscope.platform.classify import DEFAULT_CLIP_LEN, embedding_lifter, plot_results, synthetic_features
+    from gaitscope.platform.classify import (
+        DEFAULT_CLIP_LEN,
+        embedding_lifter,
+        plot_results,
+        synthetic_features,
+    )
 
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / f"features_{args.subjects}x{args.walks}_s{args.seed}.npz"
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     finetune = None
     if args.finetune_steps:
-        finetune = lambda: FinetuneClassifier(config="small", checkpoint=args.checkpoint,  # noqa: E731
+        finetune = lambda: FinetuneClassifier(config="small", checkpoint=args.checkpoint,
                                               steps=args.finetune_steps, random_state=args.seed)
     t0 = time.perf_counter()
     res = evaluate(data, {"linear": LinearProbe, "mlp": MLPHead}, data.available_sets(),

@@ -12,6 +12,7 @@ Modules (each with one job):
 * ``losses``      MPJPE, N-MPJPE, velocity, limb, weighted 2D losses.
 * ``datasets``    training-pair datasets (any 3D motion through an injected camera sampler).
 * ``training``    the single training loop (AMP, clipping, warm-up + cosine, checkpoint/resume, CSV log).
+* ``features``, ``classifiers``, ``evaluation``: clinical classifiers on embeddings / gait features.
 
 ``from gaitscope.models import Lifter`` works and imports torch only when used.
 """

@@ -150,7 +150,7 @@ class LinearProbe(_FeatureHead):
         self.class_weight = class_weight
         self.max_iter = max_iter
 
-    def fit(self, X, y) -> "LinearProbe":
+    def fit(self, X, y) -> LinearProbe:
         Xs, y_idx = self._prepare_fit(X, y)
         w = _class_weights(y_idx, len(self.classes_), self.class_weight, self.classes_)
         lr = LogisticRegression(C=self.C, max_iter=self.max_iter)
@@ -217,7 +217,7 @@ class MLPHead(_FeatureHead):
             raise ValueError(f"hidden_layer_sizes must be 0-2 positive widths, got {self.hidden_layer_sizes!r}")
         return hidden
 
-    def fit(self, X, y) -> "MLPHead":
+    def fit(self, X, y) -> MLPHead:
         Xs, y_idx = self._prepare_fit(X, y)
         hidden = self._hidden()
         k = len(self.classes_)
@@ -342,9 +342,13 @@ class FinetuneClassifier(ClassifierMixin, BaseEstimator):
                                   hidden=tuple(int(h) for h in self.hidden_layer_sizes), dropout=float(self.dropout))
         return EncoderClassifier(backbone, head, freeze_backbone=False)
 
-    def fit(self, X, y) -> "FinetuneClassifier":
+    def fit(self, X, y) -> FinetuneClassifier:
         from gaitscope.models.datasets import TensorClipDataset
-        from gaitscope.models.training import ClassificationObjective, TrainConfig, train
+        from gaitscope.models.training import (
+            ClassificationObjective,
+            TrainConfig,
+            train,
+        )
 
         X = self._check_clips(X)
         y = np.asarray(y)

@@ -24,9 +24,10 @@ check them against scikit-learn.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,11 @@ def subject_splits(
     ``scheme="loso"``: one fold per subject. ``scheme="group_kfold"``: ``n_splits`` folds of whole subjects,
     stratified by ``y`` when given (``StratifiedGroupKFold``), shuffled with ``seed``.
     """
-    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedGroupKFold
+    from sklearn.model_selection import (
+        GroupKFold,
+        LeaveOneGroupOut,
+        StratifiedGroupKFold,
+    )
 
     groups = np.asarray(groups).astype(str)
     n_groups = len(np.unique(groups))
@@ -431,4 +436,4 @@ def spearman_agreement(
         i = rng.integers(0, len(v), len(v))
         boots[b] = stats.spearmanr(v[i], lab[i]).statistic if np.ptp(v[i]) > 0 and np.ptp(lab[i]) > 0 else np.nan
     lo, hi = percentile_ci(boots, level)
-    return RankAgreement(float(res.statistic), lo, hi, float(res.pvalue), int(len(v)))
+    return RankAgreement(float(res.statistic), lo, hi, float(res.pvalue), len(v))

@@ -16,9 +16,10 @@ pickle.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -151,11 +152,11 @@ class LabelledFeatures:
                 raise ValueError(f"clips must have shape (N={n}, F, 17, 3), got {self.clips.shape}")
 
     def __len__(self) -> int:
-        return int(len(self.labels))
+        return len(self.labels)
 
     @property
     def n_subjects(self) -> int:
-        return int(len(np.unique(self.subject_ids)))
+        return len(np.unique(self.subject_ids))
 
     def matrix(self, feature_set: str) -> np.ndarray:
         """``(N, F)`` design matrix of ``feature_set`` (kinematic columns first in ``both``)."""
@@ -176,7 +177,7 @@ class LabelledFeatures:
     def available_sets(self) -> list[str]:
         return ["kinematic"] if self.embedding.shape[1] == 0 else list(FEATURE_SETS)
 
-    def subset(self, rows: Sequence[int] | np.ndarray) -> "LabelledFeatures":
+    def subset(self, rows: Sequence[int] | np.ndarray) -> LabelledFeatures:
         rows = np.asarray(rows)
         return LabelledFeatures(
             self.sequence_ids[rows], self.subject_ids[rows], self.labels[rows], self.class_names,
@@ -213,7 +214,7 @@ class LabelledFeatures:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "LabelledFeatures":
+    def load(cls, path: str | Path) -> LabelledFeatures:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             return cls(

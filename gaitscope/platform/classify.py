@@ -24,17 +24,30 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gaitscope.errors import CheckpointError, InvalidInputError
-from gaitscope.models.features import FEATURE_SETS, LabelledFeatures, feature_vector, kinematic_names, kinematic_vector
-from gaitscope.records import GaitReport, Keypoints2D, Motion3D, MotionEmbedding, Prediction
+from gaitscope.models.features import (
+    FEATURE_SETS,
+    LabelledFeatures,
+    feature_vector,
+    kinematic_names,
+    kinematic_vector,
+)
+from gaitscope.records import (
+    GaitReport,
+    Keypoints2D,
+    Motion3D,
+    MotionEmbedding,
+    Prediction,
+)
 from gaitscope.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
@@ -250,11 +263,11 @@ def load_labelled_dataset(
                                 "The labels CSV needs sequence_id, subject_id and label.")
     raw_labels = table["label"].tolist()
     try:
-        uniq = sorted(set(int(v) for v in raw_labels))
+        uniq = sorted({int(v) for v in raw_labels})
         class_names = tuple(str(v) for v in uniq)
         label_idx = [uniq.index(int(v)) for v in raw_labels]
     except (TypeError, ValueError):
-        uniq_s = sorted(set(str(v) for v in raw_labels))
+        uniq_s = sorted({str(v) for v in raw_labels})
         class_names = tuple(uniq_s)
         label_idx = [uniq_s.index(str(v)) for v in raw_labels]
     if embed and lifter is None:
@@ -346,7 +359,7 @@ class RegisteredHead:
         })
 
     @classmethod
-    def from_blob(cls, blob: bytes, *, training_data: str = "", metrics: dict | None = None) -> "RegisteredHead":
+    def from_blob(cls, blob: bytes, *, training_data: str = "", metrics: dict | None = None) -> RegisteredHead:
         from gaitscope.models.classifiers import head_from_bytes, read_head_meta
 
         extra = read_head_meta(blob)["extra"]
@@ -388,7 +401,7 @@ def fit_head(
         metrics["majority_weighted_f1"] = float(base["weighted_f1"])
         metrics["cv"] = f"{cv}, {res.settings['n_folds']} folds, pooled out-of-fold, bootstrap over subjects"
     est = make_head(head, **head_params).fit(data.matrix(feature_set), data.labels)
-    version = version or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     metrics.update({"n_sequences": len(data), "n_subjects": data.n_subjects,
                     "class_counts": np.bincount(data.labels, minlength=len(data.class_names)).tolist()})
     return RegisteredHead(est, name, version, feature_set, tuple(data.class_names),
@@ -456,10 +469,10 @@ def predict_for_analysis(head: RegisteredHead, report: GaitReport, embedding: Mo
         x = feature_vector(head.feature_set, report, embedding)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
-    if head.kinematic_feature_names and head.feature_set != "embedding":
-        if tuple(head.kinematic_feature_names) != tuple(kinematic_names()):
-            raise InvalidInputError(f"Classifier {head.name} {head.version} uses another kinematic feature list "
-                                    "than this gaitscope version.", "Re-train it with `gaitscope train-classifier`.")
+    if (head.kinematic_feature_names and head.feature_set != "embedding"
+            and tuple(head.kinematic_feature_names) != tuple(kinematic_names())):
+        raise InvalidInputError(f"Classifier {head.name} {head.version} uses another kinematic feature list "
+                                "than this gaitscope version.", "Re-train it with `gaitscope train-classifier`.")
     proba = np.asarray(head.estimator.predict_proba(x[None, :])[0], dtype=float)
     full = np.zeros(len(head.class_names))
     full[np.asarray(head.estimator.classes_, dtype=int)] = proba
@@ -676,7 +689,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"Unknown head(s) {bad_heads}.", "Use --heads linear,mlp (and --finetune-steps N).")
     finetune = None
     if args.finetune_steps:
-        finetune = lambda: FinetuneClassifier(config="small", checkpoint=args.checkpoint,  # noqa: E731
+        finetune = lambda: FinetuneClassifier(config="small", checkpoint=args.checkpoint,
                                               steps=args.finetune_steps, random_state=args.seed)
     res = evaluate(data, heads, sets, scheme=args.cv.replace("-", "_"), n_splits=args.folds, n_boot=args.n_boot,
                    seed=args.seed, finetune=finetune)

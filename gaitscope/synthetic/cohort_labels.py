@@ -36,10 +36,10 @@ from gaitscope.synthetic.walker import simulate_walk
 __all__ = [
     "CLASS_NAMES",
     "LabelledWalk",
+    "cohort_frame",
     "make_labelled_cohort",
     "simulate_labelled_walk",
     "walk_keypoints",
-    "cohort_frame",
 ]
 
 #: Class names of the severity scale, index = class (MDS-UPDRS-III item 3.10 style: 0 normal .. 3 severe).
@@ -104,7 +104,7 @@ def _draw_subject(rng: np.random.Generator, i: int, class_probs: np.ndarray, cla
 def _walk_params(subj: _Subject, rng: np.random.Generator, duration_s: float, fps: float) -> WalkParams:
     s = float(np.clip(subj.latent, 0.0, 3.5)) / 3.0  # 0 healthy .. ~1.17
     st = subj.style
-    day = lambda sd: float(rng.normal(0.0, sd))  # noqa: E731  (walk-to-walk jitter)
+    day = lambda sd: float(rng.normal(0.0, sd))
     return WalkParams(
         fps=fps,
         duration_s=duration_s,

@@ -11,7 +11,12 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.metrics import balanced_accuracy_score, brier_score_loss, confusion_matrix, f1_score
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    brier_score_loss,
+    confusion_matrix,
+    f1_score,
+)
 
 from gaitscope.models.classifiers import (
     FinetuneClassifier,

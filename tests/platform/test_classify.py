@@ -15,7 +15,6 @@ from gaitscope.models.classifiers import LinearProbe
 from gaitscope.models.configs import DSTformerConfig
 from gaitscope.models.features import LabelledFeatures, kinematic_names
 from gaitscope.platform import classify
-from gaitscope.records import MotionEmbedding
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 GAITPDB = SHARED_DATA / "labels" / "gaitpdb" / "demographics.txt"
@@ -51,7 +50,11 @@ def walk_analysis():
     """One synthetic walk: its gait report and an embedding record from a tiny untrained encoder."""
     from gaitscope.analysis import analyze_gait
     from gaitscope.models.inference import Lifter
-    from gaitscope.synthetic.cohort_labels import make_labelled_cohort, simulate_labelled_walk, walk_keypoints
+    from gaitscope.synthetic.cohort_labels import (
+        make_labelled_cohort,
+        simulate_labelled_walk,
+        walk_keypoints,
+    )
 
     w = make_labelled_cohort(2, 1, seed=3)[0]
     sim = simulate_labelled_walk(w)
@@ -129,7 +132,10 @@ def test_pipeline_prediction_can_be_stored_with_the_analysis(tmp_path, walk_anal
         visit = repo.create_visit(s, patient)
         rec = repo.register_recording(s, visit, sha256="ab" * 32, original_name="x.mp4", kind="video", fps=25.0,
                                       duration_s=report.duration_s, width=640, height=480, size_bytes=1)
-        from gaitscope.synthetic.cohort_labels import make_labelled_cohort, simulate_labelled_walk
+        from gaitscope.synthetic.cohort_labels import (
+            make_labelled_cohort,
+            simulate_labelled_walk,
+        )
 
         motion = simulate_labelled_walk(make_labelled_cohort(2, 1, seed=3)[0]).motion
         a = repo.save_analysis(s, rec, keypoints2d=None, motion3d=motion, report=report, embedding=emb,
@@ -161,7 +167,11 @@ def test_feature_vector_matches_head_layout(walk_analysis):
 
 
 def test_labelled_dataset_loader_reads_3d_and_2d_sequences(tmp_path, walk_analysis):
-    from gaitscope.synthetic.cohort_labels import make_labelled_cohort, simulate_labelled_walk, walk_keypoints
+    from gaitscope.synthetic.cohort_labels import (
+        make_labelled_cohort,
+        simulate_labelled_walk,
+        walk_keypoints,
+    )
 
     _, _, lifter = walk_analysis
     walks = make_labelled_cohort(3, 1, seed=7, duration_s=4.0)

@@ -231,13 +231,16 @@ def test_real_clip_metadata(vt):
 
 _STREAM_SCRIPT = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from gaitscope.platform.video import iter_frames, probe_video
     info = probe_video(sys.argv[1])
     n = 0
     for _, frame in iter_frames(info):
         n += 1
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM (peak RSS of this process image). Not getrusage's ru_maxrss: Linux carries that over from the forked
+    # parent across exec, so a large pytest process would be measured instead of the decoder.
+    status = open("/proc/self/status").read()
+    peak_mb = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) / 1024
     print(n, info.n_frames, peak_mb)
     """
 )
