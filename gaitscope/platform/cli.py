@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "current"])
     db.add_argument("--db", default=None)
     db.set_defaults(func=cmd_db)
+
+    # Subcommands owned by their own modules (imported lazily inside their handlers).
+    from gaitscope.platform import classify, lifter_training
+
+    lifter_training.register_cli(sub)
+    classify.register_cli(sub)
     return parser
 
 
