@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_results(res, args.out)
 
     cols = ["feature_set", "head", "n_features", "weighted_f1", "weighted_f1_lo", "weighted_f1_hi", "macro_f1",
-            "balanced_accuracy", "recall_0", "recall_1", "recall_2", "recall_3", "mae", "brier", "ece",
+            "balanced_accuracy", "recall_0", "recall_1", "recall_2", "recall_3", "mae", "qwk", "brier", "ece",
             "weighted_f1_gain", "weighted_f1_gain_lo", "weighted_f1_gain_hi"]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(res.table[[c for c in cols if c in res.table]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -197,6 +197,8 @@ class Recording(Base):
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     original_name: Mapped[Optional[str]] = mapped_column(String(500))
+    # generated file name inside the uploads folder (migration 0002); never a path the user chose
+    storage_name: Mapped[Optional[str]] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))
     fps: Mapped[Optional[float]] = mapped_column(Float)
     duration_s: Mapped[Optional[float]] = mapped_column(Float)
@@ -563,6 +565,29 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Ts, default=utcnow)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(Ts)
+    # access control (migration 0002): care team narrows a clinician's site; failed sign-ins and the lock are
+    # stored here so that a restart of the app does not reset the brute-force protection.
+    care_team: Mapped[Optional[str]] = mapped_column(String(100))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[Optional[datetime]] = mapped_column(Ts)
+    password_changed_at: Mapped[Optional[datetime]] = mapped_column(Ts)
+
+
+class UserSession(Base):
+    """A signed-in browser session. Only the SHA-256 of the random token is stored (a stolen database copy
+    cannot be replayed as a session); ``expires_at`` is the absolute end, ``last_seen_at`` drives the idle
+    timeout (see :mod:`gaitscope.db.auth`)."""
+
+    __tablename__ = "user_session"
+    __table_args__ = (CheckConstraint("length(token_hash) = 64", name="token_hash_length"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Ts, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(Ts, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Ts)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(Ts)
 
 
 # ---------------------------------------------------------------------------------------------------------

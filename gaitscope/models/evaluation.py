@@ -11,7 +11,8 @@ Protocol (after Adeli et al., FG 2024, MotionBERT notes section 8, with what a s
    frequencies as probabilities, see :func:`majority_proba`) is in every table, and the balanced metrics (macro F1, balanced accuracy,
    per-class recall) are reported beside the weighted F1 of the benchmark.
 3. **Pooled out-of-fold predictions.** Every walk is predicted once by the fold that did not see its subject;
-   metrics are computed on the pooled predictions (as the benchmark does), with the confusion matrix.
+   metrics are computed on the pooled predictions (as the benchmark does), with the confusion matrix, plus
+   two ordinal measures (mean absolute class error, quadratic weighted kappa).
 4. **Calibration.** Multiclass Brier score (mean squared error of the probability vector; Brier 1950) and the
    top-label expected calibration error with 10 equal-width bins (Guo et al., ICML 2017).
 5. **Uncertainty.** Percentile bootstrap over *subjects* (resampling people, with all their walks; Efron &
@@ -145,6 +146,21 @@ def metrics_from_confusion(cm: np.ndarray) -> dict[str, float]:
     }
 
 
+def quadratic_weighted_kappa(cm: np.ndarray) -> float:
+    """Cohen's kappa with quadratic weights (Cohen 1968) from a confusion matrix: agreement on an ORDINAL scale,
+    where predicting 3 for a 0 is worse than predicting 1; the usual agreement statistic for UPDRS-type items."""
+    cm = cm.astype(float)
+    k = cm.shape[0]
+    n = cm.sum()
+    if n == 0:
+        return float("nan")
+    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    w = (i - j) ** 2 / max((k - 1) ** 2, 1)
+    expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / n
+    den = (w * expected).sum()
+    return float(1.0 - (w * cm).sum() / den) if den > 0 else float("nan")
+
+
 def brier_multiclass(y: np.ndarray, proba: np.ndarray) -> float:
     """Mean over samples of the squared distance between the probability vector and the one-hot label."""
     onehot = np.eye(proba.shape[1])[np.asarray(y)]
@@ -173,6 +189,7 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = metrics_from_confusion(cm)
     _, recall, _ = _f1_parts(cm)
     out["mae"] = float(np.mean(np.abs(pred - y)))  # ordinal scale: how far off, in classes
+    out["qwk"] = quadratic_weighted_kappa(cm)
     out["brier"] = brier_multiclass(y, proba)
     out["ece"] = expected_calibration_error(y, proba)
     out.update({f"recall_{c}": float(recall[c]) for c in range(k)})
@@ -308,6 +325,7 @@ class EvaluationResult:
         self.predictions.to_csv(paths["predictions"], index=False, float_format="%.4f")
         for key, cm in self.confusions.items():
             fs, head = key.split("/")
+            fs = "none" if fs == "-" else fs
             p = out / f"confusion_{fs}_{head}.csv"
             pd.DataFrame(cm, index=[f"true_{c}" for c in self.class_names],
                          columns=[f"pred_{c}" for c in self.class_names]).to_csv(p)

@@ -9,7 +9,7 @@ reports progress per stage, and makes storage all-or-nothing: the recording row 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Callable, Sequence
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 PIPELINE_VERSION = "0.1.0"
 
 #: Stages in order, as shown to the user (progress bars, the dashboard).
-STAGES: tuple[str, ...] = ("decode", "2d", "3d", "embed", "analysis", "store")
+STAGES: tuple[str, ...] = ("decode", "2d", "3d", "embed", "analysis", "classify", "store")
 
 #: progress(stage, done, total): called often; must be cheap.
 ProgressFn = Callable[[str, int, int], None]
@@ -134,6 +134,9 @@ def analyze_video(
         result = run_stages(info, options, progress, lifter=lifter)
         analysis_id = None
         if database is not None:
+            progress("classify", 0, 1)
+            result = replace(result, predictions=storage.predict(database, result.report, result.embedding))
+            progress("classify", 1, 1)
             progress("store", 0, 1)
             analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
             progress("store", 1, 1)

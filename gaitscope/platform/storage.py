@@ -69,6 +69,15 @@ def save(database, recording_id: int, result, *, pipeline_version: str) -> int:
     return analysis_id
 
 
+def predict(database, report, embedding) -> tuple:
+    """Run the active classifier head from the model registry (none registered: no prediction)."""
+    from gaitscope.platform import classify
+
+    with database.read_session() as s:
+        pred = classify.predict_active(s, report, embedding)
+    return (pred,) if pred is not None else ()
+
+
 def mark_failed(database, recording_id: int, message: str) -> None:
     from gaitscope.db import repository as repo
 

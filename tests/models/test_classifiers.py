@@ -14,6 +14,7 @@ import pytest
 from sklearn.metrics import (
     balanced_accuracy_score,
     brier_score_loss,
+    cohen_kappa_score,
     confusion_matrix,
     f1_score,
 )
@@ -302,6 +303,7 @@ def test_metrics_match_sklearn():
     assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
     assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
     np.testing.assert_array_equal(m["confusion"], confusion_matrix(y, pred, labels=range(4)))
+    assert m["qwk"] == pytest.approx(cohen_kappa_score(y, pred, weights="quadratic"))
     # multiclass Brier = sum over classes of the one-vs-rest Brier scores
     ovr = sum(brier_score_loss((y == c).astype(int), proba[:, c]) for c in range(4))
     assert m["brier"] == pytest.approx(ovr)

@@ -156,3 +156,42 @@ def test_pipeline_refuses_a_database_whose_schema_is_behind(tmp_path):
             storage.open_db(url)
     # At head the same database opens normally.
     storage.open_db(url).dispose()
+
+
+def test_the_active_classifier_head_predicts_on_each_new_analysis(stored, tmp_path):
+    """A head registered as active runs on the next analysis; its prediction is stored with its version."""
+    import cv2
+
+    from gaitscope.db import load_predictions, open_database
+    from gaitscope.models.classifiers import LinearProbe
+    from gaitscope.models.features import kinematic_names, kinematic_vector
+    from gaitscope.platform.classify import RegisteredHead, save_head
+
+    url, first, _ = stored
+    rng = np.random.default_rng(0)
+    base = np.nan_to_num(kinematic_vector(first.report))
+    x = base[None, :] * (1.0 + 0.1 * rng.standard_normal((40, base.size)))
+    y = np.repeat(np.arange(4), 10)
+    head = RegisteredHead(estimator=LinearProbe().fit(x, y), name="updrs_gait", version="test-1",
+                          feature_set="kinematic", class_names=("0", "1", "2", "3"),
+                          kinematic_feature_names=tuple(kinematic_names()), training_data="random test data")
+    database = open_database(url)
+    with database.session() as s:
+        save_head(s, head, active=True)
+
+    clip = tmp_path / "short.avi"
+    cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (1280, 720))
+    for _ in range(120):
+        writer.write(cap.read()[1])
+    writer.release()
+    cap.release()
+    result = analyze_video(clip, db_url=url, patient_code="P-002", lifter=OracleLifter())
+    assert len(result.predictions) == 1
+    pred = result.predictions[0]
+    assert pred.head_name == "updrs_gait" and pred.head_version == "test-1"
+    assert sum(pred.probabilities) == pytest.approx(1.0)
+    with database.read_session() as s:
+        stored_preds = load_predictions(s, result.analysis_id)
+    assert [p.predicted for p in stored_preds] == [pred.predicted]
+    database.dispose()
