@@ -14,4 +14,10 @@ if [ -z "${GAITSCOPE_TEST_PG_URL:-}" ]; then
     echo "PostgreSQL could not be started: its tests will be skipped" >&2
   fi
 fi
+# The dashboard's end-to-end test drives Debian's Chromium (never a browser downloaded by a test tool).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian's chromium for the browser test"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/tmp/gaitscope-chromium.log 2>&1 \
+    || { cat /tmp/gaitscope-chromium.log >&2; echo "chromium could not be installed: the browser test will be skipped" >&2; }
+fi
 exec .venv/bin/python -m pytest -q --durations=15 "$@"

@@ -113,11 +113,13 @@ def analyze_video(
     out_dir: str | Path | None = None,
     progress: ProgressFn = _no_progress,
     lifter=None,
+    original_name: str | None = None,
 ) -> AnalysisResult:
     """Analyse one video end to end and store it (when ``db_url`` is given) in one transaction.
 
     With ``patient_code`` the recording is attached to that patient (created if new, pseudonymous code only)
-    and a visit on ``visit_date`` (today by default). ``out_dir`` receives the CSV (and PDF) reports.
+    and a visit on ``visit_date`` (today by default). ``out_dir`` receives the CSV and PDF reports.
+    ``original_name`` is the file name the user uploaded (uploads are stored under generated names).
     """
     from gaitscope.platform import storage
     from gaitscope.platform.video import probe_video
@@ -129,7 +131,7 @@ def analyze_video(
     if db_url is not None:
         database = storage.open_db(db_url)
         recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
-                                        original_name=video_path.name)
+                                        original_name=original_name or video_path.name)
     try:
         result = run_stages(info, options, progress, lifter=lifter)
         analysis_id = None
@@ -140,7 +142,9 @@ def analyze_video(
             progress("store", 0, 1)
             analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
             progress("store", 1, 1)
-        outputs = write_outputs(result, Path(out_dir)) if out_dir is not None else {}
+        outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
+                                 height_cm=options.height_cm, video_name=original_name or video_path.name)
+                   if out_dir is not None else {})
     except GaitscopeError as exc:
         if database is not None and recording_id is not None:
             storage.mark_failed(database, recording_id, str(exc))
@@ -155,12 +159,25 @@ def analyze_video(
     )
 
 
-def write_outputs(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
-    """Write the CSV exports (stable column names, see README) into ``out_dir``."""
+def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | None = None,
+                  visit_date: date | None = None, height_cm: float | None = None,
+                  video_name: str = "") -> dict[str, Path]:
+    """Write the CSV exports (stable column names, see README) and the PDF report into ``out_dir``."""
     from gaitscope.analysis.csv_report import write_csv_reports
+    from gaitscope.analysis.pdf_report import ReportContext, write_pdf_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    return write_csv_reports(result.report, out_dir)
+    outputs = write_csv_reports(result.report, out_dir)
+    model_name, _, model_version = result.motion.source.partition("@")
+    context = ReportContext(
+        patient_code=patient_code or "UNASSIGNED", visit_date=visit_date or date.today(),
+        video_name=video_name or Path(result.video.path).name, video_fps=result.video.fps,
+        video_duration_s=result.video.duration_s, video_resolution=(result.video.width, result.video.height),
+        height_cm=height_cm, model_name=model_name, model_version=model_version,
+        analysis_version=result.report.analysis_version, predictions=tuple(result.predictions),
+    )
+    outputs["pdf"] = write_pdf_report(result.report, out_dir / "report.pdf", context=context)
+    return outputs
 
 
 def stage_names() -> Sequence[str]:

@@ -78,6 +78,10 @@ def test_sample_video_is_analysed_stored_and_exported(stored):
     assert {"name", "side", "value", "unit", "normal_low", "normal_high", "flag"} <= set(params.columns)
     assert "cadence" in set(params["name"])
     assert len(pd.read_csv(result.outputs["strides"])) == len(report.strides)
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(result.outputs["pdf"]).pages)
+    assert "P-001" in text and "Cadence" in text
 
 
 def test_reanalysing_the_same_video_is_idempotent(stored):
