@@ -83,12 +83,12 @@ def cmd_user_list(args) -> int:  # noqa: ANN001
     try:
         with db.read_session() as s:
             rows = [(u.username, u.role, u.site or "", u.care_team or "", "yes" if u.active else "no",
-                     "locked" if u.locked_until is not None and (u.failed_attempts or 0) > 0 else "",
+                     u.locked_until.isoformat(timespec="minutes") if u.locked_until else "",
                      u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else "")
                     for u in list_users(s)]
     finally:
         db.dispose()
-    header = ("username", "role", "site", "care_team", "active", "lock", "last_login")
+    header = ("username", "role", "site", "care_team", "active", "locked_until", "last_login")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
