@@ -20,9 +20,10 @@ in the caller's transaction, so the entry exists exactly when the action happene
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -31,7 +32,15 @@ from sqlalchemy.orm import Session
 from gaitscope.db import auth
 from gaitscope.db import repository as repo
 from gaitscope.db.auth import CurrentUser
-from gaitscope.db.models import Analysis, Patient, PatientIdentity, Recording, ReportExport, User, Visit
+from gaitscope.db.models import (
+    Analysis,
+    Patient,
+    PatientIdentity,
+    Recording,
+    ReportExport,
+    User,
+    Visit,
+)
 from gaitscope.errors import AccessDeniedError, InvalidInputError
 from gaitscope.records import GaitReport
 
@@ -283,7 +292,7 @@ def export_report(s: Session, user: CurrentUser, analysis_id: int, kind: str, pa
 # ---------------------------------------------------------------------------------------------------------
 
 
-def age_band(age: float | int | None, width: int = AGE_BAND_YEARS) -> str | None:
+def age_band(age: float | None, width: int = AGE_BAND_YEARS) -> str | None:
     """``63 -> "60-64"``: a coarse age that still supports age-matched comparisons (k-anonymity)."""
     if age is None or pd.isna(age):
         return None
@@ -312,14 +321,14 @@ def _pseudonymise(df: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=banned)
 
 
-def _cohort(db, user: CurrentUser, what: str, filters: Mapping[str, Any]):  # noqa: ANN001, ANN202
+def _cohort(db, user: CurrentUser, what: str, filters: Mapping[str, Any]):
     _require(user, ("researcher",), what)
     from gaitscope.cohort import Cohort  # local: cohort imports the engine
 
     return Cohort(db).patients(**dict(filters))
 
 
-def cohort_patients(db, user: CurrentUser, **filters: Any) -> pd.DataFrame:  # noqa: ANN001
+def cohort_patients(db, user: CurrentUser, **filters: Any) -> pd.DataFrame:
     """One row per patient of the cohort, pseudonymised (see :func:`_pseudonymise`); researchers only."""
     df = _pseudonymise(_cohort(db, user, "query the research cohort", filters).patient_table())
     with db.session() as s:
@@ -327,7 +336,7 @@ def cohort_patients(db, user: CurrentUser, **filters: Any) -> pd.DataFrame:  # n
     return df
 
 
-def cohort_parameters(db, user: CurrentUser, parameters: str | Sequence[str] | None = None,  # noqa: ANN001
+def cohort_parameters(db, user: CurrentUser, parameters: str | Sequence[str] | None = None,
                       **filters: Any) -> pd.DataFrame:
     """Tidy gait parameters of the cohort, pseudonymised; researchers only."""
     df = _pseudonymise(_cohort(db, user, "query the research cohort", filters).gait_parameters(parameters))
@@ -337,7 +346,7 @@ def cohort_parameters(db, user: CurrentUser, parameters: str | Sequence[str] | N
     return df
 
 
-def export_cohort_csv(db, user: CurrentUser, path: str | Path, **filters: Any) -> Path:  # noqa: ANN001
+def export_cohort_csv(db, user: CurrentUser, path: str | Path, **filters: Any) -> Path:
     """Write :func:`cohort_parameters` to CSV (researchers only); audited as an export."""
     df = cohort_parameters(db, user, **filters)
     path = Path(path)
@@ -381,7 +390,7 @@ def reset_password(s: Session, user: CurrentUser, username: str, new_password: s
     auth.set_password(s, username, new_password, actor=user.username)
 
 
-def change_password(db, user: CurrentUser, old_password: str, new_password: str) -> None:  # noqa: ANN001
+def change_password(db, user: CurrentUser, old_password: str, new_password: str) -> None:
     """The signed-in user changes their own password (the old one is checked, with the same lockout)."""
     auth.authenticate(db, user.username, old_password)
     with db.session() as s:

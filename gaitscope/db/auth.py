@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Optional
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -51,7 +51,7 @@ _DUMMY_HASH: str | None = None  # verified against for unknown users, so timing 
 
 
 def utc_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def set_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
@@ -65,7 +65,7 @@ def _aware(dt: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes for ``DateTime(timezone=True)``; all our times are UTC."""
     if dt is None or dt.tzinfo is not None:
         return dt
-    return dt.replace(tzinfo=timezone.utc)
+    return dt.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ class CurrentUser:
     id: int
     username: str
     role: str
-    site: Optional[str] = None
-    care_team: Optional[str] = None
+    site: str | None = None
+    care_team: str | None = None
 
     @classmethod
     def from_user(cls, u: User) -> CurrentUser:
@@ -227,7 +227,7 @@ def _revoke_all(s: Session, u: User, now: datetime) -> None:
 _BAD_CREDENTIALS = "Wrong user name or password."
 
 
-def authenticate(db, username: str, password: str, *, clock: Clock = utc_clock) -> CurrentUser:  # noqa: ANN001
+def authenticate(db, username: str, password: str, *, clock: Clock = utc_clock) -> CurrentUser:
     """Check a user name and password; returns the :class:`CurrentUser` or raises :class:`AccessDeniedError`.
 
     Each failure is committed (and audited) before the error is raised; the :data:`MAX_FAILED_ATTEMPTS`-th
@@ -289,7 +289,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def start_session(db, user: CurrentUser, *, clock: Clock = utc_clock) -> str:  # noqa: ANN001
+def start_session(db, user: CurrentUser, *, clock: Clock = utc_clock) -> str:
     """Open a session for a signed-in user; returns the secret token to keep in the browser session."""
     token = secrets.token_urlsafe(32)
     now = clock()
@@ -299,13 +299,13 @@ def start_session(db, user: CurrentUser, *, clock: Clock = utc_clock) -> str:  #
     return token
 
 
-def sign_in(db, username: str, password: str, *, clock: Clock = utc_clock) -> tuple[CurrentUser, str]:  # noqa: ANN001
+def sign_in(db, username: str, password: str, *, clock: Clock = utc_clock) -> tuple[CurrentUser, str]:
     """:func:`authenticate` then :func:`start_session`: ``(user, token)``."""
     user = authenticate(db, username, password, clock=clock)
     return user, start_session(db, user, clock=clock)
 
 
-def resolve_session(db, token: str | None, *, clock: Clock = utc_clock) -> CurrentUser:  # noqa: ANN001
+def resolve_session(db, token: str | None, *, clock: Clock = utc_clock) -> CurrentUser:
     """The user of a session token, refreshing its idle timer; :class:`AccessDeniedError` when the token is
     unknown, revoked, idle for more than :data:`SESSION_IDLE_MINUTES` minutes, past its absolute lifetime, or
     its account was disabled."""
@@ -330,7 +330,7 @@ def resolve_session(db, token: str | None, *, clock: Clock = utc_clock) -> Curre
     return result
 
 
-def end_session(db, token: str | None, *, clock: Clock = utc_clock) -> None:  # noqa: ANN001
+def end_session(db, token: str | None, *, clock: Clock = utc_clock) -> None:
     """Sign out: revoke the session (idempotent)."""
     if not token:
         return

@@ -17,7 +17,7 @@ from gaitscope.errors import InvalidInputError
 ROLE_CHOICES = ("admin", "clinician", "researcher", "viewer")
 
 
-def register_cli(subparsers) -> None:  # noqa: ANN001
+def register_cli(subparsers) -> None:
     """Add ``user add`` and ``user list`` (call with ``sub = parser.add_subparsers(...)``)."""
     u = subparsers.add_parser("user", help="manage web-application accounts")
     actions = u.add_subparsers(dest="user_action", required=True)
@@ -58,7 +58,7 @@ def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
     return first
 
 
-def cmd_user_add(args) -> int:  # noqa: ANN001
+def cmd_user_add(args) -> int:
     from gaitscope.db import open_database
     from gaitscope.db.auth import create_user
 
@@ -75,7 +75,7 @@ def cmd_user_add(args) -> int:  # noqa: ANN001
     return 0
 
 
-def cmd_user_list(args) -> int:  # noqa: ANN001
+def cmd_user_list(args) -> int:
     from gaitscope.db import open_database
     from gaitscope.db.auth import list_users
 

@@ -26,9 +26,16 @@ of surrounding frames (up to the whole trial), because at run time the box spans
 Targets follow MotionBERT's convention (``gaitscope.models.datasets``): clean 2D in the same units plus
 root-relative depth scaled like the image plane.
 
-The temporal window (``maxlen``) is shortened to the training clip length (27 frames by default): on two shared
-CPU cores a 243-frame window is far too costly to train, and a temporal embedding the training never reached
-would be random at run time. The Lifter reads ``maxlen`` from the checkpoint and slides its window accordingly.
+Size (measured on the shared 2-core CPU, see MODEL_CARD.md): the "small" configuration's layout with the token
+width halved to 64 and 3 dual-stream block pairs (``small-d64x3``, 0.44 M parameters), and a temporal window
+(``maxlen``) of 9 frames, the training clip length. A step of 16 x 9-frame clips then takes about one second, so the
+1500-step recipe fits in well under an hour; "small" itself (128 x 4) or 27-frame clips cost 3-4x more per step and
+did not get past predicting a clip-constant pose within the hour. A temporal embedding longer than the training
+clips would be random at run time, so ``maxlen`` is the clip length; the Lifter reads it from the checkpoint and
+slides (and cross-fades) its window accordingly.
+
+Loss: MotionBERT's (MPJPE + 0.5 N-MPJPE + velocity term) with the velocity weight lowered from 20 to 1: in a short
+run the large weight rewards a temporally constant output, which is what the first runs converged to.
 """
 
 from __future__ import annotations
@@ -43,10 +50,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from gaitscope.models.configs import DSTformerConfig, get_config
-from gaitscope.models.preprocess import flip_skeleton, normalise_array
 from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel
 from gaitscope.records import Motion3D
 from gaitscope.skeleton import J
@@ -298,8 +303,12 @@ class Augment:
     max_context_s: float = 8.0
 
 
-class WalkLiftingDataset(torch.utils.data.Dataset):
+class WalkLiftingDataset:
     """``(x2d (F,17,3), y3d (F,17,3))`` pairs from Z-up world motions, random camera + measured noise per item.
+
+    A map-style dataset (``__len__`` + ``__getitem__``), usable by ``torch.utils.data.DataLoader`` and
+    :func:`gaitscope.models.training.train`; torch is imported only when items are made, so ``gaitscope --help``
+    stays fast.
 
     Deterministic per ``(seed, epoch, index)`` like :class:`gaitscope.models.datasets.Motion3DClipDataset`, so the
     training loop's resume replays the same data. ``weights`` repeat motions (real mocap is oversampled).
@@ -340,6 +349,8 @@ class WalkLiftingDataset(torch.utils.data.Dataset):
     def make_pair(self, xyz: np.ndarray, fps: float, clip_start: int, rng: np.random.Generator,
                   clean: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Camera + noise + normalisation for frames ``clip_start : clip_start + clip_len`` of ``xyz``."""
+        from gaitscope.models.preprocess import normalise_array
+
         n = xyz.shape[0]
         f = min(self.clip_len, n)
         max_ctx = int(max(f, min(n, self.augment.max_context_s * fps)))
@@ -375,7 +386,11 @@ class WalkLiftingDataset(torch.utils.data.Dataset):
         y -= y[:, :1]
         return x.astype(np.float32), y.astype(np.float32)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int):
+        import torch
+
+        from gaitscope.models.preprocess import flip_skeleton
+
         rng = np.random.default_rng([self.seed, self.epoch, i])
         m_i, s = self.index[i]
         m = self.motions[m_i]
@@ -398,20 +413,21 @@ class WalkLiftingDataset(torch.utils.data.Dataset):
 class Recipe:
     """Everything that defines a training run (stored in the checkpoint's metadata)."""
 
-    steps: int = 600
+    steps: int = 1500
     batch_size: int = 16
-    clip_len: int = 27
+    clip_len: int = 9
     lr: float = 1e-3
-    warmup_steps: int = 20
+    warmup_steps: int = 50
     n_walks: int = 160
     mocap_fps: tuple[float, ...] = (30.0, 60.0)
     mocap_share: float = 0.25  # target fraction of items from real mocap
     seed: int = 0
     threads: int = 2
     model: str = "small"
-    dim_feat: int | None = None  # overrides for tiny test runs
-    depth: int | None = None
+    dim_feat: int | None = 64  # "small" is 128 x 4: about 4x the compute of 64 x 3, too slow on 2 shared cores
+    depth: int | None = 3
     ckpt_every: int = 25
+    velocity_weight: float = 1.0  # MotionBERT uses 20; in a short run that pulls the output toward a constant pose
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -472,8 +488,11 @@ def train_lifter(
     Resumes from ``out_dir/last.pt`` when present (same recipe). ``init_from`` starts from another checkpoint's
     weights (fine-tuning a previous run). With ``evaluate`` the held-out metrics are written into the metadata.
     """
+    import torch
+
     from gaitscope.models.checkpoints import load_checkpoint, save_checkpoint
     from gaitscope.models.dstformer import DSTformer
+    from gaitscope.models.losses import LossWeights
     from gaitscope.models.training import Pose3DObjective, TrainConfig, train
 
     torch.set_num_threads(recipe.threads)
@@ -503,7 +522,8 @@ def train_lifter(
     t0 = time.perf_counter()
     log(f"train: {len(ds)} items per epoch, config {cfg.name} dim {cfg.dim_feat} depth {cfg.depth} "
         f"maxlen {cfg.maxlen}, {recipe.steps} steps of {recipe.batch_size}")
-    res = train(model, ds, Pose3DObjective(), tcfg, out, device="cpu", metadata=meta, export_config=cfg)
+    objective = Pose3DObjective(LossWeights(velocity=recipe.velocity_weight))
+    res = train(model, ds, objective, tcfg, out, device="cpu", metadata=meta, export_config=cfg)
     seconds = time.perf_counter() - t0
     log(f"train: done {res.step} steps, last loss {res.last_loss:.4f}, {seconds / 60:.1f} min")
     ckpt = out / "model.pt"
@@ -565,6 +585,8 @@ def export_run(run_dir: str | Path, dest: str | Path = WEIGHTS_PATH, evaluate: b
 
 def model_lifter(model, cfg: DSTformerConfig, meta: dict):
     """Wrap a bare model as a CPU :class:`~gaitscope.models.inference.Lifter` (evaluation during export)."""
+    import torch
+
     from gaitscope.models.inference import Lifter
 
     return Lifter(model, cfg, cfg.name, str(meta.get("model_version", "unversioned")), meta, torch.device("cpu"))
@@ -576,6 +598,8 @@ def model_lifter(model, cfg: DSTformerConfig, meta: dict):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     torch.set_num_threads(args.threads)
     if args.export_only:
         export_run(args.out, args.export, evaluate=not args.no_eval,
@@ -583,7 +607,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     recipe = Recipe(steps=args.steps, batch_size=args.batch_size, clip_len=args.clip_len, lr=args.lr,
                     n_walks=args.walks, seed=args.seed, threads=args.threads, dim_feat=args.dim_feat,
-                    depth=args.depth)
+                    depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight)
     if args.measure_noise:
         from gaitscope.platform.noise_model import measure_blazepose_noise
 
@@ -615,6 +639,8 @@ def register_cli(subparsers) -> None:
     tr.add_argument("--batch-size", type=int, default=Recipe.batch_size)
     tr.add_argument("--clip-len", type=int, default=Recipe.clip_len)
     tr.add_argument("--lr", type=float, default=Recipe.lr)
+    tr.add_argument("--warmup", type=int, default=Recipe.warmup_steps)
+    tr.add_argument("--velocity-weight", type=float, default=Recipe.velocity_weight)
     tr.add_argument("--walks", type=int, default=Recipe.n_walks, help="number of synthetic walks")
     tr.add_argument("--dim-feat", type=int, default=Recipe.dim_feat, help="token width (default: the config's)")
     tr.add_argument("--depth", type=int, default=Recipe.depth, help="dual-stream block pairs (default: config's)")

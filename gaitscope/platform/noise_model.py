@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy.signal import lfilter
 
 from gaitscope.skeleton import H36M_JOINTS, J, NUM_JOINTS
 
@@ -152,6 +151,8 @@ class NoiseModel:
         a = float(np.clip(self.ar1, 0.0, 0.999))
         if fps is not None and fps > 0 and self.fps > 0 and a > 0:
             a = float(a ** (self.fps / fps))
+        from scipy.signal import lfilter  # lazy: scipy.signal is slow to import, and the CLI imports this module
+
         innov = rng.normal(size=(t, NUM_JOINTS, 2)) * np.sqrt(1.0 - a * a)
         innov[0] = rng.normal(size=(NUM_JOINTS, 2))  # start in the stationary distribution
         e = lfilter([1.0], [1.0, -a], innov, axis=0)  # AR(1): e[i] = a e[i-1] + innov[i]

@@ -21,10 +21,11 @@ import re
 import tempfile
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from gaitscope.errors import InvalidInputError, VideoError
 from gaitscope.records import VideoInfo

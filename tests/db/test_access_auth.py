@@ -3,7 +3,7 @@ that expire, audit entries for sign-ins and account changes. Runs on SQLite and,
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -18,7 +18,7 @@ PW = "correct horse battery"
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -66,33 +66,28 @@ def test_password_is_stored_as_argon2_hash_and_sign_in_works(db, clock):
 
 @pytest.mark.parametrize("bad", ["short", "123456789", "aaaaaaaaaaaa", "  DR_A  "])
 def test_password_policy(db, bad):
-    with pytest.raises(InvalidInputError):
-        with db.session() as s:
-            auth.create_user(s, "dr_a", bad, "clinician", site="A")
+    with pytest.raises(InvalidInputError), db.session() as s:
+        auth.create_user(s, "dr_a", bad, "clinician", site="A")
     with db.read_session() as s:
         assert s.scalars(select(User)).all() == []
 
 
 def test_password_equal_to_username_refused(db):
-    with pytest.raises(InvalidInputError, match="user name"):
-        with db.session() as s:
-            auth.create_user(s, "clinician01", "Clinician01", "clinician", site="A")
+    with pytest.raises(InvalidInputError, match="user name"), db.session() as s:
+        auth.create_user(s, "clinician01", "Clinician01", "clinician", site="A")
 
 
 def test_account_rules(db):
-    with pytest.raises(InvalidInputError, match="site"):
-        with db.session() as s:
-            auth.create_user(s, "dr_b", PW, "clinician")
-    with pytest.raises(InvalidInputError, match="role"):
-        with db.session() as s:
-            auth.create_user(s, "x", PW, "superuser")
+    with pytest.raises(InvalidInputError, match="site"), db.session() as s:
+        auth.create_user(s, "dr_b", PW, "clinician")
+    with pytest.raises(InvalidInputError, match="role"), db.session() as s:
+        auth.create_user(s, "x", PW, "superuser")
     with pytest.raises(InvalidInputError, match="not a valid user name"):
         with db.session() as s:
             auth.create_user(s, "../admin", PW, "admin")
     _add(db)
-    with pytest.raises(DuplicateError):
-        with db.session() as s:
-            auth.create_user(s, "Dr_A", PW, "clinician", site="A")
+    with pytest.raises(DuplicateError), db.session() as s:
+        auth.create_user(s, "Dr_A", PW, "clinician", site="A")
 
 
 def test_wrong_password_many_times_locks_even_the_right_password_until_the_lock_expires(db, clock):

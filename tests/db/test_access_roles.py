@@ -4,13 +4,12 @@ would try it. Runs on SQLite and, when configured, PostgreSQL (fixtures in conft
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 from db_helpers import sha
-from sqlalchemy import select, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, text
 
 from gaitscope.db import access, auth
 from gaitscope.db.models import AuditLog, Patient, Recording
@@ -40,7 +39,7 @@ def w(db, tmp_path):
     w.db, w.uploads = db, tmp_path / "uploads"
     w.uploads.mkdir()
     with db.session() as s:
-        mk = lambda name, role, site=None, team=None: auth.CurrentUser.from_user(  # noqa: E731
+        mk = lambda name, role, site=None, team=None: auth.CurrentUser.from_user(
             auth.create_user(s, name, PW, role, site=site, care_team=team))
         w.admin = mk("root", "admin")
         w.dr_a = mk("dr_a", "clinician", "A")
@@ -97,12 +96,10 @@ def test_clinician_of_site_a_cannot_view_site_b_patient(w):
             access.view_patient(s, w.dr_a, "Z-999")
     assert "is not among the patients" in str(missing.value)
     for fn in (access.view_patient_identity, access.list_recordings):
-        with pytest.raises(AccessDeniedError):
-            with w.db.session() as s:
-                fn(s, w.dr_a, "B-001")
-    with pytest.raises(AccessDeniedError):
-        with w.db.session() as s:
-            access.update_patient(s, w.dr_a, "B-001", notes="overwritten")
+        with pytest.raises(AccessDeniedError), w.db.session() as s:
+            fn(s, w.dr_a, "B-001")
+    with pytest.raises(AccessDeniedError), w.db.session() as s:
+        access.update_patient(s, w.dr_a, "B-001", notes="overwritten")
     with w.db.session() as s:
         p = access.view_patient(s, w.dr_a, "A-001")
         assert p.code == "A-001" and p.notes == NOTE
@@ -140,13 +137,11 @@ def test_clinician_creates_patients_only_in_own_site(w):
     with w.db.session() as s:
         p = access.create_patient(s, w.dr_a, "A-003", birth_year=1960)
         assert (p.site, p.care_team) == ("A", None)
-    with pytest.raises(AccessDeniedError, match="own site"):
-        with w.db.session() as s:
-            access.create_patient(s, w.dr_a, "B-777", site="B")
+    with pytest.raises(AccessDeniedError, match="own site"), w.db.session() as s:
+        access.create_patient(s, w.dr_a, "B-777", site="B")
     for who in (w.res, w.admin, w.viewer_a):
-        with pytest.raises(AccessDeniedError):
-            with w.db.session() as s:
-                access.create_patient(s, who, "X-1")
+        with pytest.raises(AccessDeniedError), w.db.session() as s:
+            access.create_patient(s, who, "X-1")
 
 
 def test_html_in_a_note_is_stored_verbatim(w):
@@ -172,9 +167,8 @@ def test_researcher_asking_for_a_patients_video_is_denied(w):
         with w.db.session() as s:
             access.recording_video_path(s, w.res, w.rec["A"], w.uploads)
     for who in (w.dr_b, w.viewer_a, w.admin):
-        with pytest.raises(AccessDeniedError):
-            with w.db.session() as s:
-                access.recording_video_path(s, who, w.rec["A"], w.uploads)
+        with pytest.raises(AccessDeniedError), w.db.session() as s:
+            access.recording_video_path(s, who, w.rec["A"], w.uploads)
     with w.db.session() as s:
         path = access.recording_video_path(s, w.dr_a, w.rec["A"], w.uploads)
     assert path.parent == w.uploads.resolve() and path.read_bytes() == b"video"
@@ -212,9 +206,8 @@ def test_export_report_by_role(w, tmp_path):
         access.view_report(s, w.viewer_a, w.analysis["A"])
     for who, msg in ((w.res, "researcher accounts may not export"), (w.admin, "admin accounts may not export"),
                      (w.viewer_a, "viewer accounts may not export"), (w.dr_b, "does not belong to a patient")):
-        with pytest.raises(AccessDeniedError, match=msg):
-            with w.db.session() as s:
-                access.export_report(s, who, w.analysis["A"], "pdf", tmp_path / "x.pdf")
+        with pytest.raises(AccessDeniedError, match=msg), w.db.session() as s:
+            access.export_report(s, who, w.analysis["A"], "pdf", tmp_path / "x.pdf")
     assert [r[:3] for r in _audit(w.db, "export")] == [("dr_a", "export", "analysis")]
 
 
@@ -223,9 +216,8 @@ def test_every_upload_and_analysis_was_audited(w):
     assert sorted(r[0] for r in _audit(w.db, "analysis")) == ["dr_a", "dr_b"]
     with w.db.session() as s:
         assert access.authorize_analysis(s, w.dr_a, w.rec["A"]).id == w.rec["A"]
-    with pytest.raises(AccessDeniedError):
-        with w.db.session() as s:
-            access.authorize_analysis(s, w.res, w.rec["A"])
+    with pytest.raises(AccessDeniedError), w.db.session() as s:
+        access.authorize_analysis(s, w.res, w.rec["A"])
     assert [r[0] for r in _audit(w.db, "analysis_requested")] == ["dr_a"]
 
 
@@ -276,15 +268,13 @@ def test_only_admins_create_and_manage_accounts(w):
         with pytest.raises(AccessDeniedError, match=f"{who.role} accounts may not create accounts"):
             with w.db.session() as s:
                 access.create_user(s, who, "sneaky", PW, "admin")
-        with pytest.raises(AccessDeniedError):
-            with w.db.session() as s:
-                access.list_users(s, who)
+        with pytest.raises(AccessDeniedError), w.db.session() as s:
+            access.list_users(s, who)
     with w.db.session() as s:
         access.set_user_active(s, w.admin, "dr_c", False)
         access.reset_password(s, w.admin, "dr_c", "another long passphrase")
-    with pytest.raises(InvalidInputError, match="own account"):
-        with w.db.session() as s:
-            access.set_user_active(s, w.admin, "root", False)
+    with pytest.raises(InvalidInputError, match="own account"), w.db.session() as s:
+        access.set_user_active(s, w.admin, "root", False)
     actions = {(r[0], r[1], r[3]) for r in _audit(w.db)}
     assert {("root", "create_user", "dr_c"), ("root", "disable_user", "dr_c"), ("root", "set_password", "dr_c")} <= actions
 

@@ -1,0 +1,92 @@
+"""Sign-in for the Streamlit dashboard, and escaping of user text for HTML.
+
+``require_login(db)`` is called at the top of the app: it returns the signed-in
+:class:`~gaitscope.db.auth.CurrentUser` or draws the sign-in form and stops the script. Only the random session
+token lives in ``st.session_state``; each rerun re-checks it against the database (idle timeout, disabled
+account), so an administrator's change takes effect at the user's next click. Permissions are NOT decided
+here: the page functions call :mod:`gaitscope.db.access` with the returned user, which enforces them.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from gaitscope.db.auth import CurrentUser, end_session, resolve_session, sign_in
+from gaitscope.errors import AccessDeniedError
+
+SESSION_KEY = "gaitscope_session_token"
+_NOTICE_KEY = "gaitscope_login_notice"
+
+
+def safe_text(s: Any) -> str:
+    """``s`` escaped for insertion into HTML (``st.markdown(..., unsafe_allow_html=True)``, PDF markup):
+    notes are stored verbatim, so a ``<script>`` typed into a note must be shown as text, never run."""
+    return html.escape("" if s is None else str(s), quote=True)
+
+
+def current_user(db) -> CurrentUser | None:
+    """The user of this browser session, or None (not signed in, or the session expired)."""
+    import streamlit as st
+
+    token = st.session_state.get(SESSION_KEY)
+    if not token:
+        return None
+    try:
+        return resolve_session(db, token)
+    except AccessDeniedError as exc:
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state[_NOTICE_KEY] = str(exc)
+        return None
+
+
+def require_login(db) -> CurrentUser:
+    """Return the signed-in user; otherwise show the sign-in form and stop this run of the script."""
+    import streamlit as st
+
+    user = current_user(db)
+    if user is not None:
+        return user
+    box = st.empty()  # everything of the sign-in page lives here, so it can be removed after success
+    with box.container():
+        st.title("Sign in to gaitscope")
+        notice = st.session_state.pop(_NOTICE_KEY, None)
+        if notice:
+            st.info(notice)
+        with st.form("gaitscope_login"):
+            username = st.text_input("User name", key="gaitscope_login_username", autocomplete="username")
+            password = st.text_input("Password", type="password", key="gaitscope_login_password",
+                                     autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in")
+        error = None
+        if submitted:
+            try:
+                user, token = sign_in(db, username, password)
+            except AccessDeniedError as exc:
+                error = str(exc)
+            else:
+                st.session_state[SESSION_KEY] = token
+        if user is None:
+            if error:
+                st.error(error)
+            st.caption("Patient data: every view is recorded. Sessions end after 30 minutes without activity.")
+    if user is not None:
+        box.empty()  # the app draws below as if the form had never been there
+        return user
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises; keeps type checkers honest
+
+
+def logout_button(db, container: Any = None, *, user: CurrentUser | None = None) -> None:
+    """A "Sign out" button (in the sidebar by default) that revokes the session in the database. Pass the
+    ``user`` that :func:`require_login` returned to save a second session check."""
+    import streamlit as st
+
+    where = container if container is not None else st.sidebar
+    user = user or current_user(db)
+    if user is None:
+        return
+    where.caption(f"Signed in as {user.username} ({user.role}{', site ' + user.site if user.site else ''})")
+    if where.button("Sign out", key="gaitscope_logout"):
+        end_session(db, st.session_state.pop(SESSION_KEY, None))
+        st.rerun()

@@ -1,0 +1,131 @@
+"""Sign-in form (Streamlit AppTest, no browser) and HTML escaping of stored user text."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+pytest.importorskip("streamlit")
+from argon2 import PasswordHasher
+from streamlit.testing.v1 import AppTest
+
+from gaitscope.db import access, auth, open_database
+from gaitscope.ui.login import SESSION_KEY, safe_text
+
+PW = "correct horse battery"
+
+
+def _script() -> None:
+    import os
+
+    import streamlit as st
+    from argon2 import PasswordHasher
+
+    from gaitscope.db import auth, open_database
+    from gaitscope.ui.login import logout_button, require_login
+
+    auth.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    db = open_database(os.environ["GAITSCOPE_TEST_LOGIN_DB"])
+    user = require_login(db)
+    st.markdown(f"Welcome {user.username} ({user.role})")
+    logout_button(db, user=user)
+
+
+@pytest.fixture
+def db_url(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'login.db'}"
+    previous = auth.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    db = open_database(url, auto_upgrade=True)
+    with db.session() as s:
+        auth.create_user(s, "dr_a", PW, "clinician", site="A")
+    db.dispose()
+    monkeypatch.setenv("GAITSCOPE_TEST_LOGIN_DB", url)
+    yield url
+    auth.set_password_hasher(previous)
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(str(x.value) for x in [*at.markdown, *at.error, *at.info])
+
+
+def _sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    return at.button[0].click().run()
+
+
+def test_form_is_shown_and_nothing_else_until_signed_in(db_url):
+    at = AppTest.from_function(_script, default_timeout=30).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Sign in to gaitscope"]
+    assert "Welcome" not in _texts(at)
+    assert at.text_input[1].proto.type == at.text_input[1].proto.PASSWORD  # masked input
+
+
+def test_wrong_password_shows_an_error_and_right_password_signs_in(db_url):
+    at = AppTest.from_function(_script, default_timeout=30).run()
+    _sign_in(at, "dr_a", "wrong password!")
+    assert not at.exception
+    assert "Wrong user name or password" in _texts(at) and "Welcome" not in _texts(at)
+    with pytest.raises(KeyError):
+        at.session_state[SESSION_KEY]
+    _sign_in(at, "dr_a", PW)
+    assert not at.exception
+    assert "Welcome dr_a (clinician)" in _texts(at)
+    token = at.session_state[SESSION_KEY]
+    assert token and len(token) >= 32
+    at.run()  # a rerun stays signed in (token re-checked against the database)
+    assert "Welcome dr_a" in _texts(at)
+    at.sidebar.button[0].click().run()  # sign out
+    assert "Welcome" not in _texts(at) and [t.value for t in at.title] == ["Sign in to gaitscope"]
+    db = open_database(db_url)
+    try:
+        with pytest.raises(auth.AccessDeniedError):
+            auth.resolve_session(db, token)  # the old token is revoked server-side
+    finally:
+        db.dispose()
+
+
+def test_locked_account_is_refused_in_the_form(db_url):
+    at = AppTest.from_function(_script, default_timeout=30).run()
+    for i in range(auth.MAX_FAILED_ATTEMPTS):
+        _sign_in(at, "dr_a", f"bad guess {i}!!")
+    _sign_in(at, "dr_a", PW)
+    assert "locked" in _texts(at) and "Welcome" not in _texts(at)
+
+
+def test_expired_or_forged_token_falls_back_to_the_form(db_url):
+    at = AppTest.from_function(_script, default_timeout=30)
+    at.session_state[SESSION_KEY] = "forged"
+    at.run()
+    assert "Welcome" not in _texts(at)
+    assert "expired" in _texts(at)
+
+
+@pytest.mark.parametrize("raw", [
+    '<script>alert("x")</script>',
+    "<img src=x onerror=alert(1)>",
+    "Tom & Jerry's \"note\"",
+])
+def test_safe_text_escapes_html(raw):
+    out = safe_text(raw)
+    assert "<" not in out and ">" not in out and '"' not in out
+    assert html.unescape(out) == raw
+
+
+def test_note_with_script_is_stored_verbatim_and_rendered_escaped(db_url):
+    payload = '<script>alert("pwned")</script>'
+    db = open_database(db_url)
+    try:
+        with db.read_session() as s:
+            dr = auth.CurrentUser.from_user(auth.get_user(s, "dr_a"))
+        with db.session() as s:
+            access.create_patient(s, dr, "A-001", notes=payload)
+        with db.session() as s:
+            note = access.view_patient(s, dr, "A-001").notes
+    finally:
+        db.dispose()
+    assert note == payload
+    assert safe_text(note) == "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;"
+    assert safe_text(None) == ""
