@@ -173,10 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=cmd_db)
 
     # Subcommands owned by their own modules (imported lazily inside their handlers).
-    from gaitscope.platform import classify, lifter_training
+    from gaitscope.platform import accounts_cli, classify, lifter_training
 
     lifter_training.register_cli(sub)
     classify.register_cli(sub)
+    accounts_cli.register_cli(sub)
     return parser
 
 
