@@ -112,7 +112,6 @@ def compare_official(args: argparse.Namespace) -> None:
     """Ours vs the official code in ONE process, runs alternated, so both see the same machine load."""
     import torch
 
-    from gaitscope.models.configs import get_config
 
     torch.set_num_threads(args.threads)
     print(f"\nSame-process comparison with the official code (batch 1, {args.frames} frames, runs alternated, "

@@ -305,7 +305,6 @@ def _draw_head(img: np.ndarray, cam: PerspectiveCamera, x: np.ndarray, height: f
     lat = np.cross(up, fwd)  # walker's left
     r = 0.062 * height
     centre = x[J["head"]] - up * r * 1.05 - fwd * 0.25 * r
-    c_px = cam.project(centre)
     depth = cam.depth(centre)
     r_px = cam.fx * r / depth
     view = cam.position - centre

@@ -391,7 +391,6 @@ class _Walker:
         t = np.arange(t0, t1, 1.0 / _DENSE_HZ)
         h_des = {sd: np.full(len(t), np.nan) for sd in _SIDES}
         h_max = {sd: np.full(len(t), np.nan) for sd in _SIDES}
-        q_all = {sd: np.full(len(t), np.nan) for sd in _SIDES}
         d_max = _knee_distance(b, np.radians(_MIN_STANCE_KNEE_DEG))
         # the leading leg starts to claim the pelvis a little before its heel strikes (the body falls onto it):
         # before the strike, its wish is computed with the foot already in its strike pose

@@ -8,17 +8,8 @@ one thread and restore the previous setting afterwards.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from gaitscope.models.configs import DSTformerConfig
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

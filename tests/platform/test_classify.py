@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from gaitscope.errors import InvalidInputError
 from gaitscope.models.classifiers import LinearProbe
@@ -19,14 +18,6 @@ from gaitscope.platform import classify
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 GAITPDB = SHARED_DATA / "labels" / "gaitpdb" / "demographics.txt"
 TINY = DSTformerConfig(name="tiny", dim_feat=32, dim_rep=48, depth=2, num_heads=8, mlp_ratio=2.0, maxlen=243)
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _features(n_subjects: int = 8, walks: int = 2, d_emb: int = 6, seed: int = 0) -> LabelledFeatures:

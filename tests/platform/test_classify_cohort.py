@@ -23,14 +23,6 @@ MARGIN = 0.15
 TINY = DSTformerConfig(name="tiny", dim_feat=32, dim_rep=48, depth=2, num_heads=8, mlp_ratio=2.0, maxlen=243)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def cohort():
     from gaitscope.models.inference import Lifter

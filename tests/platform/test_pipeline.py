@@ -9,7 +9,6 @@ bundled lifter when it exists.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
