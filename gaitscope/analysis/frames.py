@@ -152,6 +152,17 @@ def build_gait_frame(
                     "are swapped); progression follows the travel direction."
                 )
 
+    # Without pelvis travel, the axis along which the feet swing back and forth is a steadier progression
+    # direction than the hip/shoulder lines, whose depth a monocular lifter estimates poorly in a side view.
+    if not travels:
+        axis = _foot_excursion_axis(xyz, u, 2 * win)
+        if np.isfinite(axis).all(axis=1).mean() > 0.5:
+            dots = (axis * facing).sum(1)
+            if np.nanmedian(dots) < 0:
+                axis = -axis
+            fwd = np.where(np.isfinite(axis).all(axis=1)[:, None], axis, facing)
+            method = "axis of the feet's fore-aft swing, oriented by the hip/shoulder lines and foot motion"
+
     # Check the facing direction with the foot motion (feet move backwards relative to the pelvis longer).
     if not travels:
         votes = []
@@ -173,6 +184,38 @@ def build_gait_frame(
     heading = np.degrees(np.unwrap(np.arctan2(fwd @ e2, fwd @ e1)))
     up_t = np.broadcast_to(u, (t, 3)).copy()
     return GaitFrame(fwd, lateral, up_t, heading, method, travels), warnings
+
+
+def _foot_excursion_axis(xyz: np.ndarray, u: np.ndarray, win: int) -> np.ndarray:
+    """Per-frame horizontal unit axis of the ankle separation's largest variance over ``win`` frames.
+
+    In walking the feet pass each other along the direction of progression, so the separation vector varies
+    mostly along it (step width changes little). Frames whose window is not clearly elongated (ratio of the
+    variances under 4, or too little swing to count as walking) get NaN. The sign is made continuous in time;
+    the caller orients it.
+    """
+    sep = xyz[:, J["left_ankle"]] - xyz[:, J["right_ankle"]]
+    sep = sep - np.outer(sep @ u, u)
+    e1, e2 = horizontal_basis(u)
+    a, b = sep @ e1, sep @ e2
+    ab = np.stack([a, b, a * a, b * b, a * b], axis=1)
+    m = _nan_uniform(ab, win)
+    cxx = m[:, 2] - m[:, 0] ** 2
+    cyy = m[:, 3] - m[:, 1] ** 2
+    cxy = m[:, 4] - m[:, 0] * m[:, 1]
+    tr, det = cxx + cyy, cxx * cyy - cxy**2
+    disc = np.sqrt(np.clip(tr**2 / 4 - det, 0.0, None))
+    l1, l2 = tr / 2 + disc, tr / 2 - disc
+    theta = 0.5 * np.arctan2(2 * cxy, cxx - cyy)
+    axis = np.cos(theta)[:, None] * e1[None, :] + np.sin(theta)[:, None] * e2[None, :]
+    ok = np.isfinite(l1) & (l1 > STILL_FOOT_SD_M**2) & (l1 > 4.0 * np.clip(l2, 0.0, None))
+    axis[~ok] = np.nan
+    prev = None
+    for i in np.flatnonzero(ok):
+        if prev is not None and axis[i] @ prev < 0:
+            axis[i] = -axis[i]
+        prev = axis[i]
+    return axis
 
 
 def _nan_uniform(x: np.ndarray, win: int) -> np.ndarray:

@@ -99,3 +99,20 @@ def test_straight_walk_is_one_bout_even_with_17_joints_only():
     state = frame_states(xyz, usable, f, m.fps, 1.1)
     assert (state == "walk").all()
     assert len(split_bouts(state, m.fps)) == 1
+
+
+def test_root_relative_side_view_with_flat_depth_still_finds_the_walking_direction():
+    """A monocular lifter in a side view gets depth (camera z) poorly: the hip and shoulder lines, which run
+    along the depth axis, collapse. The feet's fore-aft swing still gives the progression direction."""
+    from gaitscope.analysis.report import analyze_gait
+
+    w = _walk()
+    m = to_camera_root_relative(w.motion, yaw_deg=0.0)
+    xyz = m.xyz_m.copy()
+    xyz[..., 2] *= 0.05  # depth flattened to 5 %: left/right hips nearly coincide in depth
+    xyz += np.random.default_rng(0).normal(0.0, 0.015, xyz.shape)  # plus the lifter's jitter
+    flat = dataclasses.replace(m, xyz_m=xyz)
+    f, _ = build_gait_frame(flat.xyz_m, flat.fps, flat.up, flat.root_relative, 1.1)
+    assert np.min(np.abs(f.forward[15:-15] @ np.array([1.0, 0, 0]))) > np.cos(np.radians(5))
+    report = analyze_gait(flat)
+    assert report.parameter("cadence").value == pytest.approx(w.truth.cadence_steps_min, rel=0.02)
