@@ -1,19 +1,33 @@
-"""Small Streamlit helpers shared by the pages: safe text, error boxes, navigation targets, the DB URL."""
+"""Small Streamlit helpers shared by the pages: safe text, error boxes, navigation targets, the DB URL, the
+signed-in user and which pages each role may open."""
 
 from __future__ import annotations
 
 import os
 import re
+import functools
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import streamlit as st
 
-from gaitscope.errors import GaitscopeError
+from gaitscope.errors import AccessDeniedError, GaitscopeError
 
 PAGE_PATIENTS = "gaitscope/ui/pages/patients.py"
 PAGE_UPLOAD = "gaitscope/ui/pages/upload.py"
 PAGE_RESULTS = "gaitscope/ui/pages/results.py"
+PAGE_COHORT = "gaitscope/ui/pages/cohort.py"
+PAGE_ACCOUNTS = "gaitscope/ui/pages/accounts.py"
+
+#: Pages shown in the navigation of each role. Hiding is a convenience only: every page reads its data through
+#: :mod:`gaitscope.db.access`, which refuses a role that opens a page by its URL anyway.
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "clinician": (PAGE_PATIENTS, PAGE_UPLOAD, PAGE_RESULTS),
+    "viewer": (PAGE_PATIENTS, PAGE_RESULTS),
+    "researcher": (PAGE_COHORT,),
+    "admin": (PAGE_ACCOUNTS,),
+}
+USER_KEY = "gaitscope_current_user"
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -57,3 +71,33 @@ def flash(message: str, kind: str = "success") -> None:
 def show_flash() -> None:
     for kind, message in st.session_state.pop("_flash", []):
         getattr(st, kind, st.info)(message)
+
+
+def signed_in_user():
+    """The :class:`~gaitscope.db.auth.CurrentUser` of this browser session.
+
+    ``streamlit_app.py`` checks the session token against the database at the top of EVERY run and stores the
+    result here before the page runs; a page run without it (a test, a page script opened on its own) gets the
+    sign-in form instead of data.
+    """
+    user = st.session_state.get(USER_KEY)
+    if user is None:
+        from gaitscope.ui.data import database
+        from gaitscope.ui.login import require_login
+
+        user = require_login(database(db_url()))
+        st.session_state[USER_KEY] = user
+    return user
+
+
+def guarded(render: Callable[[], None]) -> Callable[[], None]:
+    """Run a page so that :class:`AccessDeniedError` (wrong role or site) is an error box, not a traceback."""
+
+    @functools.wraps(render)
+    def wrapper() -> None:
+        try:
+            render()
+        except AccessDeniedError as exc:
+            st.error(str(exc))
+
+    return wrapper

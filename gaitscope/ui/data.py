@@ -3,6 +3,10 @@
 Pages never hold an ORM object across reruns (sessions close at the end of each function); they get plain
 DataFrames and frozen records. One :class:`~gaitscope.db.Database` per URL is kept for the process, shared by
 the page and the background analysis thread (SQLAlchemy engines are thread-safe; sessions are not shared).
+
+Every function that touches patient data takes the signed-in ``user`` and goes through
+:mod:`gaitscope.db.access`, which decides (role, site, care team) and writes the audit log; nothing here
+queries a patient the access layer has not handed out first.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import func, select
 
-from gaitscope.errors import DatabaseError, DuplicateError
+from gaitscope.db.auth import CurrentUser
+from gaitscope.errors import InvalidInputError
 from gaitscope.records import GaitReport, Keypoints2D, Motion3D, Prediction
 from gaitscope.ui.validation import PatientInput
 
 _DBS: dict[str, object] = {}
 _DBS_LOCK = threading.Lock()
-UI_USER = "dashboard"  # no sign-in yet: audit entries name the application
+SYSTEM_ACTOR = "system:dashboard"  # audit name of work nobody asked for (the demo sample's analysis)
 
 
 def default_db_url() -> str:
@@ -56,68 +61,75 @@ def forget_database(url: str) -> None:
 PATIENT_COLUMNS = ["code", "sex", "birth_year", "height_cm", "diagnosis", "visits", "recordings", "last_visit"]
 
 
-def patients_frame(url: str | None = None, search: str = "") -> pd.DataFrame:
-    """One row per patient (codes and clinical fields only, never identity), filtered by ``search``.
+def require_role(user: CurrentUser, roles: tuple[str, ...], what: str) -> None:
+    """:class:`AccessDeniedError` (the access layer's wording) unless ``user`` has one of ``roles``: for pages
+    that would otherwise show a form before the first access-checked call."""
+    from gaitscope.db import access
 
-    The search matches the code or the diagnosis, case-insensitively, as plain text (no wildcards).
-    """
-    from gaitscope.db.models import Patient, Recording, Visit
+    access._require(user, roles, what)  # noqa: SLF001 (no public equivalent yet)
 
-    with database(url).read_session() as s:
-        visits = (select(Visit.patient_id, func.count(Visit.id).label("n"), func.max(Visit.visit_date).label("last"))
-                  .group_by(Visit.patient_id).subquery())
-        recs = (select(Visit.patient_id, func.count(Recording.id).label("n"))
-                .join(Recording, Recording.visit_id == Visit.id).group_by(Visit.patient_id).subquery())
-        q = (select(Patient, visits.c.n, visits.c.last, recs.c.n)
-             .outerjoin(visits, visits.c.patient_id == Patient.id)
-             .outerjoin(recs, recs.c.patient_id == Patient.id).order_by(Patient.code))
+
+def patients_frame(user: CurrentUser, url: str | None = None, search: str = "") -> pd.DataFrame:
+    """One row per patient the user may see (codes and clinical fields only, never identity), filtered by
+    ``search``: the code or the diagnosis, case-insensitively, as plain text (no wildcards)."""
+    from gaitscope.db import access
+    from gaitscope.db.models import Recording, Visit
+
+    with database(url).session() as s:  # a write session: listing patients is audited
+        patients = access.list_patients(s, user)
+        ids = [p.id for p in patients]
+        visits, recs = {}, {}
+        if ids:
+            q = (select(Visit.patient_id, func.count(Visit.id), func.max(Visit.visit_date))
+                 .where(Visit.patient_id.in_(ids)).group_by(Visit.patient_id))
+            visits = {pid: (n, last) for pid, n, last in s.execute(q)}
+            q = (select(Visit.patient_id, func.count(Recording.id)).join(Recording, Recording.visit_id == Visit.id)
+                 .where(Visit.patient_id.in_(ids)).group_by(Visit.patient_id))
+            recs = dict(s.execute(q).all())
         rows = []
         needle = search.strip().lower()
-        for p, n_visits, last, n_recs in s.execute(q):
+        for p in patients:
             if needle and needle not in p.code.lower() and needle not in (p.diagnosis or "").lower():
                 continue
+            n_visits, last = visits.get(p.id, (0, None))
             rows.append([p.code, p.sex or "", p.birth_year, p.height_cm, p.diagnosis or "", int(n_visits or 0),
-                         int(n_recs or 0), last])
+                         int(recs.get(p.id, 0) or 0), last])
     return pd.DataFrame(rows, columns=PATIENT_COLUMNS)
 
 
-def get_patient_input(code: str, url: str | None = None) -> PatientInput | None:
-    from gaitscope.db import get_patient
+def get_patient_input(user: CurrentUser, code: str, url: str | None = None) -> PatientInput:
+    """One patient's clinical fields and notes (audited as a view); :class:`AccessDeniedError` when the
+    patient is not among the user's patients."""
+    from gaitscope.db import access
 
-    with database(url).read_session() as s:
-        p = get_patient(s, code)
-        if p is None:
-            return None
+    with database(url).session() as s:
+        p = access.view_patient(s, user, code)
         return PatientInput(code=p.code, sex=p.sex, birth_year=p.birth_year, height_cm=p.height_cm,
                             diagnosis=p.diagnosis, notes=p.notes)
 
 
-def create_patient(patient: PatientInput, url: str | None = None) -> None:
-    """Create a patient; :class:`DuplicateError` when the code is taken."""
-    from gaitscope.db import audit
-    from gaitscope.db import create_patient as repo_create
+def create_patient(user: CurrentUser, patient: PatientInput, url: str | None = None) -> None:
+    """Create a patient in the clinician's site and care team; :class:`DuplicateError` when the code is taken."""
+    from gaitscope.db import access
 
     with database(url).session() as s:
-        p = repo_create(s, patient.code, sex=patient.sex, birth_year=patient.birth_year,
-                        height_cm=patient.height_cm, diagnosis=patient.diagnosis, notes=patient.notes)
-        audit(s, UI_USER, "create", "patient", p.id, {"code": p.code})
+        access.create_patient(s, user, patient.code, sex=patient.sex, birth_year=patient.birth_year,
+                              height_cm=patient.height_cm, diagnosis=patient.diagnosis, notes=patient.notes)
 
 
-def update_patient(original_code: str, patient: PatientInput, url: str | None = None) -> None:
-    """Change a patient's fields (and code, when it is free)."""
-    from gaitscope.db import audit, get_patient
+def update_patient(user: CurrentUser, original_code: str, patient: PatientInput, url: str | None = None) -> None:
+    """Change a patient's clinical fields and notes. The code is the pseudonym other records and exports refer
+    to, so it is not editable here."""
+    from gaitscope.db import access
 
+    if patient.code != original_code:
+        raise InvalidInputError("A patient's code cannot be changed.",
+                                "Create a new patient if the code was wrong from the start.")
     with database(url).session() as s:
-        p = get_patient(s, original_code)
-        if p is None:
-            raise DatabaseError(f"Patient {original_code!r} no longer exists.", "Reload the page.")
-        if patient.code != p.code and get_patient(s, patient.code) is not None:
-            raise DuplicateError(f"A patient with code {patient.code!r} already exists.", "Choose another code.")
-        changed = {k: v for k, v in vars(patient).items() if getattr(p, k) != v}
-        for key, value in changed.items():
-            setattr(p, key, value)
-        s.flush()
-        audit(s, UI_USER, "update", "patient", p.id, {"fields": sorted(changed)})
+        p = access.view_patient(s, user, original_code)
+        changed = {k: v for k, v in vars(patient).items() if k != "code" and getattr(p, k) != v}
+        if changed:
+            access.update_patient(s, user, original_code, **changed)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -127,15 +139,14 @@ def update_patient(original_code: str, patient: PatientInput, url: str | None = 
 HISTORY_COLUMNS = ["visit_date", "recording_id", "file", "status", "error", "analysis_id", "uploaded", "visit_notes"]
 
 
-def patient_history(code: str, url: str | None = None) -> pd.DataFrame:
+def patient_history(user: CurrentUser, code: str, url: str | None = None) -> pd.DataFrame:
     """One row per recording of the patient (newest visit first), with its status and latest analysis."""
-    from gaitscope.db import get_patient, latest_analysis
+    from gaitscope.db import access, latest_analysis
 
     rows = []
-    with database(url).read_session() as s:
-        p = get_patient(s, code)
-        if p is None:
-            return pd.DataFrame(columns=HISTORY_COLUMNS)
+    with database(url).session() as s:
+        p = access.view_patient(s, user, code)
+        access.list_recordings(s, user, code)  # the access check for recordings (same rule today; may narrow)
         for v in sorted(p.visits, key=lambda v: (v.visit_date, v.id), reverse=True):
             if not v.recordings:
                 rows.append([v.visit_date, None, "", "no recording", "", None, None, v.notes or ""])
@@ -152,15 +163,18 @@ def patient_history(code: str, url: str | None = None) -> pd.DataFrame:
 ANALYSES_COLUMNS = ["analysis_id", "patient", "visit_date", "file", "model", "created"]
 
 
-def analyses_frame(url: str | None = None, patient_code: str | None = None) -> pd.DataFrame:
-    """Every stored analysis (newest first), optionally of one patient."""
+def analyses_frame(user: CurrentUser, url: str | None = None, patient_code: str | None = None) -> pd.DataFrame:
+    """Every stored analysis of the user's patients (newest first), optionally of one patient."""
+    from gaitscope.db import access
     from gaitscope.db.models import Analysis, Patient, Recording, Visit
 
-    with database(url).read_session() as s:
+    with database(url).session() as s:
+        ids = [p.id for p in access.list_patients(s, user)]
         q = (select(Analysis.id, Patient.code, Visit.visit_date, Recording.original_name, Analysis.model_name,
                     Analysis.model_version, Analysis.created_at)
              .join(Recording, Analysis.recording_id == Recording.id).join(Visit, Recording.visit_id == Visit.id)
-             .join(Patient, Visit.patient_id == Patient.id).order_by(Visit.visit_date.desc(), Analysis.id.desc()))
+             .join(Patient, Visit.patient_id == Patient.id).where(Patient.id.in_(ids))
+             .order_by(Visit.visit_date.desc(), Analysis.id.desc()))
         if patient_code:
             q = q.where(Patient.code == patient_code)
         rows = [[aid, code, vd, name or "", f"{mn} {mv}".strip(), created]
@@ -195,8 +209,18 @@ class ResultBundle:
     predictions: tuple[Prediction, ...]
 
 
+def check_report_access(user: CurrentUser, analysis_id: int, url: str | None = None) -> None:
+    """Raise :class:`AccessDeniedError` unless ``user`` may see this analysis (audited as a view). Call it on
+    every run before using a cached :func:`load_result`: a cache must never be a way around the rules."""
+    from gaitscope.db import access
+
+    with database(url).session() as s:
+        access.view_report(s, user, int(analysis_id))
+
+
 def load_result(analysis_id: int, url: str | None = None) -> ResultBundle:
-    """Everything about one analysis; :class:`DatabaseError` when it does not exist."""
+    """Everything about one analysis, WITHOUT an access check (callers run :func:`check_report_access` first,
+    this is cached per analysis); :class:`DatabaseError` when it does not exist."""
     from gaitscope.db import get_analysis, load_poses, load_predictions, load_report
 
     with database(url).read_session() as s:
@@ -217,22 +241,20 @@ def load_result(analysis_id: int, url: str | None = None) -> ResultBundle:
         )
 
 
-def trends(code: str, url: str | None = None) -> pd.DataFrame:
+def trends(user: CurrentUser, code: str, url: str | None = None) -> pd.DataFrame:
     """Cadence, speed and step length of each analysed visit of the patient (latest analysis per recording).
 
     Columns: visit_date, parameter (label of :data:`gaitscope.ui.plots.TREND_PARAMETERS`), value, normal_low,
     normal_high, analysis_id.
     """
-    from gaitscope.db import get_patient, latest_analysis
+    from gaitscope.db import access, latest_analysis
     from gaitscope.db.models import GaitParameter
     from gaitscope.ui.plots import TREND_PARAMETERS
 
     wanted = {name: label for names, label, _ in TREND_PARAMETERS for name in names}
     rows = []
-    with database(url).read_session() as s:
-        p = get_patient(s, code)
-        if p is None:
-            return pd.DataFrame(columns=["visit_date", "parameter", "value", "normal_low", "normal_high", "analysis_id"])
+    with database(url).session() as s:
+        p = access.view_patient(s, user, code)
         for v in p.visits:
             for r in v.recordings:
                 a = latest_analysis(s, r)
@@ -250,38 +272,34 @@ def trends(code: str, url: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["visit_date", "parameter", "value", "normal_low", "normal_high", "analysis_id"])
 
 
-def label_recording(url: str | None, sha256: str | None, *, original_name: str | None = None,
-                    notes: str | None = None) -> bool:
-    """Give the recording with this content hash the browser's file name and the clinician's visit notes.
+def recording_video(user: CurrentUser, recording_id: int, uploads_dir, url: str | None = None):
+    """The stored video of a recording for playback (clinicians of the patient's site; audited), or None when
+    the recording has no stored file (demo data). Raises :class:`AccessDeniedError` for other roles."""
+    from gaitscope.db import access
 
-    The pipeline registers an upload under its generated file name (``<sha256>.mp4``); the name the clinician
-    knows is only for display, so it is set here. Returns False when no such recording exists (the video was
-    refused before it was registered).
-    """
-    from gaitscope.db import audit, find_recording_by_hash
-
-    if not sha256:
-        return False
     with database(url).session() as s:
-        rec = find_recording_by_hash(s, sha256)
-        if rec is None:
-            return False
-        if notes:
-            visit = rec.visit
-            visit.notes = notes if not visit.notes else (visit.notes if notes in visit.notes else
-                                                         f"{visit.notes}\n{notes}")
-        if original_name:
-            rec.original_name = original_name[:500]
-        audit(s, UI_USER, "upload", "recording", rec.id, {"file": rec.original_name, "status": rec.status})
-    return True
+        try:
+            path = access.recording_video_path(s, user, int(recording_id), uploads_dir)
+        except InvalidInputError:  # no stored video (synthetic demo walks, pipeline runs without upload)
+            return None
+    return path if path.is_file() else None
 
 
-def audit_export(url: str | None, analysis_id: int, kind: str, file_name: str) -> None:
+def record_export(user: CurrentUser, analysis_id: int, kind: str, file_name: str, url: str | None = None) -> None:
     """Record in the audit log that a report of ``analysis_id`` left the system (who downloaded what)."""
+    from gaitscope.db import access
+
+    with database(url).session() as s:
+        access.export_report(s, user, int(analysis_id), kind, file_name)
+
+
+def audit_job(actor: str, action: str, recording_id: int | None, details: dict | None = None,
+              url: str | None = None) -> None:
+    """An audit entry for a background analysis (who started it, how it ended)."""
     from gaitscope.db import audit
 
     with database(url).session() as s:
-        audit(s, UI_USER, "download", "analysis", int(analysis_id), {"kind": kind, "file": file_name})
+        audit(s, actor, action, "recording", recording_id, details or {})
 
 
 def recording_status(recording_id: int, url: str | None = None) -> tuple[str, str]:

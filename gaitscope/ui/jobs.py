@@ -121,40 +121,47 @@ def checkpoint_override() -> str | None:
 
 
 def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visit_date: date,
-                       height_cm: float | None, original_name: str, notes: str | None = None,
-                       sha256: str | None = None, out_dir: Path | None = None) -> JobState:
+                       height_cm: float | None, original_name: str, user=None, recording_id: int | None = None,
+                       out_dir: Path | None = None) -> JobState:
     """Analyse an uploaded video with the pipeline and store it.
 
-    Whatever the outcome, the recording row (found by the content hash ``sha256``) gets the browser's file name
-    for display and the clinician's notes, so a failed upload is recognisable in the patient's history.
+    The upload page registers the recording first (through :func:`gaitscope.db.access.register_upload`, which
+    checks the clinician's site); the pipeline then finds that recording by the video's content hash and stores
+    the analysis on it. ``user`` (the signed-in :class:`~gaitscope.db.auth.CurrentUser`; None for the demo
+    sample the application analyses by itself) is named in the audit entries of the outcome.
     """
     from gaitscope.platform.pipeline import STAGES, AnalysisOptions, analyze_video
 
     # validates the height before the thread starts; the lifter is the bundled one unless the lab configured
     # another checkpoint (an official MotionBERT file, its own fine-tuned model)
     options = AnalysisOptions(height_cm=height_cm, checkpoint=checkpoint_override())
+    from gaitscope.ui import data
 
-    def label() -> None:
-        from gaitscope.ui import data
+    actor = user.username if user is not None else data.SYSTEM_ACTOR
 
+    def audit(action: str, rec_id: int | None, details: dict) -> None:
         try:
-            data.label_recording(db_url, sha256, original_name=original_name, notes=notes)
-        except GaitscopeError:  # labelling is cosmetic: never hide the analysis outcome behind it
+            data.audit_job(actor, action, rec_id, {"patient": patient_code, **details}, db_url)
+        except GaitscopeError:  # the audit of an outcome must not hide the outcome itself
             pass
 
     def work(progress):
         try:
-            return analyze_video(video_path, db_url=db_url, patient_code=patient_code, visit_date=visit_date,
-                                 options=options, out_dir=out_dir, progress=progress)
-        finally:
-            if sha256:
-                label()
+            result = analyze_video(video_path, db_url=db_url, patient_code=patient_code, visit_date=visit_date,
+                                   options=options, out_dir=out_dir, progress=progress, original_name=original_name)
+        except Exception as exc:
+            audit("analysis_failed", recording_id, {"error": str(exc)[:500]})
+            raise
+        audit("analysis_stored", result.recording_id, {"analysis": result.analysis_id})
+        return result
 
     def on_result(job: JobState, result) -> None:
         job.analysis_id = result.analysis_id
         job.recording_id = result.recording_id
 
-    return start_job(f"{original_name} ({patient_code})", tuple(STAGES), work, on_result)
+    job = start_job(f"{original_name} ({patient_code})", tuple(STAGES), work, on_result)
+    job.recording_id = recording_id
+    return job
 
 
 def wait(job: JobState, timeout_s: float = 60.0, poll_s: float = 0.05) -> JobState:

@@ -5,6 +5,10 @@
 token lives in ``st.session_state``; each rerun re-checks it against the database (idle timeout, disabled
 account), so an administrator's change takes effect at the user's next click. Permissions are NOT decided
 here: the page functions call :mod:`gaitscope.db.access` with the returned user, which enforces them.
+
+First run: there is no default account and no default password. While the database holds no account at all,
+:func:`first_admin_form` lets the person installing gaitscope create the first administrator (the password
+policy applies); from then on accounts are made on the Accounts page or with ``gaitscope user add``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import html
 from typing import Any
 
 from gaitscope.db.auth import CurrentUser, end_session, resolve_session, sign_in
-from gaitscope.errors import AccessDeniedError
+from gaitscope.errors import AccessDeniedError, GaitscopeError, InvalidInputError
 
 SESSION_KEY = "gaitscope_session_token"
 _NOTICE_KEY = "gaitscope_login_notice"
@@ -90,3 +94,65 @@ def logout_button(db, container: Any = None, *, user: CurrentUser | None = None)
     if where.button("Sign out", key="gaitscope_logout"):
         end_session(db, st.session_state.pop(SESSION_KEY, None))
         st.rerun()
+
+
+def has_accounts(db) -> bool:
+    """True once the database holds at least one account (then the first-run form is never shown again)."""
+    from sqlalchemy import select
+
+    from gaitscope.db.models import User
+
+    with db.read_session() as s:
+        return s.scalars(select(User.id).limit(1)).first() is not None
+
+
+def _create_first_admin(db, username: str, password: str, again: str) -> CurrentUser:
+    """Create the first administrator, only while there is no account (checked again inside the transaction,
+    so a second browser that submitted at the same moment gets an error instead of a second admin)."""
+    from sqlalchemy import select
+
+    from gaitscope.db import auth
+    from gaitscope.db.models import User
+
+    if password != again:
+        raise InvalidInputError("The two passwords differ.", "Type the same password twice.")
+    with db.session() as s:
+        if s.scalars(select(User.id).limit(1)).first() is not None:
+            raise AccessDeniedError("An account already exists, so the first-run set-up is closed.",
+                                    "Sign in, or ask your administrator for an account.")
+        auth.create_user(s, username, password, "admin", actor="first-run set-up")
+    user, token = sign_in(db, username, password)
+    import streamlit as st
+
+    st.session_state[SESSION_KEY] = token
+    return user
+
+
+def first_admin_form(db) -> CurrentUser | None:
+    """The "create the first administrator account" form, for a database without any account.
+
+    Returns the new, signed-in admin after a successful submit (the caller reruns), else None after drawing
+    the form. Whoever opens a fresh installation first can use it, so run the first ``make app`` on the
+    workstation itself (or create the admin with ``gaitscope user add NAME --role admin --password-stdin``)
+    before exposing the dashboard on a network. An administrator sees no patient data.
+    """
+    import streamlit as st
+
+    st.title("Welcome to gaitscope")
+    st.markdown("This database has no account yet. Create the **administrator** account: it manages the "
+                "accounts of clinicians, viewers and researchers and sees no patient data.")
+    with st.form("gaitscope_first_admin"):
+        username = st.text_input("Administrator user name", key="gaitscope_setup_username", autocomplete="username")
+        password = st.text_input("Password (at least 10 characters)", type="password",
+                                 key="gaitscope_setup_password", autocomplete="new-password")
+        again = st.text_input("Password again", type="password", key="gaitscope_setup_password2",
+                              autocomplete="new-password")
+        submitted = st.form_submit_button("Create administrator account")
+    if submitted:
+        try:
+            return _create_first_admin(db, username, password, again)
+        except GaitscopeError as exc:
+            st.error(str(exc))
+    st.caption("There is no default password. Then create clinician accounts on the Accounts page; the demo "
+               "patients belong to the site 'demo'.")
+    return None

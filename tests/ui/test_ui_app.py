@@ -1,48 +1,21 @@
-"""The dashboard's pages driven by Streamlit's AppTest (no browser): start-up, patients, upload, results."""
+"""The dashboard's pages driven by Streamlit's AppTest (no browser): start-up, patients, upload, results.
+Sign-in, first run and the pages of each role: test_ui_roles.py."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+pytest.importorskip("argon2")
+from ui_app_helpers import app as _app  # noqa: E402
+from ui_app_helpers import ok as _ok  # noqa: E402
+from ui_app_helpers import plain as _plain  # noqa: E402
+from ui_app_helpers import texts as _texts  # noqa: E402
+from ui_app_helpers import user_of as _user  # noqa: E402
 
-from gaitscope.ui import data, jobs  # noqa: E402
 from gaitscope.ui.components import PAGE_RESULTS, PAGE_UPLOAD  # noqa: E402
-
-APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
-TIMEOUT = 60
-
-
-@pytest.fixture()
-def env(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("GAITSCOPE_DB_URL", url)
-    monkeypatch.setenv("GAITSCOPE_DEMO_VIDEO", "0")
-    monkeypatch.setenv("GAITSCOPE_UPLOAD_DIR", str(tmp_path / "uploads"))
-    yield url
-    data.forget_database(url)
-
-
-def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def _plain(markdown: str) -> str:
-    """Markdown as the reader sees it (user text is shown with its Markdown characters escaped)."""
-    return markdown.replace("\\", "")
-
-
-def _texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [w.value for w in at.warning]
-    parts += [s.value for s in at.success] + [i.value for i in at.info] + [c.value for c in at.caption]
-    return _plain("\n".join(str(p) for p in parts))
+from gaitscope.ui.demo_data import DEMO_SITE  # noqa: E402
+from gaitscope.ui import data, jobs  # noqa: E402
 
 
 def test_app_starts_on_an_empty_database_and_shows_demo_patients(env):
@@ -96,16 +69,27 @@ def test_duplicate_patient_code_is_refused(env):
     assert any("already exists" in e.value for e in at.error)
 
 
-def _store_analysis(url: str, sha256: str = "ab" * 32) -> int:
-    from gaitscope.db import create_patient, create_visit, register_recording, save_analysis
-    from gaitscope.ui.example_records import example_keypoints, example_motion, example_predictions, example_report
+def _store_analysis(url: str, sha256: str = "ab" * 32, storage_name: str | None = None) -> int:
+    from gaitscope.db import (
+        create_patient,
+        create_visit,
+        register_recording,
+        save_analysis,
+    )
+    from gaitscope.ui.example_records import (
+        example_keypoints,
+        example_motion,
+        example_predictions,
+        example_report,
+    )
 
     motion = example_motion()
     with data.database(url).session() as s:
-        p = create_patient(s, "P-RES", height_cm=172)
+        p = create_patient(s, "P-RES", height_cm=172, site=DEMO_SITE)
         v = create_visit(s, p)
         rec = register_recording(s, v, sha256=sha256, original_name="clinic walk.mp4", kind="video", fps=30.0,
                                  duration_s=2.0, width=320, height=240, size_bytes=1234)
+        rec.storage_name = storage_name
         a = save_analysis(s, rec, keypoints2d=example_keypoints(motion), motion3d=motion, report=example_report(),
                           embedding=None, predictions=list(example_predictions()), model_name="lifter:dstformer",
                           model_version="7", analysis_version="a-test", pipeline_version="p-test")
@@ -143,8 +127,10 @@ def test_results_page_renders_a_stored_analysis(env):
     from gaitscope.db.models import AuditLog
 
     with data.database(env).read_session() as s:
-        entries = [(e.action, e.entity_id, (e.details or {}).get("kind")) for e in s.scalars(select(AuditLog))]
-    assert ("download", str(analysis_id), "pdf") in entries
+        entries = [(e.username, e.action, e.entity_id, (e.details or {}).get("kind"))
+                   for e in s.scalars(select(AuditLog))]
+    assert ("dr_demo", "export", str(analysis_id), "pdf") in entries  # who took which report out
+    assert ("dr_demo", "view", str(analysis_id), None) in entries
 
 
 def test_upload_refuses_a_file_that_is_not_a_video(env):
@@ -158,24 +144,24 @@ def test_upload_refuses_a_file_that_is_not_a_video(env):
     assert "job_id" not in at.session_state
 
 
-def test_upload_of_a_broken_video_shows_the_pipeline_error_and_stores_nothing(env):
+def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
     pytest.importorskip("gaitscope.platform.video", reason="the video ingest module is not available yet")
+    from gaitscope.platform.uploads import leftover_temp_files
+    from gaitscope.ui.uploads import uploads_dir
+
     at = _app().run()
-    before = len(data.analyses_frame(env))
+    before = len(data.patient_history(_user("dr_demo"), "DEMO-001", env))
     at.switch_page(PAGE_UPLOAD).run()
-    # MP4 magic bytes pass the upload check; the ingest probe then finds no decodable video
+    # MP4 magic bytes pass the content sniffing; the decode check then finds no video
     fake = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 4000
     at.file_uploader(key="upload_file").upload("broken.mp4", fake, "video/mp4")
     at.number_input(key="upload_height").set_value(170.0)
     at.button(key="FormSubmitter:upload_form-Analyse").click().run()
     _ok(at)
-    job = jobs.get_job(at.session_state["job_id"])
-    assert jobs.wait(job, 30).status == "failed"
-    at.run()
-    _ok(at)
-    assert any(job.error == e.value for e in at.error)
-    assert "Nothing was stored" in _texts(at)
-    assert len(data.analyses_frame(env)) == before
+    assert at.error and "broken.mp4" in at.error[0].value
+    assert "job_id" not in at.session_state
+    assert len(data.patient_history(_user("dr_demo"), "DEMO-001", env)) == before  # no visit, no recording
+    assert not leftover_temp_files(uploads_dir()) and not list(uploads_dir().glob("*.mp4"))
 
 
 def test_results_page_plays_the_video_and_renders_the_overlay_in_the_background(env, tmp_path):
@@ -192,9 +178,9 @@ def test_results_page_plays_the_video_and_renders_the_overlay_in_the_background(
         writer.write(np.full((240, 320, 3), 120, np.uint8))
     writer.release()
     sha = hashlib.sha256(src.read_bytes()).hexdigest()
-    (uploads_dir() / f"{sha}.avi").write_bytes(src.read_bytes())  # as the upload page stores it
+    (uploads_dir() / "0123abcd.avi").write_bytes(src.read_bytes())  # a generated name, as uploads are stored
     at = _app().run()
-    at.session_state["analysis_id"] = _store_analysis(env, sha256=sha)
+    at.session_state["analysis_id"] = _store_analysis(env, sha256=sha, storage_name="0123abcd.avi")
     at.switch_page(PAGE_RESULTS).run()
     _ok(at)
     assert len(at.get("video")) == 1  # the original, beside the frame slider

@@ -4,6 +4,9 @@
 Needs (not installed by pip alone): ``apt-get install -y chromium`` and ``pip install playwright`` (a dev
 dependency). Never run ``playwright install``: the system Chromium is used through ``executable_path``.
 Set ``GAITSCOPE_UPDATE_SCREENSHOTS=1`` to copy the screenshots into ``docs/screenshots/`` for the README.
+
+Each server gets a clinician of the demo site, created with the CLI (``gaitscope user add ... --password-stdin``)
+as an administrator would; every test signs in through the form first.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS_SHOTS = REPO / "docs" / "screenshots"
+CLINICIAN, PASSWORD = "dr_e2e", "e2e walking test password"
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
@@ -51,6 +55,10 @@ def server(tmp_path, server_env):
     """A Streamlit server on a free port with an empty database (the app fills it with demo data)."""
     port = _free_port()
     env = server_env
+    made = subprocess.run([sys.executable, "-m", "gaitscope.platform.cli", "user", "add", CLINICIAN, "--role",
+                           "clinician", "--site", "demo", "--password-stdin"], input=PASSWORD + "\n", text=True,
+                          capture_output=True, cwd=REPO, env=env, timeout=120)
+    assert made.returncode == 0, made.stdout + made.stderr
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
@@ -104,6 +112,30 @@ def _shot(page, tmp_path: Path, name: str) -> Path:
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, DOCS_SHOTS / name)
     return path
+
+
+def _sign_in(page, url: str) -> None:
+    """Open ``url`` (a new browser session) and sign in as the demo-site clinician through the form."""
+    page.goto(url)
+    page.get_by_role("heading", name="Sign in to gaitscope").wait_for(timeout=90_000)
+    page.get_by_role("textbox", name="User name").fill(CLINICIAN)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {CLINICIAN}").first.wait_for(timeout=60_000)
+
+
+def _open_page(page, title: str) -> None:
+    """Open a page through the sidebar navigation (a new URL would be a new, signed-out browser session)."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.get_by_role("heading", name=title).wait_for(timeout=90_000)
+
+
+def _clinician(url: str):
+    from gaitscope.db.auth import CurrentUser, get_user
+    from gaitscope.ui import data
+
+    with data.database(url).read_session() as s:
+        return CurrentUser.from_user(get_user(s, CLINICIAN))
 
 
 def _wait_idle(page, timeout_s: float = 90, quiet_s: float = 1.5) -> None:
@@ -167,6 +199,9 @@ def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
 
 def test_browser_demo_data_results_and_downloads(server, page, tmp_path):
     page.goto(server)
+    page.get_by_role("heading", name="Sign in to gaitscope").wait_for(timeout=90_000)
+    assert page.get_by_text("DEMO-001").count() == 0  # nothing before signing in
+    _sign_in(page, server)
     page.get_by_text("DEMO-001").first.wait_for(timeout=90_000)
     _wait_idle(page)
     _shot(page, tmp_path, "dashboard_patients.png")
@@ -177,21 +212,21 @@ def test_browser_demo_data_results_and_downloads(server, page, tmp_path):
 def test_browser_upload_rejects_a_renamed_text_file(server, page, tmp_path):
     fake = tmp_path / "walk.mp4"
     fake.write_text("this is not a video " * 100)
-    page.goto(f"{server}/upload")
-    page.get_by_role("heading", name="New analysis").wait_for(timeout=90_000)
+    _sign_in(page, server)
+    _open_page(page, "New analysis")
     _wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(fake))
     page.get_by_text("walk.mp4").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Analyse").click()
-    page.get_by_text("is not a video gaitscope can read").wait_for(timeout=30_000)
+    page.get_by_text("is not a video gaitscope accepts").wait_for(timeout=30_000)
 
 
 def _upload_sample(page, server: str, tmp_path: Path) -> None:
     """Upload the bundled sample on the New analysis page (patient DEMO-001, 172 cm) and start the analysis."""
     from gaitscope.ui.demo_data import SAMPLE_VIDEO
 
-    page.goto(f"{server}/upload")
-    page.get_by_role("heading", name="New analysis").wait_for(timeout=90_000)
+    _sign_in(page, server)
+    _open_page(page, "New analysis")
     _wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(SAMPLE_VIDEO))
     page.get_by_text(SAMPLE_VIDEO.name).first.wait_for(timeout=60_000)
@@ -237,10 +272,11 @@ def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path,
     from gaitscope.ui import data
 
     url = server_env["GAITSCOPE_DB_URL"]
-    page.goto(server)
+    _sign_in(page, server)
     page.get_by_text("DEMO-001").first.wait_for(timeout=90_000)
     _wait_idle(page)
-    analyses_before = len(data.analyses_frame(url))
+    user = _clinician(url)
+    analyses_before = len(data.analyses_frame(user, url))
     _upload_sample(page, server, tmp_path)
     finished, error = _wait_for_outcome(page, 600)
     _wait_idle(page)
@@ -249,8 +285,8 @@ def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path,
     assert "walking" in error.lower() or "stride" in error.lower(), error
     assert "Traceback" not in error
     assert page.get_by_text("Nothing was stored for this upload").count() == 1
-    assert len(data.analyses_frame(url)) == analyses_before
-    history = data.patient_history("DEMO-001", url)
+    assert len(data.analyses_frame(user, url)) == analyses_before
+    history = data.patient_history(user, "DEMO-001", url)
     failed = history[history["status"] == "failed"]
     assert len(failed) == 1 and failed["error"].iloc[0] in error
     assert failed["file"].iloc[0] == "walk_side.mp4"  # the clinician's file name, not the generated one

@@ -1,4 +1,7 @@
-"""Patients page: search the list, create or edit a patient, see a patient's visits and recordings."""
+"""Patients page: search the list, create or edit a patient, see a patient's visits and recordings.
+
+Clinicians and viewers of a site (the access layer shows each only their site's / care team's patients);
+only clinicians get the create and edit forms, and the access layer refuses a viewer's edit anyway."""
 
 from __future__ import annotations
 
@@ -6,7 +9,17 @@ import streamlit as st
 
 from gaitscope.errors import GaitscopeError
 from gaitscope.ui import data
-from gaitscope.ui.components import PAGE_UPLOAD, db_url, flash, md_escape, open_results, show_flash, user_errors
+from gaitscope.ui.components import (
+    PAGE_UPLOAD,
+    db_url,
+    flash,
+    guarded,
+    md_escape,
+    open_results,
+    show_flash,
+    signed_in_user,
+    user_errors,
+)
 from gaitscope.ui.validation import SEX_LABELS, PatientInput, validate_patient
 
 _SEX_KEYS = list(SEX_LABELS)
@@ -16,7 +29,7 @@ def _patient_form(key: str, initial: PatientInput | None, submit_label: str) -> 
     """The create/edit form; returns a validated PatientInput when submitted and valid (errors are shown)."""
     with st.form(key, clear_on_submit=False):
         code = st.text_input("Patient code (pseudonym, no names)", value=initial.code if initial else "",
-                             key=f"{key}_code", max_chars=64, placeholder="P-0042")
+                             key=f"{key}_code", max_chars=64, placeholder="P-0042", disabled=initial is not None)
         c1, c2, c3 = st.columns(3)
         sex = c1.selectbox("Sex", _SEX_KEYS, format_func=SEX_LABELS.get, key=f"{key}_sex",
                            index=_SEX_KEYS.index(initial.sex or "") if initial else 0)
@@ -31,15 +44,15 @@ def _patient_form(key: str, initial: PatientInput | None, submit_label: str) -> 
     if not submitted:
         return None
     try:
-        return validate_patient(code, sex=sex or None, birth_year=birth_year, height_cm=height, diagnosis=diagnosis,
+        return validate_patient(initial.code if initial else code, sex=sex or None, birth_year=birth_year, height_cm=height, diagnosis=diagnosis,
                                 notes=notes)
     except GaitscopeError as exc:
         st.error(str(exc))
         return None
 
 
-def _history(code: str, url: str) -> None:
-    history = data.patient_history(code, url)
+def _history(user, code: str, url: str) -> None:
+    history = data.patient_history(user, code, url)
     if history.empty:
         st.info("No visits yet. Upload a walking video on the **New analysis** page.")
         return
@@ -61,14 +74,17 @@ def _history(code: str, url: str) -> None:
             open_results(chosen)
 
 
+@guarded
 def render() -> None:
     url = db_url()
+    user = signed_in_user()
+    editor = user.role == "clinician"
     st.title("Patients")
     show_flash()
     patients = None
     search = st.text_input("Search by code or diagnosis", key="patient_search")
     with user_errors("Could not read the patient list"):
-        patients = data.patients_frame(url, search)
+        patients = data.patients_frame(user, url, search)
         st.dataframe(patients.rename(columns={"code": "Code", "sex": "Sex", "birth_year": "Birth year",
                                               "height_cm": "Height (cm)", "diagnosis": "Diagnosis",
                                               "visits": "Visits", "recordings": "Recordings",
@@ -76,11 +92,14 @@ def render() -> None:
                      hide_index=True, width="stretch")
         st.caption(f"{len(patients)} patient(s)")
 
-    with st.expander("New patient", expanded=False):
-        new = _patient_form("new_patient", None, "Create patient")
+    if patients is None:
+        return
+    if editor:
+        with st.expander("New patient", expanded=False):
+            new = _patient_form("new_patient", None, "Create patient")
         if new is not None:
             with user_errors("The patient was not created"):
-                data.create_patient(new, url)
+                data.create_patient(user, new, url)
                 st.session_state["patient_code"] = new.code
                 flash(f"Patient {md_escape(new.code)} created.")
                 st.rerun()
@@ -93,9 +112,7 @@ def render() -> None:
         st.session_state["patient_select"] = current  # set before the widget exists in this run
     code = st.selectbox("Open patient", codes, key="patient_select")
     st.session_state["patient_code"] = code
-    patient = data.get_patient_input(code, url)
-    if patient is None:
-        return
+    patient = data.get_patient_input(user, code, url)
     st.subheader(f"Patient {md_escape(patient.code)}")
     c1, c2, c3 = st.columns(3)
     c1.metric("Sex", SEX_LABELS.get(patient.sex or "", "not stated"))
@@ -106,15 +123,15 @@ def render() -> None:
     if patient.notes:
         st.caption("Notes")
         st.text(patient.notes)  # plain text: notes may contain anything, including <script>
-    with st.expander("Edit patient"):
-        edited = _patient_form("edit_patient", patient, "Save changes")
-        if edited is not None:
-            with user_errors("The changes were not saved"):
-                data.update_patient(patient.code, edited, url)
-                st.session_state["patient_code"] = edited.code
-                flash(f"Patient {md_escape(edited.code)} saved.")
-                st.rerun()
+    if editor:
+        with st.expander("Edit patient"):
+            edited = _patient_form("edit_patient", patient, "Save changes")
+            if edited is not None:
+                with user_errors("The changes were not saved"):
+                    data.update_patient(user, patient.code, edited, url)
+                    flash(f"Patient {md_escape(edited.code)} saved.")
+                    st.rerun()
     st.subheader("Visits and recordings")
-    _history(code, url)
-    if st.button("New analysis for this patient", key="patients_new_analysis"):
+    _history(user, code, url)
+    if editor and st.button("New analysis for this patient", key="patients_new_analysis"):
         st.switch_page(PAGE_UPLOAD)

@@ -1,5 +1,9 @@
 """Results of one analysis: video with the 2D skeleton, 3D animation, gait-cycle curves, parameters, scores,
-classifier outputs, trends across visits, and the PDF/CSV reports."""
+classifier outputs, trends across visits, and the PDF/CSV reports.
+
+Clinicians and viewers of the patient's site. The access check (:func:`gaitscope.ui.data.check_report_access`)
+runs on every rerun, before the cached bundle is used; the original video, the skeleton-overlay video and the
+downloads are for clinicians only (the access layer refuses them to viewers)."""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from gaitscope.analysis.csv_report import CSV_FILES, report_tables
 from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
 from gaitscope.analysis.report_plots import reference_note
 from gaitscope.ui import data, jobs, plots, tables
-from gaitscope.ui.components import db_url, md_escape, show_flash, user_errors
+from gaitscope.errors import AccessDeniedError
+from gaitscope.ui.components import db_url, guarded, md_escape, show_flash, signed_in_user, user_errors
 from gaitscope.ui.overlay import overlay_frame, render_overlay_video
-from gaitscope.ui.uploads import find_video, uploads_dir
+from gaitscope.ui.uploads import uploads_dir
 
 _HEIGHT_RE = re.compile(r"subject(?:'s)? height\D{0,5}(\d{2,3}(?:\.\d+)?)\s*cm", re.IGNORECASE)
 
@@ -53,8 +58,8 @@ def _bundle(analysis_id: int, url: str) -> data.ResultBundle:
     return data.load_result(analysis_id, url)
 
 
-def _choose_analysis(url: str) -> int | None:
-    analyses = data.analyses_frame(url)
+def _choose_analysis(user, url: str) -> int | None:
+    analyses = data.analyses_frame(user, url)
     if analyses.empty:
         st.info("No analysis stored yet. Upload a video on the **New analysis** page.")
         return None
@@ -151,12 +156,31 @@ def _overlay_video(b: data.ResultBundle, video: Path) -> None:
         st.rerun()
 
 
-def _video_tab(b: data.ResultBundle) -> None:
-    video = find_video(b.sha256)
+def _find_video(user, b: data.ResultBundle, url: str) -> Path | None:
+    """The recording's stored video through the access layer (clinicians; audited); the bundled sample for the
+    demo analysis of it; None when there is no file. Raises AccessDeniedError for other roles."""
+    video = data.recording_video(user, b.recording_id, uploads_dir(), url)
+    if video is None:
+        from gaitscope.ui.demo_data import SAMPLE_VIDEO, sample_sha256
+
+        if SAMPLE_VIDEO.exists() and b.sha256 == sample_sha256():
+            return SAMPLE_VIDEO
+    return video
+
+
+def _video_tab(user, b: data.ResultBundle, url: str) -> None:
     kp = b.keypoints
     left, right = st.columns(2)
+    try:
+        video = _find_video(user, b, url)
+    except AccessDeniedError:
+        video, allowed = None, False
+    else:
+        allowed = True
     with left:
-        if video is None:
+        if not allowed:
+            st.info("Videos of patients are shown to clinicians only; the skeleton is drawn on a blank frame.")
+        elif video is None:
             st.info("The original video is not on this server (demo data or a file stored elsewhere); "
                     "the skeleton is drawn on a blank frame.")
         else:
@@ -226,8 +250,8 @@ def _scores_tab(b: data.ResultBundle) -> None:
                    f"**{md_escape(p.predicted)}**. Research output, not a diagnosis.")
 
 
-def _trends_tab(b: data.ResultBundle, url: str) -> None:
-    trend = data.trends(b.patient_code, url)
+def _trends_tab(user, b: data.ResultBundle, url: str) -> None:
+    trend = data.trends(user, b.patient_code, url)
     if trend["analysis_id"].nunique() < 2:
         st.info("Trends appear once the patient has two or more analysed visits.")
     if not trend.empty:
@@ -235,30 +259,36 @@ def _trends_tab(b: data.ResultBundle, url: str) -> None:
         st.dataframe(trend.pivot_table(index="visit_date", columns="parameter", values="value"), width="stretch")
 
 
-def _reports_tab(b: data.ResultBundle, url: str) -> None:
+def _reports_tab(user, b: data.ResultBundle, url: str) -> None:
+    if user.role != "clinician":  # the access layer would refuse to record the export anyway
+        st.info("Reports leave the system only through clinicians: ask a clinician of your site for a PDF or CSV.")
+        return
     stem = f"gaitscope_{re.sub(r'[^A-Za-z0-9_.-]+', '_', b.patient_code)}_{b.visit_date}_a{b.analysis_id}"
     with user_errors("The PDF could not be written"):
         st.download_button("Download PDF report", data=_pdf_for(b.analysis_id, url), file_name=f"{stem}.pdf",
                            mime="application/pdf", key=f"dl_pdf_{b.analysis_id}", icon=":material/picture_as_pdf:",
-                           on_click=data.audit_export, args=(url, b.analysis_id, "pdf", f"{stem}.pdf"))
+                           on_click=data.record_export, args=(user, b.analysis_id, "pdf", f"{stem}.pdf", url))
     cols = st.columns(len(CSV_FILES))
     for col, (key, frame) in zip(cols, report_tables(b.report).items()):
         name = f"{stem}_{CSV_FILES[key]}"
         col.download_button(f"Download {CSV_FILES[key]}", data=frame.to_csv(index=False, float_format="%.6g"),
                             file_name=name, mime="text/csv", key=f"dl_{key}_{b.analysis_id}",
-                            on_click=data.audit_export, args=(url, b.analysis_id, "csv", name))
+                            on_click=data.record_export, args=(user, b.analysis_id, "csv", name, url))
     st.caption("CSV columns are documented in the README (CSV exports).")
 
 
+@guarded
 def render() -> None:
     url = db_url()
+    user = signed_in_user()
     st.title("Results")
     show_flash()
     analysis_id = None
     with user_errors("Could not list the analyses"):
-        analysis_id = _choose_analysis(url)
+        analysis_id = _choose_analysis(user, url)
     if analysis_id is None:
         return
+    data.check_report_access(user, analysis_id, url)  # every run: the bundle below is cached across users
     try:
         b = _bundle(analysis_id, url)
     except Exception as exc:  # a deleted analysis or a damaged row: say so, keep the page alive
@@ -268,7 +298,7 @@ def render() -> None:
     tabs = st.tabs(["Video and 2D", "3D motion", "Gait cycle", "Parameters", "Scores and classifiers", "Trends",
                     "Reports"])
     with tabs[0]:
-        _video_tab(b)
+        _video_tab(user, b, url)
     with tabs[1]:
         st.plotly_chart(plots.skeleton_3d_figure(b.motion), key=f"skel3d_{b.analysis_id}", width="stretch")
         st.caption(f"Scale: {md_escape(b.motion.scale_source)}. Press Play or drag the slider.")
@@ -279,6 +309,6 @@ def render() -> None:
     with tabs[4]:
         _scores_tab(b)
     with tabs[5]:
-        _trends_tab(b, url)
+        _trends_tab(user, b, url)
     with tabs[6]:
-        _reports_tab(b, url)
+        _reports_tab(user, b, url)

@@ -1,4 +1,7 @@
-"""New analysis: upload a walking video, check it, and analyse it in the background with per-stage progress."""
+"""New analysis: upload a walking video, check it, and analyse it in the background with per-stage progress.
+
+Clinicians only: the upload is registered through :func:`gaitscope.ui.uploads.receive_upload` (access layer:
+the patient must be of the clinician's site), and the background job is told who asked, for the audit log."""
 
 from __future__ import annotations
 
@@ -8,8 +11,17 @@ import streamlit as st
 
 from gaitscope.errors import GaitscopeError
 from gaitscope.ui import data, jobs
-from gaitscope.ui.components import PAGE_PATIENTS, db_url, md_escape, open_results, show_flash, user_errors
-from gaitscope.ui.uploads import max_upload_bytes, save_upload
+from gaitscope.ui.components import (
+    PAGE_PATIENTS,
+    db_url,
+    guarded,
+    md_escape,
+    open_results,
+    show_flash,
+    signed_in_user,
+    user_errors,
+)
+from gaitscope.ui.uploads import max_upload_bytes, receive_upload
 from gaitscope.ui.validation import check_height_cm
 
 STAGE_LABELS = {
@@ -70,14 +82,17 @@ def _job_panel(job_id: str) -> None:
     render_job(job_id)
 
 
+@guarded
 def render() -> None:
     url = db_url()
+    user = signed_in_user()
     st.title("New analysis")
     show_flash()
+    data.require_role(user, ("clinician",), "upload recordings")
     limit_mb = max_upload_bytes() / 1024 / 1024
     patients = None
     with user_errors("Could not read the patient list"):
-        patients = data.patients_frame(url)
+        patients = data.patients_frame(user, url)
     codes = [] if patients is None else list(patients["code"])
     if not codes:
         st.info("Create a patient first.")
@@ -88,7 +103,9 @@ def render() -> None:
     current = st.session_state.get("patient_code")
     code = st.selectbox("Patient", codes, index=codes.index(current) if current in codes else 0,
                         key="upload_patient")
-    patient = data.get_patient_input(code, url)
+    patient = None
+    with user_errors("Could not open the patient"):
+        patient = data.get_patient_input(user, code, url)
     with st.form("upload_form"):
         video = st.file_uploader(f"Walking video (side view; MP4, MOV, AVI, MKV, WebM; at most {limit_mb:.0f} MB)",
                                  key="upload_file")
@@ -106,10 +123,11 @@ def render() -> None:
             if video is None:
                 raise GaitscopeError("Choose a video file first.")
             height_cm = check_height_cm(height)
-            saved = save_upload(video, video.name, size_bytes=video.size)
+            saved = receive_upload(user, video, video.name, patient_code=code, visit_date=visit_date,
+                                   notes=notes, size_bytes=video.size, url=url)
             job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
-                                          height_cm=height_cm, original_name=saved.original_name, notes=notes,
-                                          sha256=saved.sha256)
+                                          height_cm=height_cm, original_name=saved.original_name, user=user,
+                                          recording_id=saved.recording_id)
         except GaitscopeError as exc:
             st.error(str(exc))
         else:
