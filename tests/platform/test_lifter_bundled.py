@@ -18,9 +18,9 @@ from gaitscope.records import Keypoints2D
 
 KP_CACHE = Path(__file__).resolve().parent / "data" / "lifter_sample_kp.npz"
 STRETCH = slice(30, 120)  # 3 s, about 3 strides
-#: PA-MPJPE bound on the sample stretch. The full-video figure of the shipped model is in MODEL_CARD.md; this
-#: bound sits above it with margin for numerical differences, far below a random model (~150-200 mm).
-PA_MPJPE_MAX_MM = 75.0
+#: PA-MPJPE bound on the sample stretch: the shipped model measures 71 mm there (92 mm over the whole video, see
+#: MODEL_CARD.md, most of it the occluded far arm); the same architecture with random weights about 370 mm.
+PA_MPJPE_MAX_MM = 90.0
 
 
 def _cached_keypoints(stretch: slice = STRETCH) -> Keypoints2D:
@@ -62,4 +62,4 @@ def test_bundled_lifter_lifts_the_sample_video(bundled):
     # the lifting is meaningful: far better than the same architecture with random weights
     untrained = Lifter.untrained(bundled.config, device="cpu")
     pa_random = float(_errors(untrained)["pa_mpjpe"].mean())
-    assert pa < 0.6 * pa_random, (pa, pa_random)
+    assert pa < 0.4 * pa_random, (pa, pa_random)
