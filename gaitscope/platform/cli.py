@@ -68,15 +68,15 @@ def _print_summary(result, truth: dict | None = None) -> None:
     print(f"2D: {result.keypoints.n_frames} frames with a person ({result.keypoints.source})")
     print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
     print(f"Events: {len(report.events)}   strides: {len(report.strides)}")
-    header = f"{'parameter':<24}{'side':>5}{'value':>10}  {'unit':<10}{'normal range':>18}  flag"
+    header = f"{'parameter':<36}{'side':>5}{'value':>10}  {'unit':<10}{'normal range':>18}  flag"
     if truth:
         header += "      truth"
     print(header)
     for p in report.parameters:
-        if p.name.endswith(("_si", "_ratio", "_cv", "_sd")):
+        if p.name.endswith(("_symmetry_index", "_symmetry_ratio", "_cv")):  # in parameters.csv, not on screen
             continue
         rng = "" if p.normal_low != p.normal_low else f"{p.normal_low:.2f}-{p.normal_high:.2f}"
-        line = f"{p.label:<24}{p.side:>5}{p.value:>10.3f}  {p.unit:<10}{rng:>18}  {p.flag}"
+        line = f"{p.label[:35]:<36}{p.side:>5}{p.value:>10.3f}  {p.unit:<10}{rng:>18}  {p.flag}"
         if truth and p.side == "both" and p.name in truth:
             line += f"  {truth[p.name]:>9.3f}"
         print(line)
