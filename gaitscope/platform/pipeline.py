@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from gaitscope.errors import GaitscopeError, InvalidInputError
 from gaitscope.records import GaitReport, Keypoints2D, Motion3D, MotionEmbedding, Prediction, VideoInfo
@@ -178,7 +178,3 @@ def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | 
     )
     outputs["pdf"] = write_pdf_report(result.report, out_dir / "report.pdf", context=context)
     return outputs
-
-
-def stage_names() -> Sequence[str]:
-    return STAGES

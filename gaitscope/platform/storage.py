@@ -11,9 +11,6 @@ from datetime import date
 
 from gaitscope.records import VideoInfo
 
-ANALYSIS_VERSION_FALLBACK = "unknown"
-
-
 def open_db(db_url: str):
     """Open the database for the pipeline.
 
