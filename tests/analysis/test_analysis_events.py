@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from gaitscope.analysis.events import detect_events
+from gaitscope.analysis.events import HEEL_STRIKE_LATENCY_S, detect_events
 from gaitscope.analysis.frames import GaitFrame
 from gaitscope.skeleton import J, NUM_JOINTS
 
 FPS = 30.0
 PERIOD = 33.0  # frames per stride
+LAT = HEEL_STRIKE_LATENCY_S * FPS  # heel strikes are reported this many frames after the coordinate maximum
 
 
 def _frame(t: int) -> GaitFrame:
@@ -37,9 +38,9 @@ def test_heel_strikes_at_maxima_and_toe_offs_at_minima_with_subframe_timing():
     to_l = [e.time_s * FPS for e in ev if e.side == "L" and e.kind == "toe_off"]
     hs_r = [e.time_s * FPS for e in ev if e.side == "R" and e.kind == "heel_strike"]
     expected = 10.3 + PERIOD * np.arange(7)
-    assert np.allclose(hs_l, expected[expected < 239], atol=0.15)
+    assert np.allclose(hs_l, expected[expected < 239] + LAT, atol=0.15)
     assert np.allclose(to_l, (expected + PERIOD / 2)[expected + PERIOD / 2 < 239], atol=0.15)
-    assert np.allclose(hs_r, (expected + PERIOD / 2)[expected + PERIOD / 2 < 239], atol=0.15)
+    assert np.allclose(hs_r, (expected + PERIOD / 2)[expected + PERIOD / 2 < 239] + LAT, atol=0.15)
     assert all(e.frame == round(e.time_s * FPS) for e in ev)
     assert min(e.quality for e in ev) > 0.9
     assert [e.time_s for e in ev] == sorted(e.time_s for e in ev)
@@ -105,14 +106,14 @@ def test_heel_and_toe_points_are_used_when_present(feet):
             pts[f"{side}_toe"] = heel + [0.2, 0, 0]
     ev = detect_events(xyz, _frame(n), FPS, PERIOD / FPS, [(0, n)], pts or None)
     first = min(e.time_s * FPS for e in ev if e.side == "L" and e.kind == "heel_strike")
-    assert first == pytest.approx(8.3 if feet else 10.3, abs=0.15)
+    assert first == pytest.approx((8.3 if feet else 10.3) + LAT, abs=0.15)
 
 
 def test_events_next_to_interpolated_frames_lose_quality():
     xyz = synthetic_ankles()
     measured = np.ones(len(xyz), bool)
-    measured[42:45] = False  # around the left heel strike at 43.3
+    measured[43:46] = False  # around the left heel strike at 43.3 + LAT
     ev = detect_events(xyz, _frame(len(xyz)), FPS, PERIOD / FPS, [(0, len(xyz))], measured=measured)
     q = {(e.side, e.kind, e.frame): e.quality for e in ev}
-    assert q[("L", "heel_strike", 43)] <= 0.5
-    assert q[("L", "heel_strike", 76)] > 0.9
+    assert q[("L", "heel_strike", round(43.3 + LAT))] <= 0.5
+    assert q[("L", "heel_strike", round(76.3 + LAT))] > 0.9

@@ -110,8 +110,6 @@ def test_events_from_17_joints(name):
     assert np.max(np.abs(to * scale)) <= 3.0
 
 
-@pytest.mark.xfail(strict=True, reason="Zeni heel strikes come ~40 ms early on the walker (15-51 ms on real force "
-                                       "plates, benchmarks/real_mocap_events.py): stance % +3 to +4 points, 1 over tolerance")
 @pytest.mark.parametrize("name", ["normal", "slow", "parkinsonian"])
 def test_stance_pct_within_3_points(name):
     w, r = walk(name), analysed(name, True)
