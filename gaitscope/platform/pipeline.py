@@ -168,7 +168,9 @@ def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = write_csv_reports(result.report, out_dir)
-    model_name, _, model_version = result.motion.source.partition("@")
+    from gaitscope.platform.storage import model_of
+
+    model_name, model_version = model_of(result.motion.source)
     context = ReportContext(
         patient_code=patient_code or "UNASSIGNED", visit_date=visit_date or date.today(),
         video_name=video_name or Path(result.video.path).name, video_fps=result.video.fps,

@@ -11,6 +11,12 @@ from datetime import date
 
 from gaitscope.records import VideoInfo
 
+def model_of(source: str) -> tuple[str, str]:
+    """(model name, model version) from a Motion3D ``source`` such as ``"lifter:small@2026-11-27"``."""
+    name, _, version = source.partition("@")
+    return name, version
+
+
 def open_db(db_url: str):
     """Open the database for the pipeline.
 
@@ -51,7 +57,7 @@ def save(database, recording_id: int, result, *, pipeline_version: str) -> int:
     """Store every record of ``result`` in one transaction; returns the analysis id (idempotent per versions)."""
     from gaitscope.db import repository as repo
 
-    model_name, _, model_version = result.motion.source.partition("@")
+    model_name, model_version = model_of(result.motion.source)
     with database.session() as s:
         recording = repo.get_recording(s, recording_id)
         analysis = repo.save_analysis(
