@@ -11,6 +11,7 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -143,6 +144,14 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Modules that add their own subcommands through ``register_cli(subparsers)``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "gaitscope.platform.lifter_training",
+    "gaitscope.platform.classify",
+    "gaitscope.platform.accounts_cli",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaitscope", description="Clinical gait analysis from video.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,12 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--db", default=None)
     db.set_defaults(func=cmd_db)
 
-    # Subcommands owned by their own modules (imported lazily inside their handlers).
-    from gaitscope.platform import accounts_cli, classify, lifter_training
-
-    lifter_training.register_cli(sub)
-    classify.register_cli(sub)
-    accounts_cli.register_cli(sub)
+    # Subcommands owned by their own modules; each module keeps heavy imports inside its handlers.
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register_cli(sub)
     return parser
 
 
