@@ -8,6 +8,7 @@ import streamlit as st
 
 from gaitscope.ui.components import (
     PAGE_ACCOUNTS,
+    PAGE_ACTIVITIES,
     PAGE_COHORT,
     PAGE_PATIENTS,
     PAGE_RESULTS,
@@ -42,6 +43,7 @@ PAGES = {
     PAGE_RESULTS: dict(title="Results", icon=":material/monitoring:"),
     PAGE_COHORT: dict(title="Research cohort", icon=":material/query_stats:"),
     PAGE_ACCOUNTS: dict(title="Accounts", icon=":material/manage_accounts:"),
+    PAGE_ACTIVITIES: dict(title="Activities", icon=":material/directions_walk:"),
 }
 allowed = ROLE_PAGES.get(user.role, ())
 navigation = st.navigation([st.Page(path, default=i == 0, **PAGES[path]) for i, path in enumerate(allowed)]

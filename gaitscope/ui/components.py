@@ -18,12 +18,13 @@ PAGE_UPLOAD = "gaitscope/ui/pages/upload.py"
 PAGE_RESULTS = "gaitscope/ui/pages/results.py"
 PAGE_COHORT = "gaitscope/ui/pages/cohort.py"
 PAGE_ACCOUNTS = "gaitscope/ui/pages/accounts.py"
+PAGE_ACTIVITIES = "gaitscope/ui/pages/activities.py"
 
 #: Pages shown in the navigation of each role. Hiding is a convenience only: every page reads its data through
 #: :mod:`gaitscope.db.access`, which refuses a role that opens a page by its URL anyway.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "clinician": (PAGE_PATIENTS, PAGE_UPLOAD, PAGE_RESULTS),
-    "viewer": (PAGE_PATIENTS, PAGE_RESULTS),
+    "clinician": (PAGE_PATIENTS, PAGE_UPLOAD, PAGE_RESULTS, PAGE_ACTIVITIES),
+    "viewer": (PAGE_PATIENTS, PAGE_RESULTS, PAGE_ACTIVITIES),
     "researcher": (PAGE_COHORT,),
     "admin": (PAGE_ACCOUNTS,),
 }
