@@ -38,6 +38,17 @@ LIMITS = (
     "they are shown for orientation only, because no adult curve set with documented provenance was available.",
     "Classifier outputs are research outputs, not a diagnosis.",
 )
+METHOD_NOTE_MOCAP = (
+    "Method: the joint centres were computed from marker-based motion capture (not from a video) with the marker "
+    "set named above, and gait events, spatiotemporal parameters and joint angles were computed from them with "
+    "the same analysis as for video."
+)
+LIMITS_MOCAP = (
+    "Joint centres come from skin markers (regression-based hip centres, knee and ankle centres from the markers "
+    "present): marker placement and soft-tissue movement limit frontal- and transverse-plane angles; the angles "
+    "use gaitscope's 17-joint conventions and are not Plug-in-Gait angles.",
+    "Gait events are computed from the joint trajectories (Zeni et al. 2008), not read from force plates.",
+) + LIMITS[2:]
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class ReportContext:
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     clinician: str = ""
     notes: str = ""
+    source_kind: str = "video"  # "video" or "mocap" (marker-based motion capture: no image, no lifter)
+    source_description: str = ""  # e.g. "marker-based motion capture: plug-in-gait markers, C3D file"
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -255,9 +268,13 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     story.append(Spacer(1, 4))
 
     res = f"{context.video_resolution[0]} x {context.video_resolution[1]} px" if context.video_resolution else "n/a"
+    mocap = context.source_kind == "mocap"
     details = [
-        ("Video", context.video_name or "n/a"),
+        ("Motion-capture file" if mocap else "Video", context.video_name or "n/a"),
+        ("Sampling rate / duration", f"{_fmt(context.video_fps, 1)} Hz / {_fmt(context.video_duration_s, 1)} s")
+        if mocap else
         ("Frame rate / duration", f"{_fmt(context.video_fps, 2)} fps / {_fmt(context.video_duration_s, 1)} s"),
+        ("Source", context.source_description or "marker-based motion capture (no video)") if mocap else
         ("Resolution", res),
         ("Frames analysed", f"{report.n_frames} ({_fmt(report.duration_s, 1)} s); strides: {len(report.strides)}"),
         ("Scale", report.scale_note or "n/a"),
@@ -324,15 +341,15 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
 
     story.append(Paragraph("Method and limits", st["h2"]))
     versions = [
-        ("3D model", f"{context.model_name or 'n/a'} {context.model_version}".strip()),
+        ("3D source" if mocap else "3D model", f"{context.model_name or 'n/a'} {context.model_version}".strip()),
         ("Analysis version", context.analysis_version or report.analysis_version),
         ("Motion source", report.source),
         ("Generated", context.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()),
     ]
     story.append(_kv_table(versions, st, [0.28 * width, 0.72 * width]))
     story.append(Spacer(1, 3))
-    story.append(Paragraph(escape(METHOD_NOTE), st["body"]))
-    for lim in LIMITS:
+    story.append(Paragraph(escape(METHOD_NOTE_MOCAP if mocap else METHOD_NOTE), st["body"]))
+    for lim in LIMITS_MOCAP if mocap else LIMITS:
         story.append(Paragraph("- " + escape(lim), st["body"]))
     return story
 

@@ -175,6 +175,8 @@ def analyze_gait(
             f"Joint-angle bands are CHILDREN's reference values ({cref.name}; {class_note}); no adult curve set "
             "with documented provenance is bundled."
         )
+    else:  # a lab's own (or another) reference: say which one the bands and the GPS compare against
+        warnings.append(f"Joint-angle bands and GVS/GPS are relative to {cref.name} ({class_note}).")
 
     curves = _curves(angles, windows, cref, speed_class)
     if not has_ankle(feet):

@@ -1,6 +1,7 @@
 """The ``gaitscope`` command line.
 
-    gaitscope analyze VIDEO [--out DIR] [--height-cm H] [--patient CODE] [--db URL] [--checkpoint PATH]
+    gaitscope analyze FILE [--out DIR] [--height-cm H] [--patient CODE] [--db URL] [--checkpoint PATH]
+                           [--normative SET] [--force]   # FILE: a video, or motion capture (.c3d .trc .bvh)
     gaitscope demo                       # the bundled sample video, end to end, into the embedded database
     gaitscope db upgrade [--db URL]      # apply schema migrations
 
@@ -64,10 +65,18 @@ def _default_db_url() -> str:
 def _print_summary(result, truth: dict | None = None) -> None:
     report = result.report
     print()
-    print(f"Video: {result.video.path}  ({result.video.width}x{result.video.height}, {result.video.fps:.2f} fps, "
-          f"{result.video.duration_s:.1f} s)")
-    print(f"2D: {result.keypoints.n_frames} frames with a person ({result.keypoints.source})")
-    print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
+    if getattr(result, "kind", "video") == "mocap":
+        print(f"Motion capture: {result.video.path}  ({result.video.fps:g} Hz, {result.video.duration_s:.1f} s)")
+        print(f"Source: {getattr(result, 'source_note', '') or result.motion.source}")
+        print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
+    else:
+        print(f"Video: {result.video.path}  ({result.video.width}x{result.video.height}, {result.video.fps:.2f} fps, "
+              f"{result.video.duration_s:.1f} s)")
+        if result.keypoints is not None:
+            print(f"2D: {result.keypoints.n_frames} frames with a person ({result.keypoints.source})")
+        print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
+    if getattr(result, "reused", False):
+        print("Already analysed with these versions: the stored analysis is shown (use --force to rerun).")
     print(f"Events: {len(report.events)}   strides: {len(report.strides)}")
     header = f"{'parameter':<36}{'side':>5}{'value':>10}  {'unit':<10}{'normal range':>18}  flag"
     if truth:
@@ -90,15 +99,15 @@ def _print_summary(result, truth: dict | None = None) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+    from gaitscope.platform.pipeline import AnalysisOptions, analyze_file
 
     options = AnalysisOptions(height_cm=args.height_cm, checkpoint=args.checkpoint, workers=args.workers,
-                              flip_tta=not args.no_flip)
+                              flip_tta=not args.no_flip, normative=args.normative)
     bars = StageBars(enabled=not args.quiet)
     db_url = None if args.no_db else (args.db or _default_db_url())
     try:
-        result = analyze_video(args.video, db_url=db_url, patient_code=args.patient, options=options,
-                               out_dir=args.out, progress=bars)
+        result = analyze_file(args.video, db_url=db_url, patient_code=args.patient, options=options,
+                              out_dir=args.out, progress=bars, force=args.force)
     finally:
         bars.close()
     _print_summary(result)
@@ -124,7 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         result = analyze_video(SAMPLE_VIDEO, db_url=db_url, patient_code="DEMO-001",
                                options=AnalysisOptions(height_cm=height_cm, workers=args.workers),
-                               out_dir=args.out, progress=bars)
+                               out_dir=args.out, progress=bars, force=args.force)
     finally:
         bars.close()
     _print_summary(result, truth=meta.get("truth_summary"))
@@ -149,6 +158,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gaitscope.platform.lifter_training",
     "gaitscope.platform.classify",
     "gaitscope.platform.accounts_cli",
+    "gaitscope.platform.action_cli",
+    "gaitscope.platform.mesh_cli",
+    "gaitscope.platform.normative_cli",
+    "gaitscope.platform.worker",
+    "gaitscope.platform.batch",
+    "gaitscope.platform.validate",
 )
 
 
@@ -156,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaitscope", description="Clinical gait analysis from video.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("analyze", help="analyse one walking video")
-    a.add_argument("video")
+    a = sub.add_parser("analyze", help="analyse one walking video or motion-capture file (.c3d .trc .bvh)")
+    a.add_argument("video", metavar="FILE", help="a video, or a motion-capture file (.c3d .trc .mot .sto .bvh)")
     a.add_argument("--out", type=Path, default=None, help="folder for the CSV/PDF reports")
     a.add_argument("--height-cm", type=float, default=None, help="subject height: gives metric step lengths")
     a.add_argument("--patient", default=None, help="pseudonymous patient code to file the recording under")
@@ -166,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--checkpoint", default=None, help="official MotionBERT or gaitscope lifter checkpoint")
     a.add_argument("--workers", type=int, default=2, help="parallel 2D-detection processes")
     a.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation")
+    a.add_argument("--normative", default=None, metavar="SET",
+                   help="reference set: a .json from `gaitscope normative build`, a saved set's name, or "
+                        "schwartz2008 (default: $GAITSCOPE_NORMATIVE, else `gaitscope normative use`, else bundled)")
+    a.add_argument("--force", action="store_true",
+                   help="rerun every stage even if this file was already analysed with the same versions")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_analyze)
 
@@ -173,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, default=Path("out/demo"))
     d.add_argument("--db", default=None)
     d.add_argument("--workers", type=int, default=2)
+    d.add_argument("--force", action="store_true", help="rerun even if the sample was already analysed")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 

@@ -41,6 +41,9 @@ class AnalysisOptions:
     workers: int = 2  # parallel BlazePose processes
     flip_tta: bool = True
     max_duration_s: float = 600.0
+    # reference ("normal") set: a set's .json, a name saved with `gaitscope normative build`, or "schwartz2008";
+    # None = the configured default ($GAITSCOPE_NORMATIVE, `gaitscope normative use`), else the bundled set
+    normative: str | None = None
 
     def __post_init__(self) -> None:
         if self.height_cm is not None and not (50.0 <= self.height_cm <= 250.0):
@@ -55,8 +58,8 @@ class AnalysisOptions:
 class AnalysisResult:
     """Everything one run produced, plus where it was stored."""
 
-    video: VideoInfo
-    keypoints: Keypoints2D
+    video: VideoInfo  # for motion capture: the file's sampling rate and duration, no image size
+    keypoints: Keypoints2D | None  # None for motion capture (no 2D stage)
     motion: Motion3D
     embedding: MotionEmbedding | None
     report: GaitReport
@@ -64,6 +67,9 @@ class AnalysisResult:
     recording_id: int | None = None
     analysis_id: int | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
+    kind: str = "video"  # "video" or "mocap"
+    reused: bool = False  # True: this file was analysed before with the same versions; loaded, not recomputed
+    source_note: str = ""  # for motion capture: marker set, file format, where events came from
 
 
 def run_stages(
@@ -71,13 +77,19 @@ def run_stages(
     options: AnalysisOptions = AnalysisOptions(),
     progress: ProgressFn = _no_progress,
     lifter=None,
+    reference=None,
 ) -> AnalysisResult:
-    """Run decode -> 2D -> 3D -> embedding -> analysis without touching any database."""
-    from gaitscope.analysis.report import analyze_gait
+    """Run decode -> 2D -> 3D -> embedding -> analysis without touching any database.
+
+    ``reference``: a :class:`~gaitscope.analysis.normative_build.ReferenceSet` (default: ``options.normative``
+    resolved by :func:`gaitscope.platform.normative_choice.resolve`).
+    """
+    from gaitscope.platform import normative_choice
     from gaitscope.platform.detect import detect_keypoints
     from gaitscope.platform.lifter_choice import load_lifter
     from gaitscope.platform.video import probe_video
 
+    reference = reference if reference is not None else normative_choice.resolve(options.normative)
     progress("decode", 0, 1)
     info = video if isinstance(video, VideoInfo) else probe_video(str(video), max_duration_s=options.max_duration_s)
     progress("decode", 1, 1)
@@ -98,7 +110,7 @@ def run_stages(
     progress("embed", 1, 1)
 
     progress("analysis", 0, 1)
-    report = analyze_gait(motion, height_m=height_m)
+    report = normative_choice.analyze_with(motion, reference, height_m=height_m)
     progress("analysis", 1, 1)
     return AnalysisResult(info, keypoints, motion, embedding, report)
 
@@ -114,26 +126,42 @@ def analyze_video(
     progress: ProgressFn = _no_progress,
     lifter=None,
     original_name: str | None = None,
+    force: bool = False,
 ) -> AnalysisResult:
     """Analyse one video end to end and store it (when ``db_url`` is given) in one transaction.
 
     With ``patient_code`` the recording is attached to that patient (created if new, pseudonymous code only)
     and a visit on ``visit_date`` (today by default). ``out_dir`` receives the CSV and PDF reports.
     ``original_name`` is the file name the user uploaded (uploads are stored under generated names).
+
+    A video whose content (SHA-256) was already analysed with the same lifter version, analysis version and
+    reference set is not analysed again: the stored analysis is loaded and returned (``result.reused``), before
+    the 2D stage, because every stage is deterministic for those versions and the rerun costs minutes.
+    ``force=True`` reruns every stage anyway (the stored analysis of those versions is kept as it is).
     """
-    from gaitscope.platform import storage
+    from gaitscope.platform import normative_choice, storage
     from gaitscope.platform.video import probe_video
 
     video_path = Path(video_path)
     recording_id = None
     database = None
     info = probe_video(str(video_path), max_duration_s=options.max_duration_s)
+    reference = normative_choice.resolve(options.normative)  # a bad choice fails before anything is stored
     if db_url is not None:
         database = storage.open_db(db_url)
+        if not force:
+            from gaitscope.platform.lifter_choice import load_lifter
+
+            lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
+            reused = _reuse(database, info, _model_version(lifter), normative_choice.analysis_version(reference),
+                            out_dir, patient_code, visit_date, options.height_cm, original_name or video_path.name,
+                            progress)
+            if reused is not None:
+                return reused
         recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
                                         original_name=original_name or video_path.name)
     try:
-        result = run_stages(info, options, progress, lifter=lifter)
+        result = run_stages(info, options, progress, lifter=lifter, reference=reference)
         analysis_id = None
         if database is not None:
             progress("classify", 0, 1)
@@ -155,8 +183,40 @@ def analyze_video(
         raise
     return AnalysisResult(
         result.video, result.keypoints, result.motion, result.embedding, result.report, result.predictions,
-        recording_id, analysis_id, outputs,
+        recording_id, analysis_id, outputs, kind="video",
     )
+
+
+def _model_version(lifter) -> str:
+    """The version part of the lifter's Motion3D source, as storage records it."""
+    from gaitscope.platform.storage import model_of
+
+    source = getattr(lifter, "source", None)
+    if source is None:
+        source = f"{getattr(lifter, 'name', '')}@{getattr(lifter, 'version', '')}"
+    return model_of(source)[1]
+
+
+def _reuse(database, info: VideoInfo, model_version: str, analysis_version: str, out_dir, patient_code,
+           visit_date, height_cm, name: str, progress: ProgressFn, kind: str = "video",
+           source_note: str = "") -> AnalysisResult | None:
+    """The stored analysis of this content and these versions as an :class:`AnalysisResult`, else None."""
+    from gaitscope.platform import storage
+
+    found = storage.find_existing(database, info.sha256, model_version, analysis_version)
+    if found is None:
+        return None
+    recording_id, analysis_id = found
+    log.info("%s was analysed before (recording %s, analysis %s): loading it", name, recording_id, analysis_id)
+    report, motion, keypoints, embedding, predictions = storage.load_stored(database, analysis_id)
+    for stage in STAGES:
+        progress(stage, 1, 1)
+    result = AnalysisResult(info, keypoints, motion, embedding, report, predictions, recording_id, analysis_id,
+                            kind=kind, reused=True, source_note=source_note)
+    if out_dir is not None:
+        result = replace(result, outputs=write_outputs(result, Path(out_dir), patient_code=patient_code,
+                                                       visit_date=visit_date, height_cm=height_cm, video_name=name))
+    return result
 
 
 def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | None = None,
@@ -171,12 +231,38 @@ def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | 
     from gaitscope.platform.storage import model_of
 
     model_name, model_version = model_of(result.motion.source)
+    mocap = result.kind == "mocap"
     context = ReportContext(
         patient_code=patient_code or "UNASSIGNED", visit_date=visit_date or date.today(),
         video_name=video_name or Path(result.video.path).name, video_fps=result.video.fps,
-        video_duration_s=result.video.duration_s, video_resolution=(result.video.width, result.video.height),
+        video_duration_s=result.video.duration_s,
+        video_resolution=None if mocap else (result.video.width, result.video.height),
         height_cm=height_cm, model_name=model_name, model_version=model_version,
         analysis_version=result.report.analysis_version, predictions=tuple(result.predictions),
+        source_kind=result.kind, source_description=result.source_note,
     )
     outputs["pdf"] = write_pdf_report(result.report, out_dir / "report.pdf", context=context)
     return outputs
+
+
+def analyze_file(path: str | Path, **kwargs) -> AnalysisResult:
+    """Dispatch on the file extension: motion capture (.c3d .trc .mot .sto .bvh) or video (anything else).
+
+    ``kwargs`` are those of :func:`analyze_video`; the video-only ones (``lifter``) are ignored for motion
+    capture.
+    """
+    from gaitscope.platform.mocap_pipeline import analyze_mocap, is_mocap_file
+
+    if is_mocap_file(path):
+        kwargs.pop("lifter", None)
+        return analyze_mocap(path, **kwargs)
+    return analyze_video(path, **kwargs)
+
+
+def __getattr__(name: str):
+    # ``from gaitscope.platform.pipeline import analyze_mocap`` without importing the mocap readers eagerly
+    if name in ("analyze_mocap", "is_mocap_file", "MOCAP_EXTENSIONS"):
+        from gaitscope.platform import mocap_pipeline
+
+        return getattr(mocap_pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

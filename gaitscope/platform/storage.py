@@ -33,24 +33,56 @@ def open_db(db_url: str):
 
 def register(database, info: VideoInfo, *, patient_code: str | None, visit_date: date | None,
              original_name: str, kind: str = "video") -> int:
-    """Create (or find, by content hash) the recording row; returns its id. The patient is created if new."""
+    """Create (or find, by content hash) the recording row; returns its id. The patient is created if new.
+
+    ``kind`` is "video" or "mocap"; a motion-capture file has no image size (``info.width``/``height`` 0 are
+    stored as unknown) and ``info.fps`` is its sampling rate.
+    """
     from gaitscope.db import repository as repo
 
     code = patient_code or "UNASSIGNED"
     with database.session() as s:
         existing = repo.find_recording_by_hash(s, info.sha256)
-        if existing is not None:  # the same video again: reuse its recording (re-analysis is idempotent)
+        if existing is not None:  # the same file again: reuse its recording (re-analysis is idempotent)
             return int(existing.id)
         patient = repo.get_patient(s, code) or repo.create_patient(s, code)
         visit = repo.create_visit(s, patient, visit_date=visit_date or date.today())
         rec = repo.register_recording(
             s, visit, sha256=info.sha256, original_name=original_name, kind=kind, fps=info.fps,
-            duration_s=info.duration_s, width=info.width, height=info.height, size_bytes=info.size_bytes,
+            duration_s=info.duration_s, width=info.width or None, height=info.height or None,
+            size_bytes=info.size_bytes,
         )
         s.flush()
         rec_id = int(rec.id)
     repo.mark_recording_status(database, rec_id, "processing")
     return rec_id
+
+
+def find_existing(database, sha256: str, model_version: str, analysis_version: str) -> tuple[int, int] | None:
+    """``(recording_id, analysis_id)`` of a stored analysis of this file content with these versions, else None.
+
+    Lets the pipeline skip every stage when the same file was already analysed by the same lifter (or importer)
+    and analysis versions: the stored result is what a rerun would produce, and a rerun costs minutes.
+    """
+    from gaitscope.db import repository as repo
+
+    if not sha256:
+        return None
+    with database.read_session() as s:
+        rec = repo.find_recording_by_hash(s, sha256)
+        if rec is None:
+            return None
+        a = repo.find_analysis(s, int(rec.id), model_version or "unknown", analysis_version)
+        return (int(rec.id), int(a.id)) if a is not None else None
+
+
+def load_stored(database, analysis_id: int) -> tuple:
+    """``(report, motion, keypoints | None, embedding | None, predictions)`` of a stored analysis."""
+    from gaitscope.db import repository as repo
+
+    with database.read_session() as s:
+        report, motion, kp, emb, preds = repo.load_analysis(s, analysis_id)
+    return report, motion, kp, emb, tuple(preds)
 
 
 def save(database, recording_id: int, result, *, pipeline_version: str) -> int:

@@ -47,3 +47,33 @@ def test_gps_against_a_hand_computed_value():
 
 def test_no_reference_no_gps():
     assert compute_scores([_curve("knee_flexion", "L", np.zeros(101), None)]) == {}
+
+
+def test_gps_of_three_variables_computed_by_hand():
+    """Three variables on the left side, each differing from its reference by a different pattern.
+
+    pelvis_obliquity: patient - reference alternates +1, -1, +1, ... over the 101 samples
+        every squared difference is 1          -> GVS = sqrt(101 * 1 / 101)  = 1
+    hip_flexion:      patient = reference + 1 everywhere (a constant offset on a sine-shaped curve)
+                                               -> GVS = sqrt(101 * 1 / 101)  = 1
+    knee_flexion:     patient - reference = +5 on samples 0-49 and -5 on samples 50-100
+        every squared difference is 25         -> GVS = sqrt(101 * 25 / 101) = 5
+    GPS = RMS of the three GVS = sqrt((1^2 + 1^2 + 5^2) / 3) = sqrt(27 / 3) = sqrt(9) = 3
+    Only the left side has curves, so GPS_L = 3 too and there is no GPS_R.
+    """
+    k = np.arange(101)
+    ref_pelvis = 3 * np.cos(np.linspace(0, 2 * np.pi, 101))
+    ref_hip = 30 * np.sin(np.linspace(0, 2 * np.pi, 101)) + 10
+    ref_knee = 60 * np.sin(np.linspace(0, np.pi, 101)) ** 2 + 5
+    curves = [
+        _curve("pelvis_obliquity", "L", ref_pelvis + np.where(k % 2 == 0, 1.0, -1.0), ref_pelvis),
+        _curve("hip_flexion", "L", ref_hip + 1.0, ref_hip),
+        _curve("knee_flexion", "L", ref_knee + np.where(k < 50, 5.0, -5.0), ref_knee),
+    ]
+    s = compute_scores(curves)
+    assert s["GVS_pelvis_obliquity_L"] == pytest.approx(1.0)
+    assert s["GVS_hip_flexion_L"] == pytest.approx(1.0)
+    assert s["GVS_knee_flexion_L"] == pytest.approx(5.0)
+    assert s["GPS"] == pytest.approx(3.0)
+    assert s["GPS_L"] == pytest.approx(3.0)
+    assert "GPS_R" not in s

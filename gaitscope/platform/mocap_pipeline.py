@@ -1,0 +1,139 @@
+"""Motion-capture files through the same analysis, storage and reports as videos.
+
+A gait lab's marker recording (C3D, TRC, BVH) already holds 3D joint positions in metres, so the 2D and 3D
+stages of the video pipeline do not apply: the file is read into a :class:`Motion3D`
+(:func:`gaitscope.platform.mocap.load_motion`), analysed by the same ``analyze_gait``, and stored through the
+same storage layer with the same all-or-nothing rule: an unreadable file raises :class:`MocapError` before
+anything is stored; a failure after the recording row exists marks it ``failed`` and stores nothing else.
+
+The stored analysis names its source as ``mocap:<marker set>@<format>`` (e.g. ``mocap:plug-in-gait@c3d``):
+it is the Motion3D source, so the analysis' model name/version columns say which importer and marker set
+produced the joints (there is no lifter). Lower-body marker sets work: the analysis needs only the pelvis,
+hips, knees and ankles, and leaves out the angles that need trunk or arm joints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from gaitscope.errors import GaitscopeError
+from gaitscope.platform.pipeline import (
+    PIPELINE_VERSION,
+    AnalysisOptions,
+    AnalysisResult,
+    ProgressFn,
+    _no_progress,
+    _reuse,
+    write_outputs,
+)
+from gaitscope.records import VideoInfo
+
+#: Extensions read as motion capture by ``gaitscope analyze`` (OpenSim tables are refused with a hint by the
+#: loader: they hold angles or forces, not marker positions).
+MOCAP_EXTENSIONS: tuple[str, ...] = (".c3d", ".trc", ".mot", ".sto", ".bvh")
+
+
+def is_mocap_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in MOCAP_EXTENSIONS
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def mocap_source(trial) -> str:
+    """``mocap:<marker set>@<format>`` for a :class:`~gaitscope.platform.mocap.MocapTrial`."""
+    return f"mocap:{trial.marker_set}@{Path(trial.path).suffix.lower().lstrip('.')}"
+
+
+def describe(trial) -> str:
+    """One line for the report: what kind of source this is and where its numbers come from."""
+    fmt = Path(trial.path).suffix.lower().lstrip(".").upper()
+    events = f"; reference events in the file: {trial.event_source}" if trial.events else ""
+    return (f"marker-based motion capture (not a video): {trial.marker_set} markers, {fmt} file, "
+            f"{trial.motion.fps:g} Hz, {trial.units_note}{events}")
+
+
+def analyze_mocap(
+    path: str | Path,
+    *,
+    db_url: str | None = None,
+    patient_code: str | None = None,
+    visit_date: date | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    out_dir: str | Path | None = None,
+    progress: ProgressFn = _no_progress,
+    original_name: str | None = None,
+    force: bool = False,
+    marker_set: str | None = None,
+) -> AnalysisResult:
+    """Analyse one motion-capture file end to end and store it (when ``db_url`` is given) in one transaction.
+
+    Same arguments and guarantees as :func:`gaitscope.platform.pipeline.analyze_video`; ``options.height_cm``
+    only refines the leg length used to match the reference speed class (marker data are already metric).
+    ``marker_set`` forces a set from :data:`gaitscope.platform.mocap.MARKER_SETS` (default: best match).
+    A file already analysed with the same importer and analysis versions is loaded, not recomputed, unless
+    ``force``.
+    """
+    from gaitscope.platform import normative_choice, storage
+    from gaitscope.platform.mocap import load_motion
+
+    path = Path(path)
+    name = original_name or path.name
+    reference = normative_choice.resolve(options.normative)
+    progress("decode", 0, 1)
+    trial = load_motion(path, marker_set=marker_set)  # MocapError for unreadable files: nothing stored yet
+    source = mocap_source(trial)
+    motion = replace(trial.motion, source=source,
+                     notes=tuple(trial.motion.notes) + (f"read from {path.name} ({trial.units_note})",))
+    info = VideoInfo(path=str(path), fps=float(motion.fps), n_frames=int(motion.n_frames), width=0, height=0,
+                     duration_s=motion.n_frames / float(motion.fps), codec=path.suffix.lower().lstrip("."),
+                     size_bytes=path.stat().st_size, sha256=file_sha256(path))
+    progress("decode", 1, 1)
+    note = describe(trial)
+
+    recording_id = None
+    database = None
+    if db_url is not None:
+        database = storage.open_db(db_url)
+        if not force:
+            reused = _reuse(database, info, storage.model_of(source)[1], normative_choice.analysis_version(reference),
+                            out_dir, patient_code, visit_date, options.height_cm, name, progress, kind="mocap",
+                            source_note=note)
+            if reused is not None:
+                return reused
+        recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
+                                        original_name=name, kind="mocap")
+    try:
+        progress("analysis", 0, 1)
+        height_m = options.height_cm / 100.0 if options.height_cm else None
+        report = normative_choice.analyze_with(motion, reference, height_m=height_m)
+        progress("analysis", 1, 1)
+        result = AnalysisResult(info, None, motion, None, report, kind="mocap", source_note=note)
+        analysis_id = None
+        if database is not None:
+            progress("classify", 0, 1)
+            result = replace(result, predictions=storage.predict(database, report, None))
+            progress("classify", 1, 1)
+            progress("store", 0, 1)
+            analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
+            progress("store", 1, 1)
+        outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
+                                 height_cm=options.height_cm, video_name=name)
+                   if out_dir is not None else {})
+    except GaitscopeError as exc:
+        if database is not None and recording_id is not None:
+            storage.mark_failed(database, recording_id, str(exc))
+        raise
+    except Exception as exc:  # an internal bug: still record the failure, keep the traceback for developers
+        if database is not None and recording_id is not None:
+            storage.mark_failed(database, recording_id, f"Internal error: {type(exc).__name__}: {exc}")
+        raise
+    return replace(result, recording_id=recording_id, analysis_id=analysis_id, outputs=outputs)
