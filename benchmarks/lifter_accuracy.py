@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/lifter_accuracy.py --checkpoint PATH     # another gaitscope / MotionBERT file
     .venv/bin/python benchmarks/lifter_accuracy.py --no-video            # projected 2D only (no BlazePose)
     .venv/bin/python benchmarks/lifter_accuracy.py --untrained           # the floor: a random-weight small model
+    .venv/bin/python benchmarks/lifter_accuracy.py --no-view-occlusion   # projected sets with per-frame dropouts
 
 Sets (see ``gaitscope.platform.lifter_eval``): held-out synthetic walks projected with random cameras and the
 measured BlazePose noise; held-out real mocap trials (Horst 2019 S01 trials 18-21, OpenCap walking3) projected the
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-video", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-view-occlusion", action="store_true",
+                    help="projected sets with per-frame dropouts only (how the first bundled model was measured)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     ckpt = args.checkpoint
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = Lifter.untrained("small", device="cpu")
     t0 = time.perf_counter()
     results = evaluate_all(ckpt, mocap_dir=args.mocap_dir, n_synthetic=args.walks, video=not args.no_video,
-                           log=lambda s: print(s, file=sys.stderr))
+                           log=lambda s: print(s, file=sys.stderr), view_occlusion=not args.no_view_occlusion)
     print(f"model: {results[0]['model']}")
     print(format_table(results))
     print()

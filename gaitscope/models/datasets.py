@@ -172,8 +172,12 @@ def _resample(xyz: np.ndarray, n: int) -> np.ndarray:
 class Motion3DClipDataset(torch.utils.data.Dataset):
     """Clips of 3D motions seen through sampled cameras: ``(x2d (F,17,3), y3d (F,17,3))`` float32 tensors.
 
-    ``norm_mode`` must match the :class:`~gaitscope.models.inference.Lifter`'s (``"box"`` by default; the box is
-    the clip's own here, the whole video's at inference, as in MotionBERT).
+    ``norm_mode`` must match the :class:`~gaitscope.models.inference.Lifter`'s (``"box"`` by default). At
+    inference the box spans the WHOLE video, so a clip of a person walking across the frame occupies only part
+    of it; MotionBERT's training (and this class before) used each clip's own box, so the model saw every clip
+    filling [-1, 1] and met smaller, off-centre skeletons at run time. Here the camera views a random stretch of
+    ``box_context_s`` seconds around the clip (at most; at least the clip, at most the whole motion), the box is
+    taken over that stretch, and the clip is cut from it. ``box_context_s=None`` restores the clip's own box.
 
     Deterministic per ``(seed, epoch, index)``: the same item is the same pair until :meth:`set_epoch` changes the
     epoch (the training loop does that), so a resumed run sees exactly the data of an uninterrupted one.
@@ -188,6 +192,7 @@ class Motion3DClipDataset(torch.utils.data.Dataset):
         stride: int | None = None,
         seed: int = 0,
         norm_mode: NormMode = "box",
+        box_context_s: float | None = 8.0,
     ):
         if not motions:
             raise ValueError("no motions given")
@@ -197,6 +202,7 @@ class Motion3DClipDataset(torch.utils.data.Dataset):
         self.clip_len = clip_len
         self.seed = seed
         self.norm_mode = norm_mode
+        self.box_context_s = box_context_s
         self.epoch = 0
         self.index: list[tuple[int, int]] = []  # (motion, start)
         for m_i, m in enumerate(self.motions):
@@ -214,15 +220,32 @@ class Motion3DClipDataset(torch.utils.data.Dataset):
         xyz = self.motions[m_i].xyz_m[s : s + self.clip_len].astype(np.float64)
         return xyz if xyz.shape[0] == self.clip_len else _resample(xyz, self.clip_len)
 
+    def context(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """The stretch of motion the camera sees for item ``i`` and the clip's offset in it."""
+        m_i, s = self.index[i]
+        m = self.motions[m_i]
+        n = m.n_frames
+        if self.box_context_s is None or n <= self.clip_len:
+            return self.clip(i), 0
+        max_ctx = int(max(self.clip_len, min(n, round(self.box_context_s * m.fps))))
+        ctx_len = int(rng.integers(self.clip_len, max_ctx + 1))
+        lo = max(0, s + self.clip_len - ctx_len)
+        hi = min(s, n - ctx_len)
+        c0 = int(rng.integers(lo, max(lo, hi) + 1))
+        return m.xyz_m[c0 : c0 + ctx_len].astype(np.float64), s - c0
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         m = self.motions[self.index[i][0]]
-        view = self.camera_sampler(self.clip(i), m.up, rng)
+        ctx, off = self.context(i, rng)
+        view = self.camera_sampler(ctx, m.up, rng)
         conf = np.ones(view.xy_px.shape[:2]) if view.conf is None else view.conf
-        clean, norm = normalise_array(view.xy_px, conf, view.width, view.height, mode=self.norm_mode)
+        ctx_in, norm = normalise_array(view.xy_px, conf, view.width, view.height, mode=self.norm_mode)
+        sl = slice(off, off + self.clip_len)
+        clean = ctx_in[sl]
         target = np.zeros(clean.shape, dtype=np.float64)
-        target[..., :2] = (view.xy_px - np.asarray(norm.center_px)) / norm.half_size_px
-        target[..., 2] = view.z_px / norm.half_size_px
+        target[..., :2] = (view.xy_px[sl] - np.asarray(norm.center_px)) / norm.half_size_px
+        target[..., 2] = view.z_px[sl] / norm.half_size_px
         target -= target[:, :1]
         x = corrupt(clean, self.corruption, rng)
         if self.corruption.flip_p > 0 and rng.random() < self.corruption.flip_p:

@@ -19,7 +19,8 @@ per frame (N-MPJPE, PA-MPJPE).
 Test sets (never trained on, see :mod:`gaitscope.platform.lifter_training`):
 
 * ``synthetic-projected``: held-out walker seeds (another random stream), random cameras, measured BlazePose
-  noise (:mod:`gaitscope.platform.noise_model`);
+  noise (:mod:`gaitscope.platform.noise_model`, with its view-dependent occlusion runs of far-side limbs unless
+  ``view_occlusion=False``);
 * ``mocap-projected``: held-out real trials (Horst 2019 trials 18-21, OpenCap walking3), same projection + noise;
 * ``synthetic-video``: held-out walks RENDERED to video and run through BlazePose, a side and an oblique view;
 * ``sample-video``: the bundled ``gaitscope/data/sample/walk_side.mp4`` end to end (video -> BlazePose -> lifter).
@@ -105,10 +106,15 @@ def _camera_truth(cam, xyz_world: np.ndarray) -> np.ndarray:
 
 
 def projected_case(lifter, xyz_world: np.ndarray, fps: float, rng: np.random.Generator, noise,
-                   height_m: float | None = None) -> dict[str, Any]:
-    """Project a Z-up world motion with a random camera, add measured noise, lift, and compare."""
-    from gaitscope.models.inference import LEG_TO_HEIGHT, estimate_height_units
+                   height_m: float | None = None, view_occlusion: bool = True) -> dict[str, Any]:
+    """Project a Z-up world motion with a random camera, add measured noise, lift, and compare.
+
+    ``view_occlusion``: drop far-side limb joints in runs as BlazePose does from that camera (when the noise
+    model has occlusion statistics); False gives the older per-frame dropouts only.
+    """
+    from gaitscope.models.inference import estimate_height_units
     from gaitscope.platform.lifter_training import sample_camera_path
+    from gaitscope.platform.noise_model import facing_left_deg
 
     cam = sample_camera_path(xyz_world, rng)
     xy, _ = cam.project(xyz_world)
@@ -117,7 +123,8 @@ def projected_case(lifter, xyz_world: np.ndarray, fps: float, rng: np.random.Gen
     vel[:, 2] = 0
     unit = vel / np.maximum(np.linalg.norm(vel, axis=-1, keepdims=True), 1e-9)
     ahead, _ = cam.project((pel + 0.3 * unit)[:, None, :])
-    noisy, conf = noise.sample(xy, rng, ahead[:, 0] - xy[:, 0], scale=1.0, fps=fps)
+    facing = facing_left_deg(xyz_world, cam.positions) if view_occlusion else None
+    noisy, conf = noise.sample(xy, rng, ahead[:, 0] - xy[:, 0], scale=1.0, fps=fps, facing_left_deg=facing)
     t = len(xy)
     kp = Keypoints2D(noisy.astype(np.float32), conf.astype(np.float32), fps, cam.width, cam.height,
                      np.arange(t), np.zeros(t, dtype=bool), "synthetic+measured-noise")
@@ -126,7 +133,6 @@ def projected_case(lifter, xyz_world: np.ndarray, fps: float, rng: np.random.Gen
         height_m = float(estimate_height_units(gt - gt[:, :1]))  # oracle: the truth's own leg-based stature
     motion = lifter.lift(kp, height_m=float(np.clip(height_m, 0.5, 2.5)))
     up = cam.R @ np.array([0.0, 0.0, 1.0])
-    _ = LEG_TO_HEIGHT
     return {"pred": np.asarray(motion.xyz_m, dtype=np.float64), "gt": gt, "up": up, "fps": fps}
 
 
@@ -154,16 +160,18 @@ def summarise(cases: Sequence[dict[str, Any]], name: str) -> dict[str, Any]:
     return out
 
 
-def eval_synthetic_projected(lifter, noise, n: int = 12, seed: int = HELDOUT_SEED_STREAM) -> dict[str, Any]:
+def eval_synthetic_projected(lifter, noise, n: int = 12, seed: int = HELDOUT_SEED_STREAM,
+                             view_occlusion: bool = True) -> dict[str, Any]:
     from gaitscope.platform.lifter_training import synthetic_motions
 
     rng = np.random.default_rng(seed * 7 + 1)
-    cases = [projected_case(lifter, np.asarray(m.xyz_m, float), m.fps, rng, noise)
+    cases = [projected_case(lifter, np.asarray(m.xyz_m, float), m.fps, rng, noise, view_occlusion=view_occlusion)
              for m in synthetic_motions(n, seed=seed)]
     return summarise(cases, "synthetic-projected")
 
 
-def eval_mocap_projected(lifter, noise, mocap_dir, views: int = 3, seed: int = 5) -> dict[str, Any] | None:
+def eval_mocap_projected(lifter, noise, mocap_dir, views: int = 3, seed: int = 5,
+                         view_occlusion: bool = True) -> dict[str, Any] | None:
     from gaitscope.platform.lifter_training import HELDOUT_MOCAP, load_mocap_motions, resample_motion
 
     motions = load_mocap_motions(mocap_dir, HELDOUT_MOCAP)
@@ -174,7 +182,8 @@ def eval_mocap_projected(lifter, noise, mocap_dir, views: int = 3, seed: int = 5
     for m in motions.values():
         r = resample_motion(m, 30.0)
         for _ in range(views):
-            cases.append(projected_case(lifter, np.asarray(r.xyz_m, float), r.fps, rng, noise))
+            cases.append(projected_case(lifter, np.asarray(r.xyz_m, float), r.fps, rng, noise,
+                                        view_occlusion=view_occlusion))
     out = summarise(cases, "mocap-projected")
     out["trials"] = sorted(motions)
     return out
@@ -273,17 +282,21 @@ def _brief(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_all(checkpoint, mocap_dir=None, n_synthetic: int = 12, video: bool = True, noise_json=None,
-                 log=print) -> list[dict[str, Any]]:
-    """Every test set (those whose data exist); a list of :func:`summarise` dicts."""
+                 log=print, view_occlusion: bool = True) -> list[dict[str, Any]]:
+    """Every test set (those whose data exist); a list of :func:`summarise` dicts.
+
+    ``view_occlusion=False`` evaluates the projected sets with per-frame dropouts only (how the first bundled
+    model was measured) instead of the measured view-dependent occlusion runs.
+    """
     from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel
 
     lifter = _lifter(checkpoint)
     noise = NoiseModel.from_json(noise_json or NOISE_JSON)
     t0 = time.perf_counter()
-    results = [eval_synthetic_projected(lifter, noise, n=n_synthetic)]
+    results = [eval_synthetic_projected(lifter, noise, n=n_synthetic, view_occlusion=view_occlusion)]
     log(f"eval: synthetic-projected done ({time.perf_counter() - t0:.0f} s)")
     if mocap_dir and Path(mocap_dir).is_dir():
-        m = eval_mocap_projected(lifter, noise, mocap_dir)
+        m = eval_mocap_projected(lifter, noise, mocap_dir, view_occlusion=view_occlusion)
         if m is not None:
             results.append(m)
             log(f"eval: mocap-projected done ({time.perf_counter() - t0:.0f} s)")

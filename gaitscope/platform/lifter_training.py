@@ -19,8 +19,12 @@ Each training item is a clip seen by a random **perspective** camera (yaw all ro
 on side views, height 0.5-1.7 m, horizontal field of view 40-75 deg, distance from "just fits" to 2.5 m further,
 static or sliding along the walkway like a tracking shot, landscape or portrait frames), with **measured**
 BlazePose noise (:mod:`gaitscope.platform.noise_model`: bias, correlated spread, dropouts, limb swaps,
-confidences; the spread scaled by a random factor because real videos are harder than rendered ones) and
-MotionBERT-style masking (random joints and frames zeroed). The 2D is normalised exactly as
+confidences; the spread scaled by a random factor because real videos are harder than rendered ones; limb joints
+on the side facing away from the camera dropped in long runs and given the low visibilities BlazePose gives them
+in that view, frame by frame from the camera's angle to the body) and MotionBERT-style masking (random joints
+and frames zeroed). The view-dependent occlusion was the largest single gain on rendered video: the first
+model, trained with per-frame dropouts only, had never seen a far elbow missing for a whole second, nor learnt
+that a low visibility says which side faces away (see MODEL_CARD.md). The 2D is normalised exactly as
 :class:`gaitscope.models.inference.Lifter` does at run time, with the bounding box taken over a random stretch
 of surrounding frames (up to the whole trial), because at run time the box spans the whole video, not the clip.
 Targets follow MotionBERT's convention (``gaitscope.models.datasets``): clean 2D in the same units plus
@@ -33,6 +37,11 @@ width halved to 64 and 3 dual-stream block pairs (``small-d64x3``, 0.44 M parame
 did not get past predicting a clip-constant pose within the hour. A temporal embedding longer than the training
 clips would be random at run time, so ``maxlen`` is the clip length; the Lifter reads it from the checkpoint and
 slides (and cross-fades) its window accordingly.
+
+Two stages (MODEL_CARD.md gives the commands and wall times): the first trains from scratch with per-frame
+dropouts only (``--no-view-occlusion``, the first bundled model); the second fine-tunes it (``--init-from``)
+with the view-dependent occlusion at half the learning rate. ``init_from`` accepts a checkpoint with another
+``maxlen``: its temporal embedding is resampled (:func:`resize_temporal_embedding`).
 
 Loss: MotionBERT's (MPJPE + 0.5 N-MPJPE + velocity term) with the velocity weight lowered from 20 to 1: in a short
 run the large weight rewards a temporally constant output, which is what the first runs converged to.
@@ -52,7 +61,7 @@ from typing import Sequence
 import numpy as np
 
 from gaitscope.models.configs import DSTformerConfig, get_config
-from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel
+from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel, facing_left_deg
 from gaitscope.records import Motion3D
 from gaitscope.skeleton import J
 
@@ -301,6 +310,7 @@ class Augment:
     frame_mask_p: float = 0.05
     flip_p: float = 0.5
     max_context_s: float = 8.0
+    view_occlusion: bool = True  # drop and down-weight far-side limb joints as BlazePose does in that view
 
 
 class WalkLiftingDataset:
@@ -368,8 +378,9 @@ class WalkLiftingDataset:
             unit = vel / np.maximum(np.linalg.norm(vel, axis=-1, keepdims=True), 1e-9)
             ahead, _ = cam.project((pel + 0.3 * unit)[:, None, :])
             fwd_px = ahead[:, 0] - xy[:, J["pelvis"]]
+            facing = facing_left_deg(ctx, cam.positions) if self.augment.view_occlusion else None
             noisy, conf = self.noise.sample(xy, rng, fwd_px, scale=float(rng.uniform(*self.augment.noise_scale)),
-                                            fps=fps)
+                                            fps=fps, facing_left_deg=facing)
         else:
             noisy, conf = xy.copy(), np.ones(xy.shape[:2])
         if not clean:
@@ -428,6 +439,7 @@ class Recipe:
     depth: int | None = 3
     ckpt_every: int = 25
     velocity_weight: float = 1.0  # MotionBERT uses 20; in a short run that pulls the output toward a constant pose
+    view_occlusion: bool = True  # far-side limb joints dropped in runs as measured (False: per-frame dropouts only)
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -438,6 +450,22 @@ class Recipe:
         if (cfg.dim_feat, cfg.depth) != (get_config(self.model).dim_feat, get_config(self.model).depth):
             cfg = replace(cfg, name=f"{self.model}-d{cfg.dim_feat}x{cfg.depth}")
         return cfg
+
+
+def resize_temporal_embedding(state: dict, maxlen: int) -> dict:
+    """A state dict whose temporal embedding is linearly resampled to ``maxlen`` frames (fine-tuning a model
+    trained on shorter or longer clips). The embedding is smooth in time after training, so stretching it gives
+    a far better start than a random one; the fine-tuning then adapts it."""
+    import torch
+
+    te = state.get("temp_embed")
+    if te is None or te.shape[1] == maxlen:
+        return state
+    out = dict(state)
+    x = te[0, :, 0, :].T[None]  # (1, C, T)
+    y = torch.nn.functional.interpolate(x, size=maxlen, mode="linear", align_corners=True)
+    out["temp_embed"] = y[0].T[None, :, None, :].contiguous()
+    return out
 
 
 def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_DIR,
@@ -456,6 +484,7 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
     if real_frames and recipe.mocap_share > 0:
         rep = max(1, int(round(recipe.mocap_share / (1 - recipe.mocap_share) * syn_frames / real_frames)))
     ds = WalkLiftingDataset(walks + real, noise, recipe.clip_len, seed=recipe.seed,
+                            augment=Augment(view_occlusion=recipe.view_occlusion),
                             repeats=[1] * len(walks) + [rep] * len(real))
     desc = {
         "synthetic": f"{len(walks)} gaitscope walker walks (seeds from stream {recipe.seed + 1}), "
@@ -504,12 +533,17 @@ def train_lifter(
     model = DSTformer(**cfg.model_kwargs())
     if init_from:
         loaded = load_checkpoint(init_from)
-        model.load_state_dict(loaded.model.state_dict())
+        model.load_state_dict(resize_temporal_embedding(loaded.model.state_dict(), cfg.maxlen))
         desc["initialised_from"] = str(loaded.metadata.get("model_version", init_from))
     tcfg = TrainConfig(steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
                        warmup_steps=recipe.warmup_steps, min_lr_ratio=0.05, ckpt_every=recipe.ckpt_every,
                        seed=recipe.seed, progress=False)
     version = f"{MODEL_VERSION_PREFIX}-{time.strftime('%Y%m%d', time.gmtime())}-s{recipe.steps}"
+    if init_from:  # a fine-tune: steps of the starting model + this run's
+        version = (f"{MODEL_VERSION_PREFIX}-{time.strftime('%Y%m%d', time.gmtime())}"
+                   f"-s{int(loaded.metadata.get('recipe', {}).get('steps', 0))}+{recipe.steps}")
+        if recipe.view_occlusion:
+            version += "-occ"
     meta = {
         "model_version": version,
         "training_data": desc,
@@ -607,7 +641,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     recipe = Recipe(steps=args.steps, batch_size=args.batch_size, clip_len=args.clip_len, lr=args.lr,
                     n_walks=args.walks, seed=args.seed, threads=args.threads, dim_feat=args.dim_feat,
-                    depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight)
+                    depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight,
+                    view_occlusion=not args.no_view_occlusion)
     if args.measure_noise:
         from gaitscope.platform.noise_model import measure_blazepose_noise
 
@@ -624,7 +659,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from gaitscope.platform.lifter_eval import evaluate_all, format_table
 
     results = evaluate_all(args.checkpoint, mocap_dir=args.mocap_dir, n_synthetic=args.walks,
-                           video=not args.no_video, noise_json=args.noise)
+                           video=not args.no_video, noise_json=args.noise,
+                           view_occlusion=not args.no_view_occlusion)
     print(format_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float) + "\n")
@@ -649,7 +685,9 @@ def register_cli(subparsers) -> None:
     tr.add_argument("--mocap-dir", default=str(DEFAULT_MOCAP_DIR))
     tr.add_argument("--no-mocap", action="store_true", help="synthetic walks only")
     tr.add_argument("--noise", default=str(NOISE_JSON), help="measured 2D noise model (JSON)")
-    tr.add_argument("--measure-noise", action="store_true", help="re-measure BlazePose noise first (~1-2 min)")
+    tr.add_argument("--measure-noise", action="store_true", help="re-measure BlazePose noise first (~3-8 min)")
+    tr.add_argument("--no-view-occlusion", action="store_true",
+                    help="per-frame dropouts only, not the measured far-side occlusion runs (the first model's data)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")
@@ -665,6 +703,8 @@ def register_cli(subparsers) -> None:
     ev.add_argument("--noise", default=str(NOISE_JSON))
     ev.add_argument("--no-video", action="store_true", help="skip the end-to-end run on the sample video")
     ev.add_argument("--json", default=None, help="also write the results as JSON")
+    ev.add_argument("--no-view-occlusion", action="store_true",
+                    help="projected sets with per-frame dropouts only (as the first model was measured)")
     ev.set_defaults(func=_cmd_eval)
 
 

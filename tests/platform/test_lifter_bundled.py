@@ -18,9 +18,12 @@ from gaitscope.records import Keypoints2D
 
 KP_CACHE = Path(__file__).resolve().parent / "data" / "lifter_sample_kp.npz"
 STRETCH = slice(30, 120)  # 3 s, about 3 strides
-#: PA-MPJPE bound on the sample stretch: the shipped model measures 71 mm there (92 mm over the whole video, see
-#: MODEL_CARD.md, most of it the occluded far arm); the same architecture with random weights about 370 mm.
-PA_MPJPE_MAX_MM = 90.0
+#: PA-MPJPE bound on the sample stretch: the shipped model (s1500+1200-occ) measures 29 mm there (33.5 mm over
+#: the whole video, see MODEL_CARD.md); the first bundled model (per-frame dropouts only) 71 mm, the same
+#: architecture with random weights about 370 mm.
+PA_MPJPE_MAX_MM = 40.0
+#: The far (left) elbow, missing in ~74 % of the sample's frames: 55 mm now, 234 mm with the first model.
+FAR_ELBOW_PA_MAX_MM = 80.0
 
 
 def _cached_keypoints(stretch: slice = STRETCH) -> Keypoints2D:
@@ -63,3 +66,13 @@ def test_bundled_lifter_lifts_the_sample_video(bundled):
     untrained = Lifter.untrained(bundled.config, device="cpu")
     pa_random = float(_errors(untrained)["pa_mpjpe"].mean())
     assert pa < 0.4 * pa_random, (pa, pa_random)
+
+
+def test_bundled_lifter_places_the_occluded_far_arm(bundled):
+    from gaitscope.skeleton import J
+
+    err = _errors(bundled)
+    far = float(err["pa_mpjpe"][:, J["left_elbow"]].mean())
+    assert far < FAR_ELBOW_PA_MAX_MM, f"far elbow PA-MPJPE {far:.1f} mm"
+    assert bundled.metadata["training_data"].get("noise_model") == "blazepose_noise.json"
+    assert bundled.metadata["recipe"].get("view_occlusion") is True

@@ -37,6 +37,14 @@ def test_shipped_noise_json_loads_with_sane_values():
     assert set(m.swap_rate) == {"legs", "arms"}
     assert np.allclose(np.asarray(m.conf_hist).sum(axis=1), 1.0, atol=1e-3)
     assert m.n_frames >= 200  # measured, not guessed
+    # view-dependent occlusion, measured: the elbow facing away from a side camera is lost most of the time, in
+    # runs of about a second; facing the camera it is always found
+    elbow = m.occlusion["groups"]["elbow"]
+    assert m.occlusion["facing_deg"][0] == 0.0 and m.occlusion["facing_deg"][-1] == 180.0
+    assert elbow["missing"][-1] > 0.5 and elbow["missing"][0] < 0.05
+    assert elbow["run_len"][-1] > 10.0
+    knee_conf = [float(np.dot(h, np.linspace(0.025, 0.975, 20))) for h in m.occlusion["groups"]["knee"]["conf_hist"]]
+    assert knee_conf[-1] < knee_conf[0] - 0.2  # the far knee's visibility is much lower
 
 
 def test_body_frame_axes():
@@ -82,3 +90,85 @@ def test_sampling_spread_scales_and_fps_keeps_correlation_time():
     e = e - e.mean()
     lag1 = float(np.sum(e[1:] * e[:-1]) / np.sum(e * e))
     assert lag1 == pytest.approx(np.sqrt(m.ar1), abs=0.06)  # twice the frame rate: half the decay per frame
+
+
+# -- view-dependent occlusion ------------------------------------------------------------------------------------
+
+
+def test_facing_angle_of_the_left_side():
+    from gaitscope.platform.noise_model import facing_left_deg
+
+    xyz = np.zeros((1, NUM_JOINTS, 3))
+    xyz[:, J["left_hip"]] = (0.0, 0.1, 1.0)  # walking along +x: the left side points to +y
+    xyz[:, J["right_hip"]] = (0.0, -0.1, 1.0)
+    xyz[:, J["pelvis"]] = (0.0, 0.0, 1.0)
+    for cam, expected in (((0, 5, 1.5), 0.0), ((0, -5, 1.5), 180.0), ((5, 0, 1.0), 90.0), ((-3, 3, 0.5), 45.0)):
+        assert facing_left_deg(xyz, np.array(cam, float))[0] == pytest.approx(expected, abs=1e-6)
+
+
+def _occlusion_model(missing_far: float = 0.8, run_far: float = 25.0) -> NoiseModel:
+    """The shipped model with known occlusion statistics: only the elbow is lost, and only facing away."""
+    from gaitscope.platform.noise_model import FACING_BINS_DEG, LIMB_TYPES
+
+    m = NoiseModel.from_json(NOISE_JSON)
+    nb = len(FACING_BINS_DEG)
+    flat = [0.0] * 20
+    flat[-1] = 1.0  # visibility ~1 when kept
+    low = [0.0] * 20
+    low[5] = 1.0  # visibility 0.25-0.30
+    groups = {}
+    for name in LIMB_TYPES:
+        g = {"missing": [0.0] * nb, "run_len": [1.0] * nb, "conf_hist": [flat] * nb, "std_scale": [1.0] * nb}
+        if name == "elbow":
+            g["missing"] = [0.0] * (nb - 1) + [missing_far]
+            g["run_len"] = [1.0] * (nb - 1) + [run_far]
+            g["conf_hist"] = [flat] * (nb - 2) + [low, low]
+        groups[name] = g
+    occ = {"facing_deg": list(FACING_BINS_DEG), "groups": groups, "conf_ar1": 0.9}
+    return NoiseModel(**{**m.__dict__, "occlusion": occ, "dropout": [0.0] * NUM_JOINTS})
+
+
+def test_far_side_joints_are_dropped_in_long_runs_as_measured():
+    from gaitscope.platform.noise_model import fit_occlusion
+
+    m = _occlusion_model()
+    xy, fwd = _clean_walk_2d(3000)
+    facing = np.full(len(xy), 180.0)  # the left side faces away from the camera all the time
+    rng = np.random.default_rng(4)
+    draws = [m.sample(xy, rng, fwd, facing_left_deg=facing) for _ in range(3)]
+    for _, conf in draws:
+        assert (conf[:, J["right_elbow"]] > 0.9).all()  # the near elbow: always there, visibility ~1
+        far = conf[:, J["left_elbow"]]
+        assert 0.7 < (far == 0).mean() < 0.9
+        assert ((far[far > 0] > 0.24) & (far[far > 0] < 0.31)).all()  # the far elbow's measured visibility
+    refit = fit_occlusion(draws, [xy] * 3, [facing] * 3)
+    elbow = refit["groups"]["elbow"]
+    # the far bin (180 deg) holds the left elbow, the near bin (0 deg) the right one
+    assert elbow["missing"][-1] == pytest.approx(0.8, abs=0.08)
+    assert elbow["missing"][0] == 0.0
+    assert elbow["run_len"][-1] == pytest.approx(25.0, rel=0.35)  # runs, not per-frame flicker (mean 1.25)
+    # a faster camera keeps the run DURATION: twice the frames per run at twice the frame rate
+    _, conf60 = m.sample(xy, np.random.default_rng(5), fwd, fps=2 * m.fps, facing_left_deg=facing)
+    runs60 = fit_occlusion([(xy, conf60)], [xy], [facing])["groups"]["elbow"]["run_len"][-1]
+    assert runs60 > 1.4 * 25.0
+
+
+def test_without_facing_or_statistics_sampling_is_per_frame_as_before():
+    m = _occlusion_model()
+    xy, fwd = _clean_walk_2d(2000)
+    _, conf = m.sample(xy, np.random.default_rng(6), fwd)  # no view given: the pooled per-frame dropout (0 here)
+    assert (conf > 0).all()
+    legacy = NoiseModel(**{**m.__dict__, "occlusion": None, "dropout": [0.3] * NUM_JOINTS})
+    _, conf = legacy.sample(xy, np.random.default_rng(6), fwd, facing_left_deg=np.full(len(xy), 180.0))
+    assert (conf == 0).mean() == pytest.approx(0.3, abs=0.02)
+
+
+def test_noise_json_without_occlusion_still_loads(tmp_path):
+    import json
+
+    d = json.loads(NOISE_JSON.read_text())
+    d.pop("occlusion", None)
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps(d))
+    m = NoiseModel.from_json(p)
+    assert m.occlusion is None and m.n_frames == d["n_frames"]

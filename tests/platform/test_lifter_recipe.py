@@ -123,3 +123,49 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     # a mid-run export (from last.pt) works too and says so
     mid = export_run(tmp_path / "run", tmp_path / "mid.pt", evaluate=False, log=lambda s: None)
     assert load_checkpoint(mid).config.dim_feat == 16
+
+
+def test_side_views_drop_the_far_limbs_in_training_pairs(walks, monkeypatch):
+    """With the measured occlusion, the limb facing away from a side camera is often unknown (zeros), the near one
+    rarely; per-frame dropouts alone would treat both sides alike."""
+    import gaitscope.platform.lifter_training as lt
+    from gaitscope.platform.noise_model import facing_left_deg
+    from gaitscope.skeleton import J
+
+    seen = []
+
+    def spy(xyz, rng, *a, **k):  # record which side each training camera saw
+        cam = sample_camera_path(xyz, rng, *a, **k)
+        seen.append(float(np.median(facing_left_deg(xyz, cam.positions))))
+        return cam
+
+    monkeypatch.setattr(lt, "sample_camera_path", spy)
+    noise = NoiseModel.from_json(NOISE_JSON)
+    assert noise.occlusion is not None
+    ds = WalkLiftingDataset(walks, noise, clip_len=27, seed=2)
+    xyz = np.asarray(walks[0].xyz_m, dtype=float)
+    far, near = [], []
+    for k in range(40):
+        x, _ = ds.make_pair(xyz, walks[0].fps, 0, np.random.default_rng(k))
+        theta = seen[-1]
+        left, right = (x[:, J["left_elbow"], 2] == 0).mean(), (x[:, J["right_elbow"], 2] == 0).mean()
+        if theta > 155:  # the left side faces away
+            far.append(left)
+            near.append(right)
+        elif theta < 25:
+            far.append(right)
+            near.append(left)
+    assert len(far) >= 5
+    assert np.mean(far) > 0.4 and np.mean(near) < 0.2
+
+
+def test_resized_temporal_embedding_keeps_its_shape_in_time():
+    from gaitscope.platform.lifter_training import resize_temporal_embedding
+
+    te = torch.linspace(0, 1, 9)[None, :, None, None].repeat(1, 1, 1, 4)  # (1, 9, 1, 4): a ramp in time
+    out = resize_temporal_embedding({"temp_embed": te, "other": torch.ones(2)}, 27)
+    assert out["temp_embed"].shape == (1, 27, 1, 4)
+    assert torch.allclose(out["temp_embed"][0, :, 0, 0], torch.linspace(0, 1, 27), atol=1e-6)
+    assert torch.equal(out["other"], torch.ones(2))
+    same = {"temp_embed": te}
+    assert resize_temporal_embedding(same, 9) is same
