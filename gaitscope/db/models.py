@@ -531,6 +531,8 @@ class Job(Base):
         _range("progress", 0, 1, "progress_range"),
         CheckConstraint("attempts >= 0", name="attempts_nonneg"),
         Index("ix_job_status_created", "status", "created_at"),
+        # migration 0003: finding running jobs whose worker stopped heart-beating (reclaim) without a scan
+        Index("ix_job_status_heartbeat", "status", "heartbeat_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -546,6 +548,25 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(Ts, default=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column(Ts)
     finished_at: Mapped[Optional[datetime]] = mapped_column(Ts)
+
+
+class JobWorker(Base):
+    """A running ``gaitscope worker`` (migration 0003), heart-beating even while idle.
+
+    The job rows only tell which workers are *busy*; this table tells whether any worker is *alive*, so the
+    dashboard can start its own fallback worker when none is (see :mod:`gaitscope.ui.jobs`). A row whose
+    heartbeat is older than the stale timeout belongs to a worker that was killed; it is harmless and removed by
+    the next worker that starts.
+    """
+
+    __tablename__ = "job_worker"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[Optional[str]] = mapped_column(String(200))
+    pid: Mapped[Optional[int]] = mapped_column(Integer)
+    kind: Mapped[Optional[str]] = mapped_column(String(20))  # "cli" (gaitscope worker) or "app" (dashboard thread)
+    started_at: Mapped[datetime] = mapped_column(Ts, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(Ts, default=utcnow, index=True)
 
 
 class User(Base):

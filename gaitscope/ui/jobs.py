@@ -1,12 +1,16 @@
-"""Analyses running in the background while the page stays responsive.
+"""Work running in the background while the page stays responsive.
 
-Streamlit reruns the page script on every interaction, so a long analysis cannot run inside it. A job runs the
-pipeline in a daemon thread and writes its progress into a :class:`JobState` the page polls; the registry is a
-module-level dict, which lives as long as the server process (module objects are shared by all reruns and
-sessions). Progress is written under a lock because the pipeline calls back from its own thread.
+Streamlit reruns the page script on every interaction, so a long task cannot run inside it.
 
-One job at a time per server is enough for a clinic workstation and keeps the 2 CPU cores for the pipeline
-itself; a second request is queued behind the first (a semaphore), not rejected.
+* **Video analyses** are rows of the database's job table (:mod:`gaitscope.db.jobs`): the upload page enqueues
+  one (:func:`start_analysis_job`) and polls the row (:func:`analysis_job`); ``gaitscope worker`` processes run
+  them, and when no worker is alive the dashboard starts its own worker thread (:func:`ensure_worker`). The
+  queue survives a restart of the dashboard, several workers can share it, and a killed worker's job is
+  taken over.
+* **Short helper tasks** of one page (rendering an overlay video) stay in-process: :func:`start_job` runs them
+  in a daemon thread and writes progress into a :class:`JobState`; the registry is a module-level dict, which
+  lives as long as the server process. Progress is written under a lock because the task calls back from its
+  own thread; one task runs at a time per server (a semaphore) to keep the 2 CPU cores for the pipeline.
 """
 
 from __future__ import annotations
@@ -120,48 +124,139 @@ def checkpoint_override() -> str | None:
     return os.environ.get("GAITSCOPE_CHECKPOINT") or None
 
 
+def _analysis_worker_fresh_s() -> float:
+    """How recent a worker's heartbeat must be for the dashboard to leave a queued job to it."""
+    return float(os.environ.get("GAITSCOPE_WORKER_FRESH_S", "60"))
+
+
+_FALLBACK: dict[str, threading.Thread] = {}
+_FALLBACK_LOCK = threading.Lock()
+#: seconds the dashboard's own worker waits for more jobs before its thread ends
+FALLBACK_IDLE_EXIT_S = 30.0
+
+
+def ensure_worker(db_url: str) -> bool:
+    """Make sure someone will process the queue: True when this call started the dashboard's own worker.
+
+    Nothing is started while a ``gaitscope worker`` (or this server's worker thread) heart-beat within
+    :func:`_analysis_worker_fresh_s`. Otherwise ONE worker thread per server process is started; it drains the
+    queue with the same claim protocol as ``gaitscope worker`` (so it never collides with one started later) and
+    ends after :data:`FALLBACK_IDLE_EXIT_S` idle seconds. The page calls this on every poll of a queued job, so a
+    job enqueued while that thread was just ending is still picked up.
+
+    Why a thread and not a ``gaitscope worker --once`` subprocess: the thread ends with the server (a stopped
+    dashboard leaves no orphan process burning the workstation's two cores), inherits the server's settings
+    without re-reading them (database URL, ``$GAITSCOPE_CHECKPOINT``, uploads folder), and needs no
+    ``gaitscope`` executable on the PATH. The heavy work runs outside the GIL anyway (MediaPipe's C++ graph, or
+    its own processes for long videos; torch's kernels), so the page stays responsive, as it did with the
+    previous in-process daemon thread.
+    Installations with more load run ``gaitscope worker`` processes and this fallback then never starts.
+    """
+    from gaitscope.db import jobs as db_jobs
+    from gaitscope.ui.data import database
+
+    with _FALLBACK_LOCK:
+        thread = _FALLBACK.get(db_url)
+        if thread is not None and thread.is_alive():
+            return False
+        if db_jobs.live_workers(database(db_url), _analysis_worker_fresh_s()):
+            return False
+        from gaitscope.platform.worker import Worker
+
+        worker = Worker(db_url, kind="app", poll_s=1.0, stale_s=float(os.environ.get("GAITSCOPE_STALE_S", "120")))
+        worker.register()  # visible at once: a second server process does not start its own as well
+
+        def run() -> None:
+            try:
+                worker.run(idle_exit_s=FALLBACK_IDLE_EXIT_S)
+            except Exception:  # noqa: BLE001 - the next poll of the page starts a new one
+                traceback.print_exc()
+
+        thread = threading.Thread(target=run, name="gaitscope-app-worker", daemon=True)
+        _FALLBACK[db_url] = thread
+        thread.start()
+        return True
+
+
+def _job_label(options: dict) -> str:
+    return f"{options.get('original_name') or Path(str(options.get('video_path', ''))).name} " \
+           f"({options.get('patient_code') or 'UNASSIGNED'})"
+
+
+def analysis_job(job_id: int | str | None, db_url: str) -> JobState | None:
+    """The analysis job ``job_id`` as the page shows it, read from the job table (None when unknown).
+
+    The row holds the current stage and the overall fraction; the per-stage bars follow from them because the
+    worker computes the fraction as (index of stage + fraction within it) / number of stages.
+    """
+    from gaitscope.db import jobs as db_jobs
+    from gaitscope.db import latest_analysis
+    from gaitscope.platform.pipeline import STAGES
+    from gaitscope.ui.data import database
+
+    try:
+        row = db_jobs.get_job(database(db_url), int(job_id)) if job_id not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+    if row is None:
+        return None
+    stages = tuple(STAGES)
+    overall = 1.0 if row.status == "done" else row.progress
+    progress = {}
+    for i, stage in enumerate(stages):
+        frac = min(max(overall * len(stages) - i, 0.0), 1.0)
+        progress[stage] = (round(frac * 1000), 1000)
+    state = JobState(id=str(row.id), label=_job_label(row.options), stages=stages, status=row.status,
+                     progress=progress, current_stage=row.stage or "", error=row.error or "",
+                     recording_id=row.recording_id)
+    if row.status == "running" and not row.stage:
+        state.current_stage = stages[0]
+    if row.status == "done":
+        with database(db_url).read_session() as s:
+            a = latest_analysis(s, row.recording_id)
+            state.analysis_id = int(a.id) if a is not None else None
+    if row.created_at is not None:
+        state.started_at = row.created_at.timestamp()
+    if row.finished_at is not None:
+        state.finished_at = row.finished_at.timestamp()
+    return state
+
+
 def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visit_date: date,
                        height_cm: float | None, original_name: str, user=None, recording_id: int | None = None,
                        out_dir: Path | None = None) -> JobState:
-    """Analyse an uploaded video with the pipeline and store it.
+    """Queue the analysis of an uploaded video (a row in the job table) and make sure a worker will run it.
 
     The upload page registers the recording first (through :func:`gaitscope.db.access.register_upload`, which
-    checks the clinician's site); the pipeline then finds that recording by the video's content hash and stores
-    the analysis on it. ``user`` (the signed-in :class:`~gaitscope.db.auth.CurrentUser`; None for the demo
-    sample the application analyses by itself) is named in the audit entries of the outcome.
+    checks the clinician's site) and passes ``recording_id``; without it (the demo sample the application
+    analyses by itself) the recording is registered here. A ``gaitscope worker`` — or, when none is alive, the
+    dashboard's own worker thread (:func:`ensure_worker`) — runs the pipeline, which finds that recording by the
+    video's content hash and stores the analysis on it. ``user`` (the signed-in
+    :class:`~gaitscope.db.auth.CurrentUser`; None for the demo sample) is named in the audit entries of the
+    outcome. Returns the job as :func:`analysis_job` shows it; poll that with the returned ``id``.
     """
-    from gaitscope.platform.pipeline import STAGES, AnalysisOptions, analyze_video
-
-    # validates the height before the thread starts; the lifter is the bundled one unless the lab configured
-    # another checkpoint (an official MotionBERT file, its own fine-tuned model)
-    options = AnalysisOptions(height_cm=height_cm, checkpoint=checkpoint_override())
+    from gaitscope.db import jobs as db_jobs
+    from gaitscope.platform.pipeline import AnalysisOptions
+    from gaitscope.platform.worker import job_options
     from gaitscope.ui import data
 
+    # validates the height now, in the page, rather than as a failed job; the lifter is the bundled one unless
+    # the lab configured another checkpoint (an official MotionBERT file, its own fine-tuned model)
+    AnalysisOptions(height_cm=height_cm)
+    db = data.database(db_url)
+    if recording_id is None:
+        from gaitscope.platform import storage
+        from gaitscope.platform.video import probe_video
+
+        recording_id = storage.register(db, probe_video(str(video_path)), patient_code=patient_code,
+                                        visit_date=visit_date, original_name=original_name)
     actor = user.username if user is not None else data.SYSTEM_ACTOR
-
-    def audit(action: str, rec_id: int | None, details: dict) -> None:
-        try:
-            data.audit_job(actor, action, rec_id, {"patient": patient_code, **details}, db_url)
-        except GaitscopeError:  # the audit of an outcome must not hide the outcome itself
-            pass
-
-    def work(progress):
-        try:
-            result = analyze_video(video_path, db_url=db_url, patient_code=patient_code, visit_date=visit_date,
-                                   options=options, out_dir=out_dir, progress=progress, original_name=original_name)
-        except Exception as exc:
-            audit("analysis_failed", recording_id, {"error": str(exc)[:500]})
-            raise
-        audit("analysis_stored", result.recording_id, {"analysis": result.analysis_id})
-        return result
-
-    def on_result(job: JobState, result) -> None:
-        job.analysis_id = result.analysis_id
-        job.recording_id = result.recording_id
-
-    job = start_job(f"{original_name} ({patient_code})", tuple(STAGES), work, on_result)
-    job.recording_id = recording_id
-    return job
+    options = job_options(video_path, patient_code=patient_code, visit_date=visit_date, height_cm=height_cm,
+                          original_name=original_name, checkpoint=checkpoint_override(), out_dir=out_dir,
+                          actor=actor)
+    row = db_jobs.enqueue(db, recording_id, options)
+    ensure_worker(db_url)
+    return analysis_job(row.id, db_url)
 
 
 def wait(job: JobState, timeout_s: float = 60.0, poll_s: float = 0.05) -> JobState:

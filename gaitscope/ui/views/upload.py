@@ -1,7 +1,10 @@
 """New analysis: upload a walking video, check it, and analyse it in the background with per-stage progress.
 
 Clinicians only: the upload is registered through :func:`gaitscope.ui.uploads.receive_upload` (access layer:
-the patient must be of the clinician's site), and the background job is told who asked, for the audit log."""
+the patient must be of the clinician's site), then queued as a job in the database
+(:func:`gaitscope.ui.jobs.start_analysis_job`, which names who asked, for the audit log). The panel polls the
+job row once a second: a ``gaitscope worker`` or the dashboard's own worker thread runs it, so the page (and
+even a restart of the dashboard) never interrupts the analysis."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ STAGE_LABELS = {
     "3d": "Lifting to 3D",
     "embed": "Motion embedding",
     "analysis": "Gait analysis",
+    "classify": "Classifier",
     "store": "Saving",
 }
 
@@ -42,18 +46,18 @@ def _stages() -> tuple[str, ...]:
     return tuple(STAGES)
 
 
-def render_job(job_id: str) -> None:
-    """Per-stage progress bars of one job; refreshes itself every second while the job runs."""
-    job = jobs.get_job(job_id)
-    if job is None:
+def render_job(job_id: str, url: str | None = None) -> None:
+    """Per-stage progress bars of one job, read from the job table."""
+    snap = jobs.analysis_job(job_id, url or db_url())
+    if snap is None:
         return
-    snap = job.snapshot()
     st.subheader(f"Analysis of {md_escape(snap.label)}")
+    if snap.status == "queued":
+        st.caption("Waiting for a worker to start this analysis.")
     for stage in snap.stages:
-        done, total = snap.progress.get(stage, (0, 1))
         frac = snap.stage_fraction(stage)
         label = STAGE_LABELS.get(stage, stage)
-        suffix = f" ({done}/{total} frames)" if stage == "2d" and total > 1 else ""
+        suffix = ""
         mark = "done" if frac >= 1.0 else ""
         if stage == snap.current_stage and frac < 1.0:
             mark = "failed" if snap.status == "failed" else "running"
@@ -74,12 +78,15 @@ def render_job(job_id: str) -> None:
 
 
 @st.fragment(run_every=1.0)
-def _job_panel(job_id: str) -> None:
+def _job_panel(job_id: str, url: str) -> None:
     """Redraws only this panel every second while the job runs (the form above keeps its state)."""
-    job = jobs.get_job(job_id)
+    job = jobs.analysis_job(job_id, url)
     if job is not None and job.finished:
         st.rerun(scope="app")  # the whole page then shows the outcome without polling any more
-    render_job(job_id)
+    if job is not None and job.status == "queued":
+        with user_errors("Could not start a worker"):
+            jobs.ensure_worker(url)  # no live worker (or ours just went idle): start one
+    render_job(job_id, url)
 
 
 @guarded
@@ -137,9 +144,9 @@ def render() -> None:
                 st.warning("No height given: lengths and speed will use an assumed height and be less accurate.")
 
     job_id = st.session_state.get("job_id")
-    job = jobs.get_job(job_id)
+    job = jobs.analysis_job(job_id, url) if job_id else None
     if job is not None:
         if job.finished:
-            render_job(job.id)
+            render_job(job.id, url)
         else:
-            _job_panel(job.id)
+            _job_panel(job.id, url)

@@ -1,0 +1,302 @@
+"""Pipeline benchmark: seconds of processing per second of video for each stage and end to end, at 720p and 1080p,
+peak memory of the whole process tree, and videos per hour for a batch of short clips.
+
+Usage::
+
+    .venv/bin/python benchmarks/pipeline.py [--video PATH] [--workers 2] [--batch-clips 3] [--skip-batch]
+
+Clips: the bundled synthetic sample ``gaitscope/data/sample/walk_side.mp4`` (7 s, 1280x720, 30 fps) as it is,
+and upscaled to 1920x1080 with OpenCV into a temporary file (MPEG-4 Part 2, the encoder every OpenCV wheel has).
+
+Rows, per resolution:
+
+* ``decode``: :func:`gaitscope.platform.video.iter_frames` over the whole clip (upright BGR frames).
+* ``2d``: :func:`gaitscope.platform.detect.detect_keypoints` with ``workers=--workers`` (a clip shorter than
+  ``2 x MIN_FRAMES_PER_WORKER`` frames runs in one process: starting a second costs more than it saves).
+* ``3d``: the bundled small DSTformer lifter, flip test-time augmentation on (what the pipeline runs).
+* ``embed``: the motion embedding (the same model, representation head).
+* ``analysis``: :func:`gaitscope.analysis.report.analyze_gait` (events, parameters, curves).
+* ``store``: register the recording + save every record in a fresh SQLite file (one transaction).
+* ``end to end``: :func:`gaitscope.platform.pipeline.analyze_video` into a fresh SQLite database, in a NEW
+  process (imports, model loading and BlazePose process start-up included, as a user's first analysis pays them).
+
+Columns: ``s/s video`` = wall seconds of processing per second of video (below 1.0 is faster than real time);
+``fps`` = frames processed per wall second; ``CPU s/s`` = CPU seconds (this process + its children) per second of
+video, which does not depend on other load; ``peak RSS`` = the largest sum of resident memory over the process
+and all its children, sampled every 20 ms with psutil.
+
+Batch: ``gaitscope batch`` (local engine) on ``--batch-clips`` 2.5-second cuts of the sample, in a new process,
+one video at a time (``--workers 1``) and with ``--workers`` processes (one video each), gives videos per hour. With CUDA, a last table gives DSTformer inference speed of the base model (MotionBERT
+dimensions, untrained weights: speed does not depend on the values) on a 243-frame window batch, as a multiple of
+real time at 30 fps. Timings on a shared machine are noisy (the header prints the load average): compare rows of
+one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it (see gaitscope/platform/cli.py)
+
+import cv2
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "gaitscope" / "data" / "sample" / "walk_side.mp4"
+
+
+class PeakRSS:
+    """Largest RSS sum of this process and all its descendants, sampled from a thread."""
+
+    def __init__(self, pid: int | None = None, every_s: float = 0.02) -> None:
+        self.proc = psutil.Process(pid or os.getpid())
+        self.every_s, self.peak = every_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        total = 0
+        try:
+            procs = [self.proc] + self.proc.children(recursive=True)
+        except psutil.Error:
+            return 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.sample())
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its children (running and finished)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    running = 0.0
+    for c in psutil.Process().children(recursive=True):
+        try:
+            t = c.cpu_times()
+            running += t.user + t.system
+        except psutil.Error:
+            pass
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + running
+
+
+def _timed(fn):
+    c0, t0 = _cpu_s(), time.perf_counter()
+    with PeakRSS() as mem:
+        out = fn()
+    return time.perf_counter() - t0, _cpu_s() - c0, mem.peak, out
+
+
+def _resize(src: Path, dst: Path, size: tuple[int, int], first: int = 0, n: int | None = None) -> Path:
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    k = 0
+    while n is None or k < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if (frame.shape[1], frame.shape[0]) != size:
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)
+        out.write(frame)
+        k += 1
+    out.release()
+    cap.release()
+    return dst
+
+
+def _end_to_end_child(video: str, db_url: str, workers: int) -> None:
+    """Runs in a fresh process: what a user's first analysis costs."""
+    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+
+    analyze_video(video, db_url=db_url, options=AnalysisOptions(height_cm=172.0, workers=workers))
+
+
+def _in_new_process(code: str) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, peak RSS of the tree, return code) of ``python -c code``. CPU: RUSAGE_CHILDREN grows by
+    the child's CPU and that of every descendant it waited for (its BlazePose processes)."""
+    import resource
+
+    def kids_cpu() -> float:
+        k = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return k.ru_utime + k.ru_stime
+
+    c0, t0 = kids_cpu(), time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with PeakRSS(p.pid) as mem:
+        _, err = p.communicate()
+    if p.returncode:
+        print(err.decode(errors="replace")[-2000:], file=sys.stderr)
+    return time.perf_counter() - t0, kids_cpu() - c0, mem.peak, p.returncode
+
+
+def stage_rows(video: Path, workers: int, tmp: Path) -> list[tuple]:
+    from gaitscope.analysis.report import analyze_gait
+    from gaitscope.platform import storage
+    from gaitscope.platform.detect import detect_keypoints
+    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.platform.pipeline import PIPELINE_VERSION, AnalysisResult
+    from gaitscope.platform.video import iter_frames, probe_video
+
+    info = probe_video(video)
+    rows = []
+
+    def row(stage, fn):
+        wall, cpu, peak, out = _timed(fn)
+        rows.append((stage, info.n_frames, info.duration_s, wall, cpu, peak))
+        return out
+
+    row("decode", lambda: sum(1 for _ in iter_frames(info)))
+    from gaitscope.platform.detect import MIN_FRAMES_PER_WORKER
+
+    used = max(1, min(workers, os.cpu_count() or 1, info.n_frames // MIN_FRAMES_PER_WORKER))
+    kp = row(f"2d (BlazePose, {used} process{'es' if used > 1 else ''})",
+             lambda: detect_keypoints(info, workers=workers))
+    lifter = load_lifter()
+    lifter.lift(kp, height_m=1.72)  # warm-up (first torch call allocates)
+    motion = row(f"3d ({lifter.name} lifter, flip TTA)", lambda: lifter.lift(kp, height_m=1.72, flip_tta=True))
+    emb = row("embed", lambda: lifter.embed(kp))
+    report = row("analysis", lambda: analyze_gait(motion, height_m=1.72))
+    db_url = f"sqlite:///{tmp / f'stages-{video.stem}.db'}"
+    database = storage.open_db(db_url)
+    result = AnalysisResult(info, kp, motion, emb, report)
+
+    def store():
+        rec = storage.register(database, info, patient_code="BENCH", visit_date=None, original_name=video.name)
+        return storage.save(database, rec, result, pipeline_version=PIPELINE_VERSION)
+
+    row("store (SQLite)", store)
+    database.dispose()
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
+            f"b._end_to_end_child({str(video)!r}, {('sqlite:///' + str(tmp / f'e2e-{video.stem}.db'))!r}, {workers})")
+    wall, cpu, peak, rc = _in_new_process(code)
+    rows.append(("end to end (new process)" + ("" if rc == 0 else f" FAILED rc={rc}"), info.n_frames,
+                 info.duration_s, wall, cpu, peak))
+    return rows
+
+
+def batch_clips(tmp: Path, n_clips: int) -> tuple[Path, float]:
+    """``n_clips`` 2.5-second cuts of the sample (different start frames, so different content) in a folder."""
+    folder = tmp / "batch"
+    folder.mkdir(exist_ok=True)
+    n = int(2.5 * 30)
+    for k in range(n_clips):
+        _resize(SAMPLE, folder / f"clip{k}.mp4", (1280, 720), first=(k * 17) % 130, n=n)  # distinct content
+    return folder, n_clips * n / 30.0
+
+
+def batch_row(folder: Path, seconds: float, n_clips: int, workers: int, db: Path) -> tuple:
+    """(label, clips, seconds of video, wall s, CPU s, peak RSS, videos/hour) of ``gaitscope batch`` (local) in a
+    new process, into a fresh database."""
+    code = ("import sys; from gaitscope.platform.cli import main; "
+            f"sys.exit(main(['batch', {str(folder)!r}, '--db', {('sqlite:///' + str(db))!r}, "
+            f"'--workers', '{workers}']))")
+    wall, cpu, peak, rc = _in_new_process(code)
+    label = "one video at a time (default)" if workers == 1 else f"--workers {workers} (one video per process)"
+    if rc:
+        label += f" (exit {rc}: some failed)"
+    return label, n_clips, seconds, wall, cpu, peak, 3600.0 * n_clips / wall
+
+
+def gpu_rows() -> list[tuple]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    from gaitscope.models.configs import get_config
+    from gaitscope.models.dstformer import DSTformer
+
+    rows = []
+    for name in ("motionbert", "small"):
+        cfg = get_config(name)
+        model = DSTformer(**cfg.model_kwargs()).cuda().eval()
+        for batch in (1, 16, 64):
+            x = torch.randn(batch, 243, 17, 3, device="cuda")
+            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+                for _ in range(3):
+                    model(x)
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                reps = 10
+                for _ in range(reps):
+                    model(x)
+                torch.cuda.synchronize()
+            s = (time.perf_counter() - t0) / reps
+            fps = batch * 243 / s
+            rows.append((name, batch, s, fps, fps / 30.0))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--video", type=Path, default=SAMPLE)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--batch-clips", type=int, default=3)
+    ap.add_argument("--skip-batch", action="store_true")
+    ap.add_argument("--resolutions", default="720,1080")
+    args = ap.parse_args()
+    if not args.video.exists():
+        raise SystemExit(f"no clip: {args.video}")
+    sizes = {"720": (1280, 720), "1080": (1920, 1080)}
+    rows: list[tuple] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for res in args.resolutions.split(","):
+            clip = _resize(args.video, tmp / f"clip{res}.mp4", sizes[res])
+            rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp)]
+        batches = []
+        if not args.skip_batch:
+            folder, secs = batch_clips(tmp, args.batch_clips)
+            for w in sorted({1, args.workers}):
+                batches.append(batch_row(folder, secs, args.batch_clips, w, tmp / f"batch{w}.db"))
+    print(f"\nclip: {args.video.name}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          f"(1 min) {os.getloadavg()[1]:.1f} (5 min); OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    print(f"{'res':<6}{'stage':<34}{'frames':>7}{'video s':>8}{'wall s':>8}{'s/s video':>10}{'fps':>8}"
+          f"{'CPU s/s':>9}{'peak RSS MB':>12}")
+    for res, stage, frames, dur, wall, cpu, peak in rows:
+        print(f"{res:<6}{stage:<34}{frames:>7d}{dur:>8.1f}{wall:>8.2f}{wall / dur:>10.3f}{frames / wall:>8.1f}"
+              f"{cpu / dur:>9.2f}{peak / 2**20:>12.0f}")
+    print("s/s video < 1: faster than real time. CPU s/s counts every process; it does not depend on other load.")
+    if batches:
+        print(f"\nbatch: gaitscope batch (local) on {args.batch_clips} clips of 2.5 s (720p), new process each")
+        print(f"{'engine':<40}{'wall s':>8}{'s/s video':>10}{'CPU s/s':>9}{'peak RSS MB':>12}{'videos/hour':>12}")
+        for label, n, secs, wall, cpu, peak, vph in batches:
+            print(f"{label:<40}{wall:>8.1f}{wall / secs:>10.2f}{cpu / secs:>9.2f}{peak / 2**20:>12.0f}{vph:>12.0f}")
+    g = gpu_rows()
+    if g:
+        import torch
+
+        print(f"\nDSTformer inference on {torch.cuda.get_device_name()} (bf16, 243-frame windows)")
+        print(f"{'model':<12}{'batch':>6}{'s/forward':>11}{'frames/s':>10}{'x real time':>12}")
+        for name, b, s, fps, xrt in g:
+            print(f"{name:<12}{b:>6d}{s:>11.4f}{fps:>10.0f}{xrt:>12.0f}")
+    else:
+        print("\n(no CUDA device: the GPU rows of DSTformer inference are skipped)")
+
+
+if __name__ == "__main__":  # required: detection workers are started with "spawn"
+    main()

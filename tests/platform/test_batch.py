@@ -1,0 +1,130 @@
+"""``gaitscope batch``: a folder or manifest of videos, locally and on a local Ray instance started here; a rerun
+skips what is done; a corrupt file is recorded as failed and does not stop the others.
+
+The videos are 2-second cuts of the bundled sample (the real pipeline runs on them: BlazePose, the bundled
+lifter, the gait analysis, storage)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from gaitscope.platform.batch import BatchItem, read_items, run_batch
+
+SAMPLE = Path(__file__).resolve().parents[2] / "gaitscope" / "data" / "sample" / "walk_side.mp4"
+CORRUPT = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x07" * 5000  # MP4 magic, no video
+
+
+def _cut(dst: Path, first_frame: int, seconds: float = 2.0) -> Path:
+    cap = cv2.VideoCapture(str(SAMPLE))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first_frame)
+    out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for _ in range(int(seconds * fps)):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.write(frame)
+    out.release()
+    cap.release()
+    return dst
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    if not SAMPLE.exists():
+        pytest.skip("the bundled sample video is missing")
+    from gaitscope.platform.lifter_choice import BUNDLED_LIFTER
+
+    if not BUNDLED_LIFTER.exists():
+        pytest.skip("the bundled lifter is missing")
+    d = tmp_path_factory.mktemp("batch-videos")
+    _cut(d / "walk_a.mp4", 0)
+    _cut(d / "walk_b.mp4", 75)
+    (d / "corrupt.mp4").write_bytes(CORRUPT)
+    return d
+
+
+def test_manifest_rows_are_parsed_and_bad_rows_become_failures(tmp_path):
+    (tmp_path / "v").mkdir()
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,patient,visit_date,height_cm\n"
+                        "v/a.mp4,PD-1,2026-02-03,172\n"
+                        "/abs/b.mp4,,, \n"
+                        "v/c.mp4,PD-2,03/02/2026,900\n")
+    a, b, c = read_items(manifest)
+    assert (a.path, a.patient, str(a.visit_date), a.height_cm, a.problem) == (
+        tmp_path / "v" / "a.mp4", "PD-1", "2026-02-03", 172.0, None)
+    assert (b.path, b.patient, b.visit_date, b.height_cm) == (Path("/abs/b.mp4"), "UNASSIGNED", None, None)
+    assert "not a date" in c.problem and "outside 50-250 cm" in c.problem
+    summary = run_batch([c, BatchItem(tmp_path / "missing.mp4")], db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    assert [r.status for r in summary.results] == ["failed", "failed"]
+    assert "file not found" in summary.results[1].message
+
+
+def test_local_batch_records_failures_and_a_rerun_skips_what_is_done(videos, tmp_path):
+    url = f"sqlite:///{tmp_path / 'local.db'}"
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path,patient,visit_date,height_cm\n"
+                        f"{videos / 'walk_a.mp4'},PD-7,2026-03-04,172\n"
+                        f"{videos / 'corrupt.mp4'},PD-8,,\n")
+    first = run_batch(manifest, db_url=url, out=tmp_path / "out", workers=1)
+    by_name = {r.item.path.name: r for r in first.results}
+    assert by_name["walk_a.mp4"].status == "done", by_name["walk_a.mp4"].message
+    assert by_name["corrupt.mp4"].status == "failed" and "corrupt.mp4" in by_name["corrupt.mp4"].message
+    assert (tmp_path / "out" / "batch_summary.csv").read_text().count("\n") == 3
+    assert any((tmp_path / "out").glob("*walk_a/report.pdf"))
+    from sqlalchemy import select
+
+    from gaitscope.db import open_database
+    from gaitscope.db.models import Patient, Recording
+
+    with open_database(url) as db, db.read_session() as s:
+        rec = s.scalars(select(Recording)).one()
+        assert rec.status == "done" and s.get(Patient, rec.visit.patient_id).code == "PD-7"
+    again = run_batch(manifest, db_url=url, workers=1)
+    assert [r.status for r in again.results] == ["skipped", "failed"]  # the failure is tried again
+    assert again.results[0].analysis_id == by_name["walk_a.mp4"].analysis_id
+    assert "1 skipped" in again.table() and "1 failed" in again.table()
+
+
+def test_local_pool_runs_videos_in_parallel_processes_and_records_their_failures(tmp_path):
+    for name in ("bad1.mp4", "bad2.mp4"):
+        (tmp_path / name).write_bytes(CORRUPT + name.encode())
+    summary = run_batch(tmp_path, db_url=f"sqlite:///{tmp_path / 'pool.db'}", workers=2)
+    assert summary.engine == "local (2 processes, one video each)"
+    assert [(r.item.path.name, r.status) for r in summary.results] == [("bad1.mp4", "failed"), ("bad2.mp4", "failed")]
+    assert all(r.item.path.name in r.message for r in summary.results)  # the clinician's message names the file
+
+
+@pytest.mark.slow
+def test_ray_batch_on_a_local_instance(videos, tmp_path):
+    ray = pytest.importorskip("ray")
+    url = f"sqlite:///{tmp_path / 'ray.db'}"
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        first = run_batch(videos, db_url=url, ray_address="local")
+        status = {r.item.path.name: r for r in first.results}
+        assert status["walk_a.mp4"].status == "done", status["walk_a.mp4"].message
+        assert status["walk_b.mp4"].status == "done", status["walk_b.mp4"].message
+        assert status["corrupt.mp4"].status == "failed" and "corrupt.mp4" in status["corrupt.mp4"].message
+        assert first.engine.startswith("ray (1 CPU, 0 GPU, lifter on cpu)")
+        again = run_batch(videos, db_url=url, ray_address="local")
+        assert {r.item.path.name: r.status for r in again.results} == {
+            "walk_a.mp4": "skipped", "walk_b.mp4": "skipped", "corrupt.mp4": "failed"}
+    finally:
+        ray.shutdown()
+    from sqlalchemy import func, select
+
+    from gaitscope.db import open_database
+    from gaitscope.db.models import Analysis, Recording
+
+    with open_database(url) as db, db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(Analysis)) == 2
+        assert {r.status for r in s.scalars(select(Recording))} == {"done"}
