@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gaitscope.db.models import Job, JobWorker, Recording
 from gaitscope.errors import DatabaseError
@@ -95,8 +96,17 @@ def enqueue(db, recording_id: int, options: dict[str, Any] | None = None) -> Job
             return JobInfo.of(active)
         job = Job(recording_id=recording_id, status="queued", progress=0.0, attempts=0, options=dict(options or {}),
                   created_at=utcnow())
-        s.add(job)
-        s.flush()
+        try:
+            with s.begin_nested():
+                s.add(job)
+                s.flush()
+        except IntegrityError:  # a concurrent enqueue won (unique index uq_job_active_recording): use its job
+            active = s.scalars(
+                select(Job).where(Job.recording_id == recording_id, Job.status.in_(ACTIVE)).order_by(Job.id).limit(1)
+            ).first()
+            if active is None:
+                raise
+            return JobInfo.of(active)
         return JobInfo.of(job)
 
 

@@ -46,6 +46,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -533,6 +534,10 @@ class Job(Base):
         Index("ix_job_status_created", "status", "created_at"),
         # migration 0003: finding running jobs whose worker stopped heart-beating (reclaim) without a scan
         Index("ix_job_status_heartbeat", "status", "heartbeat_at"),
+        # migration 0003: at most one queued-or-running job per recording, also under concurrent enqueues
+        Index("uq_job_active_recording", "recording_id", unique=True,
+              sqlite_where=text("status IN ('queued', 'running')"),
+              postgresql_where=text("status IN ('queued', 'running')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

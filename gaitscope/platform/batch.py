@@ -170,15 +170,33 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def already_done(database, sha256: str) -> tuple[int, int] | None:
-    """(recording id, analysis id) when this content was analysed and stored before, else None."""
-    from gaitscope.db import find_recording_by_hash, latest_analysis
+def current_versions(checkpoint: str | None) -> tuple[str, str]:
+    """(lifter version, analysis version) a run would store now: what makes a stored analysis "done".
+
+    Loads the lifter once to read its version (a second or less for the bundled one); a checkpoint that cannot be
+    loaded stops the batch here, with the loader's message, instead of failing every file the same way.
+    """
+    from gaitscope.platform import normative_choice
+    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.platform.pipeline import model_version_of
+
+    return (model_version_of(load_lifter(checkpoint)),
+            normative_choice.analysis_version(normative_choice.resolve(None)))
+
+
+def already_done(database, sha256: str, versions: tuple[str, str] | None = None) -> tuple[int, int] | None:
+    """(recording id, analysis id) when this content was analysed and stored before, else None.
+
+    With ``versions`` (lifter version, analysis version) only an analysis made by those versions counts, so a
+    rerun after a lifter or analysis upgrade re-analyses the cohort (beside the old analyses, which are kept).
+    """
+    from gaitscope.db import find_analysis, find_recording_by_hash, latest_analysis
 
     with database.read_session() as s:
         rec = find_recording_by_hash(s, sha256)
         if rec is None:
             return None
-        a = latest_analysis(s, rec)
+        a = latest_analysis(s, rec) if versions is None else find_analysis(s, int(rec.id), *versions)
         return None if a is None else (int(rec.id), int(a.id))
 
 
@@ -195,7 +213,8 @@ def _message(exc: BaseException) -> str:
     return f"Internal error ({type(exc).__name__}): {exc}"
 
 
-def _plan(database, items: list[BatchItem]) -> tuple[list[ItemResult], list[tuple[int, BatchItem]]]:
+def _plan(database, items: list[BatchItem], versions: tuple[str, str] | None = None,
+          ) -> tuple[list[ItemResult], list[tuple[int, BatchItem]]]:
     """Results already decided (problems, missing files, done before) and the (index, item) pairs to run."""
     results: list[ItemResult | None] = [None] * len(items)
     todo: list[tuple[int, BatchItem]] = []
@@ -208,7 +227,7 @@ def _plan(database, items: list[BatchItem]) -> tuple[list[ItemResult], list[tupl
             results[i] = ItemResult(item, "failed", f"file not found: {item.path}")
             continue
         sha = file_sha256(item.path)
-        prior = already_done(database, sha)
+        prior = already_done(database, sha, versions)
         if prior is not None:
             results[i] = ItemResult(item, "skipped", "analysed before", recording_id=prior[0], analysis_id=prior[1])
         elif sha in seen:
@@ -519,7 +538,7 @@ def run_batch(source: str | Path | Iterable[BatchItem], *, db_url: str | None = 
     t0 = time.perf_counter()
     database = storage.open_db(db_url)
     try:
-        results, todo = _plan(database, items)
+        results, todo = _plan(database, items, current_versions(checkpoint))
     finally:
         database.dispose()
     for r in results:

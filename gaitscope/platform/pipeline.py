@@ -153,7 +153,7 @@ def analyze_video(
             from gaitscope.platform.lifter_choice import load_lifter
 
             lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
-            reused = _reuse(database, info, _model_version(lifter), normative_choice.analysis_version(reference),
+            reused = _reuse(database, info, model_version_of(lifter), normative_choice.analysis_version(reference),
                             out_dir, patient_code, visit_date, options.height_cm, original_name or video_path.name,
                             progress)
             if reused is not None:
@@ -187,7 +187,7 @@ def analyze_video(
     )
 
 
-def _model_version(lifter) -> str:
+def model_version_of(lifter) -> str:
     """The version part of the lifter's Motion3D source, as storage records it."""
     from gaitscope.platform.storage import model_of
 

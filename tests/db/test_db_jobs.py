@@ -62,6 +62,25 @@ def test_enqueue_is_idempotent_while_active_and_claims_oldest_first(db):
     assert [j.id for j in jobs.list_jobs(db, status="failed")] == [b.id]
 
 
+def test_the_database_itself_refuses_a_second_active_job_of_a_recording(db):
+    """The "one active job per recording" rule holds even for writers that skip enqueue's check (two dashboards
+    racing): the partial unique index refuses a second queued job, and allows one again after the first ends."""
+    from gaitscope.errors import DuplicateError
+
+    (r1,) = _recordings(db, 1)
+    a = jobs.enqueue(db, r1)
+    with pytest.raises(DuplicateError):
+        with db.session() as s:
+            s.add(Job(recording_id=r1, status="queued", progress=0.0, attempts=0, created_at=jobs.utcnow()))
+            s.flush()
+    assert [j.id for j in jobs.list_jobs(db, recording_id=r1)] == [a.id]  # the refused row left nothing behind
+    claimed = jobs.claim_next(db, "w1")
+    assert jobs.fail(db, claimed.id, "w1", "stopped")
+    with db.session() as s:  # a finished (failed) job no longer counts as active
+        s.add(Job(recording_id=r1, status="queued", progress=0.0, attempts=0, created_at=jobs.utcnow()))
+    assert len(jobs.list_jobs(db, recording_id=r1)) == 2
+
+
 def test_enqueue_refuses_a_missing_recording(db):
     from gaitscope.errors import DatabaseError
 

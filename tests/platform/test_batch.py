@@ -92,6 +92,18 @@ def test_local_batch_records_failures_and_a_rerun_skips_what_is_done(videos, tmp
     assert again.results[0].analysis_id == by_name["walk_a.mp4"].analysis_id
     assert "1 skipped" in again.table() and "1 failed" in again.table()
 
+    # "done" means done by the lifter and analysis versions a run would use now: after an upgrade the same
+    # file is analysed again (the old analysis is kept beside the new one)
+    from gaitscope.platform import batch
+
+    database = open_database(url)
+    sha = batch.file_sha256(videos / "walk_a.mp4")
+    model_version, analysis_version = batch.current_versions(None)
+    assert batch.already_done(database, sha, (model_version, analysis_version)) is not None
+    assert batch.already_done(database, sha, ("some-older-lifter", analysis_version)) is None
+    assert batch.already_done(database, sha, (model_version, "an older analysis")) is None
+    database.dispose()
+
 
 def test_local_pool_runs_videos_in_parallel_processes_and_records_their_failures(tmp_path):
     for name in ("bad1.mp4", "bad2.mp4"):

@@ -37,9 +37,21 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_job_worker_heartbeat_at"), "job_worker", ["heartbeat_at"], unique=False)
     op.create_index("ix_job_status_heartbeat", "job", ["status", "heartbeat_at"], unique=False)
+    # At most one active job per recording: two dashboards enqueueing the same upload at the same instant would
+    # otherwise both pass the "is one queued already?" check. Partial unique indexes exist in both engines.
+    # Two active jobs left by an older version would make this index fail, so they are settled first.
+    op.execute(
+        "UPDATE job SET status = 'failed', error = 'Superseded: another job of this recording was active.' "
+        "WHERE status IN ('queued', 'running') AND id NOT IN ("
+        "SELECT MIN(id) FROM job WHERE status IN ('queued', 'running') GROUP BY recording_id)"
+    )
+    active = sa.text("status IN ('queued', 'running')")
+    op.create_index("uq_job_active_recording", "job", ["recording_id"], unique=True,
+                    sqlite_where=active, postgresql_where=active)
 
 
 def downgrade() -> None:
+    op.drop_index("uq_job_active_recording", table_name="job")
     op.drop_index("ix_job_status_heartbeat", table_name="job")
     op.drop_index(op.f("ix_job_worker_heartbeat_at"), table_name="job_worker")
     op.drop_table("job_worker")
