@@ -4,6 +4,7 @@ peak memory of the whole process tree, and videos per hour for a batch of short 
 Usage::
 
     .venv/bin/python benchmarks/pipeline.py [--video PATH] [--workers 2] [--batch-clips 3] [--skip-batch]
+                                            [--repeat N]   # N passes of the clip, forward and backward
 
 Clips: the bundled synthetic sample ``gaitscope/data/sample/walk_side.mp4`` (7 s, 1280x720, 30 fps) as it is,
 and upscaled to 1920x1080 with OpenCV into a temporary file (MPEG-4 Part 2, the encoder every OpenCV wheel has).
@@ -126,6 +127,28 @@ def _resize(src: Path, dst: Path, size: tuple[int, int], first: int = 0, n: int 
         k += 1
     out.release()
     cap.release()
+    return dst
+
+
+def _ping_pong(src: Path, dst: Path, copies: int) -> Path:
+    """``copies`` passes over ``src``, alternately forward and backward: a longer recording of one person whose
+    pose never jumps between passes (the identity gate in detection would cut at a jump), as a clinic's 20-30 s
+    walkway recording is long enough for detection to run in several processes."""
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    h, w = frames[0].shape[:2]
+    out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for k in range(copies):
+        for frame in (frames if k % 2 == 0 else frames[::-1]):
+            out.write(frame)
+    out.release()
     return dst
 
 
@@ -258,6 +281,8 @@ def main() -> None:
     ap.add_argument("--batch-clips", type=int, default=3)
     ap.add_argument("--skip-batch", action="store_true")
     ap.add_argument("--resolutions", default="720,1080")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="play the clip forward and backward this many times (a longer recording)")
     args = ap.parse_args()
     if not args.video.exists():
         raise SystemExit(f"no clip: {args.video}")
@@ -265,8 +290,9 @@ def main() -> None:
     rows: list[tuple] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        source = args.video if args.repeat <= 1 else _ping_pong(args.video, tmp / "long.mp4", args.repeat)
         for res in args.resolutions.split(","):
-            clip = _resize(args.video, tmp / f"clip{res}.mp4", sizes[res])
+            clip = _resize(source, tmp / f"clip{res}.mp4", sizes[res])
             rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp)]
         batches = []
         if not args.skip_batch:
