@@ -294,10 +294,14 @@ def test_audit_log_update_via_sql_fails(w):
     assert "nobody" not in {r[0] for r in _audit(w.db)}
 
 
-def test_audit_log_delete_via_sql_fails_on_sqlite(w, backend):
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL: DELETE is left to database privileges (the test fixtures empty tables with DELETE)")
+def test_audit_log_delete_via_sql_fails(w):
+    """Both engines (PostgreSQL since migration 0004)."""
+    from gaitscope.db.repository import audit
+
+    with w.db.session() as s:
+        audit(s, "tester", "view_patient", "patient", "P-1")
     n = len(_audit(w.db))
+    assert n >= 1  # a DELETE of an empty table would prove nothing
     with pytest.raises(sa_exc.SQLAlchemyError, match="append-only"):
         with w.db.engine.begin() as conn:
             conn.execute(text("DELETE FROM audit_log"))
