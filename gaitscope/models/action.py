@@ -19,7 +19,6 @@ mapped to [-1, 1], and the clip resampled to ``n_frames`` (243 in the paper) by 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from gaitscope.models.checkpoints import (
     is_gaitscope_checkpoint,
     load_into,
     read_checkpoint_file,
+    save_checkpoint,
 )
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.models.dstformer import DSTformer
@@ -334,21 +334,10 @@ def load_action_checkpoint(
     (hidden width, classes, class vs 1-shot embedding head) is read from the tensor shapes, and ``num_classes``,
     when given, must agree. Any mismatch is a :class:`CheckpointError` naming the key and both shapes.
     """
-    obj = read_checkpoint_file(path, trust_checkpoint=trust_checkpoint)
-    meta: dict[str, Any] = {}
-    if isinstance(obj, Mapping) and obj.get("format") == ACTION_FORMAT:
-        meta = json.loads(obj["metadata_json"])
-        sd = obj["state_dict"]
-        backbone_sd = {k.removeprefix("backbone."): v for k, v in sd.items() if k.startswith("backbone.")}
-        head_sd = {k: v for k, v in sd.items() if not k.startswith("backbone.")}
-        container, info = "gaitscope", {"format_version": obj.get("format_version")}
-        cfg = DSTformerConfig.from_dict(meta["config"]) if config is None else get_config(config)
-    elif is_gaitscope_checkpoint(obj):
-        raise CheckpointError(f"{path} is a gaitscope lifter checkpoint without an action head.",
+    ck = read_task_checkpoint(path, ACTION_FORMAT, config, trust_checkpoint, "an action head",
                               "Pass it as the encoder (--checkpoint) of 'gaitscope train-action' instead.")
-    else:
-        backbone_sd, head_sd, container, info = extract_state_dict(obj)
-        cfg = infer_config(backbone_sd) if config is None else get_config(config)
+    backbone_sd, head_sd, cfg, meta = ck.backbone_state, ck.head_state, ck.config, ck.metadata
+    container, info = ck.container, ck.info
     version, hidden, n_cls = _head_layout(head_sd)
     if num_classes is not None and n_cls is not None and num_classes != n_cls:
         raise CheckpointError(
@@ -370,27 +359,44 @@ def save_task_checkpoint(path: str | Path, model: nn.Module, config: DSTformerCo
                          metadata: Mapping[str, Any] | None = None, format_version: int = 1) -> Path:
     """Backbone + task head weights (official key names, no ``module.``) + JSON metadata; atomic write.
 
-    Read back with ``torch.load(weights_only=True)``: tensors and strings only, nothing that can run code.
+    The lifter's writer with this task's format tag: read back with ``torch.load(weights_only=True)``, tensors and
+    strings only, nothing that can run code.
     """
-    meta = dict(metadata or {})
-    meta.setdefault("model_version", "unversioned")
-    meta["config"] = config.to_dict()
-    try:
-        meta_json = json.dumps(meta, sort_keys=True)
-    except TypeError as exc:
-        raise CheckpointError(f"Checkpoint metadata must be JSON-serialisable: {exc}") from exc
-    payload = {
-        "format": format_name,
-        "format_version": format_version,
-        "metadata_json": meta_json,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-    }
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, p)
-    return p
+    return save_checkpoint(path, model, config, metadata, format_name=format_name, format_version=format_version)
+
+
+@dataclass(frozen=True)
+class TaskCheckpoint:
+    """A task model's file split into encoder and head weights, before any model is built."""
+
+    backbone_state: dict[str, Any]
+    head_state: dict[str, Any]
+    config: DSTformerConfig
+    metadata: dict[str, Any]
+    container: str
+    info: dict[str, Any]
+
+
+def read_task_checkpoint(path: str | Path, format_name: str, config: str | DSTformerConfig | None,
+                         trust_checkpoint: bool, what: str, hint: str) -> TaskCheckpoint:
+    """Read our task format (``format_name``) or an official MotionBERT task file (``module.backbone.*`` +
+    ``module.head.*``); a plain lifter checkpoint is refused, saying it has no ``what`` and what to do (``hint``).
+
+    The config comes from our metadata, from the official backbone's tensor shapes, or from ``config`` when given.
+    """
+    obj = read_checkpoint_file(path, trust_checkpoint=trust_checkpoint)
+    if isinstance(obj, Mapping) and obj.get("format") == format_name:
+        meta = json.loads(obj["metadata_json"])
+        sd = obj["state_dict"]
+        backbone_sd = {k.removeprefix("backbone."): v for k, v in sd.items() if k.startswith("backbone.")}
+        head_sd = {k: v for k, v in sd.items() if not k.startswith("backbone.")}
+        cfg = DSTformerConfig.from_dict(meta["config"]) if config is None else get_config(config)
+        return TaskCheckpoint(backbone_sd, head_sd, cfg, meta, "gaitscope", {"format_version": obj.get("format_version")})
+    if is_gaitscope_checkpoint(obj):
+        raise CheckpointError(f"{path} is a gaitscope lifter checkpoint without {what}.", hint)
+    backbone_sd, head_sd, container, info = extract_state_dict(obj)
+    cfg = infer_config(backbone_sd) if config is None else get_config(config)
+    return TaskCheckpoint(backbone_sd, head_sd, cfg, {}, container, info)
 
 
 def save_action_checkpoint(path: str | Path, model: ActionNet, config: DSTformerConfig,

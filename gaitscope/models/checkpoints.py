@@ -278,12 +278,18 @@ def load_into(
 
 def save_checkpoint(
     path: str | Path,
-    model: DSTformer,
+    model: torch.nn.Module,
     config: DSTformerConfig,
     metadata: Mapping[str, Any] | None = None,
     extra_state: Mapping[str, Any] | None = None,
+    *,
+    format_name: str = FORMAT_NAME,
+    format_version: int = FORMAT_VERSION,
 ) -> Path:
     """Write ``model`` with its config and JSON-able ``metadata`` (training data, metrics, model_version...).
+
+    ``format_name`` / ``format_version`` tag what the file holds (the lifter by default; the task models of
+    :mod:`gaitscope.models.action` and :mod:`gaitscope.models.mesh` write their own tags with this function).
 
     ``extra_state`` may hold further tensors or nested dicts/lists of tensors and numbers (optimizer state for
     resuming); it must stay loadable with ``weights_only=True``. The write is atomic (temp file + rename) so a
@@ -297,8 +303,8 @@ def save_checkpoint(
     except TypeError as exc:
         raise CheckpointError(f"Checkpoint metadata must be JSON-serialisable: {exc}") from exc
     payload = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format": format_name,
+        "format_version": format_version,
         "metadata_json": meta_json,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
     }

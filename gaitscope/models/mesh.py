@@ -28,7 +28,6 @@ we compare the predicted matrices directly (the same rotations, without the roun
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,15 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from gaitscope.errors import CheckpointError
-from gaitscope.models.action import load_head_strict, save_task_checkpoint
+from gaitscope.models.action import load_head_strict, read_task_checkpoint, save_task_checkpoint
 from gaitscope.models.body_model import NUM_SMPL_JOINTS, BodyModel
 from gaitscope.models.checkpoints import (
     LoadReport,
-    extract_state_dict,
-    infer_config,
-    is_gaitscope_checkpoint,
     load_into,
-    read_checkpoint_file,
 )
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.models.dstformer import DSTformer
@@ -255,21 +250,10 @@ def load_mesh_checkpoint(path: str | Path, body_model: BodyModel, config: str | 
     """A :class:`MeshRegressor` from the official 3DPW/H36M mesh checkpoint or one saved by
     :func:`save_mesh_checkpoint`; backbone and head strict (a wrong shape is a :class:`CheckpointError` naming
     the key), ``head.smpl.*`` body-model arrays skipped and reported."""
-    obj = read_checkpoint_file(path, trust_checkpoint=trust_checkpoint)
-    meta: dict[str, Any] = {}
-    if isinstance(obj, Mapping) and obj.get("format") == MESH_FORMAT:
-        meta = json.loads(obj["metadata_json"])
-        sd = obj["state_dict"]
-        backbone_sd = {k.removeprefix("backbone."): v for k, v in sd.items() if k.startswith("backbone.")}
-        head_sd = {k: v for k, v in sd.items() if not k.startswith("backbone.")}
-        container, info = "gaitscope", {"format_version": obj.get("format_version")}
-        cfg = DSTformerConfig.from_dict(meta["config"]) if config is None else get_config(config)
-    elif is_gaitscope_checkpoint(obj):
-        raise CheckpointError(f"{path} is a gaitscope lifter checkpoint without a mesh head.",
+    ck = read_task_checkpoint(path, MESH_FORMAT, config, trust_checkpoint, "a mesh head",
                               "Use it as the encoder of a new mesh model instead.")
-    else:
-        backbone_sd, head_sd, container, info = extract_state_dict(obj)
-        cfg = infer_config(backbone_sd) if config is None else get_config(config)
+    backbone_sd, head_sd, cfg, meta = ck.backbone_state, ck.head_state, ck.config, ck.metadata
+    container, info = ck.container, ck.info
     if "head.fc1.weight" not in head_sd or "head.head_pose.weight" not in head_sd:
         raise CheckpointError(
             "The checkpoint has no mesh head (no 'head.fc1.weight' / 'head.head_pose.weight').",
