@@ -5,11 +5,14 @@
     .venv/bin/python benchmarks/lifter_accuracy.py --no-video            # projected 2D only (no BlazePose)
     .venv/bin/python benchmarks/lifter_accuracy.py --untrained           # the floor: a random-weight small model
     .venv/bin/python benchmarks/lifter_accuracy.py --no-view-occlusion   # projected sets with per-frame dropouts
+    .venv/bin/python benchmarks/lifter_accuracy.py --no-views            # skip the all-round rendered views
 
 Sets (see ``gaitscope.platform.lifter_eval``): held-out synthetic walks projected with random cameras and the
 measured BlazePose noise; held-out real mocap trials (Horst 2019 S01 trials 18-21, OpenCap walking3) projected the
 same way (skipped when ../shared/data is absent); held-out synthetic walks rendered to video and run through
-BlazePose; the bundled sample video end to end. Targets: PA-MPJPE < 45 mm on rendered synthetic video,
+BlazePose; the same kind of walks from views all round (side, 35 and 60 deg oblique, frontal, back), per view and
+pooled (``video-*``, BlazePose detections cached in tmp/cache/lifter_eval); the bundled sample video end to end.
+Targets: PA-MPJPE < 45 mm on rendered synthetic video,
 < 60 mm on projected real mocap. Prints an overall table, a per-joint table and the wall time.
 """
 
@@ -29,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from gaitscope.platform.lifter_eval import evaluate_all, format_table  # noqa: E402
 from gaitscope.platform.lifter_training import DEFAULT_MOCAP_DIR, WEIGHTS_PATH  # noqa: E402
 
-TARGETS = {"synthetic-video": 45.0, "mocap-projected": 60.0}
+TARGETS = {"synthetic-video": 45.0, "mocap-projected": 60.0, "video-side": 45.0, "video-oblique-35": 45.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mocap-dir", default=str(DEFAULT_MOCAP_DIR))
     ap.add_argument("--walks", type=int, default=12)
     ap.add_argument("--no-video", action="store_true")
+    ap.add_argument("--no-views", action="store_true", help="skip the all-round rendered views")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-view-occlusion", action="store_true",
@@ -52,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = Lifter.untrained("small", device="cpu")
     t0 = time.perf_counter()
     results = evaluate_all(ckpt, mocap_dir=args.mocap_dir, n_synthetic=args.walks, video=not args.no_video,
-                           log=lambda s: print(s, file=sys.stderr), view_occlusion=not args.no_view_occlusion)
+                           log=lambda s: print(s, file=sys.stderr), view_occlusion=not args.no_view_occlusion,
+                           views=not args.no_views)
     print(f"model: {results[0]['model']}")
     print(format_table(results))
     print()

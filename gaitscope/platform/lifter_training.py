@@ -38,9 +38,11 @@ did not get past predicting a clip-constant pose within the hour. A temporal emb
 clips would be random at run time, so ``maxlen`` is the clip length; the Lifter reads it from the checkpoint and
 slides (and cross-fades) its window accordingly.
 
-Two stages (MODEL_CARD.md gives the commands and wall times): the first trains from scratch with per-frame
+Three stages (MODEL_CARD.md gives the commands and wall times): the first trains from scratch with per-frame
 dropouts only (``--no-view-occlusion``, the first bundled model); the second fine-tunes it (``--init-from``)
-with the view-dependent occlusion at half the learning rate. ``init_from`` accepts a checkpoint with another
+with the view-dependent occlusion at half the learning rate; the third fine-tunes that with 30 % of the cameras
+near frontal and rear views (``--frontal-share``) and BlazePose's measured shrinkage of the feet's left-right
+separation (the noise file's ``pair_gain``), because walking toward or away from the camera the step is depth. ``init_from`` accepts a checkpoint with another
 ``maxlen``: its temporal embedding is resampled (:func:`resize_temporal_embedding`).
 
 Loss: MotionBERT's (MPJPE + 0.5 N-MPJPE + velocity term) with the velocity weight lowered from 20 to 1: in a short
@@ -61,7 +63,12 @@ from typing import Sequence
 import numpy as np
 
 from gaitscope.models.configs import DSTformerConfig, get_config
-from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel, facing_left_deg
+from gaitscope.platform.noise_model import (
+    NOISE_JSON,
+    NoiseModel,
+    approach_deg,
+    facing_left_deg,
+)
 from gaitscope.records import Motion3D
 from gaitscope.skeleton import J
 
@@ -251,11 +258,20 @@ def _heading(xyz: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.array([d[0], d[1], 0.0])
 
 
-def sample_camera_path(xyz: np.ndarray, rng: np.random.Generator, margin_px: float = 10.0) -> CameraPath:
-    """A random perspective view of a Z-up motion ``(T, 17, 3)`` that keeps the person in the frame."""
+def sample_camera_path(xyz: np.ndarray, rng: np.random.Generator, margin_px: float = 10.0,
+                       frontal_p: float = 0.0) -> CameraPath:
+    """A random perspective view of a Z-up motion ``(T, 17, 3)`` that keeps the person in the frame.
+
+    Yaw (from the walker's left, 90 = walking toward the camera): with probability ``frontal_p`` near a frontal
+    or rear view (90 or -90 deg, spread 12 deg), else half near a side view (0 or 180 deg, spread 15 deg) and
+    half uniform all round. ``frontal_p = 0`` is the first recipes' sampler, draw for draw.
+    """
     fwd = _heading(xyz, rng)
     left = np.array([-fwd[1], fwd[0], 0.0])
-    if rng.random() < 0.5:  # side views are the clinical standard: weight them
+    r = rng.random()
+    if r < frontal_p:  # coronal views: clinics film them often, and the uniform half alone gives few
+        yaw = np.deg2rad(rng.normal(0.0, 12.0) + rng.choice([90.0, -90.0]))
+    elif r < frontal_p + 0.5 * (1.0 - frontal_p):  # side views are the clinical standard: weight them
         yaw = np.deg2rad(rng.normal(0.0, 15.0) + rng.choice([0.0, 180.0]))
     else:
         yaw = rng.uniform(-np.pi, np.pi)
@@ -311,6 +327,8 @@ class Augment:
     flip_p: float = 0.5
     max_context_s: float = 8.0
     view_occlusion: bool = True  # drop and down-weight far-side limb joints as BlazePose does in that view
+    frontal_p: float = 0.0  # share of cameras near a frontal / rear view (see sample_camera_path)
+    pair_gain: bool = True  # shrink limb pairs' left-right separation as measured (when the noise file has it)
 
 
 class WalkLiftingDataset:
@@ -369,7 +387,7 @@ class WalkLiftingDataset:
         hi = min(clip_start, n - ctx_len)
         c0 = int(rng.integers(lo, max(lo, hi) + 1))
         ctx = xyz[c0 : c0 + ctx_len]
-        cam = sample_camera_path(ctx, rng)
+        cam = sample_camera_path(ctx, rng, frontal_p=self.augment.frontal_p)
         xy, depth = cam.project(ctx)
         if self.noise is not None and not clean:
             pel = ctx[:, J["pelvis"]]
@@ -379,8 +397,9 @@ class WalkLiftingDataset:
             ahead, _ = cam.project((pel + 0.3 * unit)[:, None, :])
             fwd_px = ahead[:, 0] - xy[:, J["pelvis"]]
             facing = facing_left_deg(ctx, cam.positions) if self.augment.view_occlusion else None
+            approach = approach_deg(ctx, cam.positions) if self.augment.pair_gain else None
             noisy, conf = self.noise.sample(xy, rng, fwd_px, scale=float(rng.uniform(*self.augment.noise_scale)),
-                                            fps=fps, facing_left_deg=facing)
+                                            fps=fps, facing_left_deg=facing, approach_deg=approach)
         else:
             noisy, conf = xy.copy(), np.ones(xy.shape[:2])
         if not clean:
@@ -440,6 +459,8 @@ class Recipe:
     ckpt_every: int = 25
     velocity_weight: float = 1.0  # MotionBERT uses 20; in a short run that pulls the output toward a constant pose
     view_occlusion: bool = True  # far-side limb joints dropped in runs as measured (False: per-frame dropouts only)
+    frontal_p: float = 0.0  # share of clips seen from near frontal / rear (stage 3: 0.3; stages 1-2: 0)
+    pair_gain: bool = True  # BlazePose's shrunk left-right limb separation (noise files with ``pair_gain`` only)
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -484,7 +505,8 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
     if real_frames and recipe.mocap_share > 0:
         rep = max(1, int(round(recipe.mocap_share / (1 - recipe.mocap_share) * syn_frames / real_frames)))
     ds = WalkLiftingDataset(walks + real, noise, recipe.clip_len, seed=recipe.seed,
-                            augment=Augment(view_occlusion=recipe.view_occlusion),
+                            augment=Augment(view_occlusion=recipe.view_occlusion, frontal_p=recipe.frontal_p,
+                                            pair_gain=recipe.pair_gain),
                             repeats=[1] * len(walks) + [rep] * len(real))
     desc = {
         "synthetic": f"{len(walks)} gaitscope walker walks (seeds from stream {recipe.seed + 1}), "
@@ -496,8 +518,9 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
         "mocap_heldout": list(HELDOUT_MOCAP),
         "noise_model": str(Path(noise_json).name),
         "items_per_epoch": len(ds),
-        "cameras": "random perspective: yaw all round (50 % near side views), height 0.5-1.7 m, hfov 40-75 deg, "
-                   "35 % sliding (tracking) cameras, landscape/portrait frames",
+        "cameras": f"random perspective: {recipe.frontal_p:.0%} near frontal/rear views (yaw 90/-90 deg, sd 12), "
+                   f"{0.5 * (1 - recipe.frontal_p):.0%} near side views, the rest uniform all round; height "
+                   "0.5-1.7 m, hfov 40-75 deg, 35 % sliding (tracking) cameras, landscape/portrait frames",
     }
     return ds, desc
 
@@ -540,10 +563,15 @@ def train_lifter(
                        seed=recipe.seed, progress=False)
     version = f"{MODEL_VERSION_PREFIX}-{time.strftime('%Y%m%d', time.gmtime())}-s{recipe.steps}"
     if init_from:  # a fine-tune: steps of the starting model + this run's
-        version = (f"{MODEL_VERSION_PREFIX}-{time.strftime('%Y%m%d', time.gmtime())}"
-                   f"-s{int(loaded.metadata.get('recipe', {}).get('steps', 0))}+{recipe.steps}")
+        import re
+
+        chain = re.search(r"-s(\d+(?:\+\d+)*)", str(loaded.metadata.get("model_version", "")))
+        prev = chain.group(1) if chain else str(int(loaded.metadata.get("recipe", {}).get("steps", 0)))
+        version = f"{MODEL_VERSION_PREFIX}-{time.strftime('%Y%m%d', time.gmtime())}-s{prev}+{recipe.steps}"
         if recipe.view_occlusion:
             version += "-occ"
+        if recipe.frontal_p > 0:
+            version += f"-front{int(round(100 * recipe.frontal_p))}"
     meta = {
         "model_version": version,
         "training_data": desc,
@@ -642,7 +670,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     recipe = Recipe(steps=args.steps, batch_size=args.batch_size, clip_len=args.clip_len, lr=args.lr,
                     n_walks=args.walks, seed=args.seed, threads=args.threads, dim_feat=args.dim_feat,
                     depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight,
-                    view_occlusion=not args.no_view_occlusion)
+                    view_occlusion=not args.no_view_occlusion, frontal_p=args.frontal_share,
+                    pair_gain=not args.no_pair_gain)
     if args.measure_noise:
         from gaitscope.platform.noise_model import measure_blazepose_noise
 
@@ -660,7 +689,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     results = evaluate_all(args.checkpoint, mocap_dir=args.mocap_dir, n_synthetic=args.walks,
                            video=not args.no_video, noise_json=args.noise,
-                           view_occlusion=not args.no_view_occlusion)
+                           view_occlusion=not args.no_view_occlusion, views=not args.no_views)
     print(format_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float) + "\n")
@@ -688,6 +717,10 @@ def register_cli(subparsers) -> None:
     tr.add_argument("--measure-noise", action="store_true", help="re-measure BlazePose noise first (~3-8 min)")
     tr.add_argument("--no-view-occlusion", action="store_true",
                     help="per-frame dropouts only, not the measured far-side occlusion runs (the first model's data)")
+    tr.add_argument("--no-pair-gain", action="store_true",
+                    help="do not shrink left-right limb separations as BlazePose does (noise field pair_gain)")
+    tr.add_argument("--frontal-share", type=float, default=Recipe.frontal_p,
+                    help="share of clips seen from near frontal/rear views (stage 3 of the bundled model: 0.3)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")
@@ -702,6 +735,8 @@ def register_cli(subparsers) -> None:
     ev.add_argument("--walks", type=int, default=12, help="held-out synthetic walks")
     ev.add_argument("--noise", default=str(NOISE_JSON))
     ev.add_argument("--no-video", action="store_true", help="skip the end-to-end run on the sample video")
+    ev.add_argument("--no-views", action="store_true",
+                    help="skip the rendered walks from views all round (side, obliques, frontal, back)")
     ev.add_argument("--json", default=None, help="also write the results as JSON")
     ev.add_argument("--no-view-occlusion", action="store_true",
                     help="projected sets with per-frame dropouts only (as the first model was measured)")

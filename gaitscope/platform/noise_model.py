@@ -24,7 +24,12 @@ walks whose joints are known exactly (``gaitscope.synthetic.render``), run the s
   visibility histogram of kept frames and how much larger the error spread is than the joint's average. In a
   side view BlazePose loses the far elbow for most of the clip (78 % of frames at 180 deg) and gives the far
   knee and wrist visibilities around 0.3-0.6, while the near side stays at about 1.0. Per-frame random dropouts
-  never show the model such long, view-dependent gaps, nor that a low visibility tells which side faces away.
+  never show the model such long, view-dependent gaps, nor that a low visibility tells which side faces away;
+* **pair gain** (``pair_gain``): for the knees and ankles, per approach angle (0 deg = walking toward the camera,
+  180 = away) and body axis, the fraction of the true left-right difference BlazePose keeps (least-squares slope).
+  BlazePose draws the feet together: in frontal and rear views it keeps about 55 % of their vertical separation
+  in the image, which there is the cue to which foot is nearer. Independent per-joint errors cannot show that
+  shrinkage, and a lifter trained without it under-reads the step in depth (MODEL_CARD.md, stage 3).
 
 :class:`NoiseModel` stores this as JSON (``gaitscope/data/noise/blazepose_noise.json``) and :meth:`NoiseModel.sample`
 draws noisy detections for a clean projected sequence. Errors are relative to the ground-truth H36M joints of
@@ -123,6 +128,9 @@ class NoiseModel:
     #: View-dependent occlusion of limb joints (see the module docstring and :func:`fit_occlusion`); None in
     #: files measured before it existed, which then sample per-frame dropouts only.
     occlusion: dict | None = None
+    #: How much of the true left-right difference of a limb pair BlazePose keeps, per axis and view (see
+    #: :func:`fit_pair_gain`); None in files measured before it existed (no shrinkage applied).
+    pair_gain: dict | None = None
 
     # -- io --------------------------------------------------------------------------------------------------
 
@@ -155,6 +163,7 @@ class NoiseModel:
         scale: float = 1.0,
         fps: float | None = None,
         facing_left_deg: np.ndarray | None = None,
+        approach_deg: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Noisy detections for clean ``(T, 17, 2)`` pixels: ``(xy_noisy, conf)``; dropped joints get conf 0.
 
@@ -162,11 +171,16 @@ class NoiseModel:
         to another frame rate (same correlation time). ``facing_left_deg`` ``(T,)``: angle between the body's
         left side and the direction to the camera (:func:`facing_left_deg`); with it, and occlusion statistics
         in the model, limb joints are dropped in runs and get visibilities as BlazePose gives them in that view
-        (:meth:`_occlusion`); without it every joint has the pooled per-frame dropout rate.
+        (:meth:`_occlusion`); without it every joint has the pooled per-frame dropout rate. ``approach_deg``
+        ``(T,)``: angle between the body's front and the direction to the camera (:func:`approach_deg`, 0 =
+        walking toward it); with it, and ``pair_gain`` in the model, the left-right differences of knees,
+        ankles, elbows and wrists are first shrunk as BlazePose shrinks them in that view (:meth:`apply_pair_gain`).
         """
         t = xy.shape[0]
         fps_eff = float(fps) if fps else self.fps
         u, v, s = body_frame(xy, forward_px)
+        if approach_deg is not None and self.pair_gain:
+            xy = self.apply_pair_gain(xy, np.asarray(approach_deg, dtype=float), u, v)
         bias = np.asarray(self.bias_uv)
         std = np.broadcast_to(np.asarray(self.std_uv) * scale, (t, NUM_JOINTS, 2)).copy()
         occl = None
@@ -204,6 +218,29 @@ class NoiseModel:
             drop[:, limb] = occl[0][:, limb]
         conf[drop] = 0.0
         return out, conf
+
+    def apply_pair_gain(self, xy: np.ndarray, approach: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Shrink each limb pair's left-right difference along the body axes ``u``, ``v`` by the measured gains.
+
+        The pair's midpoint stays; only the separation changes. Why: BlazePose pulls the two feet (and knees)
+        toward each other, most in frontal and rear views, where the feet's vertical separation in the image is
+        the main cue to which foot is nearer (MODEL_CARD.md). Independent per-joint noise cannot show this.
+        """
+        pg = self.pair_gain
+        centres = np.asarray(pg["approach_deg"], dtype=float)
+        a = np.clip(np.nan_to_num(approach, nan=90.0), 0.0, 180.0)
+        out = np.array(xy, dtype=float, copy=True)
+        for name, g in pg["groups"].items():
+            r, l = J[f"right_{name}"], J[f"left_{name}"]
+            gu = np.interp(a, centres, g["gain_u"])[:, None]
+            gv = np.interp(a, centres, g["gain_v"])[:, None]
+            mid = 0.5 * (out[:, r] + out[:, l])
+            diff = out[:, l] - out[:, r]
+            du = np.sum(diff * u, axis=-1)[:, None]
+            dv = np.sum(diff * v, axis=-1)[:, None]
+            new = gu * du * u + gv * dv * v
+            out[:, r], out[:, l] = mid - 0.5 * new, mid + 0.5 * new
+        return out
 
     def _occlusion(self, facing_left: np.ndarray, rng: np.random.Generator, fps: float):
         """Per-frame ``(missing (T,17) bool, conf (T,17), spread factor (T,17), limb joint indices)``.
@@ -389,6 +426,81 @@ def facing_left_deg(xyz: np.ndarray, cam_pos: np.ndarray, up: Sequence[float] = 
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
+def approach_deg(xyz: np.ndarray, cam_pos: np.ndarray, up: Sequence[float] = (0.0, 0.0, 1.0)) -> np.ndarray:
+    """Per frame, the angle (deg) between the body's front and the direction to the camera, about ``up``.
+
+    0 deg: the walker faces the camera (a frontal view, walking toward it), 180 deg: a rear view, 90 deg: a side
+    view. The front is the hip axis (right -> left) crossed with ``up``, so it is defined while standing too.
+    Complements :func:`facing_left_deg`, which cannot tell a frontal from a rear view.
+    """
+    up_v = np.asarray(up, dtype=float)
+    up_v = up_v / np.linalg.norm(up_v)
+    left = xyz[:, J["left_hip"]] - xyz[:, J["right_hip"]]
+    front = np.cross(left, up_v)
+    to_cam = np.broadcast_to(np.asarray(cam_pos, dtype=float), (len(xyz), 3)) - xyz[:, J["pelvis"]]
+    front = front - (front @ up_v)[:, None] * up_v
+    to_cam = to_cam - (to_cam @ up_v)[:, None] * up_v
+    cos = np.sum(front * to_cam, axis=-1) / np.maximum(
+        np.linalg.norm(front, axis=-1) * np.linalg.norm(to_cam, axis=-1), 1e-9)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+#: Limb pairs whose left-right separation BlazePose shrinks (:func:`fit_pair_gain`).
+PAIR_GAIN_TYPES = ("knee", "ankle")
+
+
+def fit_pair_gain(
+    detected: Sequence[tuple[np.ndarray, np.ndarray]],
+    truth: Sequence[np.ndarray],
+    forward: Sequence[np.ndarray | None],
+    approach: Sequence[np.ndarray],
+    bins_deg: Sequence[float] = FACING_BINS_DEG,
+    min_frames: int = 40,
+) -> dict:
+    """How much of a limb pair's true left-right difference BlazePose keeps (the ``pair_gain`` field).
+
+    Per joint type (knee, ankle, elbow, wrist) and approach-angle bin (0 = frontal, 180 = rear,
+    :func:`approach_deg`), the least-squares slope through the origin of the detected difference (left minus
+    right joint) on the true one, separately along the body axes ``u`` (up the trunk) and ``v`` (across it),
+    over frames where both joints are detected and the limb is not swapped. A slope of 1 keeps the separation; 0.4
+    means the detector draws the two feet 60 % closer than they are. Bins with fewer than ``min_frames``
+    frames take the nearest measured bin; slopes are clipped to 0.1-1.5.
+    """
+    centres = np.asarray(bins_deg, dtype=float)
+    groups: dict[str, dict[str, list]] = {}
+    for name in PAIR_GAIN_TYPES:
+        r, l = J[f"right_{name}"], J[f"left_{name}"]
+        limb = "legs" if name in ("knee", "ankle") else "arms"
+        num = np.zeros((len(centres), 2))
+        den = np.zeros((len(centres), 2))
+        frames = np.zeros(len(centres))
+        for (xy_d, conf), xy_t, fwd, ap in zip(detected, truth, forward, approach):
+            xy_d, conf, xy_t = np.asarray(xy_d, float), np.asarray(conf, float), np.asarray(xy_t, float)
+            u, v, s = body_frame(xy_t, fwd)
+            known = (conf > 0) & np.isfinite(xy_d).all(axis=-1)
+            d = np.where(known[..., None], xy_d, xy_t)
+            sw, _ = _swap_mask(d, xy_t, limb, 0.15 * float(np.median(s)))
+            ok = known[:, r] & known[:, l] & ~sw
+            dt, dd = xy_t[:, l] - xy_t[:, r], d[:, l] - d[:, r]
+            t_uv = np.stack([np.sum(dt * u, -1), np.sum(dt * v, -1)], -1) / s[:, None]
+            d_uv = np.stack([np.sum(dd * u, -1), np.sum(dd * v, -1)], -1) / s[:, None]
+            b = np.abs(np.asarray(ap, float)[:, None] - centres[None]).argmin(axis=1)
+            for k in range(len(centres)):
+                sel = ok & (b == k)
+                frames[k] += sel.sum()
+                num[k] += np.sum(d_uv[sel] * t_uv[sel], axis=0)
+                den[k] += np.sum(t_uv[sel] ** 2, axis=0)
+        gain = np.where(den > 1e-9, num / np.maximum(den, 1e-9), 1.0)
+        good = np.flatnonzero(frames >= min_frames)
+        for k in range(len(centres)):
+            if frames[k] < min_frames and len(good):
+                gain[k] = gain[int(good[np.abs(good - k).argmin()])]
+        gain = np.clip(gain, 0.1, 1.5)
+        groups[name] = {"frames": frames.astype(int).tolist(), "gain_u": gain[:, 0].round(3).tolist(),
+                        "gain_v": gain[:, 1].round(3).tolist()}
+    return {"approach_deg": [float(c) for c in centres], "groups": groups}
+
+
 def fit_occlusion(
     detected: Sequence[tuple[np.ndarray, np.ndarray]],
     truth: Sequence[np.ndarray],
@@ -501,11 +613,18 @@ def measure_blazepose_noise(
     views: Sequence[tuple[float, int, int, float]] = MEASURE_VIEWS,
     work_dir: str | Path | None = None,
     log=print,
+    cache_dir: str | Path | None = None,
 ) -> NoiseModel:
-    """Render short walks, run BlazePose (``workers=1``) on them, fit and save :class:`NoiseModel`."""
+    """Render short walks, run BlazePose (``workers=1``) on them, fit and save :class:`NoiseModel`.
+
+    ``cache_dir``: keep each view's detections there and reuse them (default: the evaluation's git-ignored
+    ``tmp/cache/lifter_eval``; None there too means no cache)."""
+    from gaitscope.platform.lifter_eval import CACHE_DIR, _cached_detection
+
+    cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     import tempfile
 
-    from gaitscope.platform.detect import detect_keypoints, mediapipe_version
+    from gaitscope.platform.detect import mediapipe_version
     from gaitscope.synthetic.camera import view_from_angle
     from gaitscope.synthetic.render import render_walk
     from gaitscope.synthetic.truth import WalkParams
@@ -513,7 +632,7 @@ def measure_blazepose_noise(
 
     tmp = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="gaitscope_noise_"))
     tmp.mkdir(parents=True, exist_ok=True)
-    detected, truth, forward, facing = [], [], [], []
+    detected, truth, forward, facing, approach = [], [], [], [], []
     fps = 30.0
     t0 = time.perf_counter()
     for yaw, seed, app_seed, height in views:
@@ -521,8 +640,14 @@ def measure_blazepose_noise(
         walk = simulate_walk(params)
         cam = view_from_angle(walk, yaw)
         video = tmp / f"noise_{seed}.mp4"
-        render_walk(walk, cam, video, seed=app_seed)
-        kp = detect_keypoints(video, workers=1, min_person_frames=10)
+
+        def render(walk=walk, cam=cam, video=video, app_seed=app_seed) -> Path:
+            render_walk(walk, cam, video, seed=app_seed)
+            return video
+
+        # detections cached per view in ``cache_dir`` (re-fitting then needs no rendering or BlazePose)
+        kp = _cached_detection(render, f"noise-walk{seed}-app{app_seed}-h{height:.2f}-yaw{yaw:+.0f}-f{frames_per_view}",
+                               cache_dir)
         idx = np.asarray(kp.frame_index)
         xyz = walk.motion.xyz_m[idx]
         xy_t = cam.project(xyz)
@@ -534,6 +659,7 @@ def measure_blazepose_noise(
         truth.append(xy_t)
         forward.append(fwd)
         facing.append(facing_left_deg(xyz, cam.position))
+        approach.append(approach_deg(xyz, cam.position))
         log(f"noise: view yaw {yaw:5.0f} deg, {len(idx)} frames detected ({time.perf_counter() - t0:.0f} s)")
     model = fit_noise_model(
         detected, truth, forward, fps=fps,
@@ -544,9 +670,12 @@ def measure_blazepose_noise(
                "rendered mannequins are easier than real people: real videos have more noise; the trainer "
                "scales the spread by a random factor",
                "occlusion: per limb joint type and facing angle (0 = side toward the camera, 180 = away): "
-               "missing fraction, mean missing run (frames at fps), visibility histogram, spread factor"),
+               "missing fraction, mean missing run (frames at fps), visibility histogram, spread factor",
+               "pair_gain: per limb pair and approach angle (0 = frontal, 180 = rear), the fraction of the true "
+               "left-right difference BlazePose keeps along u and v (slope through the origin)"),
     )
-    model = replace(model, occlusion=fit_occlusion(detected, truth, facing))
+    model = replace(model, occlusion=fit_occlusion(detected, truth, facing),
+                    pair_gain=fit_pair_gain(detected, truth, forward, approach))
     model.to_json(out_json)
     return model
 

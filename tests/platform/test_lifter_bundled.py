@@ -18,11 +18,12 @@ from gaitscope.records import Keypoints2D
 
 KP_CACHE = Path(__file__).resolve().parent / "data" / "lifter_sample_kp.npz"
 STRETCH = slice(30, 120)  # 3 s, about 3 strides
-#: PA-MPJPE bound on the sample stretch: the shipped model (s1500+1200-occ) measures 29 mm there (33.5 mm over
-#: the whole video, see MODEL_CARD.md); the first bundled model (per-frame dropouts only) 71 mm, the same
-#: architecture with random weights about 370 mm.
+#: PA-MPJPE bound on the sample stretch: the shipped model (s1500+1200+1600-occ-front30) measures 27 mm there
+#: (31.5 mm over the whole video, see MODEL_CARD.md), stage 2 (s1500+1200-occ) 29 mm; the first bundled model
+#: (per-frame dropouts only) 71 mm, the same architecture with random weights about 370 mm.
 PA_MPJPE_MAX_MM = 40.0
-#: The far (left) elbow, missing in ~74 % of the sample's frames: 55 mm now, 234 mm with the first model.
+#: The far (left) elbow, missing in ~74 % of the sample's frames: 47 mm now (stage 2: 55), 234 mm with the first
+#: model.
 FAR_ELBOW_PA_MAX_MM = 80.0
 
 

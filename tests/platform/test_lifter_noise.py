@@ -172,3 +172,58 @@ def test_noise_json_without_occlusion_still_loads(tmp_path):
     p.write_text(json.dumps(d))
     m = NoiseModel.from_json(p)
     assert m.occlusion is None and m.n_frames == d["n_frames"]
+
+
+def test_fit_pair_gain_recovers_a_known_shrinkage_and_sampling_applies_it():
+    """A detector that keeps 40 % of the feet's vertical separation (and all of the horizontal one) in frontal
+    views, but all of it in side views: the fit finds that per approach angle, and the sampler reproduces it."""
+    from gaitscope.platform.noise_model import fit_pair_gain
+
+    xy, fwd = _clean_walk_2d(400)
+    t = np.arange(len(xy))
+    la, ra = J["left_ankle"], J["right_ankle"]
+    xy[:, la, 1] += 30.0 * np.sin(t / 5.0)  # the feet move apart vertically (a frontal view's depth cue)
+    xy[:, ra, 1] -= 30.0 * np.sin(t / 5.0)
+    det = xy.copy()
+    half = len(xy) // 2  # first half frontal (approach 0 deg), second half a side view (90 deg)
+    mid = 0.5 * (det[:half, la] + det[:half, ra])
+    diff = det[:half, la] - det[:half, ra]
+    diff[:, 1] *= 0.4  # u is vertical here (the trunk points up the image)
+    det[:half, la], det[:half, ra] = mid + 0.5 * diff, mid - 0.5 * diff
+    approach = np.where(t < half, 0.0, 90.0)
+    pg = fit_pair_gain([(det, np.ones((len(xy), NUM_JOINTS)))], [xy], [fwd], [approach])
+    ank = pg["groups"]["ankle"]
+    assert ank["gain_u"][0] == pytest.approx(0.4, abs=0.02) and ank["gain_v"][0] == pytest.approx(1.0, abs=0.02)
+    assert ank["gain_u"][4] == pytest.approx(1.0, abs=0.02)
+    model = NoiseModel.from_json(NOISE_JSON)
+    from dataclasses import replace
+
+    model = replace(model, pair_gain=pg)
+    u, v, _ = body_frame(xy, fwd)
+    out = model.apply_pair_gain(xy, approach, u, v)
+    sep_in, sep_out = xy[:half, la, 1] - xy[:half, ra, 1], out[:half, la, 1] - out[:half, ra, 1]
+    assert np.allclose(sep_out, 0.4 * sep_in, atol=0.5)
+    assert np.allclose(out[half:], xy[half:], atol=0.5)  # side half untouched
+    assert np.allclose(out[:, J["pelvis"]], xy[:, J["pelvis"]])  # only the pairs move
+
+
+def test_shipped_noise_json_measures_the_feet_drawn_together():
+    """Measured on the rendered walks: BlazePose keeps only about half to three quarters of the feet's vertical
+    separation in the image (the depth cue of a frontal or rear view), most shrunk in those views."""
+    from gaitscope.platform.noise_model import approach_deg
+
+    m = NoiseModel.from_json(NOISE_JSON)
+    assert m.pair_gain is not None
+    pg = m.pair_gain
+    assert pg["approach_deg"][0] == 0.0 and pg["approach_deg"][-1] == 180.0
+    ank = pg["groups"]["ankle"]
+    assert min(ank["frames"]) >= 100  # measured in every bin, frontal and rear included
+    assert ank["gain_u"][0] < 0.7 and ank["gain_u"][-1] < 0.7  # frontal, rear
+    assert all(0.1 <= g <= 1.5 for g in ank["gain_u"] + ank["gain_v"])
+    # the convention: a camera the body faces is at 0 deg, one behind it at 180 deg
+    xyz = np.zeros((1, NUM_JOINTS, 3))
+    xyz[0, J["left_hip"]] = (0.0, 0.1, 1.0)  # left is +y, so the front (left x up) is +x
+    xyz[0, J["right_hip"]] = (0.0, -0.1, 1.0)
+    xyz[0, J["pelvis"]] = (0.0, 0.0, 1.0)
+    assert approach_deg(xyz, np.array([5.0, 0.0, 1.5]))[0] == pytest.approx(0.0, abs=1e-6)
+    assert approach_deg(xyz, np.array([-5.0, 0.0, 1.5]))[0] == pytest.approx(180.0, abs=1e-6)

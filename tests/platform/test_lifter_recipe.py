@@ -169,3 +169,45 @@ def test_resized_temporal_embedding_keeps_its_shape_in_time():
     assert torch.equal(out["other"], torch.ones(2))
     same = {"temp_embed": te}
     assert resize_temporal_embedding(same, 9) is same
+
+
+def _yaw_from_left(xyz: np.ndarray, cam) -> float:
+    """The camera's yaw around the walk as ``view_from_angle`` counts it (0 = left side, 90 = frontal)."""
+    d = xyz[-1, 0, :2] - xyz[0, 0, :2]
+    fwd = d / np.linalg.norm(d)
+    left = np.array([-fwd[1], fwd[0]])
+    to_cam = cam.positions.mean(axis=0)[:2] - xyz[:, 0, :2].mean(axis=0)
+    return float(np.degrees(np.arctan2(to_cam @ fwd, to_cam @ left)))
+
+
+def test_frontal_share_puts_cameras_in_front_and_behind(walks):
+    """Stage 3 (``frontal_p``) sees about a third of its clips from near frontal or rear views; the sampler of
+    the first recipes (``frontal_p=0``) is unchanged draw for draw and sees about one in ten there."""
+    xyz = np.asarray(walks[0].xyz_m, dtype=float)
+
+    def frontal_share(p: float) -> float:
+        rng = np.random.default_rng(4)
+        yaws = np.array([_yaw_from_left(xyz, sample_camera_path(xyz, rng, frontal_p=p)) for _ in range(150)])
+        return float((np.abs(np.abs(yaws) - 90.0) < 20.0).mean())
+
+    assert frontal_share(0.0) < 0.18
+    assert frontal_share(0.3) > 0.25
+    a = sample_camera_path(xyz, np.random.default_rng(7))
+    b = sample_camera_path(xyz, np.random.default_rng(7), frontal_p=0.0)
+    assert np.array_equal(a.positions, b.positions) and np.array_equal(a.R, b.R)
+
+
+def test_recipe_frontal_share_reaches_the_dataset(tmp_path, monkeypatch):
+    import gaitscope.platform.lifter_training as lt
+
+    got = []
+
+    def spy(xyz, rng, *a, **k):
+        got.append(k.get("frontal_p"))
+        return sample_camera_path(xyz, rng, *a, **k)
+
+    monkeypatch.setattr(lt, "sample_camera_path", spy)
+    ds, desc = lt.build_dataset(Recipe(n_walks=1, frontal_p=0.3), mocap_dir=None, log=lambda s: None)
+    ds[0]
+    assert got == [0.3]
+    assert "30% near frontal/rear" in desc["cameras"]
