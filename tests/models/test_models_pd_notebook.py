@@ -23,6 +23,9 @@ def test_parkinsons_notebook_reports_rho_with_a_bootstrap_ci(tmp_path, monkeypat
     from nbclient import NotebookClient
 
     monkeypatch.setenv("GAITSCOPE_SHARED_DATA", str(LABELS.parents[2]))
+    # importing streamlit (the UI tests do) sets MPLBACKEND=Agg for the whole process; the kernel would inherit it
+    # and draw no inline figure
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
