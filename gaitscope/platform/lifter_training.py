@@ -159,23 +159,12 @@ def resample_motion(m: Motion3D, fps: float) -> Motion3D:
                     notes=m.notes)
 
 
-def _fill_head(xyz: np.ndarray) -> np.ndarray:
-    """Place missing nose / head top from the thorax along the trunk axis (Winter 2009 proportions)."""
-    out = xyz.copy()
-    axis = out[:, J["thorax"]] - out[:, J["pelvis"]]
-    axis /= np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
-    trunk = np.nanmedian(np.linalg.norm(out[:, J["thorax"]] - out[:, J["pelvis"]], axis=-1))
-    for j, k in ((J["nose"], 0.38), (J["head"], 0.62)):  # head+neck about 0.18 H; trunk (pelvis-thorax) 0.29 H
-        bad = ~np.isfinite(out[:, j]).all(axis=-1)
-        out[bad, j] = out[bad, J["thorax"]] + k * trunk * axis[bad]
-    return out
-
-
 def load_mocap_motions(
     root: str | Path = DEFAULT_MOCAP_DIR, trials: Sequence[str] = TRAIN_MOCAP, log=None
 ) -> dict[str, Motion3D]:
     """Load motion-capture trials as Z-up world motions (missing heads filled, others dropped)."""
     from gaitscope.platform.mocap import load_motion
+    from gaitscope.platform.mocap.world import complete_world_joints
 
     root = Path(root)
     out: dict[str, Motion3D] = {}
@@ -197,24 +186,7 @@ def load_mocap_motions(
             if log:
                 log(f"mocap {rel} skipped: {bad_frames.mean():.0%} of frames lack body joints")
             continue
-        xyz = _fill_head(xyz)
-        keep = np.isfinite(xyz).all(axis=(1, 2))
-        idx = np.flatnonzero(keep)
-        xyz = xyz[idx[0] : idx[-1] + 1]
-        if not np.isfinite(xyz).all():  # interior gaps: interpolate per coordinate
-            flat = xyz.reshape(len(xyz), -1)
-            t = np.arange(len(xyz))
-            for k in range(flat.shape[1]):
-                ok = np.isfinite(flat[:, k])
-                flat[:, k] = np.interp(t, t[ok], flat[:, k][ok])
-            xyz = flat.reshape(xyz.shape)
-        up = np.asarray(m.up, dtype=float)
-        if not np.allclose(up, (0, 0, 1)):  # rotate to Z up
-            from scipy.spatial.transform import Rotation
-
-            rot, _ = Rotation.align_vectors([[0, 0, 1]], [up])
-            xyz = rot.apply(xyz.reshape(-1, 3)).reshape(xyz.shape)
-        xyz[..., 2] -= np.nanmin(xyz[:, [J["right_ankle"], J["left_ankle"]], 2]) - 0.07  # floor near z = 0
+        xyz, _ = complete_world_joints(xyz, m.up)
         out[rel] = Motion3D(xyz.astype(np.float64), float(m.fps), (0.0, 0.0, 1.0), False, m.scale_source,
                             f"mocap:{rel}", notes=m.notes)
     return out

@@ -223,7 +223,7 @@ def world_for_projection(motion: Motion3D) -> tuple[np.ndarray, int]:
 
     Raises :class:`MocapError` for lower-body marker sets: a camera sees arms and trunk, and the lifter
     expects them (projecting NaN would be meaningless)."""
-    from gaitscope.platform.lifter_training import _fill_head
+    from gaitscope.platform.mocap.world import complete_world_joints
 
     xyz = np.asarray(motion.xyz_m, dtype=np.float64).copy()
     absent = [j for j in _BODY if not np.isfinite(xyz[:, j]).all(axis=1).any()]
@@ -236,27 +236,7 @@ def world_for_projection(motion: Motion3D) -> tuple[np.ndarray, int]:
             hint="Use a full-body trial (trunk, shoulders, elbows, wrists markers), or validate with a real video "
                  "(--video), which needs only the legs in the motion capture.",
         )
-    if not np.allclose(motion.up, (0.0, 0.0, 1.0)):
-        from scipy.spatial.transform import Rotation
-
-        rot, _ = Rotation.align_vectors([[0, 0, 1]], [np.asarray(motion.up, float)])
-        xyz = rot.apply(xyz.reshape(-1, 3)).reshape(xyz.shape)
-    xyz = _fill_head(xyz)
-    keep = np.flatnonzero(np.isfinite(xyz).all(axis=(1, 2)))
-    if len(keep) < 8:
-        raise MocapError("Fewer than 8 frames of the motion capture have every body joint.",
-                         hint="Gap-fill the trial in the capture software and export again.")
-    first = int(keep[0])
-    xyz = xyz[first : keep[-1] + 1]
-    if not np.isfinite(xyz).all():
-        flat = xyz.reshape(len(xyz), -1)
-        t = np.arange(len(xyz))
-        for k in range(flat.shape[1]):
-            ok = np.isfinite(flat[:, k])
-            flat[:, k] = np.interp(t, t[ok], flat[:, k][ok])
-        xyz = flat.reshape(xyz.shape)
-    xyz[..., 2] -= np.nanmin(xyz[:, [J["right_ankle"], J["left_ankle"]], 2]) - 0.07
-    return xyz, first
+    return complete_world_joints(xyz, motion.up, min_complete=8)
 
 
 def _view_angle_deg(gt_cam: np.ndarray, up_cam: np.ndarray) -> float:
