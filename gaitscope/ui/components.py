@@ -102,3 +102,13 @@ def guarded(render: Callable[[], None]) -> Callable[[], None]:
             st.error(str(exc))
 
     return wrapper
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cached_result(analysis_id: int, url: str):
+    """A stored analysis as a :class:`gaitscope.ui.data.ResultBundle`, cached once per server for every page
+    (Results, Activities): records are immutable and hold numpy arrays that need no copy per rerun. The cache is
+    shared across users, so pages check access with ``data.check_report_access`` on every run before calling."""
+    from gaitscope.ui.data import load_result
+
+    return load_result(analysis_id, url)

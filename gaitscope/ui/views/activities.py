@@ -14,15 +14,18 @@ import streamlit as st
 
 from gaitscope.ui import data
 from gaitscope.ui.activity_plots import activity_timeline_figure, mesh_figure
-from gaitscope.ui.components import db_url, guarded, md_escape, show_flash, signed_in_user, user_errors
+from gaitscope.ui.components import (
+    cached_result,
+    db_url,
+    guarded,
+    md_escape,
+    show_flash,
+    signed_in_user,
+    user_errors,
+)
 
 BUILTIN = "Built-in examples (synthetic: walk, sit-to-stand, arm raise, squat)"
 UPLOADED = "My labelled clips (NTU .skeleton files)"
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _bundle(analysis_id: int, url: str) -> data.ResultBundle:
-    return data.load_result(analysis_id, url)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Building the activity matcher...")
@@ -43,7 +46,7 @@ def _uploaded_matcher(files: tuple[tuple[str, bytes], ...], class_names: tuple[s
 
 @st.cache_data(max_entries=16, show_spinner="Segmenting the recording...")
 def _segments(analysis_id: int, url: str, source: str, files_key: int, window_s: float, hop_s: float):
-    b = _bundle(analysis_id, url)
+    b = cached_result(analysis_id, url)
     info = _builtin_matcher() if source == BUILTIN else st.session_state["_activities_matcher"]
     from gaitscope.platform.activities import segment_recording
 
@@ -61,7 +64,7 @@ def _mesh_model(smpl_dir: str, checkpoint: str):
 def _mesh(analysis_id: int, url: str, smpl_dir: str, checkpoint: str):
     from gaitscope.platform.activities import mesh_for_keypoints
 
-    return mesh_for_keypoints(_mesh_model(smpl_dir, checkpoint), _bundle(analysis_id, url).keypoints)
+    return mesh_for_keypoints(_mesh_model(smpl_dir, checkpoint), cached_result(analysis_id, url).keypoints)
 
 
 def _choose_analysis(user, url: str) -> int | None:
@@ -147,7 +150,7 @@ def render() -> None:
         return
     data.check_report_access(user, analysis_id, url)  # every run: the cached recording is shared across users
     try:
-        b = _bundle(analysis_id, url)
+        b = cached_result(analysis_id, url)
     except Exception as exc:  # a deleted analysis or a damaged row: say so, keep the page alive
         st.error(f"Analysis {analysis_id} could not be loaded: {exc}")
         return

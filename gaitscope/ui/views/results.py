@@ -19,7 +19,15 @@ from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_
 from gaitscope.analysis.report_plots import reference_note
 from gaitscope.ui import data, jobs, plots, tables
 from gaitscope.errors import AccessDeniedError
-from gaitscope.ui.components import db_url, guarded, md_escape, show_flash, signed_in_user, user_errors
+from gaitscope.ui.components import (
+    cached_result,
+    db_url,
+    guarded,
+    md_escape,
+    show_flash,
+    signed_in_user,
+    user_errors,
+)
 from gaitscope.ui.overlay import overlay_frame, render_overlay_video
 from gaitscope.ui.uploads import uploads_dir
 
@@ -48,14 +56,8 @@ def report_context(bundle: data.ResultBundle) -> ReportContext:
 
 @st.cache_data(max_entries=8, show_spinner="Writing the PDF report...")
 def _pdf_for(analysis_id: int, url: str) -> bytes:
-    bundle = _bundle(analysis_id, url)
+    bundle = cached_result(analysis_id, url)
     return pdf_bytes(bundle.report, context=report_context(bundle))
-
-
-@st.cache_resource(max_entries=8)
-def _bundle(analysis_id: int, url: str) -> data.ResultBundle:
-    # Cached as a resource: records are immutable and hold numpy arrays that need no copy per rerun.
-    return data.load_result(analysis_id, url)
 
 
 def _choose_analysis(user, url: str) -> int | None:
@@ -290,7 +292,7 @@ def render() -> None:
         return
     data.check_report_access(user, analysis_id, url)  # every run: the bundle below is cached across users
     try:
-        b = _bundle(analysis_id, url)
+        b = cached_result(analysis_id, url)
     except Exception as exc:  # a deleted analysis or a damaged row: say so, keep the page alive
         st.error(f"Analysis {analysis_id} could not be loaded: {exc}")
         return
