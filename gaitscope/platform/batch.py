@@ -27,17 +27,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from gaitscope.errors import GaitscopeError, InvalidInputError
+from gaitscope.platform.file_hash import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -160,14 +160,6 @@ def read_items(source: str | Path) -> list[BatchItem]:
                                     "The first line must be a header such as: path,patient,visit_date,height_cm")
         reader.fieldnames = [c.strip() for c in reader.fieldnames]
         return [_parse_row(row, src.parent, i + 2) for i, row in enumerate(reader)]
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def current_versions(checkpoint: str | None) -> tuple[str, str]:
@@ -408,27 +400,20 @@ def _analyze_gait(motion, height_m: float | None):
 def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_dir: Path | None) -> tuple[int, int]:
     """The driver's half of a Ray item: gait analysis, then the pipeline's storage functions."""
     from gaitscope.platform import storage
-    from gaitscope.platform.pipeline import (
-        PIPELINE_VERSION,
-        AnalysisResult,
-        write_outputs,
-    )
+    from gaitscope.platform.pipeline import AnalysisResult, _no_progress, store_and_export
 
     rec_id = storage.register(database, info, patient_code=item.patient, visit_date=item.visit_date,
                               original_name=item.path.name)
     try:
         height_m = item.height_cm / 100.0 if item.height_cm else None
         report = _analyze_gait(motion, height_m)
-        result = AnalysisResult(info, keypoints, motion, embedding, report)
-        result = replace(result, predictions=storage.predict(database, report, embedding))
-        analysis_id = storage.save(database, rec_id, result, pipeline_version=PIPELINE_VERSION)
-        if out_dir is not None:
-            write_outputs(result, out_dir, patient_code=item.patient, visit_date=item.visit_date,
-                          height_cm=item.height_cm, video_name=item.path.name)
+        result = store_and_export(AnalysisResult(info, keypoints, motion, embedding, report), database, rec_id,
+                                  out_dir, _no_progress, patient_code=item.patient, visit_date=item.visit_date,
+                                  height_cm=item.height_cm, name=item.path.name)
     except Exception as exc:
         storage.mark_failed(database, rec_id, _message(exc))
         raise
-    return rec_id, analysis_id
+    return rec_id, int(result.analysis_id)
 
 
 def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out: Path | None, address: str | None,

@@ -14,20 +14,19 @@ hips, knees and ankles, and leaves out the angles that need trunk or arm joints.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from gaitscope.errors import GaitscopeError
+from gaitscope.platform.file_hash import file_sha256
 from gaitscope.platform.pipeline import (
-    PIPELINE_VERSION,
     AnalysisOptions,
     AnalysisResult,
     ProgressFn,
     _no_progress,
     _reuse,
-    write_outputs,
+    failure_recorded,
+    store_and_export,
 )
 from gaitscope.records import VideoInfo
 
@@ -38,14 +37,6 @@ MOCAP_EXTENSIONS: tuple[str, ...] = (".c3d", ".trc", ".mot", ".sto", ".bvh")
 
 def is_mocap_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in MOCAP_EXTENSIONS
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def mocap_source(trial) -> str:
@@ -111,29 +102,12 @@ def analyze_mocap(
                 return reused
         recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
                                         original_name=name, kind="mocap")
-    try:
+    with failure_recorded(database, recording_id):
         progress("analysis", 0, 1)
         height_m = options.height_cm / 100.0 if options.height_cm else None
         report = normative_choice.analyze_with(motion, reference, height_m=height_m)
         progress("analysis", 1, 1)
         result = AnalysisResult(info, None, motion, None, report, kind="mocap", source_note=note)
-        analysis_id = None
-        if database is not None:
-            progress("classify", 0, 1)
-            result = replace(result, predictions=storage.predict(database, report, None))
-            progress("classify", 1, 1)
-            progress("store", 0, 1)
-            analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
-            progress("store", 1, 1)
-        outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
-                                 height_cm=options.height_cm, video_name=name)
-                   if out_dir is not None else {})
-    except GaitscopeError as exc:
-        if database is not None and recording_id is not None:
-            storage.mark_failed(database, recording_id, str(exc))
-        raise
-    except Exception as exc:  # an internal bug: still record the failure, keep the traceback for developers
-        if database is not None and recording_id is not None:
-            storage.mark_failed(database, recording_id, f"Internal error: {type(exc).__name__}: {exc}")
-        raise
-    return replace(result, recording_id=recording_id, analysis_id=analysis_id, outputs=outputs)
+        result = store_and_export(result, database, recording_id, out_dir, progress, patient_code=patient_code,
+                                  visit_date=visit_date, height_cm=options.height_cm, name=name)
+    return result

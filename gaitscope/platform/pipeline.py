@@ -9,10 +9,11 @@ reports progress per stage, and makes storage all-or-nothing: the recording row 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from gaitscope.errors import GaitscopeError, InvalidInputError
 from gaitscope.records import GaitReport, Keypoints2D, Motion3D, MotionEmbedding, Prediction, VideoInfo
@@ -160,31 +161,54 @@ def analyze_video(
                 return reused
         recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
                                         original_name=original_name or video_path.name)
-    try:
+    with failure_recorded(database, recording_id):
         result = run_stages(info, options, progress, lifter=lifter, reference=reference)
-        analysis_id = None
-        if database is not None:
-            progress("classify", 0, 1)
-            result = replace(result, predictions=storage.predict(database, result.report, result.embedding))
-            progress("classify", 1, 1)
-            progress("store", 0, 1)
-            analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
-            progress("store", 1, 1)
-        outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
-                                 height_cm=options.height_cm, video_name=original_name or video_path.name)
-                   if out_dir is not None else {})
+        result = store_and_export(result, database, recording_id, out_dir, progress, patient_code=patient_code,
+                                  visit_date=visit_date, height_cm=options.height_cm,
+                                  name=original_name or video_path.name)
+    return result
+
+
+@contextmanager
+def failure_recorded(database, recording_id: int | None) -> Iterator[None]:
+    """Mark the recording ``failed`` with a clinician-readable message when the block raises, then re-raise.
+
+    The mark is written in its own short transaction so it survives the rollback of the failed work; an internal
+    bug (not a :class:`GaitscopeError`) is recorded too, and keeps its traceback for developers.
+    """
+    from gaitscope.platform import storage
+
+    try:
+        yield
     except GaitscopeError as exc:
         if database is not None and recording_id is not None:
             storage.mark_failed(database, recording_id, str(exc))
         raise
-    except Exception as exc:  # an internal bug: still record the failure, keep the traceback for developers
+    except Exception as exc:
         if database is not None and recording_id is not None:
             storage.mark_failed(database, recording_id, f"Internal error: {type(exc).__name__}: {exc}")
         raise
-    return AnalysisResult(
-        result.video, result.keypoints, result.motion, result.embedding, result.report, result.predictions,
-        recording_id, analysis_id, outputs, kind="video",
-    )
+
+
+def store_and_export(result: AnalysisResult, database, recording_id: int | None, out_dir: str | Path | None,
+                     progress: ProgressFn, *, patient_code: str | None, visit_date: date | None,
+                     height_cm: float | None, name: str) -> AnalysisResult:
+    """The stages after the analysis, for every kind of source: classify with the active head and store
+    everything in one transaction (when there is a database), then write the CSV/PDF reports (when ``out_dir``)."""
+    from gaitscope.platform import storage
+
+    analysis_id = None
+    if database is not None:
+        progress("classify", 0, 1)
+        result = replace(result, predictions=storage.predict(database, result.report, result.embedding))
+        progress("classify", 1, 1)
+        progress("store", 0, 1)
+        analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
+        progress("store", 1, 1)
+    outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
+                             height_cm=height_cm, video_name=name)
+               if out_dir is not None else {})
+    return replace(result, recording_id=recording_id, analysis_id=analysis_id, outputs=outputs)
 
 
 def model_version_of(lifter) -> str:

@@ -27,7 +27,6 @@ Decisions (documented because they are choices, not facts):
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import struct
@@ -38,6 +37,7 @@ import cv2
 import numpy as np
 
 from gaitscope.errors import VideoError
+from gaitscope.platform.file_hash import file_sha256
 from gaitscope.records import VideoInfo
 
 #: A file whose decodable frames fall below this fraction of its declared count is reported as truncated.
@@ -73,14 +73,6 @@ def _fourcc(cap: cv2.VideoCapture) -> str:
     code = int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
     text = code.to_bytes(4, "little").decode("latin-1")
     return "".join(ch for ch in text if ch.isprintable()).strip()
-
-
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _mp4_box_problem(size: int, path: Path) -> str | None:
@@ -275,7 +267,7 @@ def probe_video(
         rotation_deg=rotation,
         codec=codec,
         size_bytes=size,
-        sha256=_sha256(p),
+        sha256=file_sha256(p),
     )
 
 
