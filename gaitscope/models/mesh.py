@@ -12,8 +12,8 @@ The head regresses SMPL parameters from the motion representation ``(N, T, 17, D
 Reported on 3DPW (fine-tuned MotionBERT): MPJPE 76.9 mm, MPVE 88.1 mm, PA-MPJPE 47.2 mm.
 
 Names and shapes reproduce the official ``MeshRegressor`` / ``SMPLRegressor`` (``backbone.*``, ``head.fc1``,
-``head.fc2``, ``head.bn1``, ``head.bn2``, ``head.head_pose``, ``head.head_shape``, buffers ``head.init_pose`` /
 ``head.init_shape``), so the released ``FT_MB_release_MB_ft_pw3d`` checkpoint loads with
+``head.fc2``, ``head.bn1``, ``head.bn2``, ``head.head_pose``, ``head.head_shape``, buffers ``head.init_pose`` /
 :func:`load_mesh_checkpoint`. The official file also stores the SMPL model's own arrays under ``head.smpl.*``
 (registered by the ``smplx`` package); those are licensed body-model data, are not used (the body model always
 comes from the user's own SMPL files) and are reported as skipped.
@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gaitscope.errors import CheckpointError
+from gaitscope.models.alignment import procrustes_align
 from gaitscope.models.action import load_head_strict, read_task_checkpoint, save_task_checkpoint
 from gaitscope.models.body_model import NUM_SMPL_JOINTS, BodyModel
 from gaitscope.models.checkpoints import (
@@ -202,20 +203,6 @@ class MeshObjective:
         x = batch[0].to(device)
         target = {k: v.to(device) for k, v in batch[1].items()}
         return mesh_loss(model(x), target, self.weights)
-
-
-def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Similarity-align ``pred`` ``(..., J, 3)`` to ``target`` (rotation, scale, translation; Umeyama 1991)."""
-    mu_p, mu_t = pred.mean(axis=-2, keepdims=True), target.mean(axis=-2, keepdims=True)
-    p, t = pred - mu_p, target - mu_t
-    h = np.swapaxes(p, -1, -2) @ t
-    u, s, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)))
-    fix = np.ones(s.shape)
-    fix[..., -1] = d
-    r = np.swapaxes(vt, -1, -2) @ (fix[..., :, None] * np.swapaxes(u, -1, -2))
-    scale = (s * fix).sum(axis=-1) / np.maximum((p**2).sum(axis=(-1, -2)), 1e-12)
-    return scale[..., None, None] * (p @ np.swapaxes(r, -1, -2)) + mu_t
 
 
 def mesh_metrics(pred: MeshOutput, target: Mapping[str, np.ndarray | torch.Tensor]) -> dict[str, float]:

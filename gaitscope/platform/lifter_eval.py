@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gaitscope.models.alignment import procrustes_align
 from gaitscope.records import Keypoints2D
 from gaitscope.skeleton import H36M_JOINTS, J
 
@@ -46,21 +47,6 @@ HELDOUT_SEED_STREAM = 9  # training uses stream seed + 1 (1 by default)
 # ---------------------------------------------------------------------------------------------------------
 # Metrics
 # ---------------------------------------------------------------------------------------------------------
-
-
-def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Similarity-align each frame of ``pred`` ``(T, J, 3)`` to ``gt`` (Umeyama 1991), returning aligned pred."""
-    mu_p = pred.mean(axis=1, keepdims=True)
-    mu_g = gt.mean(axis=1, keepdims=True)
-    p0, g0 = pred - mu_p, gt - mu_g
-    h = np.einsum("tji,tjk->tik", p0, g0)
-    u, s, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.einsum("tij,tjk->tik", u, vt)))
-    dm = np.ones_like(s)
-    dm[:, -1] = d
-    r = np.einsum("tij,tj,tjk->tik", u, dm, vt)  # rotation applied as p0 @ r
-    scale = (s * dm).sum(axis=1) / np.maximum((p0 ** 2).sum(axis=(1, 2)), 1e-12)
-    return scale[:, None, None] * np.einsum("tji,tik->tjk", p0, r) + mu_g
 
 
 def scale_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
