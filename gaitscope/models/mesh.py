@@ -39,8 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gaitscope.errors import CheckpointError
-from gaitscope.models.alignment import procrustes_align
 from gaitscope.models.action import load_head_strict, read_task_checkpoint, save_task_checkpoint
+from gaitscope.models.alignment import procrustes_align
 from gaitscope.models.body_model import NUM_SMPL_JOINTS, BodyModel
 from gaitscope.models.checkpoints import (
     LoadReport,
