@@ -26,20 +26,16 @@ import argparse
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from gaitscope.analysis.agreement import (
-    AgreementResult,
-    bland_altman_table,
-    compare_reports,
-    summary_row,
-    sync_reports,
-)
 from gaitscope.errors import AnalysisError, InvalidInputError, MocapError
 from gaitscope.records import GaitEvent, GaitReport, Motion3D
 from gaitscope.skeleton import J
+
+if TYPE_CHECKING:  # the agreement module pulls in scipy.signal (~1 s): `gaitscope --help` must not pay for it
+    from gaitscope.analysis.agreement import AgreementResult
 
 PROJECTED_FPS = 30.0  # the video rate a phone records at; mocap is resampled to it before projection
 #: Joints a projection needs besides the head (nose/head top are filled from the trunk when missing).
@@ -282,6 +278,7 @@ def validate_mocap_projected(
     analysis and its force-plate events; ``views`` random cameras (seeded). ``height_cm`` is the height given
     to the lifter (default: the stature estimated from the mocap's own legs, as a clinician would enter the
     measured height)."""
+    from gaitscope.analysis.agreement import compare_reports
     from gaitscope.platform.lifter_eval import joint_errors_mm, projected_case, sagittal_angle_rmse
     from gaitscope.platform.lifter_training import resample_motion
     from gaitscope.platform.mocap import load_motion
@@ -355,6 +352,7 @@ def validate_video_against_mocap(
     cross-correlation). Raises :class:`~gaitscope.errors.NoPersonError` when the video has no person,
     :class:`~gaitscope.analysis.agreement.SyncError` when the two cannot be aligned, :class:`MocapError` when the
     mocap lacks the leg markers."""
+    from gaitscope.analysis.agreement import compare_reports, sync_reports
     from gaitscope.platform.mocap import load_motion
     from gaitscope.platform.pipeline import AnalysisOptions, run_stages
 
@@ -389,6 +387,8 @@ def _concat(frames):
 def write_validation_outputs(validations: Sequence[TrialValidation], out_dir: str | Path) -> dict[str, Path]:
     """``agreement_angles.csv``, ``agreement_events.csv`` (every match) + ``agreement_event_summary.csv``,
     ``agreement_parameters.csv``, ``bland_altman.csv`` (several results only) and ``validation.pdf``."""
+    from gaitscope.analysis.agreement import bland_altman_table
+
     from gaitscope.analysis.agreement_pdf import write_validation_pdf
 
     out = Path(out_dir)
@@ -414,6 +414,8 @@ def write_validation_outputs(validations: Sequence[TrialValidation], out_dir: st
 
 def summary_table(validations: Sequence[TrialValidation]) -> list[dict[str, Any]]:
     """One row per result (see :func:`gaitscope.analysis.agreement.summary_row`)."""
+    from gaitscope.analysis.agreement import summary_row
+
     return [{"trial": r.name, **summary_row(r)} for v in validations for r in v.results]
 
 
