@@ -236,14 +236,15 @@ def _cached_detection(video_fn, key: str, cache_dir: str | Path | None) -> Keypo
     deterministic (walker seed, appearance seed, camera from the yaw), so the detections are cached per case and
     detector version. ``video_fn()`` renders the video and returns its path (called only on a cache miss).
     """
-    from gaitscope.platform.detect import detect_keypoints, mediapipe_version
+    from gaitscope.platform.detect import detect_keypoints, engine_tag, resolve_engine
 
-    path = Path(cache_dir) / f"{key}-mp{mediapipe_version()}.npz" if cache_dir else None
+    engine = resolve_engine()
+    path = Path(cache_dir) / f"{key}-{engine_tag(engine)}.npz" if cache_dir else None
     if path is not None and path.exists():
         d = np.load(path)
         return Keypoints2D(d["xy_px"], d["conf"], float(d["fps"]), int(d["width"]), int(d["height"]),
                            d["frame_index"], d["interpolated"], str(d["source"]))
-    kp = detect_keypoints(video_fn(), workers=1, min_person_frames=10)
+    kp = detect_keypoints(video_fn(), workers=1, min_person_frames=10, engine=engine)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npz")

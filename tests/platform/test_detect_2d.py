@@ -171,7 +171,7 @@ def test_detect_fills_short_gaps_and_flags_them(monkeypatch):
     seq[10:13] = np.nan
     calls = []
 
-    def fake_range(info, start, stop, warm_start, max_side, report=None):
+    def fake_range(info, start, stop, warm_start, max_side, report=None, engine="mediapipe"):
         calls.append((start, stop))
         if report:
             report(stop - start)
@@ -186,7 +186,7 @@ def test_detect_fills_short_gaps_and_flags_them(monkeypatch):
     # linear: pelvis x advances 3 px per frame across the gap too
     np.testing.assert_allclose(np.diff(kp.xy_px[:, J["pelvis"], 0]), 3.0, atol=1e-3)
     assert kp.raw.shape == (55, 33, 4) and kp.raw_format == "blazepose33"
-    assert kp.source.startswith("blazepose-full/mediapipe-")
+    assert kp.source.startswith(("blazepose-full/mediapipe-", "blazepose-full/litert-"))
     assert any("Filled 1 short gap(s) (3 frames" in n for n in kp.notes)
     assert kp.width == W and kp.height == H and kp.fps == FPS
 

@@ -17,12 +17,12 @@ DEPTH_SPREAD_MIN = 0.2
 
 def test_eval_detection_cache_is_read_back_without_rendering(tmp_path):
     """Rendered evaluation walks are detected once; later runs read ``tmp/cache`` instead of re-rendering."""
-    from gaitscope.platform.detect import mediapipe_version
+    from gaitscope.platform.detect import engine_tag, resolve_engine
     from gaitscope.platform.lifter_eval import _cached_detection
 
     t = 5
     xy = np.arange(t * 17 * 2, dtype=np.float32).reshape(t, 17, 2)
-    np.savez_compressed(tmp_path / f"case-mp{mediapipe_version()}.npz", xy_px=xy, conf=np.ones((t, 17), np.float32),
+    np.savez_compressed(tmp_path / f"case-{engine_tag(resolve_engine())}.npz", xy_px=xy, conf=np.ones((t, 17), np.float32),
                         fps=30.0, width=640, height=480, frame_index=np.arange(t), interpolated=np.zeros(t, bool),
                         source="blazepose-full")
 
