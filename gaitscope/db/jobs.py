@@ -68,6 +68,7 @@ class JobInfo:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    detail: str | None = None  # traceback of an internal error (administrators), else None
 
     @property
     def finished(self) -> bool:
@@ -77,7 +78,7 @@ class JobInfo:
     def of(cls, job: Job) -> JobInfo:
         return cls(int(job.id), int(job.recording_id), job.status, float(job.progress or 0.0), job.stage, job.error,
                    job.claimed_by, int(job.attempts or 0), dict(job.options or {}), job.created_at, job.started_at,
-                   job.finished_at, job.heartbeat_at)
+                   job.finished_at, job.heartbeat_at, job.detail)
 
 
 # ------------------------------------------------------------------------------------------------ queue side
@@ -154,7 +155,8 @@ def claim_next(db, worker_id: str) -> JobInfo | None:
             claimed = s.execute(
                 update(Job).where(Job.id == job_id, Job.status == "queued")
                 .values(status="running", claimed_by=worker_id, heartbeat_at=now, started_at=now,
-                        attempts=Job.attempts + 1, progress=0.0, stage=None, error=None)
+                        attempts=Job.attempts + 1, progress=0.0, stage=None, error=None,
+                        detail=None)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if claimed == 1:
@@ -190,17 +192,21 @@ def finish(db, job_id: int, worker_id: str) -> bool:
     now = utcnow()
     with db.session() as s:
         return s.execute(update(Job).where(*_owned(job_id, worker_id))
-                         .values(status="done", progress=1.0, stage=None, error=None, finished_at=now,
+                         .values(status="done", progress=1.0, stage=None, error=None, detail=None, finished_at=now,
                                  heartbeat_at=now)
                          .execution_options(synchronize_session=False)).rowcount == 1
 
 
-def fail(db, job_id: int, worker_id: str, error: str) -> bool:
-    """Mark the job failed with ``error`` (the clinician-readable message), if ``worker_id`` still owns it."""
+def fail(db, job_id: int, worker_id: str, error: str, detail: str | None = None) -> bool:
+    """Mark the job failed with ``error`` (the clinician-readable message), if ``worker_id`` still owns it.
+
+    ``detail``: the traceback of an internal error, kept for administrators (its last 20,000 characters).
+    """
     now = utcnow()
     with db.session() as s:
         return s.execute(update(Job).where(*_owned(job_id, worker_id))
                          .values(status="failed", error=(error or "unknown error")[:_MAX_ERROR_CHARS],
+                                 detail=detail[-20000:] if detail else None,
                                  finished_at=now, heartbeat_at=now)
                          .execution_options(synchronize_session=False)).rowcount == 1
 

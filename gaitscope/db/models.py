@@ -546,6 +546,8 @@ class Job(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     stage: Mapped[Optional[str]] = mapped_column(String(100))
     error: Mapped[Optional[str]] = mapped_column(Text)
+    # migration 0005: the traceback of an internal error, for administrators; never shown as the user's message
+    detail: Mapped[Optional[str]] = mapped_column(Text)
     claimed_by: Mapped[Optional[str]] = mapped_column(String(200))
     heartbeat_at: Mapped[Optional[datetime]] = mapped_column(Ts)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -358,6 +358,8 @@ class _LifterActor:
         return "none" if self.lifter is None else str(self.lifter.device)
 
     def lift_many(self, jobs: list[tuple[Any, float | None, bool]]) -> list[tuple[str, Any, Any, float]]:
+        from gaitscope.platform.pipeline import lift_and_embed
+
         out = []
         for keypoints, height_m, flip_tta in jobs:
             t0 = time.perf_counter()
@@ -365,8 +367,7 @@ class _LifterActor:
                 out.append(("error", self.error, None, 0.0))
                 continue
             try:
-                motion = self.lifter.lift(keypoints, height_m=height_m, flip_tta=flip_tta)
-                embedding = self.lifter.embed(keypoints)
+                motion, embedding = lift_and_embed(self.lifter, keypoints, height_m=height_m, flip_tta=flip_tta)
                 out.append(("ok", motion, embedding, time.perf_counter() - t0))
             except Exception as exc:  # noqa: BLE001
                 out.append(("error", _message(exc), None, time.perf_counter() - t0))
@@ -385,28 +386,16 @@ def _connect_ray(address: str | None, workers: int | None):
     return ray
 
 
-def _analyze_gait(motion, height_m: float | None):
-    """The gait analysis exactly as the pipeline runs it (the configured reference set takes part in the
-    analysis version), so an analysis made on Ray is the same record as one made locally."""
-    try:
-        from gaitscope.platform import normative_choice
-    except ImportError:  # an installation without selectable reference sets
-        from gaitscope.analysis.report import analyze_gait
-
-        return analyze_gait(motion, height_m=height_m)
-    return normative_choice.analyze_with(motion, normative_choice.resolve(None), height_m=height_m)
-
-
 def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_dir: Path | None) -> tuple[int, int]:
     """The driver's half of a Ray item: gait analysis, then the pipeline's storage functions."""
     from gaitscope.platform import storage
-    from gaitscope.platform.pipeline import AnalysisResult, _no_progress, store_and_export
+    from gaitscope.platform.pipeline import AnalysisResult, _no_progress, analyse_motion, store_and_export
 
     rec_id = storage.register(database, info, patient_code=item.patient, visit_date=item.visit_date,
                               original_name=item.path.name)
     try:
         height_m = item.height_cm / 100.0 if item.height_cm else None
-        report = _analyze_gait(motion, height_m)
+        report = analyse_motion(motion, height_m=height_m)
         result = store_and_export(AnalysisResult(info, keypoints, motion, embedding, report), database, rec_id,
                                   out_dir, _no_progress, patient_code=item.patient, visit_date=item.visit_date,
                                   height_cm=item.height_cm, name=item.path.name)

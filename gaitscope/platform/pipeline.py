@@ -102,18 +102,40 @@ def run_stages(
 
     lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
     height_m = options.height_cm / 100.0 if options.height_cm else None
-    progress("3d", 0, 1)
-    motion = lifter.lift(keypoints, height_m=height_m, flip_tta=options.flip_tta)
-    progress("3d", 1, 1)
+    motion, embedding = lift_and_embed(lifter, keypoints, height_m=height_m, flip_tta=options.flip_tta,
+                                       progress=progress)
+    progress("analysis", 0, 1)
+    report = analyse_motion(motion, reference, height_m=height_m)
+    progress("analysis", 1, 1)
+    return AnalysisResult(info, keypoints, motion, embedding, report)
 
+
+def lift_and_embed(lifter, keypoints: Keypoints2D, *, height_m: float | None, flip_tta: bool = True,
+                   progress: ProgressFn = _no_progress) -> tuple[Motion3D, MotionEmbedding]:
+    """The model stages after 2D: 3D motion and the motion embedding, from one loaded lifter.
+
+    One function for the pipeline and the Ray batch actor (which holds the model on a GPU and calls this per
+    video), so both store the same records for the same keypoints.
+    """
+    progress("3d", 0, 1)
+    motion = lifter.lift(keypoints, height_m=height_m, flip_tta=flip_tta)
+    progress("3d", 1, 1)
     progress("embed", 0, 1)
     embedding = lifter.embed(keypoints)
     progress("embed", 1, 1)
+    return motion, embedding
 
-    progress("analysis", 0, 1)
-    report = normative_choice.analyze_with(motion, reference, height_m=height_m)
-    progress("analysis", 1, 1)
-    return AnalysisResult(info, keypoints, motion, embedding, report)
+
+def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None) -> GaitReport:
+    """Gait analysis of lifted motion against ``reference`` (None: the configured reference set), as stored.
+
+    The reference set takes part in the analysis version, so a batch made elsewhere (Ray) must come through
+    here to be the same record as a local one.
+    """
+    from gaitscope.platform import normative_choice
+
+    reference = reference if reference is not None else normative_choice.resolve(None)
+    return normative_choice.analyze_with(motion, reference, height_m=height_m)
 
 
 def analyze_video(

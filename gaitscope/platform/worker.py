@@ -223,9 +223,11 @@ class Worker:
             raise
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's outcome
             message = _user_message(exc)
+            detail = None
             if not isinstance(exc, GaitscopeError):
-                log.error("job %s: internal error\n%s", job.id, traceback.format_exc())
-            jobs.fail(self.db, job.id, self.worker_id, message)
+                detail = traceback.format_exc()
+                log.error("job %s: internal error\n%s", job.id, detail)
+            jobs.fail(self.db, job.id, self.worker_id, message, detail=detail)
             self._after(job, actor, "analysis_failed", {"error": message[:500]}, failed=message)
         else:
             jobs.finish(self.db, job.id, self.worker_id)

@@ -208,7 +208,7 @@ def analysis_job(job_id: int | str | None, db_url: str) -> JobState | None:
         progress[stage] = (round(frac * 1000), 1000)
     state = JobState(id=str(row.id), label=_job_label(row.options), stages=stages, status=row.status,
                      progress=progress, current_stage=row.stage or "", error=row.error or "",
-                     recording_id=row.recording_id)
+                     detail=row.detail or "", recording_id=row.recording_id)
     if row.status == "running" and not row.stage:
         state.current_stage = stages[0]
     if row.status == "done":

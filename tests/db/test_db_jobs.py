@@ -180,6 +180,7 @@ def test_worker_records_the_clinician_message_and_audits_the_outcome(db, head_ur
     assert jobs.get_job(db, ok.id).status == "done"
     failed = jobs.get_job(db, bad.id)
     assert failed.status == "failed" and failed.error.startswith("No person was found in the video.")
+    assert failed.detail is None  # an expected error: the message says everything
     with db.read_session() as s:
         rec = s.get(Recording, bad_rec)
         assert (rec.status, rec.error) == ("failed", failed.error)  # the recording says why, too
@@ -191,8 +192,15 @@ def test_an_internal_error_is_a_plain_sentence(db, head_url):
     (rec,) = _recordings(db, 1)
     job = jobs.enqueue(db, rec)
     Worker(head_url, runner=lambda j, p: 1 / 0).run(once=True)
-    err = jobs.get_job(db, job.id).error
-    assert err.startswith("Internal error (ZeroDivisionError)") and "Traceback" not in err
+    got = jobs.get_job(db, job.id)
+    assert got.error.startswith("Internal error (ZeroDivisionError)") and "Traceback" not in got.error
+    # the traceback is kept with the job for administrators (migration 0005), naming the failing line
+    assert got.detail.startswith("Traceback") and "ZeroDivisionError" in got.detail and "1 / 0" in got.detail
+    # a retry that is claimed again starts with a clean slate
+    with db.session() as s:
+        s.execute(update(Job).where(Job.id == job.id).values(status="queued"))
+    again = jobs.claim_next(db, "w2")
+    assert again.id == job.id and again.detail is None and again.error is None
 
 
 def test_progress_is_written_per_stage_and_throttled(db):
@@ -227,34 +235,48 @@ def test_live_workers_follow_the_heartbeat(db):
     assert jobs.live_workers(db, fresh_s=60) == ["w-old"]
 
 
-def test_migration_0003_upgrades_a_0002_database_with_queued_jobs(db_url):
-    """Upgrade 0002 -> 0003 keeps the jobs already queued and adds the worker registry; downgrade removes it."""
-    from sqlalchemy import inspect
+def test_migrations_0003_and_0005_upgrade_a_0002_database_with_queued_jobs(db_url):
+    """Upgrade 0002 -> 0003 adds the worker registry, -> 0005 the failure detail; jobs queued before stay
+    claimable; downgrades remove what each added."""
+    from sqlalchemy import insert, inspect
 
     from gaitscope.db import migrate
     from gaitscope.db.engine import Database, make_engine
 
+    def columns_and_tables() -> tuple[set[str], set[str]]:
+        engine = make_engine(db_url)
+        try:
+            ins = inspect(engine)
+            return {c["name"] for c in ins.get_columns("job")}, set(ins.get_table_names())
+        finally:
+            engine.dispose()
+
     assert migrate.upgrade(db_url, "0002") == "0002"
-    with Database(make_engine(db_url)) as old:  # the tables the job needs are the same at 0002 and 0003
+    with Database(make_engine(db_url)) as old:
         with old.session() as s:
             rec = new_recording(s, code="M-1")
             s.flush()
-            s.add(Job(recording_id=rec.id, status="queued", progress=0.0, attempts=0, created_at=jobs.utcnow()))
+            # only the columns a 0002 job row has (the ORM model is the head's)
+            s.execute(insert(Job).values(recording_id=rec.id, status="queued", progress=0.0, attempts=0,
+                                         created_at=jobs.utcnow()))
     assert migrate.upgrade(db_url, "0003") == "0003"
-    with Database(make_engine(db_url)) as db:  # (not open_database: a later revision may be the head by now)
-        job = jobs.claim_next(db, "w")  # the job queued before the upgrade is claimable after it
-        assert job is not None and job.attempts == 1
-        jobs.register_worker(db, "w")
-        assert jobs.live_workers(db) == ["w"]
+    cols, tables = columns_and_tables()
+    assert "job_worker" in tables and "detail" not in cols
     engine = make_engine(db_url)
     try:
         names = {ix["name"] for ix in inspect(engine).get_indexes("job")}
         assert "ix_job_status_heartbeat" in names
     finally:
         engine.dispose()
+    assert migrate.upgrade(db_url, "0005") == "0005"
+    assert "detail" in columns_and_tables()[0]
+    with Database(make_engine(db_url)) as db:  # (not open_database: a later revision may be the head by now)
+        job = jobs.claim_next(db, "w")  # the job queued before the upgrades is claimable after them
+        assert job is not None and job.attempts == 1 and job.detail is None
+        jobs.register_worker(db, "w")
+        assert jobs.live_workers(db) == ["w"]
+        assert jobs.fail(db, job.id, "w", "Internal error (KeyError): 'x'.", detail="Traceback ...")
+    assert migrate.downgrade(db_url, "0004") == "0004"
+    assert "detail" not in columns_and_tables()[0]
     assert migrate.downgrade(db_url, "0002") == "0002"
-    engine = make_engine(db_url)
-    try:
-        assert "job_worker" not in inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
+    assert "job_worker" not in columns_and_tables()[1]
