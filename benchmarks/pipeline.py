@@ -13,7 +13,8 @@ Rows, per resolution:
 
 * ``decode``: :func:`gaitscope.platform.video.iter_frames` over the whole clip (upright BGR frames).
 * ``2d``: :func:`gaitscope.platform.detect.detect_keypoints` with ``workers=--workers`` (a clip shorter than
-  ``2 x MIN_FRAMES_PER_WORKER`` frames runs in one process: starting a second costs more than it saves).
+  ``2 x MIN_FRAMES_PER_WORKER`` frames runs in one process: starting a second costs more than it saves), with
+  the default engine (LiteRT where installed) and, for comparison, MediaPipe's own graph (same networks).
 * ``3d``: the bundled small DSTformer lifter, flip test-time augmentation on (what the pipeline runs).
 * ``embed``: the motion embedding (the same model, representation head).
 * ``analysis``: :func:`gaitscope.analysis.report.analyze_gait` (events, parameters, curves).
@@ -27,9 +28,10 @@ video, which does not depend on other load; ``peak RSS`` = the largest sum of re
 and all its children, sampled every 20 ms with psutil.
 
 Batch: ``gaitscope batch`` (local engine) on ``--batch-clips`` 2.5-second cuts of the sample, in a new process,
-one video at a time (``--workers 1``) and with ``--workers`` processes (one video each), gives videos per hour. With CUDA, a last table gives DSTformer inference speed of the base model (MotionBERT
-dimensions, untrained weights: speed does not depend on the values) on a 243-frame window batch, as a multiple of
-real time at 30 fps. Timings on a shared machine are noisy (the header prints the load average): compare rows of
+one video at a time (``--workers 1``) and with ``--workers`` processes (one video each), gives videos per hour.
+A last table gives DSTformer inference speed of the base model (MotionBERT dimensions, untrained weights: speed
+does not depend on the values) and of "small" on 243-frame windows, as a multiple of real time at 30 fps: on
+CUDA when there is a GPU, and on this CPU. Timings on a shared machine are noisy (the header prints the load average): compare rows of
 one run.
 """
 
@@ -177,10 +179,10 @@ def _in_new_process(code: str) -> tuple[float, float, int, int]:
     return time.perf_counter() - t0, kids_cpu() - c0, mem.peak, p.returncode
 
 
-def stage_rows(video: Path, workers: int, tmp: Path) -> list[tuple]:
+def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = True) -> list[tuple]:
     from gaitscope.analysis.report import analyze_gait
     from gaitscope.platform import storage
-    from gaitscope.platform.detect import detect_keypoints
+    from gaitscope.platform.detect import detect_keypoints, resolve_engine
     from gaitscope.platform.lifter_choice import load_lifter
     from gaitscope.platform.pipeline import PIPELINE_VERSION, AnalysisResult
     from gaitscope.platform.video import iter_frames, probe_video
@@ -197,8 +199,12 @@ def stage_rows(video: Path, workers: int, tmp: Path) -> list[tuple]:
     from gaitscope.platform.detect import MIN_FRAMES_PER_WORKER
 
     used = max(1, min(workers, os.cpu_count() or 1, info.n_frames // MIN_FRAMES_PER_WORKER))
-    kp = row(f"2d (BlazePose, {used} process{'es' if used > 1 else ''})",
-             lambda: detect_keypoints(info, workers=workers))
+    procs = f"{used} proc"
+    engine = resolve_engine()
+    if compare_engines and engine != "mediapipe":  # the same networks in MediaPipe's own graph, for comparison
+        row(f"2d (MediaPipe graph, {procs})", lambda: detect_keypoints(info, workers=workers, engine="mediapipe"))
+    kp = row(f"2d ({'LiteRT' if engine == 'litert' else 'MediaPipe graph'}, {procs}; default)",
+             lambda: detect_keypoints(info, workers=workers, engine=engine))
     lifter = load_lifter()
     lifter.lift(kp, height_m=1.72)  # warm-up (first torch call allocates)
     motion = row(f"3d ({lifter.name} lifter, flip TTA)", lambda: lifter.lift(kp, height_m=1.72, flip_tta=True))
@@ -245,29 +251,37 @@ def batch_row(folder: Path, seconds: float, n_clips: int, workers: int, db: Path
     return label, n_clips, seconds, wall, cpu, peak, 3600.0 * n_clips / wall
 
 
-def gpu_rows() -> list[tuple]:
+def dstformer_rows(device: str) -> list[tuple]:
+    """Inference speed of the base model (MotionBERT dimensions) and "small" on 243-frame windows.
+
+    On CUDA in bf16 at batches 1/16/64; on the CPU (fp32, this process's torch threads) at batch 1 and 4, as a
+    floor where no GPU is lent: a GPU is far faster than two CPU cores at this, so a CPU multiple of real time at
+    or above the GPU target says the target holds on any GPU.
+    """
     import torch
 
-    if not torch.cuda.is_available():
-        return []
     from gaitscope.models.configs import get_config
     from gaitscope.models.dstformer import DSTformer
 
+    cuda = device == "cuda"
     rows = []
     for name in ("motionbert", "small"):
         cfg = get_config(name)
-        model = DSTformer(**cfg.model_kwargs()).cuda().eval()
-        for batch in (1, 16, 64):
-            x = torch.randn(batch, 243, 17, 3, device="cuda")
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
-                for _ in range(3):
+        model = DSTformer(**cfg.model_kwargs()).to(device).eval()
+        for batch in ((1, 16, 64) if cuda else (1, 4)):
+            x = torch.randn(batch, 243, 17, 3, device=device)
+            ctx = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
+            with torch.inference_mode(), ctx:
+                for _ in range(3 if cuda else 1):
                     model(x)
-                torch.cuda.synchronize()
+                if cuda:
+                    torch.cuda.synchronize()
                 t0 = time.perf_counter()
-                reps = 10
+                reps = 10 if cuda else 2
                 for _ in range(reps):
                     model(x)
-                torch.cuda.synchronize()
+                if cuda:
+                    torch.cuda.synchronize()
             s = (time.perf_counter() - t0) / reps
             fps = batch * 243 / s
             rows.append((name, batch, s, fps, fps / 30.0))
@@ -281,6 +295,9 @@ def main() -> None:
     ap.add_argument("--batch-clips", type=int, default=3)
     ap.add_argument("--skip-batch", action="store_true")
     ap.add_argument("--resolutions", default="720,1080")
+    ap.add_argument("--skip-cpu-dstformer", action="store_true", help="skip the CPU rows of DSTformer inference")
+    ap.add_argument("--no-engine-compare", action="store_true",
+                    help="skip the 2D row of MediaPipe's own graph when LiteRT is the default")
     ap.add_argument("--repeat", type=int, default=1,
                     help="play the clip forward and backward this many times (a longer recording)")
     args = ap.parse_args()
@@ -293,7 +310,7 @@ def main() -> None:
         source = args.video if args.repeat <= 1 else _ping_pong(args.video, tmp / "long.mp4", args.repeat)
         for res in args.resolutions.split(","):
             clip = _resize(source, tmp / f"clip{res}.mp4", sizes[res])
-            rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp)]
+            rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp, not args.no_engine_compare)]
         batches = []
         if not args.skip_batch:
             folder, secs = batch_clips(tmp, args.batch_clips)
@@ -301,10 +318,10 @@ def main() -> None:
                 batches.append(batch_row(folder, secs, args.batch_clips, w, tmp / f"batch{w}.db"))
     print(f"\nclip: {args.video.name}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
           f"(1 min) {os.getloadavg()[1]:.1f} (5 min); OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
-    print(f"{'res':<6}{'stage':<34}{'frames':>7}{'video s':>8}{'wall s':>8}{'s/s video':>10}{'fps':>8}"
+    print(f"{'res':<6}{'stage':<38}{'frames':>7}{'video s':>8}{'wall s':>8}{'s/s video':>10}{'fps':>8}"
           f"{'CPU s/s':>9}{'peak RSS MB':>12}")
     for res, stage, frames, dur, wall, cpu, peak in rows:
-        print(f"{res:<6}{stage:<34}{frames:>7d}{dur:>8.1f}{wall:>8.2f}{wall / dur:>10.3f}{frames / wall:>8.1f}"
+        print(f"{res:<6}{stage:<38}{frames:>7d}{dur:>8.1f}{wall:>8.2f}{wall / dur:>10.3f}{frames / wall:>8.1f}"
               f"{cpu / dur:>9.2f}{peak / 2**20:>12.0f}")
     print("s/s video < 1: faster than real time. CPU s/s counts every process; it does not depend on other load.")
     if batches:
@@ -312,16 +329,18 @@ def main() -> None:
         print(f"{'engine':<40}{'wall s':>8}{'s/s video':>10}{'CPU s/s':>9}{'peak RSS MB':>12}{'videos/hour':>12}")
         for label, n, secs, wall, cpu, peak, vph in batches:
             print(f"{label:<40}{wall:>8.1f}{wall / secs:>10.2f}{cpu / secs:>9.2f}{peak / 2**20:>12.0f}{vph:>12.0f}")
-    g = gpu_rows()
-    if g:
-        import torch
+    import torch
 
-        print(f"\nDSTformer inference on {torch.cuda.get_device_name()} (bf16, 243-frame windows)")
+    for device in (["cuda"] if torch.cuda.is_available() else []) + ([] if args.skip_cpu_dstformer else ["cpu"]):
+        where = (f"{torch.cuda.get_device_name()} (bf16" if device == "cuda"
+                 else f"CPU ({torch.get_num_threads()} torch threads, fp32")
+        print(f"\nDSTformer inference on {where}, 243-frame windows; x real time at 30 fps; target on a GPU: base "
+              "model >= 20x)")
         print(f"{'model':<12}{'batch':>6}{'s/forward':>11}{'frames/s':>10}{'x real time':>12}")
-        for name, b, s, fps, xrt in g:
-            print(f"{name:<12}{b:>6d}{s:>11.4f}{fps:>10.0f}{xrt:>12.0f}")
-    else:
-        print("\n(no CUDA device: the GPU rows of DSTformer inference are skipped)")
+        for name, b, s, fps, xrt in dstformer_rows(device):
+            print(f"{name:<12}{b:>6d}{s:>11.4f}{fps:>10.0f}{xrt:>12.1f}")
+    if not torch.cuda.is_available():
+        print("(no CUDA device here: the GPU rows are skipped)")
 
 
 if __name__ == "__main__":  # required: detection workers are started with "spawn"

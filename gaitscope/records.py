@@ -13,12 +13,14 @@ database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping
 
 import numpy as np
-import pandas as pd
 
 from gaitscope.skeleton import H36M_JOINTS, NUM_JOINTS
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: the 2D detector processes never need it (0.4 s)
+    import pandas as pd
 
 Side = Literal["L", "R"]
 
@@ -82,6 +84,8 @@ class Keypoints2D:
 
     def to_frame(self) -> pd.DataFrame:
         """Long table: one row per frame and joint (frame, joint, x_px, y_px, conf, interpolated)."""
+        import pandas as pd
+
         t = self.n_frames
         return pd.DataFrame(
             {
@@ -139,6 +143,8 @@ class Motion3D:
 
     def to_frame(self) -> pd.DataFrame:
         """Long table: one row per frame and joint (frame, time_s, joint, x_m, y_m, z_m)."""
+        import pandas as pd
+
         t = self.n_frames
         return pd.DataFrame(
             {
@@ -296,11 +302,15 @@ class GaitReport:
         raise KeyError(f"no parameter {name!r} for side {side!r}")
 
     def events_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         cols = ["side", "kind", "frame", "time_s", "quality"]
         return pd.DataFrame([[getattr(e, c) for c in cols] for e in self.events], columns=cols)
 
     def strides_frame(self) -> pd.DataFrame:
         from dataclasses import asdict, fields
+
+        import pandas as pd
 
         cols = [f.name for f in fields(Stride)]
         return pd.DataFrame([asdict(s) for s in self.strides], columns=cols)
@@ -308,11 +318,15 @@ class GaitReport:
     def parameters_frame(self) -> pd.DataFrame:
         from dataclasses import asdict, fields
 
+        import pandas as pd
+
         cols = [f.name for f in fields(ParameterSummary)]
         return pd.DataFrame([asdict(p) for p in self.parameters], columns=cols)
 
     def curves_frame(self) -> pd.DataFrame:
         """Tidy curves: one row per curve, side and percent of cycle."""
+        import pandas as pd
+
         rows = []
         for c in self.curves:
             nm = c.normal_mean if c.normal_mean is not None else np.full_like(c.mean, np.nan)

@@ -127,7 +127,8 @@ def curves_figure(report: GaitReport, prefixes: Sequence[str] | None = PDF_CURVE
         return None
     plt = _pyplot()
     nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width_in, 2.0 * nrows + 0.4), squeeze=False)
+    height_in = 2.0 * nrows + 0.4
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width_in, height_in), squeeze=False)
     for ax, name in zip(axes.flat, names):
         _draw_curve_axes(ax, curves_by_side(report.curves, name), curve_label(name))
     for ax in list(axes.flat)[len(names):]:
@@ -142,7 +143,10 @@ def curves_figure(report: GaitReport, prefixes: Sequence[str] | None = PDF_CURVE
     if legend:
         fig.legend(list(legend.values()), list(legend.keys()), loc="upper center", ncol=len(legend), fontsize=7,
                    frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    # Fixed margins in inches, not tight_layout: the layout is the same for every report, and tight_layout
+    # measured 0.6 s of the ~3 s a PDF report took (most of the export stage).
+    fig.subplots_adjust(left=0.55 / width_in, right=1 - 0.12 / width_in, top=1 - 0.5 / height_in,
+                        bottom=0.45 / height_in, wspace=0.32, hspace=0.45)
     return fig
 
 
@@ -155,7 +159,8 @@ def gvs_figure(scores: Mapping[str, float], width_in: float = 7.2):
     if not items:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(width_in, 0.28 * len(items) + 0.8))
+    height_in = 0.28 * len(items) + 0.8
+    fig, ax = plt.subplots(figsize=(width_in, height_in))
     labels = [i[0] for i in items]
     values = [i[1] for i in items]
     colors = [LEFT_COLOR if "(L)" in lb else RIGHT_COLOR if "(R)" in lb else "#555555" for lb in labels]
@@ -165,7 +170,8 @@ def gvs_figure(scores: Mapping[str, float], width_in: float = 7.2):
     ax.set_xlabel("RMS difference from the reference mean (deg)", fontsize=7)
     ax.tick_params(axis="x", labelsize=7)
     ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
-    fig.tight_layout()
+    fig.subplots_adjust(left=1.7 / width_in, right=1 - 0.15 / width_in, top=1 - 0.12 / height_in,
+                        bottom=0.5 / height_in)  # fixed margins: see curves_figure
     return fig
 
 
