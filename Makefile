@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast app bench clean
+.PHONY: install demo test test-fast app bench train-lifter clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -30,6 +30,10 @@ test-fast: install
 
 app: install
 	$(VENV)/bin/streamlit run streamlit_app.py
+
+## Retrain the embedded lifter from scratch (three stages, about an hour on 2 cores; see the model card).
+train-lifter: install
+	bash scripts/train_lifter.sh
 
 bench: install
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -55,6 +55,10 @@ _PROGRESS_EVERY = 10
 Progress = Callable[[int, int], None]
 
 
+class DetectionCancelled(GaitscopeError):
+    """Raised inside :func:`detect_keypoints` when its ``cancel`` event is set (e.g. the analysis was found stored)."""
+
+
 def mediapipe_version() -> str:
     """The installed mediapipe's version, from its metadata (importing mediapipe costs about a second)."""
     from importlib.metadata import version
@@ -150,6 +154,7 @@ def _detect_range(
     max_side: int,
     report: Callable[[int], None] | None = None,
     engine: str = "mediapipe",
+    cancel: Any = None,
 ) -> np.ndarray:
     """BlazePose on frames ``[warm_start, stop)``; returns rows for ``[start, stop)``: ``(n, 33, 4)`` px, NaN if none.
 
@@ -164,6 +169,8 @@ def _detect_range(
         # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated, once per process.
         warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
         for index, frame in iter_frames(info, warm_start, stop):
+            if cancel is not None and cancel.is_set():
+                raise DetectionCancelled("2D detection was cancelled.")
             if scale < 1.0:
                 # Landmarks are normalised to the image, so a smaller copy gives the same coordinates; it saves
                 # MediaPipe's own copy and resize of a 1080p/4K frame.
@@ -197,6 +204,7 @@ def _worker(info: VideoInfo, chunk: int, start: int, stop: int, warm_start: int,
 def _detect_parallel(
     info: VideoInfo, start: int, stop: int, n_workers: int, warm: int, max_side: int, progress: Progress | None,
     engine: str = "mediapipe",
+    cancel: Any = None,
 ) -> np.ndarray:
     import multiprocessing as mp_proc
 
@@ -215,8 +223,10 @@ def _detect_parallel(
     total = stop - start
     try:
         while len(results) < n_workers:
+            if cancel is not None and cancel.is_set():  # the processes are stopped in `finally`
+                raise DetectionCancelled("2D detection was cancelled.")
             try:
-                kind, chunk, payload = q.get(timeout=1.0)
+                kind, chunk, payload = q.get(timeout=0.2 if cancel is not None else 1.0)
             except queue_mod.Empty:
                 dead = [c for c, p in enumerate(procs) if c not in results and not p.is_alive()]
                 if dead:
@@ -282,6 +292,7 @@ def detect_keypoints(
     overlap_s: float = 0.5,
     gate: GateParams = GateParams(),
     engine: str | None = None,
+    cancel: Any = None,
 ) -> Keypoints2D:
     """Detect the walking person's 2D joints in ``[start, stop)`` of a video.
 
@@ -294,7 +305,8 @@ def detect_keypoints(
     ``workers`` processes share the frames (``workers=1`` runs in this process); ``progress(done, total)``
     is called in this process as frames finish. Frames are downscaled to ``max_side`` pixels on their
     longer side before BlazePose (coordinates are still given in full-resolution pixels). ``engine`` picks the
-    BlazePose runtime (:func:`resolve_engine`; ``source`` names the one used).
+    BlazePose runtime (:func:`resolve_engine`; ``source`` names the one used). ``cancel``: a
+    ``threading.Event``; once set, detection stops (its processes too) and :class:`DetectionCancelled` is raised.
 
     Raises :class:`~gaitscope.errors.NoPersonError` (no, or too short, presence of a person),
     :class:`~gaitscope.errors.MultiplePeopleError` (the tracker keeps switching between people) and
@@ -320,9 +332,10 @@ def detect_keypoints(
                 if progress is not None:
                     progress(min(done[0], total), total)
 
-            raw = _detect_range(info, start, stop, start, max_side, report=report, engine=engine_used)
+            raw = _detect_range(info, start, stop, start, max_side, report=report, engine=engine_used, cancel=cancel)
         else:
-            raw = _detect_parallel(info, start, stop, n_workers, warm, max_side, progress, engine=engine_used)
+            raw = _detect_parallel(info, start, stop, n_workers, warm, max_side, progress, engine=engine_used,
+                                   cancel=cancel)
     except GaitscopeError:
         raise
     except Exception as exc:  # MediaPipe/OpenCV internals: never show a raw traceback to the user

@@ -79,11 +79,13 @@ def run_stages(
     progress: ProgressFn = _no_progress,
     lifter=None,
     reference=None,
+    keypoints: Keypoints2D | None = None,
 ) -> AnalysisResult:
     """Run decode -> 2D -> 3D -> embedding -> analysis without touching any database.
 
     ``reference``: a :class:`~gaitscope.analysis.normative_build.ReferenceSet` (default: ``options.normative``
-    resolved by :func:`gaitscope.platform.normative_choice.resolve`).
+    resolved by :func:`gaitscope.platform.normative_choice.resolve`). ``keypoints``: the 2D stage's result when
+    the caller ran it already (:func:`analyze_video` starts it first, in the background).
     """
     from gaitscope.platform import normative_choice
     from gaitscope.platform.detect import detect_keypoints
@@ -95,9 +97,10 @@ def run_stages(
     info = video if isinstance(video, VideoInfo) else probe_video(str(video), max_duration_s=options.max_duration_s)
     progress("decode", 1, 1)
 
-    keypoints = detect_keypoints(
-        info, workers=options.workers, progress=lambda done, total: progress("2d", done, total)
-    )
+    if keypoints is None:
+        keypoints = detect_keypoints(
+            info, workers=options.workers, progress=lambda done, total: progress("2d", done, total)
+        )
     progress("2d", 1, 1)
 
     lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
@@ -118,10 +121,16 @@ def lift_and_embed(lifter, keypoints: Keypoints2D, *, height_m: float | None, fl
     video), so both store the same records for the same keypoints.
     """
     progress("3d", 0, 1)
-    motion = lifter.lift(keypoints, height_m=height_m, flip_tta=flip_tta)
-    progress("3d", 1, 1)
-    progress("embed", 0, 1)
-    embedding = lifter.embed(keypoints)
+    both = getattr(lifter, "lift_and_embed", None)
+    if both is not None:  # one encoder pass for the pose and the embedding (the Lifter's)
+        motion, embedding = both(keypoints, height_m=height_m, flip_tta=flip_tta)
+        progress("3d", 1, 1)
+        progress("embed", 0, 1)
+    else:  # a lifter with the two separate methods only
+        motion = lifter.lift(keypoints, height_m=height_m, flip_tta=flip_tta)
+        progress("3d", 1, 1)
+        progress("embed", 0, 1)
+        embedding = lifter.embed(keypoints)
     progress("embed", 1, 1)
     return motion, embedding
 
@@ -158,37 +167,49 @@ def analyze_video(
     ``original_name`` is the file name the user uploaded (uploads are stored under generated names).
 
     A video whose content (SHA-256) was already analysed with the same lifter version, analysis version and
-    reference set is not analysed again: the stored analysis is loaded and returned (``result.reused``), before
-    the 2D stage, because every stage is deterministic for those versions and the rerun costs minutes.
+    reference set is not analysed again: the stored analysis is loaded and returned (``result.reused``) and the 2D
+    stage, started in the background while the lifter loads, is cancelled; every stage is deterministic for those
+    versions and the rerun costs minutes.
     ``force=True`` reruns every stage anyway (the stored analysis of those versions is kept as it is).
     """
     from gaitscope.platform import normative_choice, storage
+    from gaitscope.platform.detect_background import BackgroundDetection
     from gaitscope.platform.video import probe_video
 
     video_path = Path(video_path)
     recording_id = None
     database = None
+    progress("decode", 0, 1)
     info = probe_video(str(video_path), max_duration_s=options.max_duration_s)
-    reference = normative_choice.resolve(options.normative)  # a bad choice fails before anything is stored
-    if db_url is not None:
-        database = storage.open_db(db_url)
-        if not force:
-            from gaitscope.platform.lifter_choice import load_lifter
+    # BlazePose is the slowest stage: it starts now and runs while the database, the reference set and the lifter
+    # are loaded; it is cancelled when the video turns out to be analysed already (or the setup fails).
+    detection = BackgroundDetection(info, workers=options.workers,
+                                    progress=lambda done, total: progress("2d", done, total))
+    try:
+        reference = normative_choice.resolve(options.normative)  # a bad choice fails before anything is stored
+        if db_url is not None:
+            database = storage.open_db(db_url)
+            if not force:
+                from gaitscope.platform.lifter_choice import load_lifter
 
-            lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
-            reused = _reuse(database, info, model_version_of(lifter), normative_choice.analysis_version(reference),
-                            out_dir, patient_code, visit_date, options.height_cm, original_name or video_path.name,
-                            progress)
-            if reused is not None:
-                return reused
-        recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
-                                        original_name=original_name or video_path.name)
-    with failure_recorded(database, recording_id):
-        result = run_stages(info, options, progress, lifter=lifter, reference=reference)
-        result = store_and_export(result, database, recording_id, out_dir, progress, patient_code=patient_code,
-                                  visit_date=visit_date, height_cm=options.height_cm,
-                                  name=original_name or video_path.name)
-    return result
+                lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
+                reused = _reuse(database, info, model_version_of(lifter),
+                                normative_choice.analysis_version(reference), out_dir, patient_code, visit_date,
+                                options.height_cm, original_name or video_path.name, progress,
+                                on_found=detection.cancel)
+                if reused is not None:
+                    return reused
+            recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
+                                            original_name=original_name or video_path.name)
+        with failure_recorded(database, recording_id):
+            keypoints = detection.result()
+            result = run_stages(info, options, progress, lifter=lifter, reference=reference, keypoints=keypoints)
+            result = store_and_export(result, database, recording_id, out_dir, progress,
+                                      patient_code=patient_code, visit_date=visit_date, height_cm=options.height_cm,
+                                      name=original_name or video_path.name)
+        return result
+    finally:
+        detection.cancel()  # a no-op once it has finished
 
 
 @contextmanager
@@ -245,13 +266,18 @@ def model_version_of(lifter) -> str:
 
 def _reuse(database, info: VideoInfo, model_version: str, analysis_version: str, out_dir, patient_code,
            visit_date, height_cm, name: str, progress: ProgressFn, kind: str = "video",
-           source_note: str = "") -> AnalysisResult | None:
-    """The stored analysis of this content and these versions as an :class:`AnalysisResult`, else None."""
+           source_note: str = "", on_found: Callable[[], None] | None = None) -> AnalysisResult | None:
+    """The stored analysis of this content and these versions as an :class:`AnalysisResult`, else None.
+
+    ``on_found()`` is called as soon as a stored analysis is found, before any progress is reported (the
+    pipeline cancels its background 2D detection there)."""
     from gaitscope.platform import storage
 
     found = storage.find_existing(database, info.sha256, model_version, analysis_version)
     if found is None:
         return None
+    if on_found is not None:
+        on_found()
     recording_id, analysis_id = found
     log.info("%s was analysed before (recording %s, analysis %s): loading it", name, recording_id, analysis_id)
     report, motion, keypoints, embedding, predictions = storage.load_stored(database, analysis_id)

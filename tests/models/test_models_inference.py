@@ -169,6 +169,23 @@ def test_embed_shapes_and_pooling(lifter, tiny_config):
     assert clips.shape == (3, d) and np.allclose(clips[0], e.per_frame[:30].mean(axis=0))
 
 
+@pytest.mark.parametrize("flip_tta", [True, False])
+@pytest.mark.parametrize("frames", [20, 70])  # one window, and several blended windows
+def test_lift_and_embed_in_one_pass_equals_the_two_separate_passes(lifter, flip_tta, frames):
+    kp = make_kp(frames, seed=3)
+    motion, emb = lifter.lift_and_embed(kp, height_m=1.7, flip_tta=flip_tta)
+    alone = lifter.lift(kp, height_m=1.7, flip_tta=flip_tta)
+    emb_alone = lifter.embed(kp)
+    np.testing.assert_allclose(motion.xyz_m, alone.xyz_m, atol=1e-5)
+    assert motion.notes == alone.notes and motion.scale_source == alone.scale_source
+    assert np.array_equal(motion.valid, alone.valid) and motion.source == alone.source
+    np.testing.assert_allclose(emb.per_frame, emb_alone.per_frame, atol=1e-5)
+    np.testing.assert_allclose(emb.pooled, emb_alone.pooled, atol=1e-5)
+    assert (emb.model_name, emb.model_version) == (emb_alone.model_name, emb_alone.model_version)
+    with pytest.raises(ValueError, match="height_m"):
+        lifter.lift_and_embed(kp, height_m=170)
+
+
 def test_lifter_from_saved_checkpoint_gives_identical_output(tmp_path, lifter):
     path = save_checkpoint(tmp_path / "m.pt", lifter.model, lifter.config, {"model_version": "v7"})
     again = Lifter.from_checkpoint(path, device="cpu")

@@ -147,3 +147,44 @@ def test_no_person_in_an_empty_frame_with_litert():
     with bl.BlazePoseLiteRT() as pose:
         assert pose.process(np.zeros((360, 640, 3), np.uint8)) is None
 
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_detection_can_be_cancelled_and_stops_its_processes(monkeypatch, workers):
+    """The pipeline starts 2D first and cancels it when the video is found analysed: it must stop promptly."""
+    import multiprocessing
+    import threading
+    import time
+
+    from gaitscope.platform import detect as detect_mod
+
+    monkeypatch.setattr(detect_mod, "MIN_FRAMES_PER_WORKER", 30)
+    cancel = threading.Event()
+    t0 = time.perf_counter()
+
+    def progress(done, total):
+        cancel.set()  # after the first frames
+
+    with pytest.raises(detect_mod.DetectionCancelled):
+        detect_keypoints(SAMPLE, workers=workers, progress=progress, cancel=cancel)
+    assert time.perf_counter() - t0 < 20
+    deadline = time.time() + 10
+    while multiprocessing.active_children() and time.time() < deadline:
+        time.sleep(0.1)
+    assert not multiprocessing.active_children()
+
+
+def test_background_detection_hands_its_error_to_the_caller(monkeypatch):
+    from gaitscope.errors import NoPersonError
+    from gaitscope.platform import detect as detect_mod
+    from gaitscope.platform.detect_background import BackgroundDetection
+    from gaitscope.platform.video import probe_video
+
+    def nobody(info, workers=2, progress=None, cancel=None, **kw):
+        raise NoPersonError("No person was found in the video.", "Film the whole body.")
+
+    monkeypatch.setattr(detect_mod, "detect_keypoints", nobody)
+    job = BackgroundDetection(probe_video(SAMPLE), workers=1)
+    with pytest.raises(NoPersonError, match="No person"):
+        job.result()
+    assert not job.running

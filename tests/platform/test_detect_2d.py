@@ -171,7 +171,7 @@ def test_detect_fills_short_gaps_and_flags_them(monkeypatch):
     seq[10:13] = np.nan
     calls = []
 
-    def fake_range(info, start, stop, warm_start, max_side, report=None, engine="mediapipe"):
+    def fake_range(info, start, stop, warm_start, max_side, report=None, **engine_and_cancel):
         calls.append((start, stop))
         if report:
             report(stop - start)

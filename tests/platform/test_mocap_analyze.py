@@ -251,14 +251,23 @@ def test_reanalysing_a_stored_video_skips_every_stage(tmp_path, monkeypatch):
     first = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-1", lifter=_TruthLifter())
     assert len(calls) == 1 and not first.reused and first.kind == "video"
 
-    def refuse(*a, **k):
-        raise AssertionError("the 2D stage ran again")
+    # The 2D stage starts in the background while the lifter loads; the stored analysis found, it is cancelled
+    # and nothing it would have produced is used.
+    cancelled = []
 
-    monkeypatch.setattr(detect, "detect_keypoints", refuse)
+    def blocked_until_cancelled(info, workers=2, progress=None, cancel=None, **kw):
+        progress(1, 10)
+        assert cancel.wait(10), "the background 2D detection was not cancelled"
+        cancelled.append(True)
+        raise detect.DetectionCancelled("2D detection was cancelled.")
+
+    monkeypatch.setattr(detect, "detect_keypoints", blocked_until_cancelled)
     seen = []
     again = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-1", lifter=_TruthLifter(),
-                          out_dir=tmp_path / "out", progress=lambda st, d, t: seen.append(st))
+                          out_dir=tmp_path / "out", progress=lambda st, d, t: seen.append((st, d, t)))
+    assert cancelled == [True]
     assert again.reused and again.analysis_id == first.analysis_id and again.recording_id == first.recording_id
+    seen = [st for st, d, t in seen if (d, t) != (1, 10)]
     assert again.keypoints is not None and again.keypoints.n_frames == first.keypoints.n_frames
     assert again.report.parameter("cadence").value == pytest.approx(first.report.parameter("cadence").value)
     assert (tmp_path / "out" / "report.pdf").exists() and "store" in seen
