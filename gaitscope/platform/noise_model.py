@@ -624,7 +624,7 @@ def measure_blazepose_noise(
     cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     import tempfile
 
-    from gaitscope.platform.detect import mediapipe_version
+    from gaitscope.platform.detect import detector_source, resolve_engine
     from gaitscope.synthetic.camera import view_from_angle
     from gaitscope.synthetic.render import render_walk
     from gaitscope.synthetic.truth import WalkParams
@@ -663,7 +663,7 @@ def measure_blazepose_noise(
         log(f"noise: view yaw {yaw:5.0f} deg, {len(idx)} frames detected ({time.perf_counter() - t0:.0f} s)")
     model = fit_noise_model(
         detected, truth, forward, fps=fps,
-        source=f"blazepose-full/mediapipe-{mediapipe_version()} on gaitscope rendered walks",
+        source=f"{detector_source(resolve_engine())} on gaitscope rendered walks",
         notes=(f"{len(views)} rendered walks (yaw {[v[0] for v in views]} deg from the walker's left), "
                f"{frames_per_view} frames each at {fps:g} fps, 1280x720; measured "
                f"{time.strftime('%Y-%m-%d', time.gmtime())}",
