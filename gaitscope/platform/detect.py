@@ -29,8 +29,9 @@ from __future__ import annotations
 import os
 import queue as queue_mod
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -93,7 +94,10 @@ def detector_source(engine: str) -> str:
     if engine == "litert":
         from importlib.metadata import version
 
-        return f"blazepose-full/litert-{version('ai-edge-litert')}+mediapipe-{mediapipe_version()}-models"
+        from gaitscope.platform.blazepose_litert import PORT_VERSION
+
+        return (f"blazepose-full/litert-{version('ai-edge-litert')}+mediapipe-{mediapipe_version()}-models"
+                f"/port{PORT_VERSION}")
     return f"blazepose-full/mediapipe-{mediapipe_version()}"
 
 
@@ -102,7 +106,9 @@ def engine_tag(engine: str) -> str:
     if engine == "litert":
         from importlib.metadata import version
 
-        return f"lt{version('ai-edge-litert')}"
+        from gaitscope.platform.blazepose_litert import PORT_VERSION
+
+        return f"lt{version('ai-edge-litert')}-p{PORT_VERSION}"
     return f"mp{mediapipe_version()}"
 
 
@@ -203,6 +209,28 @@ def _worker(info: VideoInfo, chunk: int, start: int, stop: int, warm_start: int,
         q.put(("error", chunk, f"{type(exc).__name__}: {exc}"))
 
 
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start "spawn" processes without making them re-run the parent's ``__main__`` script.
+
+    A spawned child normally re-executes the parent's main script (so objects defined there unpickle). The
+    detector's entry point lives in this module, so that is never needed, and under Streamlit it is harmful:
+    ``__main__`` is then the dashboard script, and each detector process ran the whole app (and died at its
+    sign-in form, exit code 1). The preparation data is read while ``Process.start()`` runs, so the main module
+    is swapped for an empty one just for that call.
+    """
+    import sys
+    import types
+
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
 def _detect_parallel(
     info: VideoInfo, start: int, stop: int, n_workers: int, warm: int, max_side: int, progress: Progress | None,
     engine: str = "mediapipe",
@@ -218,7 +246,8 @@ def _detect_parallel(
         a, b = int(bounds[c]), int(bounds[c + 1])
         warm_start = max(start, a - warm) if c else a
         p = ctx.Process(target=_worker, args=(info, c, a, b, warm_start, max_side, q, engine), daemon=True)
-        p.start()
+        with _main_module_hidden():
+            p.start()
         procs.append(p)
     results: dict[int, np.ndarray] = {}
     done = 0
