@@ -188,3 +188,22 @@ def test_background_detection_hands_its_error_to_the_caller(monkeypatch):
     with pytest.raises(NoPersonError, match="No person"):
         job.result()
     assert not job.running
+
+
+def test_detector_processes_do_not_rerun_the_parents_main_script(monkeypatch, tmp_path):
+    """Under Streamlit ``__main__`` is the dashboard script; spawned detector processes must not execute it."""
+    import sys
+    import types
+
+    from gaitscope.platform import detect as detect_mod
+
+    script = tmp_path / "app.py"
+    script.write_text("raise SystemExit('the main script ran in a detector process')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    fake_main.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    monkeypatch.setattr(detect_mod, "MIN_FRAMES_PER_WORKER", 30)
+    kp = detect_keypoints(SAMPLE, workers=2, stop=80)
+    assert kp.n_frames == 80 and np.isfinite(kp.xy_px).all()
+    assert sys.modules["__main__"] is fake_main  # put back after the processes started
