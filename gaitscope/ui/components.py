@@ -112,3 +112,18 @@ def cached_result(analysis_id: int, url: str):
     from gaitscope.ui.data import load_result
 
     return load_result(analysis_id, url)
+
+
+def analysis_choices(user, url: str) -> tuple[list[int], dict[int, str]] | None:
+    """The analyses ``user`` may open, as (ids, labels "patient - visit - file (#id)") for a picker; None (after
+    telling the user there is nothing yet) when there are none. Shared by the Results and Activities pickers."""
+    from gaitscope.ui import data
+
+    analyses = data.analyses_frame(user, url)
+    if analyses.empty:
+        st.info("No analysis stored yet. Upload a video on the **New analysis** page.")
+        return None
+    ids = [int(a) for a in analyses["analysis_id"]]
+    labels = {int(r.analysis_id): f"{r.patient} - {r.visit_date} - {r.file} (#{int(r.analysis_id)})"
+              for r in analyses.itertuples()}
+    return ids, labels

@@ -15,6 +15,7 @@ import streamlit as st
 from gaitscope.ui import data
 from gaitscope.ui.activity_plots import activity_timeline_figure, mesh_figure
 from gaitscope.ui.components import (
+    analysis_choices,
     cached_result,
     db_url,
     guarded,
@@ -68,13 +69,10 @@ def _mesh(analysis_id: int, url: str, smpl_dir: str, checkpoint: str):
 
 
 def _choose_analysis(user, url: str) -> int | None:
-    analyses = data.analyses_frame(user, url)
-    if analyses.empty:
-        st.info("No analysis stored yet. Upload a video on the **New analysis** page.")
+    choices = analysis_choices(user, url)
+    if choices is None:
         return None
-    ids = [int(a) for a in analyses["analysis_id"]]
-    labels = {int(r.analysis_id): f"{r.patient} - {r.visit_date} - {r.file} (#{int(r.analysis_id)})"
-              for r in analyses.itertuples()}
+    ids, labels = choices
     wanted = st.session_state.get("analysis_id")
     index = ids.index(wanted) if wanted in ids else 0
     return st.selectbox("Recording (analysis)", ids, index=index, format_func=labels.get, key="activities_select")

@@ -20,6 +20,7 @@ from gaitscope.analysis.report_plots import reference_note
 from gaitscope.ui import data, jobs, plots, tables
 from gaitscope.errors import AccessDeniedError
 from gaitscope.ui.components import (
+    analysis_choices,
     cached_result,
     db_url,
     guarded,
@@ -61,19 +62,16 @@ def _pdf_for(analysis_id: int, url: str) -> bytes:
 
 
 def _choose_analysis(user, url: str) -> int | None:
-    analyses = data.analyses_frame(user, url)
-    if analyses.empty:
-        st.info("No analysis stored yet. Upload a video on the **New analysis** page.")
+    choices = analysis_choices(user, url)
+    if choices is None:
         return None
-    ids = [int(a) for a in analyses["analysis_id"]]
+    ids, labels = choices
     wanted = st.session_state.get("analysis_id")
     if wanted is None and "analysis" in st.query_params:
         try:
             wanted = int(st.query_params["analysis"])
         except ValueError:
             wanted = None
-    labels = {int(r.analysis_id): f"{r.patient} - {r.visit_date} - {r.file} (#{int(r.analysis_id)})"
-              for r in analyses.itertuples()}
     if wanted in ids and st.session_state.get("results_select") != wanted:
         st.session_state["results_select"] = wanted
     chosen = st.selectbox("Analysis", ids, format_func=labels.get, key="results_select")
