@@ -15,9 +15,10 @@ Rows, per resolution:
 * ``2d``: :func:`gaitscope.platform.detect.detect_keypoints` with ``workers=--workers`` (a clip shorter than
   ``2 x MIN_FRAMES_PER_WORKER`` frames runs in one process: starting a second costs more than it saves), with
   the default engine (LiteRT where installed) and, for comparison, MediaPipe's own graph (same networks).
-* ``3d``: the bundled small DSTformer lifter, flip test-time augmentation on (what the pipeline runs).
-* ``embed``: the motion embedding (the same model, representation head).
-* ``analysis``: :func:`gaitscope.analysis.report.analyze_gait` (events, parameters, curves).
+* ``3d + embed``: :func:`gaitscope.platform.pipeline.lift_and_embed` with the bundled small DSTformer lifter, flip
+  test-time augmentation on: one encoder pass gives the 3D pose and the motion embedding (what the pipeline runs).
+* ``analysis``: :func:`gaitscope.platform.pipeline.analyse_motion` (events, parameters, curves against the
+  configured reference set).
 * ``store``: register the recording + save every record in a fresh SQLite file (one transaction).
 * ``end to end``: :func:`gaitscope.platform.pipeline.analyze_video` into a fresh SQLite database, in a NEW
   process (imports, model loading and BlazePose process start-up included, as a user's first analysis pays them).
@@ -180,11 +181,10 @@ def _in_new_process(code: str) -> tuple[float, float, int, int]:
 
 
 def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = True) -> list[tuple]:
-    from gaitscope.analysis.report import analyze_gait
     from gaitscope.platform import storage
     from gaitscope.platform.detect import detect_keypoints, resolve_engine
     from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.pipeline import PIPELINE_VERSION, AnalysisResult
+    from gaitscope.platform.pipeline import PIPELINE_VERSION, AnalysisResult, analyse_motion, lift_and_embed
     from gaitscope.platform.video import iter_frames, probe_video
 
     info = probe_video(video)
@@ -207,9 +207,13 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
              lambda: detect_keypoints(info, workers=workers, engine=engine))
     lifter = load_lifter()
     lifter.lift(kp, height_m=1.72)  # warm-up (first torch call allocates)
-    motion = row(f"3d ({lifter.name} lifter, flip TTA)", lambda: lifter.lift(kp, height_m=1.72, flip_tta=True))
-    emb = row("embed", lambda: lifter.embed(kp))
-    report = row("analysis", lambda: analyze_gait(motion, height_m=1.72))
+    # as the pipeline runs them: one encoder pass gives the pose (flip TTA) and the embedding
+    motion, emb = row(f"3d + embed ({lifter.name}, flip TTA)",
+                      lambda: lift_and_embed(lifter, kp, height_m=1.72, flip_tta=True))
+    from gaitscope.platform import normative_choice
+
+    reference = normative_choice.resolve(None)  # the pipeline resolves it once, before the stages
+    report = row("analysis", lambda: analyse_motion(motion, reference, height_m=1.72))
     db_url = f"sqlite:///{tmp / f'stages-{video.stem}.db'}"
     database = storage.open_db(db_url)
     result = AnalysisResult(info, kp, motion, emb, report)
