@@ -178,18 +178,19 @@ def analyze_gait(
     else:  # a lab's own (or another) reference: say which one the bands and the GPS compare against
         warnings.append(f"Joint-angle bands and GVS/GPS are relative to {cref.name} ({class_note}).")
 
-    curves = _curves(angles, windows, cref, speed_class)
+    curves, cycles = _curves(angles, windows, cref, speed_class)
     if not has_ankle(feet):
         warnings.append(
             "Ankle dorsiflexion and foot progression cannot be measured from 17 joints (no heel/toe points); "
             "they are not reported."
         )
-    scores = compute_scores(curves)
+    scores = compute_scores(curves, cycles=cycles)
     used = sorted({k[4:].rsplit("_", 1)[0] for k in scores if k.startswith("GVS_")})
     if used:
         missing = [v for v in GPS_VARIABLES if v not in used]
         warnings.append(
-            f"GPS from {len(used)} variables ({', '.join(used)}); Baker's other variables "
+            f"GPS (Baker et al. 2009: GVS per gait cycle, averaged; pelvic variables counted once) from {len(used)} "
+            f"variables ({', '.join(used)}); Baker's other variables "
             f"({', '.join(missing + ['pelvis tilt', 'hip rotation'])}) are not measurable here, so the GPS is "
             "not directly comparable with a marker-based GPS."
         )
@@ -330,8 +331,11 @@ def _normalise(values: np.ndarray, w: StrideWindow) -> np.ndarray:
     return CubicSpline(np.arange(lo, hi, dtype=float), seg)(t)
 
 
-def _curves(angles: pd.DataFrame, windows: list[StrideWindow], cref: CurveReference, speed_class: str) -> list[GaitCurve]:
+def _curves(angles: pd.DataFrame, windows: list[StrideWindow], cref: CurveReference,
+            speed_class: str) -> tuple[list[GaitCurve], dict[tuple[str, str], np.ndarray]]:
+    """The mean curve per angle and side over its strides, and the strides' single cycles (for Baker's GVS)."""
     out = []
+    cycles: dict[tuple[str, str], np.ndarray] = {}
     for name, sided in CURVES.items():
         for side in ("L", "R"):
             col = f"{name}_{side}" if sided else name
@@ -348,6 +352,7 @@ def _curves(angles: pd.DataFrame, windows: list[StrideWindow], cref: CurveRefere
             if not stack:
                 continue
             arr = np.vstack(stack)
+            cycles[(name, side)] = arr
             band = cref.band(speed_class, name)
             out.append(GaitCurve(
                 name=name, side=side, unit="deg", pct=PCT.copy(), mean=arr.mean(0),
@@ -355,4 +360,4 @@ def _curves(angles: pd.DataFrame, windows: list[StrideWindow], cref: CurveRefere
                 normal_mean=band.mean if band else None, normal_sd=band.sd if band else None,
                 normal_source=band.source if band else "no reference band (not comparable or not published)",
             ))
-    return out
+    return out, cycles

@@ -1,8 +1,12 @@
 """Gait Variable Scores and the Gait Profile Score (Baker et al. 2009, Gait & Posture 30:265-269).
 
 GVS of one variable on one side = root-mean-square difference, over the time-normalised gait cycle, between
-the patient's curve and the reference mean curve (degrees). GPS = root-mean-square of all GVS (Baker's
-overall GPS pools both sides); GPS_L / GPS_R pool one side's GVS. Baker defined the GPS over nine variables
+the patient's curve and the reference mean curve (degrees). As Baker et al. define it, the GVS is computed for
+each gait cycle and then averaged over the cycles (the RMS difference of the *mean* curve is smaller whenever the
+cycles differ from each other, so it would hide stride-to-stride deviation). GPS = root-mean-square of the GVS.
+The overall GPS takes the pelvic variables once (Baker: from the left side; here the right side's when the left
+has none), the other variables from both sides: 3 + 2 x 6 = 15 GVS for Baker's nine variables. GPS_L / GPS_R
+each pool one side's GVS, its own pelvic curves included (9 each). Baker defined the GPS over nine variables
 (pelvic tilt, obliquity and rotation, hip flexion, abduction and rotation, knee flexion, ankle dorsiflexion,
 foot progression); from H36M-17 joint centres only pelvic obliquity and rotation, hip flexion and abduction
 and knee flexion are measurable in a comparable way (plus ankle dorsiflexion and foot progression when heel
@@ -14,11 +18,14 @@ version and children.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from gaitscope.records import GaitCurve
+
+#: Pelvic variables: counted once in the overall GPS (Baker et al. 2009), per side in GPS_L / GPS_R.
+PELVIC_VARIABLES: frozenset[str] = frozenset({"pelvis_tilt", "pelvis_obliquity", "pelvis_rotation"})
 
 #: Baker's GPS variables that can be measured from our data (ankle/foot only with heel and toe points).
 GPS_VARIABLES: tuple[str, ...] = (
@@ -49,23 +56,45 @@ def gait_profile_score(gvs: Iterable[float]) -> float:
     return float(np.sqrt(np.mean(g**2)))
 
 
-def compute_scores(curves: Iterable[GaitCurve], variables: tuple[str, ...] = GPS_VARIABLES) -> dict[str, float]:
-    """``GVS_<curve>_<side>`` for each curve with a reference, plus ``GPS``, ``GPS_L``, ``GPS_R``."""
+def cycle_averaged_gvs(cycles: np.ndarray, reference_mean: np.ndarray) -> float:
+    """Baker's GVS: the GVS of each gait cycle (rows of ``cycles``, time-normalised like the reference), averaged."""
+    c = np.atleast_2d(np.asarray(cycles, dtype=float))
+    return float(np.mean([gait_variable_score(row, reference_mean) for row in c]))
+
+
+def compute_scores(
+    curves: Iterable[GaitCurve],
+    variables: tuple[str, ...] = GPS_VARIABLES,
+    cycles: Mapping[tuple[str, str], np.ndarray] | None = None,
+) -> dict[str, float]:
+    """``GVS_<curve>_<side>`` for each curve with a reference, plus ``GPS``, ``GPS_L``, ``GPS_R``.
+
+    ``cycles[(name, side)]``: the single gait cycles behind a curve's mean, shape (n_cycles, n_points); when given,
+    the GVS is Baker's per-cycle average, else the GVS of the mean curve (for stored curves whose cycles are gone).
+    """
     scores: dict[str, float] = {}
-    per_side: dict[str, list[float]] = {"L": [], "R": []}
+    per_side: dict[str, dict[str, float]] = {"L": {}, "R": {}}
     for c in curves:
         if c.name not in variables or c.normal_mean is None or c.n_strides == 0:
             continue
         if not np.all(np.isfinite(c.mean)):
             continue
-        g = gait_variable_score(c.mean, c.normal_mean)
+        rows = None if cycles is None else cycles.get((c.name, c.side))
+        if rows is not None and len(rows) and np.all(np.isfinite(rows)):
+            g = cycle_averaged_gvs(rows, c.normal_mean)
+        else:
+            g = gait_variable_score(c.mean, c.normal_mean)
         scores[f"GVS_{c.name}_{c.side}"] = g
         if c.side in per_side:
-            per_side[c.side].append(g)
-    all_gvs = per_side["L"] + per_side["R"]
-    if all_gvs:
-        scores["GPS"] = gait_profile_score(all_gvs)
+            per_side[c.side][c.name] = g
+    overall = [g for side in ("L", "R") for name, g in per_side[side].items() if name not in PELVIC_VARIABLES]
+    for name in PELVIC_VARIABLES:  # once: the left side's, else the right side's
+        g = per_side["L"].get(name, per_side["R"].get(name))
+        if g is not None:
+            overall.append(g)
+    if overall:
+        scores["GPS"] = gait_profile_score(overall)
         for s in ("L", "R"):
             if per_side[s]:
-                scores[f"GPS_{s}"] = gait_profile_score(per_side[s])
+                scores[f"GPS_{s}"] = gait_profile_score(per_side[s].values())
     return scores

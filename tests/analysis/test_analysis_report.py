@@ -123,7 +123,10 @@ def test_replaceable_curve_reference(walk, tmp_path):
     r = analyze_gait(walk.motion, curve_reference=CurveReference.from_csv(p, source="Lab X adults"))
     knee = next(c for c in r.curves if c.name == "knee_flexion" and c.side == "L")
     assert "Lab X" in knee.normal_source and np.allclose(knee.normal_mean, 0)
-    assert r.scores["GVS_knee_flexion_L"] == pytest.approx(np.sqrt(np.mean(knee.mean**2)))
+    # Baker's GVS averages the per-cycle RMS differences: at least the mean curve's RMS, at most that plus the
+    # stride-to-stride spread, sqrt(rms(mean)^2 + mean(sd^2))
+    of_mean = np.sqrt(np.mean(knee.mean**2))
+    assert of_mean - 1e-9 <= r.scores["GVS_knee_flexion_L"] <= np.sqrt(of_mean**2 + np.mean(knee.sd**2)) + 1e-9
     assert not any("CHILDREN" in w for w in r.warnings)
 
 

@@ -77,3 +77,39 @@ def test_gps_of_three_variables_computed_by_hand():
     assert s["GPS"] == pytest.approx(3.0)
     assert s["GPS_L"] == pytest.approx(3.0)
     assert "GPS_R" not in s
+
+
+def test_gvs_is_averaged_over_cycles_as_baker_defines_it():
+    """Two cycles at +2 and -2 deg from the reference: their mean curve IS the reference (RMS 0), but each cycle
+    deviates by 2 deg, so Baker's GVS (per cycle, then averaged) is 2."""
+    ref = 40 * np.sin(np.linspace(0, np.pi, 101)) ** 2
+    cycles = np.vstack([ref + 2.0, ref - 2.0])
+    curve = _curve("knee_flexion", "L", cycles.mean(0), ref)
+    assert compute_scores([curve])["GVS_knee_flexion_L"] == pytest.approx(0.0)  # without the cycles
+    s = compute_scores([curve], cycles={("knee_flexion", "L"): cycles})
+    assert s["GVS_knee_flexion_L"] == pytest.approx(2.0)
+    # unequal cycles: (1 + 3) / 2 = 2 (an RMS over cycles would give sqrt(5))
+    s = compute_scores([curve], cycles={("knee_flexion", "L"): np.vstack([ref + 1.0, ref - 3.0])})
+    assert s["GVS_knee_flexion_L"] == pytest.approx(2.0)
+
+
+def test_pelvis_counts_once_in_the_overall_gps():
+    """Baker 2009: the overall GPS takes the pelvic variables from one side only; each side's GPS has its own.
+
+    pelvis_rotation L: GVS 6, R: GVS 2 (overall uses L only); knee L: 3, knee R: 4.
+    GPS = sqrt((3^2 + 4^2 + 6^2) / 3) = sqrt(61 / 3); GPS_L = sqrt((9 + 36) / 2); GPS_R = sqrt((16 + 4) / 2).
+    """
+    ref = np.zeros(101)
+    curves = [
+        _curve("pelvis_rotation", "L", ref + 6.0, ref),
+        _curve("pelvis_rotation", "R", ref - 2.0, ref),
+        _curve("knee_flexion", "L", ref + 3.0, ref),
+        _curve("knee_flexion", "R", ref - 4.0, ref),
+    ]
+    s = compute_scores(curves)
+    assert s["GPS"] == pytest.approx(np.sqrt(61 / 3))
+    assert s["GPS_L"] == pytest.approx(np.sqrt(45 / 2))
+    assert s["GPS_R"] == pytest.approx(np.sqrt(20 / 2))
+    # only the right side has pelvis: that one is used
+    s = compute_scores(curves[1:])
+    assert s["GPS"] == pytest.approx(np.sqrt((9 + 16 + 4) / 3))

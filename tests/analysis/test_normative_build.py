@@ -149,7 +149,9 @@ def test_gps_is_computed_against_the_chosen_reference(lab):
     knee = next(c for c in rep.curves if c.name == "knee_flexion" and c.side == "L")
     band_mean = ref.curves.bands[("all", "knee_flexion")][0]
     np.testing.assert_allclose(knee.normal_mean, band_mean)
-    assert rep.scores["GVS_knee_flexion_L"] == pytest.approx(gait_variable_score(knee.mean, band_mean))
+    # Baker's per-cycle GVS lies between the GVS of the mean curve and that plus the stride-to-stride spread
+    of_mean = gait_variable_score(knee.mean, band_mean)
+    assert of_mean - 1e-9 <= rep.scores["GVS_knee_flexion_L"] <= np.sqrt(of_mean**2 + np.mean(knee.sd**2)) + 1e-9
     assert "lab A" in knee.normal_source
     assert any("relative to lab A" in w for w in rep.warnings)
     assert not any("CHILDREN" in w for w in rep.warnings)
