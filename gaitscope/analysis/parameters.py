@@ -80,6 +80,10 @@ class StrideWindow:
     end_time_frame: float
     knee_rom_deg: float = float("nan")
     hip_rom_deg: float = float("nan")
+    #: heel strikes of the other foot inside the stride (a real stride has exactly one), and whether the other
+    #: foot has heel strikes in this bout at all (else alternation cannot be checked)
+    contralateral_strikes: int = 1
+    contralateral_seen: bool = True
 
 
 def _at_many(series: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -181,9 +185,57 @@ def build_strides(
                 speed_m_s=float(speed),
                 toe_off_frame=int(round(to[0])) if len(to) == 1 else None,
             )
-            out.append(StrideWindow(stride, rom["arm"], t0, t1, rom["knee"], rom["hip"]))
+            bout_of = [b for b in bouts if b.start <= t0 and t1 <= b.stop - 1]
+            seen = any(bout_of[0].start <= t <= bout_of[0].stop - 1 for t in tf[(c, "heel_strike")])
+            out.append(StrideWindow(stride, rom["arm"], t0, t1, rom["knee"], rom["hip"], len(chs), seen))
     out.sort(key=lambda w: (w.start_time_frame, w.stride.side))
     return out
+
+
+#: Stride plausibility (see :func:`drop_implausible_strides`): a stride shorter than this fraction of the walk's
+#: median stride time, or longer than ``MAX_STRIDE_TIME_RATIO`` times it, cannot be one stride of a steady walk
+#: (stride-time CV is 2-3 % in healthy adults and rarely above 10-15 % even in Parkinson's disease or after a
+#: stroke: Hausdorff 2005, J NeuroEng Rehabil 2:19); neither can a step shorter than ``MIN_STEP_RATIO`` of the
+#: median step (step-length asymmetry ratios after stroke reach about 1.5-2, Patterson et al. 2010).
+MIN_STRIDE_TIME_RATIO = 0.6
+MAX_STRIDE_TIME_RATIO = 1.6
+MIN_STEP_RATIO = 0.35
+#: Fewer strides than this: no walk-relative rule (the median of two strides says nothing about which is wrong).
+MIN_STRIDES_FOR_RELATIVE_RULES = 3
+
+
+def drop_implausible_strides(windows: list[StrideWindow]) -> tuple[list[StrideWindow], list[str]]:
+    """The strides that can be real, and a note for each one dropped (never averaged into the result).
+
+    A stride is dropped when the other foot's heel strikes do not alternate with it (none or two inside it,
+    where that foot was seen striking in the bout), when its step is not forward, or, with at least
+    :data:`MIN_STRIDES_FOR_RELATIVE_RULES` strides, when its time or its step length is far from the walk's
+    median (the constants above). Such strides come from missed or spurious events (a swap of the legs, a
+    foot the detector lost), not from the patient: a clinician must not read them as variability.
+    """
+    times = np.array([w.stride.stride_time_s for w in windows], dtype=float)
+    steps = np.array([w.stride.step_length_m for w in windows], dtype=float)
+    relative = len(windows) >= MIN_STRIDES_FOR_RELATIVE_RULES
+    med_t = float(np.nanmedian(times)) if relative and np.isfinite(times).any() else float("nan")
+    med_s = float(np.nanmedian(steps)) if relative and np.isfinite(steps).any() else float("nan")
+    kept, notes = [], []
+    for w, t, step in zip(windows, times, steps):
+        st = w.stride
+        where = f"{'Left' if st.side == 'L' else 'Right'} stride at frames {st.start_frame}-{st.end_frame}"
+        why = None
+        if w.contralateral_seen and w.contralateral_strikes != 1:
+            why = (f"the other foot struck {w.contralateral_strikes} times inside it (heel strikes must alternate)")
+        elif np.isfinite(step) and step <= 0:
+            why = f"its step length is {step:.2f} m (the foot did not land ahead of the other)"
+        elif np.isfinite(med_t) and not MIN_STRIDE_TIME_RATIO * med_t <= t <= MAX_STRIDE_TIME_RATIO * med_t:
+            why = f"its time {t:.2f} s is far from the walk's median stride time {med_t:.2f} s"
+        elif np.isfinite(med_s) and np.isfinite(step) and step < MIN_STEP_RATIO * med_s:
+            why = f"its step length {step:.2f} m is below {MIN_STEP_RATIO:.0%} of the walk's median step {med_s:.2f} m"
+        if why is None:
+            kept.append(w)
+        else:
+            notes.append(f"{where} left out: {why}; it cannot be a real stride (missed or spurious gait event).")
+    return kept, notes
 
 
 def _max_separation(lead: np.ndarray, trail: np.ndarray, fwd: np.ndarray, t: float, half_window: float) -> float:

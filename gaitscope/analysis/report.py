@@ -29,7 +29,7 @@ from gaitscope.analysis import frames as fr
 from gaitscope.analysis.filtering import DEFAULT_CUTOFF_HZ, smooth_and_fill
 from gaitscope.analysis.kinematics import has_ankle, joint_angles
 from gaitscope.analysis.normative import PCT, CurveReference, SpatiotemporalReference
-from gaitscope.analysis.parameters import StrideWindow, build_strides, summarize
+from gaitscope.analysis.parameters import StrideWindow, build_strides, drop_implausible_strides, summarize
 from gaitscope.analysis.scores import GPS_VARIABLES, compute_scores
 from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitCurve, GaitReport, Motion3D
@@ -140,7 +140,8 @@ def analyze_gait(
     angles = angles.loc[:, angles.notna().any()]  # angles the source cannot give (no such joints)
     events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None,
                               measured=valid & np.all(np.isfinite(xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2)))
-    windows = build_strides(events, xyz, frame, fps, bouts, angles, feet or None)
+    windows, dropped = drop_implausible_strides(build_strides(events, xyz, frame, fps, bouts, angles, feet or None))
+    warnings += dropped
     if not windows:
         raise AnalysisError(
             f"No complete stride (heel strike to heel strike of the same foot) was found in {t / fps:.1f} s of "
