@@ -44,6 +44,9 @@ class VideoInfo:
     codec: str = ""
     size_bytes: int = 0
     sha256: str = ""  # content hash: identifies a recording whatever its file name
+    #: frames are not evenly spaced in time (phone VFR); ``fps`` is then the mean rate and the 2D stage resamples
+    #: its keypoints onto an even clock from the container's frame times (gaitscope.platform.frame_times)
+    variable_rate: bool = False
 
 
 @dataclass(frozen=True)

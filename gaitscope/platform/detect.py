@@ -40,6 +40,7 @@ import numpy as np
 
 from gaitscope.errors import GaitscopeError, VideoError
 from gaitscope.platform.blazepose_map import DEFAULT_MIN_VISIBILITY, blazepose_to_h36m
+from gaitscope.platform.frame_times import read_frame_times, resample_keypoints
 from gaitscope.platform.leg_identity import LEG_IDENTITY_VERSION, apply_leg_identity, decide_leg_identity
 from gaitscope.platform.person_gate import GateParams, select_person
 from gaitscope.platform.video import iter_frames, probe_video
@@ -395,7 +396,7 @@ def detect_keypoints(
             f"Filled {_count_runs(interpolated)} short gap(s) ({int(interpolated.sum())} frames, each gap at most "
             f"{max_gap_s:g} s) by linear interpolation."
         )
-    return Keypoints2D(
+    kp = Keypoints2D(
         xy_px=xy,
         conf=conf,
         fps=info.fps,
@@ -408,3 +409,8 @@ def detect_keypoints(
         raw_format="blazepose33",
         notes=tuple(notes),
     )
+    if info.variable_rate:
+        times = read_frame_times(info.path)
+        if times is not None and len(times) >= info.n_frames:
+            kp = resample_keypoints(kp, times[: info.n_frames], info.fps)
+    return kp

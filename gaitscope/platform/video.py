@@ -19,6 +19,9 @@ Decisions (documented because they are choices, not facts):
   (``moov`` box) is missing, the usual state of a file cut during upload, cannot be opened at all and is
   diagnosed from its box structure; an MP4/MOV whose last box runs past the end of the file is reported
   as incomplete even when its first frames decode (a "fast-start" file cut short).
+* **Variable frame rate.** Phone videos are often VFR. The container's presentation time stamps (read with
+  PyAV, :mod:`gaitscope.platform.frame_times`) decide: when frame intervals vary, ``VideoInfo.fps`` is the
+  mean rate and ``variable_rate`` is set, and the 2D stage resamples its keypoints onto an even clock.
 * **Rotation.** Phones store portrait video as landscape frames plus a rotation tag. OpenCV's automatic
   rotation is switched off and the tag (``CAP_PROP_ORIENTATION_META``, clockwise degrees, the same
   convention OpenCV and FFmpeg use for display) is applied here, so ``VideoInfo.width/height`` and every
@@ -38,6 +41,7 @@ import numpy as np
 
 from gaitscope.errors import VideoError
 from gaitscope.platform.file_hash import file_sha256
+from gaitscope.platform.frame_times import is_variable_rate, mean_rate, read_frame_times
 from gaitscope.records import VideoInfo
 
 #: A file whose decodable frames fall below this fraction of its declared count is reported as truncated.
@@ -224,6 +228,12 @@ def probe_video(
     first = _rotate(first, rotation)
     height, width = first.shape[:2]
 
+    # Phones record variable frame rate: the container's time stamps say when each frame was taken, and the
+    # nominal rate is then the mean rate (OpenCV reports a nominal or a maximum rate for such files).
+    times = read_frame_times(str(p))
+    variable = times is not None and is_variable_rate(times)
+    if variable:
+        fps = mean_rate(times)
     if not math.isfinite(fps) or fps <= 0:
         raise VideoError(
             f"The video '{p.name}' does not say how many frames per second it has.",
@@ -268,6 +278,7 @@ def probe_video(
         codec=codec,
         size_bytes=size,
         sha256=file_sha256(p),
+        variable_rate=bool(variable and abs(len(times) - n_frames) <= _COUNT_SLACK),
     )
 
 
