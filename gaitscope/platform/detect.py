@@ -20,9 +20,7 @@ OpenCV run threads, and forking a process with threads can deadlock. (As always 
 calls this must guard its entry point with ``if __name__ == "__main__":``.)
 
 After detection, :mod:`gaitscope.platform.person_gate` rejects phantom skeletons and identity switches and
-picks the longest stretch with one person; short gaps inside it are linearly interpolated and flagged; then
-:mod:`gaitscope.platform.leg_identity` decides left and right of the legs for the whole stretch (BlazePose swaps
-them where they cross) and exchanges the leg landmarks back where they were swapped.
+picks the longest stretch with one person; short gaps inside it are linearly interpolated and flagged.
 Conversion to H36M-17 is in :mod:`gaitscope.platform.blazepose_map`.
 """
 
@@ -41,7 +39,6 @@ import numpy as np
 from gaitscope.errors import GaitscopeError, VideoError
 from gaitscope.platform.blazepose_map import DEFAULT_MIN_VISIBILITY, blazepose_to_h36m
 from gaitscope.platform.frame_times import read_frame_times, resample_keypoints
-from gaitscope.platform.leg_identity import LEG_IDENTITY_VERSION, apply_leg_identity, decide_leg_identity
 from gaitscope.platform.person_gate import GateParams, select_person
 from gaitscope.platform.video import iter_frames, probe_video
 from gaitscope.records import Keypoints2D, VideoInfo
@@ -101,8 +98,8 @@ def detector_source(engine: str) -> str:
         from gaitscope.platform.blazepose_litert import PORT_VERSION
 
         return (f"blazepose-full/litert-{version('ai-edge-litert')}+mediapipe-{mediapipe_version()}-models"
-                f"/port{PORT_VERSION}/legs{LEG_IDENTITY_VERSION}")
-    return f"blazepose-full/mediapipe-{mediapipe_version()}/legs{LEG_IDENTITY_VERSION}"
+                f"/port{PORT_VERSION}")
+    return f"blazepose-full/mediapipe-{mediapipe_version()}"
 
 
 def engine_tag(engine: str) -> str:
@@ -112,8 +109,8 @@ def engine_tag(engine: str) -> str:
 
         from gaitscope.platform.blazepose_litert import PORT_VERSION
 
-        return f"lt{version('ai-edge-litert')}-p{PORT_VERSION}-l{LEG_IDENTITY_VERSION}"
-    return f"mp{mediapipe_version()}-l{LEG_IDENTITY_VERSION}"
+        return f"lt{version('ai-edge-litert')}-p{PORT_VERSION}"
+    return f"mp{mediapipe_version()}"
 
 
 class _MediaPipePose:
@@ -384,13 +381,9 @@ def detect_keypoints(
         min_person_frames=min_person_frames, max_gap_s=max_gap_s, frame_offset=start, params=gate,
     )
     kept = _interpolate_gaps(raw[sel.start : sel.stop], sel.valid)
-    legs = decide_leg_identity(kept, info.fps, valid=sel.valid)
-    kept = apply_leg_identity(kept, legs)
     xy, conf = blazepose_to_h36m(kept, min_visibility=min_visibility)
     interpolated = ~sel.valid
     notes = list(sel.notes)
-    if legs.note():
-        notes.append(legs.note())
     if interpolated.any():
         notes.append(
             f"Filled {_count_runs(interpolated)} short gap(s) ({int(interpolated.sum())} frames, each gap at most "
