@@ -53,41 +53,56 @@ def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12, abs=1e-12)
 
 
+def _assert_stored_as_computed(db, aid: int, result) -> None:
+    with db.read_session() as s:
+        report, motion, kp, emb, _ = repo.load_analysis(s, aid)
+        a = repo.get_analysis(s, aid)
+        name = a.recording.original_name
+        model_name, model_version, source = a.model_name, a.model_version, a.source
+    want = result.report
+    assert report.analysis_version == want.analysis_version
+    assert (model_name + "@" + model_version) == result.motion.source == source
+    assert name == LONGEST_FILE_NAME
+    assert [(p.name, p.side) for p in report.parameters] == [(p.name, p.side) for p in want.parameters]
+    assert all(_same(p.value, q.value) and _same(p.sd, q.sd) for p, q in zip(report.parameters, want.parameters))
+    assert [(e.side, e.kind, e.frame) for e in report.events] == [(e.side, e.kind, e.frame) for e in want.events]
+    assert [(s.start_frame, s.end_frame) for s in report.strides] == [(s.start_frame, s.end_frame)
+                                                                       for s in want.strides]
+    np.testing.assert_allclose(motion.xyz_m, result.motion.xyz_m, rtol=1e-6, atol=1e-6)  # float32 blobs
+    if result.kind == "video":
+        assert kp is not None and kp.source == result.keypoints.source
+        assert emb is not None and emb.model_version == result.embedding.model_version
+
+
 def test_a_real_analysis_is_stored_and_read_back_whole(db, real_result):
+    """The pipeline's own storage calls, as ``gaitscope analyze`` makes them (failed on PostgreSQL before 0006)."""
+    from gaitscope.platform import storage
+    from gaitscope.platform.pipeline import PIPELINE_VERSION
+
+    assert len(real_result.report.analysis_version) > 50
+    rec_id = storage.register(db, real_result.video, patient_code="P-REAL", visit_date=None,
+                              original_name=LONGEST_FILE_NAME, kind=real_result.kind)
+    aid = storage.save(db, rec_id, real_result, pipeline_version=PIPELINE_VERSION)
+    _assert_stored_as_computed(db, aid, real_result)
+
+
+def test_a_real_analysis_against_a_lab_reference_is_stored_beside_the_bundled_one(db, real_result):
+    """A lab reference set appends its name and digest to the analysis version (300+ characters here)."""
     from gaitscope.analysis.normative_build import bundled_reference_set
     from gaitscope.platform import normative_choice, storage
     from gaitscope.platform.pipeline import PIPELINE_VERSION
 
     lab = _lab_reference()
-    lab_report = normative_choice.analyze_with(real_result.motion, lab,
-                                               height_m=1.70 if real_result.kind == "video" else None)
-    assert len(real_result.report.analysis_version) > 50 and len(lab_report.analysis_version) > 300
+    lab_result = replace(real_result, report=normative_choice.analyze_with(
+        real_result.motion, lab, height_m=1.70 if real_result.kind == "video" else None))
+    assert len(lab_result.report.analysis_version) > 300
     rec_id = storage.register(db, real_result.video, patient_code="P-REAL", visit_date=None,
                               original_name=LONGEST_FILE_NAME, kind=real_result.kind)
-    ids = []
-    for result, ref in ((real_result, bundled_reference_set()), (replace(real_result, report=lab_report), lab)):
-        ids.append(storage.save(db, rec_id, result, pipeline_version=PIPELINE_VERSION, inputs=_inputs(result, ref)))
+    ids = [storage.save(db, rec_id, result, pipeline_version=PIPELINE_VERSION, inputs=_inputs(result, ref))
+           for result, ref in ((real_result, bundled_reference_set()), (lab_result, lab))]
     assert ids[0] != ids[1]  # another reference set is another analysis, stored beside the first
-
-    for aid, result in zip(ids, (real_result, replace(real_result, report=lab_report))):
-        with db.read_session() as s:
-            report, motion, kp, emb, _ = repo.load_analysis(s, aid)
-            a = repo.get_analysis(s, aid)
-            name = a.recording.original_name
-            model_name, model_version, source = a.model_name, a.model_version, a.source
-        want = result.report
-        assert report.analysis_version == want.analysis_version
-        assert (model_name + "@" + model_version) == result.motion.source == source
-        assert name == LONGEST_FILE_NAME
-        assert [(p.name, p.side) for p in report.parameters] == [(p.name, p.side) for p in want.parameters]
-        assert all(_same(p.value, q.value) and _same(p.sd, q.sd) for p, q in zip(report.parameters, want.parameters))
-        assert [(e.side, e.kind, e.frame) for e in report.events] == [(e.side, e.kind, e.frame) for e in want.events]
-        assert [(s.start_frame, s.end_frame) for s in report.strides] == [(s.start_frame, s.end_frame)
-                                                                           for s in want.strides]
-        np.testing.assert_allclose(motion.xyz_m, result.motion.xyz_m, rtol=1e-6, atol=1e-6)  # float32 blobs
-        if result.kind == "video":
-            assert kp is not None and kp.source == result.keypoints.source
-            assert emb is not None and emb.model_version == result.embedding.model_version
+    for aid, result in zip(ids, (real_result, lab_result)):
+        _assert_stored_as_computed(db, aid, result)
 
 
 def test_typed_values_longer_than_their_column_are_refused_clearly(db, real_sample_result):
