@@ -213,3 +213,31 @@ def test_event_and_stride_frames_are_frames_of_the_original_video(given_keypoint
     db_strides = _rows(url, "SELECT start_frame, end_frame FROM stride WHERE analysis_id = :a ORDER BY idx",
                        a=res.analysis_id)
     assert db_strides == list(zip(strides["start_frame"], strides["end_frame"]))
+
+
+def test_motion_capture_frames_count_from_the_files_first_sample(tmp_path):
+    """A TRC whose leg markers are missing for the first 2 s: those samples are trimmed before the analysis, yet
+    the exported and stored frames are samples of the file (independent truth: where the walker put its events)."""
+    from gaitscope.platform.mocap_pipeline import analyze_mocap
+    from gaitscope.platform.synthetic_mocap import plug_in_gait_markers, write_trc
+    from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
+
+    hidden = 60
+    walk = simulate_walk(WalkParams(duration_s=8.0, fps=30.0, seed=5))
+    markers = plug_in_gait_markers(walk.motion)
+    for name in ("LANK", "RANK"):
+        markers[name][:hidden] = np.nan
+    trc = write_trc(tmp_path / "late.trc", markers, 30.0, units="mm")
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    res = analyze_mocap(trc, db_url=url, patient_code="LAB-1", out_dir=tmp_path / "out")
+    events = pd.read_csv(res.outputs["events"])
+    assert len(events) >= 6 and (events["frame"] >= hidden).all()
+    truth: dict[tuple[str, str], list[float]] = {}
+    for e in walk.truth.events:
+        truth.setdefault((e.side, e.kind), []).append(e.time_s * 30.0)
+    for row in events.itertuples(index=False):
+        nearest = min(truth[(row.side, row.kind)], key=lambda f: abs(f - row.frame))
+        assert row.frame == pytest.approx(nearest, abs=2.0), row
+        assert row.time_s == pytest.approx(nearest / 30.0, abs=2.0 / 30.0)
+    _assert_csv_is_the_database(url, res)
