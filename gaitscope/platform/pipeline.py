@@ -146,7 +146,8 @@ def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, 
     The reference set takes part in the analysis version, so a batch made elsewhere (Ray) must come through
     here to be the same record as a local one. ``first_frame``: the index in the source (video frame, file
     sample) of the motion's first row; the report's frames and times are counted from the start of the source, so
-    a clinician finds an event of the exported tables in the video (:func:`~gaitscope.analysis.report.on_source_timeline`).
+    a clinician finds an event of the exported tables in the video
+    (:func:`~gaitscope.analysis.report.on_source_timeline`).
     """
     from gaitscope.analysis.report import on_source_timeline
     from gaitscope.platform import normative_choice

@@ -55,7 +55,8 @@ def test_analyses_stored_before_0006_survive_the_upgrade_and_are_not_reused(db_u
         c.execute(sa.text("INSERT INTO visit (id, patient_id, visit_date, created_at) VALUES (1, 1, '2026-01-05', :t)"),
                   {"t": now})
         c.execute(sa.text("INSERT INTO recording (id, visit_id, sha256, original_name, kind, status, created_at, "
-                          "updated_at) VALUES (1, 1, :h, 'old.mp4', 'video', 'done', :t, :t)"), {"h": sha("old"), "t": now})
+                          "updated_at) VALUES (1, 1, :h, 'old.mp4', 'video', 'done', :t, :t)"),
+                  {"h": sha("old"), "t": now})
         c.execute(sa.text("INSERT INTO analysis (id, recording_id, pipeline_version, model_name, model_version, "
                           "analysis_version, fps, n_frames, duration_s, scale_note, source, scores, warnings, "
                           "created_at) VALUES (7, 1, '0.1.0', 'lifter:small', 'v1', 'a1', 30, 90, 3, '', "
