@@ -230,6 +230,38 @@ def analyze_gait(
     )
 
 
+def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:
+    """``report`` with its frames and times counted from the start of the source instead of from the motion's
+    first row.
+
+    The 2D stage keeps one stretch of a video (the longest with one credible person), so the motion's row 0 is
+    video frame ``first_frame``; a clinician looking for a heel strike must find it at the frame and second the
+    exported tables give. Events (frame, time), strides (start, end, toe-off frame) and the angle table (its
+    ``frame`` index and ``time_s`` column) are shifted; everything else (durations, parameters, curves) does not
+    depend on where the clock starts. Times stay ``frame / fps`` (sub-frame event times shift by the same
+    ``first_frame / fps``).
+    """
+    from dataclasses import replace
+
+    off = int(first_frame)
+    if off == 0:
+        return report
+    if off < 0:
+        raise ValueError(f"first_frame must be >= 0, got {first_frame}")
+    dt = off / float(report.fps)
+    events = tuple(replace(e, frame=int(e.frame) + off, time_s=float(e.time_s) + dt) for e in report.events)
+    strides = tuple(replace(s, start_frame=int(s.start_frame) + off, end_frame=int(s.end_frame) + off,
+                            toe_off_frame=None if s.toe_off_frame is None else int(s.toe_off_frame) + off)
+                    for s in report.strides)
+    angles = report.angles
+    if angles is not None:
+        angles = angles.copy()
+        angles.index = angles.index + off
+        if "time_s" in angles:
+            angles["time_s"] = angles["time_s"] + dt
+    return replace(report, events=events, strides=strides, angles=angles)
+
+
 def _jitter_mm(raw: np.ndarray, smooth: np.ndarray, valid: np.ndarray) -> float:
     """Median over joints of the RMS difference between raw and low-passed positions (mm): the input's noise."""
     d = np.linalg.norm(raw - smooth, axis=-1)[valid]  # (frames, joints), NaN where a joint is missing

@@ -73,6 +73,9 @@ JOB_STATUSES = ("queued", "running", "done", "failed")
 ROLES = ("admin", "clinician", "researcher", "viewer")
 
 MAX_BIRTH_YEAR_SCHEMA = 2100
+#: Longest original file name kept (characters). A file name is at most 255 bytes on ext4, NTFS, APFS, i.e. at
+#: most 255 characters; 500 leaves room for a name a browser sends with its folder.
+MAX_ORIGINAL_NAME = 500
 
 
 def utcnow() -> datetime:
@@ -192,12 +195,15 @@ class Recording(Base):
         CheckConstraint("height IS NULL OR height > 0", name="height_positive"),
         _range("size_bytes", 0, None, "size_nonneg"),
         CheckConstraint("length(sha256) = 64", name="sha256_length"),
+        # migration 0006: one content once per visit, not once per database: the same file analysed for another
+        # patient is filed under that patient (the pipeline looks a recording up by patient and content)
+        UniqueConstraint("visit_id", "sha256", name="uq_recording_visit_id_sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"), index=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    original_name: Mapped[Optional[str]] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_name: Mapped[Optional[str]] = mapped_column(String(MAX_ORIGINAL_NAME))
     # generated file name inside the uploads folder (migration 0002); never a path the user chose
     storage_name: Mapped[Optional[str]] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))
@@ -223,15 +229,19 @@ class Recording(Base):
 
 
 class Analysis(Base):
-    """One run of the pipeline over one recording with given model and analysis versions.
+    """One run of the pipeline over one recording with given inputs.
 
-    UNIQUE(recording, model_version, analysis_version): re-running the same versions is idempotent, a new
-    lifter or analysis version adds a new analysis beside the old one (old results stay comparable).
+    UNIQUE(recording, inputs_key) (migration 0006): ``inputs_key`` is the SHA-256 of every input that changes a
+    number (lifter or importer and its checkpoint, analysis version, reference set, subject height, flip TTA;
+    :mod:`gaitscope.platform.analysis_inputs`), ``inputs`` the same inputs as JSON. Re-running with the same
+    inputs is idempotent; another height, reference or lifter adds a new analysis beside the old one. Analyses
+    stored before 0006 have the key ``legacy-<id>`` and are never reused. Versions and sources are TEXT: the
+    product writes them (82+ characters for the analysis version) and does not bound them.
     """
 
     __tablename__ = "analysis"
     __table_args__ = (
-        UniqueConstraint("recording_id", "model_version", "analysis_version", name="uq_analysis_versions"),
+        UniqueConstraint("recording_id", "inputs_key", name="uq_analysis_inputs"),
         CheckConstraint("fps > 0", name="fps_positive"),
         CheckConstraint("n_frames >= 0", name="n_frames_nonneg"),
     )
@@ -239,14 +249,16 @@ class Analysis(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"), index=True)
     pipeline_version: Mapped[str] = mapped_column(String(50))
-    model_name: Mapped[str] = mapped_column(String(100))
-    model_version: Mapped[str] = mapped_column(String(100))
-    analysis_version: Mapped[str] = mapped_column(String(50))
+    model_name: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str] = mapped_column(Text)
+    analysis_version: Mapped[str] = mapped_column(Text)
+    inputs_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    inputs: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     fps: Mapped[float] = mapped_column(Float)
     n_frames: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     scale_note: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(300), default="")
+    source: Mapped[str] = mapped_column(Text, default="")
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # GPS, GVS_*; NaN stored as null
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
     angles_columns: Mapped[Optional[list[Any]]] = mapped_column(JSON)
@@ -307,8 +319,8 @@ class PoseSequence(Base):
     n_channels: Mapped[int] = mapped_column(Integer)
     dtype: Mapped[str] = mapped_column(String(10))
     fps: Mapped[float] = mapped_column(Float)
-    model_name: Mapped[str] = mapped_column(String(100), default="")
-    model_version: Mapped[str] = mapped_column(String(100), default="")
+    model_name: Mapped[str] = mapped_column(Text, default="")
+    model_version: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[bytes] = mapped_column(LargeBinary)
     aux: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -425,8 +437,8 @@ class Embedding(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), index=True)
-    model_name: Mapped[str] = mapped_column(String(100))
-    model_version: Mapped[str] = mapped_column(String(100))
+    model_name: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str] = mapped_column(Text)
     dim: Mapped[int] = mapped_column(Integer)
     pooled: Mapped[bytes] = mapped_column(LargeBinary)
     per_frame: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
@@ -450,12 +462,12 @@ class ModelRegistry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     version: Mapped[str] = mapped_column(String(100))
-    feature_set: Mapped[str] = mapped_column(String(200), default="")
+    feature_set: Mapped[str] = mapped_column(Text, default="")
     classes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     training_data: Mapped[str] = mapped_column(Text, default="")
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     blob: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
-    path: Mapped[Optional[str]] = mapped_column(String(1000))
+    path: Mapped[Optional[str]] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Ts, default=utcnow)
 
@@ -475,7 +487,7 @@ class PredictionRow(Base):
     model_id: Mapped[Optional[int]] = mapped_column(ForeignKey("model_registry.id", ondelete="SET NULL"))
     head_name: Mapped[str] = mapped_column(String(100))
     head_version: Mapped[str] = mapped_column(String(100))
-    feature_set: Mapped[str] = mapped_column(String(200), default="")
+    feature_set: Mapped[str] = mapped_column(Text, default="")
     classes: Mapped[list[Any]] = mapped_column(JSON)
     probabilities: Mapped[list[Any]] = mapped_column(JSON)
     predicted: Mapped[str] = mapped_column(String(100))
@@ -495,7 +507,7 @@ class ReportExport(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
-    path: Mapped[str] = mapped_column(String(1000))
+    path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[Optional[str]] = mapped_column(String(64))
     size_bytes: Mapped[Optional[int]] = mapped_column(Integer)
     created_by: Mapped[Optional[str]] = mapped_column(String(100))

@@ -16,6 +16,8 @@ cannot store NaN at all (it silently turns it into NULL) and NULL is what SQL ag
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import fields
 from datetime import date, datetime
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session
 from gaitscope.db.arrays import decode_array, decode_bundle, encode_array, encode_bundle
 from gaitscope.db.models import (
     JOINT_FORMATS,
+    MAX_ORIGINAL_NAME,
     RECORDING_STATUSES,
     SEXES,
     Analysis,
@@ -49,7 +52,7 @@ from gaitscope.db.models import (
     Visit,
 )
 from gaitscope.db.translate import translate
-from gaitscope.errors import DatabaseError, DuplicateError
+from gaitscope.errors import DatabaseError, DuplicateError, InvalidInputError
 from gaitscope.records import (
     GaitCurve,
     GaitEvent,
@@ -66,6 +69,22 @@ POSE_DTYPE = np.float32
 PER_FRAME_EMBEDDING_DTYPE = np.float16
 _SEX_ALIASES = {"f": "F", "female": "F", "w": "F", "m": "M", "male": "M", "x": "X", "other": "X", "o": "X"}
 _MAX_ERROR_CHARS = 4000
+
+#: Bounded columns a person types into (patient forms, the CLI, a classifier's labels): longer values are refused
+#: with :class:`InvalidInputError` before the database sees them (PostgreSQL would refuse them with a bare "value
+#: too long"; SQLite would silently store them). Product-written strings are TEXT (migration 0006).
+TYPED_LIMITS: dict[str, int] = {
+    "patient code": 64, "diagnosis": 200, "site": 100, "care team": 100, "given name": 200, "family name": 200,
+    "hospital number": 100, "classifier name": 100, "classifier version": 100, "class label": 100,
+}
+
+
+def check_length(what: str, value: str | None) -> None:
+    """Refuse a typed ``value`` longer than its column (:data:`TYPED_LIMITS`) with a sentence that says so."""
+    limit = TYPED_LIMITS[what]
+    if value is not None and len(value) > limit:
+        raise InvalidInputError(f"The {what} is {len(value)} characters long; {limit} at most.",
+                                f"Shorten the {what}.")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -126,8 +145,8 @@ def create_patient(
         raise DuplicateError(f"A patient with code {code!r} already exists.", hint="Choose another code or open the existing patient.")
     if birth_year is not None and int(birth_year) > date.today().year:
         raise DatabaseError(f"Birth year {birth_year} is in the future.")
-    if len(code) > 64:
-        raise DatabaseError(f"The patient code is {len(code)} characters long; 64 at most.")
+    for what, value in (("patient code", code), ("diagnosis", diagnosis), ("site", site), ("care team", care_team)):
+        check_length(what, value)
     if sex is not None:
         sex = _SEX_ALIASES.get(str(sex).strip().lower(), str(sex).strip())
         if sex not in SEXES:
@@ -170,6 +189,8 @@ def set_patient_identity(
     contact: str | None = None,
 ) -> PatientIdentity:
     """Create or replace the identifying data of a patient (kept out of every research query)."""
+    for what, value in (("given name", given_name), ("family name", family_name), ("hospital number", hospital_number)):
+        check_length(what, value)
     ident = s.get(PatientIdentity, patient.id) or PatientIdentity(patient_id=patient.id)
     ident.given_name, ident.family_name = given_name, family_name
     ident.date_of_birth, ident.hospital_number, ident.contact = date_of_birth, hospital_number, contact
@@ -199,10 +220,18 @@ def register_recording(
     height: int | None,
     size_bytes: int | None,
 ) -> Recording:
-    """Register an uploaded file (status ``pending``). The same content (SHA-256) cannot be registered twice:
-    :class:`DuplicateError` names the existing recording so the UI can open it instead."""
+    """Register an uploaded file (status ``pending``) for the patient of ``visit``.
+
+    The same content (SHA-256) cannot be registered twice for one patient: :class:`DuplicateError` names the
+    existing recording so the UI can open it instead. The same file for another patient is filed under that
+    patient as its own recording (migration 0006): who a recording belongs to is what the clinician said.
+    ``original_name`` longer than a file name can be is refused (:class:`InvalidInputError`).
+    """
     sha256 = (sha256 or "").strip().lower()
-    existing = find_recording_by_hash(s, sha256)
+    if original_name is not None and len(original_name) > MAX_ORIGINAL_NAME:
+        raise InvalidInputError(f"The file name is {len(original_name)} characters long; {MAX_ORIGINAL_NAME} at most.",
+                                "Rename the file to a shorter name.")
+    existing = find_recording_by_hash(s, sha256, patient_id=visit.patient_id)
     if existing is not None:
         v = s.get(Visit, existing.visit_id)
         who = s.get(Patient, v.patient_id).code if v is not None else "?"
@@ -227,8 +256,13 @@ def register_recording(
     return r
 
 
-def find_recording_by_hash(s: Session, sha256: str) -> Recording | None:
-    return s.scalars(select(Recording).where(Recording.sha256 == sha256.strip().lower())).one_or_none()
+def find_recording_by_hash(s: Session, sha256: str, *, patient_id: int | None = None) -> Recording | None:
+    """The recording of this content for the patient ``patient_id`` (the first one registered), or with no
+    patient given the first recording of this content whoever it belongs to."""
+    q = select(Recording).where(Recording.sha256 == sha256.strip().lower())
+    if patient_id is not None:
+        q = q.join(Visit, Visit.id == Recording.visit_id).where(Visit.patient_id == patient_id)
+    return s.scalars(q.order_by(Recording.id).limit(1)).first()
 
 
 def get_recording(s: Session, recording_id: int) -> Recording | None:
@@ -304,6 +338,10 @@ def register_model(
     active: bool = False,
 ) -> ModelRegistry:
     """Register a trained classifier head; ``active=True`` deactivates the other versions of ``name``."""
+    check_length("classifier name", name)
+    check_length("classifier version", version)
+    for label in classes:  # a prediction stores one of them in PredictionRow.predicted
+        check_length("class label", str(label))
     if active:
         for m in s.scalars(select(ModelRegistry).where(ModelRegistry.name == name, ModelRegistry.active)):
             m.active = False
@@ -349,13 +387,23 @@ def record_export(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def find_analysis(s: Session, recording_id: int, model_version: str, analysis_version: str) -> Analysis | None:
+def versions_inputs(model_name: str, model_version: str, analysis_version: str) -> dict[str, Any]:
+    """The inputs of an analysis when the caller knows only its versions (scripts, demo data): what identified an
+    analysis before migration 0006."""
+    return {"model": f"{model_name}@{model_version}", "analysis_version": analysis_version}
+
+
+def inputs_key(inputs: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of ``inputs`` as canonical JSON (sorted keys, NaN as null): the stored identity of an
+    analysis, ``Analysis.inputs_key``."""
+    text = json.dumps(_jsonable(dict(inputs)), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def find_analysis(s: Session, recording_id: int, key: str) -> Analysis | None:
+    """The analysis of ``recording_id`` whose inputs have the key ``key`` (:func:`inputs_key`), else None."""
     return s.scalars(
-        select(Analysis).where(
-            Analysis.recording_id == recording_id,
-            Analysis.model_version == model_version,
-            Analysis.analysis_version == analysis_version,
-        )
+        select(Analysis).where(Analysis.recording_id == recording_id, Analysis.inputs_key == key)
     ).one_or_none()
 
 
@@ -528,16 +576,24 @@ def save_analysis(
     analysis_version: str,
     pipeline_version: str,
     store_per_frame_embedding: bool = True,
+    inputs: Mapping[str, Any] | None = None,
+    replace: bool = False,
 ) -> Analysis:
     """Store a whole analysis of ``recording`` atomically and mark the recording ``done``.
 
-    Idempotent: if an analysis with the same (recording, model_version, analysis_version) exists, it is returned
-    unchanged and nothing is written (also when a concurrent process saved it a moment earlier). A new model or
-    analysis version is stored beside the old ones. Poses are stored as float32, per-frame embeddings as
-    float16 (``store_per_frame_embedding=False`` keeps only the pooled vector); see :mod:`gaitscope.db.arrays`.
+    ``inputs``: everything that changed a number of this analysis (default: the model and analysis versions,
+    :func:`versions_inputs`); their :func:`inputs_key` identifies the analysis. Idempotent: if an analysis of
+    this recording with the same inputs exists, it is returned unchanged and nothing is written (also when a
+    concurrent process saved it a moment earlier), unless ``replace``: then it is deleted and this one stored in
+    its place, in the same transaction (``gaitscope analyze --force``: the database holds what the rerun
+    exported). Other inputs are stored beside the old analyses. Poses are stored as float32, per-frame
+    embeddings as float16 (``store_per_frame_embedding=False`` keeps only the pooled vector); see
+    :mod:`gaitscope.db.arrays`.
     """
-    existing = find_analysis(s, recording.id, model_version, analysis_version)
-    if existing is not None:
+    inputs = dict(inputs) if inputs is not None else versions_inputs(model_name, model_version, analysis_version)
+    key = inputs_key(inputs)
+    existing = find_analysis(s, recording.id, key)
+    if existing is not None and not replace:
         return existing
     for p in predictions:
         _check_prediction(p)
@@ -546,12 +602,17 @@ def save_analysis(
         raise DatabaseError(f"Recording {recording.id} does not exist (it may have been deleted); the analysis was not saved.")
     try:
         with s.begin_nested():
+            if existing is not None:  # replace: the old rows go (ON DELETE CASCADE) before the new ones come
+                s.delete(existing)
+                s.flush()
             a = Analysis(
                 recording_id=rec.id,
                 pipeline_version=pipeline_version,
                 model_name=model_name,
                 model_version=model_version,
                 analysis_version=analysis_version,
+                inputs_key=key,
+                inputs=_jsonable(inputs),
                 fps=float(report.fps),
                 n_frames=int(report.n_frames),
                 duration_s=float(report.duration_s),
@@ -574,7 +635,7 @@ def save_analysis(
             s.flush()
     except sa_exc.IntegrityError as exc:
         # A concurrent writer saved the same analysis between our check and our insert: return theirs.
-        existing = find_analysis(s, recording.id, model_version, analysis_version)
+        existing = find_analysis(s, recording.id, key)
         if existing is not None:
             return existing
         raise translate(exc, "Saving the analysis") from exc

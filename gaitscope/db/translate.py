@@ -40,16 +40,19 @@ _CHECK_MESSAGES: dict[str, str] = {
 _UNIQUE_MESSAGES: dict[str, str] = {
     "uq_patient_code": "A patient with this code already exists; choose another code or open the existing patient.",
     "patient.code": "A patient with this code already exists; choose another code or open the existing patient.",
-    "uq_recording_sha256": "This file was already uploaded (same content); open the existing recording instead.",
-    "recording.sha256": "This file was already uploaded (same content); open the existing recording instead.",
+    "uq_recording_visit_id_sha256": "This file was already uploaded for this visit (same content); open the existing "
+                                    "recording instead.",
+    "recording.visit_id, recording.sha256": "This file was already uploaded for this visit (same content); open the "
+                                            "existing recording instead.",
     "uq_app_user_username": "This user name is already taken.",
     "app_user.username": "This user name is already taken.",
     "uq_patient_identity_hospital_number": "Another patient already has this hospital number.",
     "patient_identity.hospital_number": "Another patient already has this hospital number.",
     "uq_model_registry_name_version": "A classifier with this name and version is already registered.",
     "model_registry.name, model_registry.version": "A classifier with this name and version is already registered.",
-    "uq_analysis_versions": "This recording was already analysed with these model and analysis versions.",
-    "analysis.recording_id, analysis.model_version": "This recording was already analysed with these model and analysis versions.",
+    "uq_analysis_inputs": "This recording was already analysed with these inputs (model, versions, height, reference).",
+    "analysis.recording_id, analysis.inputs_key": "This recording was already analysed with these inputs (model, "
+                                                  "versions, height, reference).",
 }
 
 

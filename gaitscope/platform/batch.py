@@ -3,9 +3,10 @@
 * **Input**: a folder (every video file in it and its sub-folders, filed under patient ``UNASSIGNED``) or a
   manifest CSV with the columns ``path`` (absolute, or relative to the manifest), ``patient``, ``visit_date``
   (ISO) and ``height_cm`` (the last three optional).
-* **Resumable**: before any work, each file's SHA-256 is looked up; a file whose recording already has an
-  analysis stored is skipped, so a rerun after a crash, a Ctrl-C or a fix does only what is left (failed files are
-  tried again).
+* **Resumable**: before any work, each file's SHA-256 is looked up; a file whose recording for that row's patient
+  already has an analysis with the same inputs (lifter, versions, reference, the row's height:
+  :mod:`gaitscope.platform.analysis_inputs`) is skipped, so a rerun after a crash, a Ctrl-C or a fix does only
+  what is left (failed files are tried again).
 * **Failures never abort the batch**: each is recorded (the recording is marked ``failed`` with the clinician's
   message when it got that far) and listed in the summary at the end; the exit status is 1 when any file failed.
 * **Local** (default): :func:`gaitscope.platform.pipeline.analyze_video` on one video after another, the lifter
@@ -162,33 +163,43 @@ def read_items(source: str | Path) -> list[BatchItem]:
         return [_parse_row(row, src.parent, i + 2) for i, row in enumerate(reader)]
 
 
-def current_versions(checkpoint: str | None) -> tuple[str, str]:
-    """(lifter version, analysis version) a run would store now: what makes a stored analysis "done".
+def current_inputs(checkpoint: str | None, flip_tta: bool = True):
+    """The :class:`~gaitscope.platform.analysis_inputs.AnalysisInputs` a run would store now, without a height
+    (each item puts its own): what makes a stored analysis "done".
 
     Loads the lifter once to read its version (a second or less for the bundled one); a checkpoint that cannot be
     loaded stops the batch here, with the loader's message, instead of failing every file the same way.
     """
-    from gaitscope.platform import normative_choice
+    from gaitscope.platform import analysis_inputs, normative_choice
     from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.pipeline import model_version_of
 
-    return (model_version_of(load_lifter(checkpoint)),
-            normative_choice.analysis_version(normative_choice.resolve(None)))
+    return analysis_inputs.for_video(model_source=analysis_inputs.lifter_source(load_lifter(checkpoint)),
+                                     checkpoint=checkpoint, reference=normative_choice.resolve(None), height_cm=None,
+                                     flip_tta=flip_tta)
 
 
-def already_done(database, sha256: str, versions: tuple[str, str] | None = None) -> tuple[int, int] | None:
-    """(recording id, analysis id) when this content was analysed and stored before, else None.
+def item_inputs(base, item: BatchItem):
+    """``base`` inputs with the item's height."""
+    from dataclasses import replace
 
-    With ``versions`` (lifter version, analysis version) only an analysis made by those versions counts, so a
-    rerun after a lifter or analysis upgrade re-analyses the cohort (beside the old analyses, which are kept).
+    return replace(base, height_cm=item.height_cm)
+
+
+def already_done(database, sha256: str, patient: str = UNASSIGNED, key: str | None = None) -> tuple[int, int] | None:
+    """(recording id, analysis id) when this content was analysed and stored before for ``patient``, else None.
+
+    With ``key`` (:attr:`AnalysisInputs.key`) only an analysis made from those inputs counts, so a rerun after a
+    lifter or analysis upgrade, or with corrected heights, re-analyses (beside the old analyses, which are kept).
+    The same file in another patient's row is not "done": it is filed under that patient.
     """
-    from gaitscope.db import find_analysis, find_recording_by_hash, latest_analysis
+    from gaitscope.db import find_analysis, find_recording_by_hash, get_patient, latest_analysis
 
     with database.read_session() as s:
-        rec = find_recording_by_hash(s, sha256)
+        p = get_patient(s, patient or UNASSIGNED)
+        rec = find_recording_by_hash(s, sha256, patient_id=int(p.id)) if p is not None else None
         if rec is None:
             return None
-        a = latest_analysis(s, rec) if versions is None else find_analysis(s, int(rec.id), *versions)
+        a = latest_analysis(s, rec) if key is None else find_analysis(s, int(rec.id), key)
         return None if a is None else (int(rec.id), int(a.id))
 
 
@@ -205,12 +216,14 @@ def _message(exc: BaseException) -> str:
     return f"Internal error ({type(exc).__name__}): {exc}"
 
 
-def _plan(database, items: list[BatchItem], versions: tuple[str, str] | None = None,
+def _plan(database, items: list[BatchItem], base_inputs=None,
           ) -> tuple[list[ItemResult], list[tuple[int, BatchItem]]]:
-    """Results already decided (problems, missing files, done before) and the (index, item) pairs to run."""
+    """Results already decided (problems, missing files, done before) and the (index, item) pairs to run.
+
+    ``base_inputs``: :func:`current_inputs` (None: any stored analysis of the patient's recording counts)."""
     results: list[ItemResult | None] = [None] * len(items)
     todo: list[tuple[int, BatchItem]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str, str | None]] = set()
     for i, item in enumerate(items):
         if item.problem:
             results[i] = ItemResult(item, "failed", item.problem)
@@ -219,13 +232,15 @@ def _plan(database, items: list[BatchItem], versions: tuple[str, str] | None = N
             results[i] = ItemResult(item, "failed", f"file not found: {item.path}")
             continue
         sha = file_sha256(item.path)
-        prior = already_done(database, sha, versions)
+        key = item_inputs(base_inputs, item).key if base_inputs is not None else None
+        prior = already_done(database, sha, item.patient, key)
         if prior is not None:
             results[i] = ItemResult(item, "skipped", "analysed before", recording_id=prior[0], analysis_id=prior[1])
-        elif sha in seen:
-            results[i] = ItemResult(item, "skipped", "same content as an earlier file of this batch")
+        elif (sha, item.patient, key) in seen:
+            results[i] = ItemResult(item, "skipped", "same content, patient and height as an earlier file of this "
+                                                     "batch")
         else:
-            seen.add(sha)
+            seen.add((sha, item.patient, key))
             todo.append((i, item))
     return results, todo  # type: ignore[return-value]
 
@@ -386,19 +401,27 @@ def _connect_ray(address: str | None, workers: int | None):
     return ray
 
 
-def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_dir: Path | None) -> tuple[int, int]:
-    """The driver's half of a Ray item: gait analysis, then the pipeline's storage functions."""
+def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_dir: Path | None,
+           inputs=None) -> tuple[int, int]:
+    """The driver's half of a Ray item: gait analysis, then the pipeline's storage functions. ``inputs``: the
+    item's :class:`~gaitscope.platform.analysis_inputs.AnalysisInputs` (they identify the stored analysis)."""
     from gaitscope.platform import storage
-    from gaitscope.platform.pipeline import AnalysisResult, _no_progress, analyse_motion, store_and_export
+    from gaitscope.platform.pipeline import (
+        AnalysisResult,
+        _no_progress,
+        analyse_motion,
+        first_frame_of,
+        store_and_export,
+    )
 
     rec_id = storage.register(database, info, patient_code=item.patient, visit_date=item.visit_date,
                               original_name=item.path.name)
     try:
         height_m = item.height_cm / 100.0 if item.height_cm else None
-        report = analyse_motion(motion, height_m=height_m)
+        report = analyse_motion(motion, height_m=height_m, first_frame=first_frame_of(keypoints))
         result = store_and_export(AnalysisResult(info, keypoints, motion, embedding, report), database, rec_id,
                                   out_dir, _no_progress, patient_code=item.patient, visit_date=item.visit_date,
-                                  height_cm=item.height_cm, name=item.path.name)
+                                  height_cm=item.height_cm, name=item.path.name, inputs=inputs)
     except Exception as exc:
         storage.mark_failed(database, rec_id, _message(exc))
         raise
@@ -407,7 +430,9 @@ def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_di
 
 def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out: Path | None, address: str | None,
              workers: int | None, checkpoint: str | None, report: Callable[[ItemResult], None],
-             max_duration_s: float = 600.0, flip_tta: bool = True) -> str:
+             max_duration_s: float = 600.0, flip_tta: bool = True, base_inputs=None) -> str:
+    from dataclasses import replace
+
     from gaitscope.platform import storage
 
     ray = _connect_ray(address, workers)
@@ -471,8 +496,10 @@ def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out:
                         fail(i, item, motion)
                         continue
                     try:
+                        inputs = (replace(item_inputs(base_inputs, item), flip_tta=flip_tta)
+                                  if base_inputs is not None else None)
                         rec_id, analysis_id = _store(database, item, info, kp, motion, embedding,
-                                                     _out_dir(out, item, i))
+                                                     _out_dir(out, item, i), inputs)
                     except Exception as exc:
                         if not isinstance(exc, GaitscopeError):
                             log.exception("batch item %s", item.path)
@@ -512,7 +539,8 @@ def run_batch(source: str | Path | Iterable[BatchItem], *, db_url: str | None = 
     t0 = time.perf_counter()
     database = storage.open_db(db_url)
     try:
-        results, todo = _plan(database, items, current_versions(checkpoint))
+        base_inputs = current_inputs(checkpoint)
+        results, todo = _plan(database, items, base_inputs)
     finally:
         database.dispose()
     for r in results:
@@ -521,7 +549,8 @@ def run_batch(source: str | Path | Iterable[BatchItem], *, db_url: str | None = 
     if ray_address is None:
         engine = _run_local(db_url, todo, results, out_path, workers or 1, checkpoint, report)
     else:
-        engine = _run_ray(db_url, todo, results, out_path, ray_address, workers, checkpoint, report)
+        engine = _run_ray(db_url, todo, results, out_path, ray_address, workers, checkpoint, report,
+                          base_inputs=base_inputs)
     summary = BatchSummary([r for r in results if r is not None], time.perf_counter() - t0, engine)
     if out_path is not None:
         summary.write_csv(out_path / "batch_summary.csv")

@@ -76,7 +76,8 @@ def _print_summary(result, truth: dict | None = None) -> None:
             print(f"2D: {result.keypoints.n_frames} frames with a person ({result.keypoints.source})")
         print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
     if getattr(result, "reused", False):
-        print("Already analysed with these versions: the stored analysis is shown (use --force to rerun).")
+        print("Already analysed for this patient with these inputs (versions, reference, height): the stored "
+              "analysis is shown (use --force to rerun and replace it).")
     print(f"Events: {len(report.events)}   strides: {len(report.strides)}")
     header = f"{'parameter':<36}{'side':>5}{'value':>10}  {'unit':<10}{'normal range':>18}  flag"
     if truth:
@@ -185,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference set: a .json from `gaitscope normative build`, a saved set's name, or "
                         "schwartz2008 (default: $GAITSCOPE_NORMATIVE, else `gaitscope normative use`, else bundled)")
     a.add_argument("--force", action="store_true",
-                   help="rerun every stage even if this file was already analysed with the same versions")
+                   help="rerun every stage even if this file was already analysed for this patient with the same "
+                        "inputs; the new analysis replaces the stored one")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_analyze)
 

@@ -25,6 +25,8 @@ from gaitscope.platform.pipeline import (
     ProgressFn,
     _no_progress,
     _reuse,
+    analyse_motion,
+    check_patient_code,
     failure_recorded,
     store_and_export,
 )
@@ -70,12 +72,15 @@ def analyze_mocap(
     Same arguments and guarantees as :func:`gaitscope.platform.pipeline.analyze_video`; ``options.height_cm``
     only refines the leg length used to match the reference speed class (marker data are already metric).
     ``marker_set`` forces a set from :data:`gaitscope.platform.mocap.MARKER_SETS` (default: best match).
-    A file already analysed with the same importer and analysis versions is loaded, not recomputed, unless
-    ``force``.
+    A file already analysed for this patient with the same inputs (importer and marker set, analysis version,
+    reference set, height) is loaded, not recomputed, unless ``force`` (then the new analysis replaces it).
+    Frames and times in the report count from the file's first sample, also when leading samples without the
+    leg markers were trimmed.
     """
-    from gaitscope.platform import normative_choice, storage
+    from gaitscope.platform import analysis_inputs, normative_choice, storage
     from gaitscope.platform.mocap import load_motion
 
+    check_patient_code(patient_code)
     path = Path(path)
     name = original_name or path.name
     reference = normative_choice.resolve(options.normative)
@@ -92,12 +97,12 @@ def analyze_mocap(
 
     recording_id = None
     database = None
+    inputs = analysis_inputs.for_mocap(model_source=source, reference=reference, height_cm=options.height_cm)
     if db_url is not None:
         database = storage.open_db(db_url)
         if not force:
-            reused = _reuse(database, info, storage.model_of(source)[1], normative_choice.analysis_version(reference),
-                            out_dir, patient_code, visit_date, options.height_cm, name, progress, kind="mocap",
-                            source_note=note)
+            reused = _reuse(database, info, inputs, out_dir, patient_code, visit_date, options.height_cm, name,
+                            progress, kind="mocap", source_note=note)
             if reused is not None:
                 return reused
         recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
@@ -105,9 +110,10 @@ def analyze_mocap(
     with failure_recorded(database, recording_id):
         progress("analysis", 0, 1)
         height_m = options.height_cm / 100.0 if options.height_cm else None
-        report = normative_choice.analyze_with(motion, reference, height_m=height_m)
+        report = analyse_motion(motion, reference, height_m=height_m, first_frame=trial.first_row)
         progress("analysis", 1, 1)
         result = AnalysisResult(info, None, motion, None, report, kind="mocap", source_note=note)
         result = store_and_export(result, database, recording_id, out_dir, progress, patient_code=patient_code,
-                                  visit_date=visit_date, height_cm=options.height_cm, name=name)
+                                  visit_date=visit_date, height_cm=options.height_cm, name=name, inputs=inputs,
+                                  replace_stored=force)
     return result

@@ -69,7 +69,7 @@ class AnalysisResult:
     analysis_id: int | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     kind: str = "video"  # "video" or "mocap"
-    reused: bool = False  # True: this file was analysed before with the same versions; loaded, not recomputed
+    reused: bool = False  # True: analysed before for this patient with the same inputs; loaded, not recomputed
     source_note: str = ""  # for motion capture: marker set, file format, where events came from
 
 
@@ -108,9 +108,14 @@ def run_stages(
     motion, embedding = lift_and_embed(lifter, keypoints, height_m=height_m, flip_tta=options.flip_tta,
                                        progress=progress)
     progress("analysis", 0, 1)
-    report = analyse_motion(motion, reference, height_m=height_m)
+    report = analyse_motion(motion, reference, height_m=height_m, first_frame=first_frame_of(keypoints))
     progress("analysis", 1, 1)
     return AnalysisResult(info, keypoints, motion, embedding, report)
+
+
+def first_frame_of(keypoints: Keypoints2D) -> int:
+    """Index in the video of the first frame that was kept (the 2D stage keeps one stretch with one person)."""
+    return int(keypoints.frame_index[0]) if keypoints.n_frames else 0
 
 
 def lift_and_embed(lifter, keypoints: Keypoints2D, *, height_m: float | None, flip_tta: bool = True,
@@ -135,16 +140,21 @@ def lift_and_embed(lifter, keypoints: Keypoints2D, *, height_m: float | None, fl
     return motion, embedding
 
 
-def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None) -> GaitReport:
+def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, first_frame: int = 0) -> GaitReport:
     """Gait analysis of lifted motion against ``reference`` (None: the configured reference set), as stored.
 
     The reference set takes part in the analysis version, so a batch made elsewhere (Ray) must come through
-    here to be the same record as a local one.
+    here to be the same record as a local one. ``first_frame``: the index in the source (video frame, file
+    sample) of the motion's first row; the report's frames and times are counted from the start of the source, so
+    a clinician finds an event of the exported tables in the video
+    (:func:`~gaitscope.analysis.report.on_source_timeline`).
     """
+    from gaitscope.analysis.report import on_source_timeline
     from gaitscope.platform import normative_choice
 
     reference = reference if reference is not None else normative_choice.resolve(None)
-    return normative_choice.analyze_with(motion, reference, height_m=height_m)
+    report = normative_choice.analyze_with(motion, reference, height_m=height_m)
+    return on_source_timeline(report, first_frame)
 
 
 def analyze_video(
@@ -166,16 +176,19 @@ def analyze_video(
     and a visit on ``visit_date`` (today by default). ``out_dir`` receives the CSV and PDF reports.
     ``original_name`` is the file name the user uploaded (uploads are stored under generated names).
 
-    A video whose content (SHA-256) was already analysed with the same lifter version, analysis version and
-    reference set is not analysed again: the stored analysis is loaded and returned (``result.reused``) and the 2D
-    stage, started in the background while the lifter loads, is cancelled; every stage is deterministic for those
-    versions and the rerun costs minutes.
-    ``force=True`` reruns every stage anyway (the stored analysis of those versions is kept as it is).
+    A video whose content (SHA-256) was already analysed for this patient with the same inputs (lifter and its
+    checkpoint, analysis version, reference set, height, flip TTA: :mod:`gaitscope.platform.analysis_inputs`) is
+    not analysed again: the stored analysis is loaded and returned (``result.reused``) and the 2D stage, started in
+    the background while the lifter loads, is cancelled; every stage is deterministic for those inputs and the
+    rerun costs minutes. Any other input, or another patient, is a new analysis (filed under that patient).
+    ``force=True`` reruns every stage anyway and the new analysis replaces the stored one of the same inputs, so
+    the database holds the numbers that were exported.
     """
-    from gaitscope.platform import normative_choice, storage
+    from gaitscope.platform import analysis_inputs, normative_choice, storage
     from gaitscope.platform.detect_background import BackgroundDetection
     from gaitscope.platform.video import probe_video
 
+    check_patient_code(patient_code)
     video_path = Path(video_path)
     recording_id = None
     database = None
@@ -187,16 +200,18 @@ def analyze_video(
                                     progress=lambda done, total: progress("2d", done, total))
     try:
         reference = normative_choice.resolve(options.normative)  # a bad choice fails before anything is stored
+        inputs = None
         if db_url is not None:
-            database = storage.open_db(db_url)
-            if not force:
-                from gaitscope.platform.lifter_choice import load_lifter
+            from gaitscope.platform.lifter_choice import load_lifter
 
-                lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
-                reused = _reuse(database, info, model_version_of(lifter),
-                                normative_choice.analysis_version(reference), out_dir, patient_code, visit_date,
-                                options.height_cm, original_name or video_path.name, progress,
-                                on_found=detection.cancel)
+            database = storage.open_db(db_url)
+            lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
+            inputs = analysis_inputs.for_video(
+                model_source=analysis_inputs.lifter_source(lifter), checkpoint=options.checkpoint,
+                reference=reference, height_cm=options.height_cm, flip_tta=options.flip_tta)
+            if not force:
+                reused = _reuse(database, info, inputs, out_dir, patient_code, visit_date, options.height_cm,
+                                original_name or video_path.name, progress, on_found=detection.cancel)
                 if reused is not None:
                     return reused
             recording_id = storage.register(database, info, patient_code=patient_code, visit_date=visit_date,
@@ -206,7 +221,7 @@ def analyze_video(
             result = run_stages(info, options, progress, lifter=lifter, reference=reference, keypoints=keypoints)
             result = store_and_export(result, database, recording_id, out_dir, progress,
                                       patient_code=patient_code, visit_date=visit_date, height_cm=options.height_cm,
-                                      name=original_name or video_path.name)
+                                      name=original_name or video_path.name, inputs=inputs, replace_stored=force)
         return result
     finally:
         detection.cancel()  # a no-op once it has finished
@@ -233,11 +248,22 @@ def failure_recorded(database, recording_id: int | None) -> Iterator[None]:
         raise
 
 
+def check_patient_code(patient_code: str | None) -> None:
+    """Refuse a patient code longer than the database keeps, before any work (:class:`InvalidInputError`)."""
+    from gaitscope.db.repository import check_length
+
+    if patient_code is not None:
+        check_length("patient code", patient_code.strip())
+
+
 def store_and_export(result: AnalysisResult, database, recording_id: int | None, out_dir: str | Path | None,
                      progress: ProgressFn, *, patient_code: str | None, visit_date: date | None,
-                     height_cm: float | None, name: str) -> AnalysisResult:
+                     height_cm: float | None, name: str, inputs=None, replace_stored: bool = False) -> AnalysisResult:
     """The stages after the analysis, for every kind of source: classify with the active head and store
-    everything in one transaction (when there is a database), then write the CSV/PDF reports (when ``out_dir``)."""
+    everything in one transaction (when there is a database), then write the CSV/PDF reports (when ``out_dir``).
+
+    ``inputs`` (:class:`~gaitscope.platform.analysis_inputs.AnalysisInputs`) identify the stored analysis;
+    ``replace_stored`` stores this one in place of a stored analysis with the same inputs (``--force``)."""
     from gaitscope.platform import storage
 
     analysis_id = None
@@ -246,7 +272,8 @@ def store_and_export(result: AnalysisResult, database, recording_id: int | None,
         result = replace(result, predictions=storage.predict(database, result.report, result.embedding))
         progress("classify", 1, 1)
         progress("store", 0, 1)
-        analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION)
+        analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION, inputs=inputs,
+                                   replace=replace_stored)
         progress("store", 1, 1)
     outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
                              height_cm=height_cm, video_name=name)
@@ -264,21 +291,23 @@ def model_version_of(lifter) -> str:
     return model_of(source)[1]
 
 
-def _reuse(database, info: VideoInfo, model_version: str, analysis_version: str, out_dir, patient_code,
-           visit_date, height_cm, name: str, progress: ProgressFn, kind: str = "video",
-           source_note: str = "", on_found: Callable[[], None] | None = None) -> AnalysisResult | None:
-    """The stored analysis of this content and these versions as an :class:`AnalysisResult`, else None.
+def _reuse(database, info: VideoInfo, inputs, out_dir, patient_code, visit_date, height_cm, name: str,
+           progress: ProgressFn, kind: str = "video", source_note: str = "",
+           on_found: Callable[[], None] | None = None) -> AnalysisResult | None:
+    """The stored analysis of this content, for this patient, from these ``inputs``, as an
+    :class:`AnalysisResult`, else None. Its exports carry the stored numbers and the date of the visit the
+    recording is filed under (``visit_date`` is used only for a new recording).
 
     ``on_found()`` is called as soon as a stored analysis is found, before any progress is reported (the
     pipeline cancels its background 2D detection there)."""
     from gaitscope.platform import storage
 
-    found = storage.find_existing(database, info.sha256, model_version, analysis_version)
+    found = storage.find_existing(database, info.sha256, patient_code, inputs.key)
     if found is None:
         return None
     if on_found is not None:
         on_found()
-    recording_id, analysis_id = found
+    recording_id, analysis_id, visit_date = found.recording_id, found.analysis_id, found.visit_date
     log.info("%s was analysed before (recording %s, analysis %s): loading it", name, recording_id, analysis_id)
     report, motion, keypoints, embedding, predictions = storage.load_stored(database, analysis_id)
     for stage in STAGES:

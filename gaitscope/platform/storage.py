@@ -7,9 +7,23 @@ the rollback of the failed work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from gaitscope.records import VideoInfo
+
+#: Where a recording is filed when no patient code is given.
+UNASSIGNED = "UNASSIGNED"
+
+
+@dataclass(frozen=True)
+class StoredAnalysis:
+    """Where a stored analysis is: its recording, its id, and the date of the visit it is filed under."""
+
+    recording_id: int
+    analysis_id: int
+    visit_date: date
+
 
 def model_of(source: str) -> tuple[str, str]:
     """(model name, model version) from a Motion3D ``source`` such as ``"lifter:small@2026-11-27"``."""
@@ -33,19 +47,24 @@ def open_db(db_url: str):
 
 def register(database, info: VideoInfo, *, patient_code: str | None, visit_date: date | None,
              original_name: str, kind: str = "video") -> int:
-    """Create (or find, by content hash) the recording row; returns its id. The patient is created if new.
+    """The id of this patient's recording of this file content, created when the patient has none.
 
+    The patient code decides where the recording is filed (``UNASSIGNED`` when none is given; the patient is
+    created if new): the same file analysed for another patient becomes that patient's recording, never shown as
+    the first patient's. The same file for the same patient again reuses its recording (and first visit).
     ``kind`` is "video" or "mocap"; a motion-capture file has no image size (``info.width``/``height`` 0 are
     stored as unknown) and ``info.fps`` is its sampling rate.
     """
     from gaitscope.db import repository as repo
 
-    code = patient_code or "UNASSIGNED"
+    code = patient_code or UNASSIGNED
     with database.session() as s:
-        existing = repo.find_recording_by_hash(s, info.sha256)
-        if existing is not None:  # the same file again: reuse its recording (re-analysis is idempotent)
+        patient = repo.get_patient(s, code)
+        existing = (repo.find_recording_by_hash(s, info.sha256, patient_id=int(patient.id))
+                    if patient is not None else None)
+        if existing is not None:  # the same file again for this patient: a new analysis goes beside the others
             return int(existing.id)
-        patient = repo.get_patient(s, code) or repo.create_patient(s, code)
+        patient = patient or repo.create_patient(s, code)
         visit = repo.create_visit(s, patient, visit_date=visit_date or date.today())
         rec = repo.register_recording(
             s, visit, sha256=info.sha256, original_name=original_name, kind=kind, fps=info.fps,
@@ -58,22 +77,30 @@ def register(database, info: VideoInfo, *, patient_code: str | None, visit_date:
     return rec_id
 
 
-def find_existing(database, sha256: str, model_version: str, analysis_version: str) -> tuple[int, int] | None:
-    """``(recording_id, analysis_id)`` of a stored analysis of this file content with these versions, else None.
+def find_existing(database, sha256: str, patient_code: str | None, inputs_key: str) -> StoredAnalysis | None:
+    """The stored analysis of this file content, filed under this patient, made from these inputs, else None.
 
-    Lets the pipeline skip every stage when the same file was already analysed by the same lifter (or importer)
-    and analysis versions: the stored result is what a rerun would produce, and a rerun costs minutes.
+    Lets the pipeline skip every stage when the same file was already analysed for the same patient with the same
+    inputs (:mod:`gaitscope.platform.analysis_inputs`: lifter and checkpoint, versions, reference, height, flip
+    TTA): the stored result is what a rerun would produce, and a rerun costs minutes. Another patient's
+    recording of the same file is never returned.
     """
     from gaitscope.db import repository as repo
+    from gaitscope.db.models import Visit
 
     if not sha256:
         return None
     with database.read_session() as s:
-        rec = repo.find_recording_by_hash(s, sha256)
+        patient = repo.get_patient(s, patient_code or UNASSIGNED)
+        if patient is None:
+            return None
+        rec = repo.find_recording_by_hash(s, sha256, patient_id=int(patient.id))
         if rec is None:
             return None
-        a = repo.find_analysis(s, int(rec.id), model_version or "unknown", analysis_version)
-        return (int(rec.id), int(a.id)) if a is not None else None
+        a = repo.find_analysis(s, int(rec.id), inputs_key)
+        if a is None:
+            return None
+        return StoredAnalysis(int(rec.id), int(a.id), s.get(Visit, rec.visit_id).visit_date)
 
 
 def load_stored(database, analysis_id: int) -> tuple:
@@ -85,8 +112,13 @@ def load_stored(database, analysis_id: int) -> tuple:
     return report, motion, kp, emb, tuple(preds)
 
 
-def save(database, recording_id: int, result, *, pipeline_version: str) -> int:
-    """Store every record of ``result`` in one transaction; returns the analysis id (idempotent per versions)."""
+def save(database, recording_id: int, result, *, pipeline_version: str, inputs=None, replace: bool = False) -> int:
+    """Store every record of ``result`` in one transaction; returns the analysis id.
+
+    ``inputs`` (:class:`~gaitscope.platform.analysis_inputs.AnalysisInputs`) identify the analysis: the same inputs
+    again return the stored one unchanged, unless ``replace`` (``--force``), which stores ``result`` in its place so
+    that the database holds what was exported. Without ``inputs`` only the versions identify it.
+    """
     from gaitscope.db import repository as repo
 
     model_name, model_version = model_of(result.motion.source)
@@ -96,7 +128,7 @@ def save(database, recording_id: int, result, *, pipeline_version: str) -> int:
             s, recording, keypoints2d=result.keypoints, motion3d=result.motion, report=result.report,
             embedding=result.embedding, predictions=list(result.predictions), model_name=model_name,
             model_version=model_version or "unknown", analysis_version=result.report.analysis_version,
-            pipeline_version=pipeline_version,
+            pipeline_version=pipeline_version, inputs=None if inputs is None else inputs.as_dict(), replace=replace,
         )
         s.flush()
         analysis_id = int(analysis.id)

@@ -92,16 +92,22 @@ def test_local_batch_records_failures_and_a_rerun_skips_what_is_done(videos, tmp
     assert again.results[0].analysis_id == by_name["walk_a.mp4"].analysis_id
     assert "1 skipped" in again.table() and "1 failed" in again.table()
 
-    # "done" means done by the lifter and analysis versions a run would use now: after an upgrade the same
-    # file is analysed again (the old analysis is kept beside the new one)
+    # "done" means done for this row's patient from the inputs a run would use now (lifter, versions, reference,
+    # the row's height): after an upgrade, a corrected height or for another patient the same file is analysed
+    # again (the old analysis is kept beside the new one)
+    from dataclasses import replace
+
     from gaitscope.platform import batch
 
     database = open_database(url)
     sha = batch.file_sha256(videos / "walk_a.mp4")
-    model_version, analysis_version = batch.current_versions(None)
-    assert batch.already_done(database, sha, (model_version, analysis_version)) is not None
-    assert batch.already_done(database, sha, ("some-older-lifter", analysis_version)) is None
-    assert batch.already_done(database, sha, (model_version, "an older analysis")) is None
+    base = batch.current_inputs(None)
+    done = batch.item_inputs(base, BatchItem(videos / "walk_a.mp4", "PD-7", height_cm=172.0))
+    assert batch.already_done(database, sha, "PD-7", done.key) is not None
+    assert batch.already_done(database, sha, "PD-7", replace(done, model="lifter:some-older@1").key) is None
+    assert batch.already_done(database, sha, "PD-7", replace(done, analysis_version="an older analysis").key) is None
+    assert batch.already_done(database, sha, "PD-7", replace(done, height_cm=180.0).key) is None
+    assert batch.already_done(database, sha, "PD-8", done.key) is None
     database.dispose()
 
 

@@ -43,6 +43,10 @@ def _rows(url: str, sql: str) -> list:
     return rows
 
 
+def _ids(url: str, table: str) -> list[int]:
+    return [int(r[0]) for r in _rows(url, f"SELECT id FROM {table} ORDER BY id")]
+
+
 def _count(url: str, table: str) -> int:
     return int(_rows(url, f"SELECT COUNT(*) FROM {table}")[0][0])
 
@@ -111,8 +115,9 @@ def test_reanalysing_a_mocap_file_loads_the_stored_analysis(horst_db, monkeypatc
     assert again.report.parameter("cadence").value == pytest.approx(first.report.parameter("cadence").value)
     assert _count(url, "analysis") == 1
     forced = analyze_mocap(HORST / "S01_0011_Gait.c3d", db_url=url, patient_code="LAB-01", force=True)
-    assert runs == [1] and not forced.reused and forced.analysis_id == first.analysis_id
-    assert _count(url, "analysis") == 1
+    assert runs == [1] and not forced.reused
+    # the rerun replaces the stored analysis of the same inputs: the database holds what was exported
+    assert _count(url, "analysis") == 1 and _ids(url, "analysis") == [forced.analysis_id]
 
 
 @needs_mocap
@@ -282,7 +287,9 @@ def test_reanalysing_a_stored_video_skips_every_stage(tmp_path, monkeypatch):
     other = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-1", lifter=Other())
     assert not other.reused and other.analysis_id != first.analysis_id and len(calls) == 2
 
-    # force reruns every stage (the stored analysis of those versions is kept)
+    # force reruns every stage and its analysis replaces the stored one of the same inputs (issue 18: the
+    # database must hold what the rerun exported)
     forced = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-1", lifter=_TruthLifter(), force=True)
-    assert len(calls) == 3 and not forced.reused and forced.analysis_id == first.analysis_id
-    assert _count(url, "analysis") == 2
+    assert len(calls) == 3 and not forced.reused
+    assert _count(url, "analysis") == 2 and first.analysis_id not in _ids(url, "analysis")
+    assert forced.analysis_id in _ids(url, "analysis")

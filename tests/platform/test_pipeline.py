@@ -86,7 +86,10 @@ def test_sample_video_is_analysed_stored_and_exported(stored):
 def test_reanalysing_the_same_video_is_idempotent(stored):
     url, first, _ = stored
     n_analyses = _count(url, "analysis")
-    again = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-001", lifter=OracleLifter())
+    # the same inputs (height included: another height is another analysis, tests/platform/test_reanalysis.py)
+    again = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-001", options=AnalysisOptions(height_cm=170),
+                          lifter=OracleLifter())
+    assert again.reused
     assert again.recording_id == first.recording_id
     assert again.analysis_id == first.analysis_id
     assert _count(url, "analysis") == n_analyses

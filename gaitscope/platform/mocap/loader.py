@@ -54,6 +54,7 @@ class MocapTrial:
     angles_deg: pd.DataFrame | None
     units_note: str
     path: str
+    first_row: int = 0  # sample of the file that is the motion's row 0 (samples without leg markers trimmed)
 
 
 def load_motion(
@@ -188,7 +189,7 @@ def load_motion(
     )
     units_note = markers.units_note + (f"; forces from {len(plates)} plates" if plates else "")
     return MocapTrial(motion=motion, events=events, event_source=source, marker_set=mset.name,
-                      angles_deg=angles, units_note=units_note, path=str(path))
+                      angles_deg=angles, units_note=units_note, path=str(path), first_row=first)
 
 
 def _mirror(markers: MarkerData, plates: list[PlateSeries]) -> tuple[MarkerData, list[PlateSeries]]:

@@ -1,0 +1,95 @@
+"""What identifies a stored analysis: every input that changes one of its numbers.
+
+Analysing a file again must give the numbers of *this* run. Reusing a stored analysis is right only when every
+input that changes a number is the same, so all of them take part in the key the analysis is stored under
+(``Analysis.inputs_key``, the SHA-256 of :meth:`AnalysisInputs.as_dict`, migration 0006):
+
+* the 3D source: the lifter's name and version (``lifter:small-d64x3@...``), or the motion-capture importer and
+  marker set (``mocap:plug-in-gait@c3d``), and the content hash of the lifter's checkpoint file (two user
+  checkpoints may both say ``unversioned``);
+* the analysis version (it names a non-bundled reference set) and the reference set's identity (name + content
+  digest);
+* the subject height (it rescales lengths and picks the speed class of the reference curves);
+* flip test-time augmentation (it changes the lifted 3D).
+
+What does not change a number is left out: the file name, the patient code (it decides where the recording is
+filed, not what is computed), the visit date, the number of 2D processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """The inputs of one analysis that change its numbers (see the module docstring)."""
+
+    kind: str  # "video" or "mocap"
+    model: str  # the Motion3D source: "lifter:<name>@<version>" or "mocap:<marker set>@<format>"
+    checkpoint_sha256: str  # content hash of the lifter's checkpoint file; "" for motion capture or unknown
+    analysis_version: str
+    reference: str  # ReferenceSet.identity: name#digest
+    height_cm: float | None
+    flip_tta: bool | None  # None for motion capture (no lifting)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["height_cm"] = None if self.height_cm is None else round(float(self.height_cm), 3)
+        return d
+
+    @property
+    def key(self) -> str:
+        from gaitscope.db.repository import inputs_key
+
+        return inputs_key(self.as_dict())
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    from gaitscope.platform.file_hash import file_sha256
+
+    return file_sha256(path)
+
+
+def checkpoint_digest(checkpoint: str | Path | None) -> str:
+    """SHA-256 of the checkpoint file the lifter is loaded from (the bundled one when ``checkpoint`` is None);
+    cached per path, size and modification time so a batch hashes it once."""
+    from gaitscope.platform.lifter_choice import BUNDLED_LIFTER
+
+    path = Path(checkpoint) if checkpoint is not None else BUNDLED_LIFTER
+    try:
+        st = path.stat()
+    except OSError:
+        return ""
+    return _file_digest(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def for_video(*, model_source: str, checkpoint: str | Path | None, reference, height_cm: float | None,
+              flip_tta: bool) -> AnalysisInputs:
+    """Inputs of a video analysis by the lifter whose Motion3D source is ``model_source``."""
+    from gaitscope.platform import normative_choice
+
+    return AnalysisInputs(kind="video", model=model_source, checkpoint_sha256=checkpoint_digest(checkpoint),
+                          analysis_version=normative_choice.analysis_version(reference),
+                          reference=str(reference.identity), height_cm=height_cm, flip_tta=bool(flip_tta))
+
+
+def for_mocap(*, model_source: str, reference, height_cm: float | None) -> AnalysisInputs:
+    """Inputs of a motion-capture analysis (``model_source``: ``mocap:<marker set>@<format>``)."""
+    from gaitscope.platform import normative_choice
+
+    return AnalysisInputs(kind="mocap", model=model_source, checkpoint_sha256="",
+                          analysis_version=normative_choice.analysis_version(reference),
+                          reference=str(reference.identity), height_cm=height_cm, flip_tta=None)
+
+
+def lifter_source(lifter) -> str:
+    """The Motion3D source a lifter writes (``lifter:<name>@<version>``), as the analysis stores it."""
+    source = getattr(lifter, "source", None)
+    if source is None:
+        source = f"{getattr(lifter, 'name', '')}@{getattr(lifter, 'version', '')}"
+    return str(source)
