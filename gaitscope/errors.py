@@ -63,3 +63,10 @@ class AccessDeniedError(GaitscopeError):
 
 class InvalidInputError(GaitscopeError):
     """A user-supplied value (height, birth year, file name...) is out of range or malformed."""
+
+
+class OutputError(GaitscopeError):
+    """Report files (CSV, PDF) could not be written: the disk is full, the folder is read-only or is a file.
+
+    Raised after the analysis is complete (and stored, with a database): the stored analysis stays as it is and
+    the recording is not marked failed; running the same command again writes the reports from it."""
