@@ -276,3 +276,21 @@ def test_batch_summary_on_a_full_disk_keeps_the_previous_summary(tmp_path, monke
         BatchSummary([ItemResult(BatchItem(tmp_path / "b.mp4"), "failed", "x")]).write_csv(path)
     assert path.read_bytes() == previous
     assert [f for f in _files(tmp_path) if not f.startswith("home")] == ["batch_summary.csv"]  # no temp file
+
+
+# ---------------------------------------------------------------------------------------- half-written upload
+
+
+def test_trc_cut_off_mid_number_is_refused_and_nothing_is_stored(stored, tmp_path, db_url, capsys):
+    """A copy or upload interrupted in the middle of a negative number (the last line ends in "-")."""
+    _, walks = stored
+    text = (walks / "second.trc").read_text()
+    cut = text.index("\t-", text.index("\n", 2000)) + 2  # right after a minus sign, well into the frames
+    half = tmp_path / "half.trc"
+    half.write_text(text[:cut])
+    before = _state(db_url)
+    out = tmp_path / "out"
+    assert main(["analyze", str(half), "--db", db_url, "--out", str(out), "--quiet"]) == 2
+    _refused(capsys, "half.trc: line", "the file was probably cut off", "complete file again")
+    assert _state(db_url) == before
+    assert _files(out) == []
