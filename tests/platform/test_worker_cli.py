@@ -65,7 +65,7 @@ def slow_runner(db_url):
 
 worker.pipeline_runner = slow_runner
 from gaitscope.platform.cli import main
-sys.exit(main(sys.argv[1:]))
+sys.exit(main())  # as the `gaitscope` script calls it (argv from sys.argv)
 """
 
 
