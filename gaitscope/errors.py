@@ -66,7 +66,8 @@ class InvalidInputError(GaitscopeError):
 
 
 class OutputError(GaitscopeError):
-    """Report files (CSV, PDF) could not be written: the disk is full, the folder is read-only or is a file.
+    """Files could not be written: the disk is full, the folder is read-only or is a file.
 
-    Raised after the analysis is complete (and stored, with a database): the stored analysis stays as it is and
-    the recording is not marked failed; running the same command again writes the reports from it."""
+    For report files (CSV, PDF) it is raised after the analysis is complete (and stored, with a database): the
+    stored analysis stays as it is and the recording is not marked failed; running the same command again writes
+    the reports from it. For an upload, nothing of the partial file is kept."""
