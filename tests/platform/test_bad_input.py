@@ -2,19 +2,26 @@
 
 Each case runs ``gaitscope analyze`` / ``gaitscope batch`` (``main``) against a database that already holds one
 analysis (of a synthetic walk written as motion capture, so no model runs) and checks afterwards that the
-database holds exactly what it held before and that the ``--out`` folder holds no partial file.
+database holds exactly what it held before and that the ``--out`` folder holds no partial file. The cases that
+reach the database (``db_url``) run on SQLite and, with ``GAITSCOPE_TEST_PG_URL`` set, on PostgreSQL too.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from gaitscope.platform.cli import main
+
+PG_URL = os.environ.get("GAITSCOPE_TEST_PG_URL")
+BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)] if PG_URL else [])
 
 
 @pytest.fixture(autouse=True)
@@ -45,14 +52,60 @@ def stored(tmp_path_factory) -> tuple[Path, Path]:
     return db, walks
 
 
+def _pg_admin() -> sa.Engine:
+    return sa.create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+
+
+def _pg_url(name: str) -> str:
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def pg_template(stored):
+    """A PostgreSQL database holding the same one stored analysis, copied (CREATE DATABASE ... TEMPLATE) per test."""
+    name = f"gs_badinput_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin()
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        assert main(["analyze", str(stored[1] / "first.trc"), "--db", _pg_url(name), "--quiet"]) == 0
+        with admin.connect() as c:  # a template must have no open connections (the CLI's pool may keep some)
+            c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                      {"n": name})
+        yield name
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def db_url(stored, tmp_path) -> str:
-    """A private copy of the module's database (each test may change its own)."""
+def sqlite_url(stored, tmp_path) -> str:
+    """A private copy of the module's SQLite database (each test may change its own)."""
     copy = tmp_path / "g.db"
     for suffix in ("", "-wal", "-shm"):  # SQLite in WAL mode: the latest pages may still be in the -wal file
         if Path(f"{stored[0]}{suffix}").exists():
             shutil.copy(f"{stored[0]}{suffix}", f"{copy}{suffix}")
     return f"sqlite:///{copy}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """The database holding one stored analysis, private to the test, on SQLite and (when set up) PostgreSQL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_url")
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"gs_badinput_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin()
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _state(url: str) -> dict:
@@ -138,7 +191,16 @@ def test_the_generated_bvh_is_a_valid_cmu_file(tmp_path):
     (_bvh(frames_line="Frames: 0", rows=0), ["holds no motion ('Frames: 0')"]),
     (_bvh(rows=37), ["is truncated: the header announces 120 frames, the file holds 37"]),
 ], ids=["zero", "zero-float", "negative", "nan", "missing", "no-frames", "truncated"])
-def test_bvh_with_unusable_timing_is_refused_and_nothing_is_stored(text, phrases, tmp_path, db_url, capsys):
+def test_bvh_with_unusable_timing_is_refused_and_nothing_is_stored(text, phrases, tmp_path, sqlite_url, capsys):
+    _check_bvh_refused(text, phrases, tmp_path, sqlite_url, capsys)
+
+
+def test_bvh_with_frame_time_0_stores_nothing_on_either_engine(tmp_path, db_url, capsys):
+    _check_bvh_refused(_bvh(time_line="Frame Time: 0"), ["'Frame Time: 0' is not a usable frame time"], tmp_path,
+                       db_url, capsys)
+
+
+def _check_bvh_refused(text: str, phrases: list[str], tmp_path: Path, db_url: str, capsys) -> None:
     bvh = tmp_path / "walk.bvh"
     bvh.write_text(text)
     before = _state(db_url)
@@ -158,7 +220,16 @@ def test_bvh_with_unusable_timing_is_refused_and_nothing_is_stored(text, phrases
     ("path,patient\nwalk_a.mp4,P1\n".encode("utf-16"), ["encoded as UTF-16", "CSV UTF-8"]),
     (b"\x00\x00\x00\x18ftypisom" + b"\x9f" * 200, ["not UTF-8 text: line 1"]),
 ], ids=["latin-1", "utf-16-bom", "binary"])
-def test_manifest_that_is_not_utf8_is_refused_naming_line_and_byte(data, phrases, tmp_path, db_url, capsys):
+def test_manifest_that_is_not_utf8_is_refused_naming_line_and_byte(data, phrases, tmp_path, sqlite_url, capsys):
+    _check_manifest_refused(data, phrases, tmp_path, sqlite_url, capsys)
+
+
+def test_latin1_manifest_stores_nothing_on_either_engine(tmp_path, db_url, capsys):
+    _check_manifest_refused("path,patient\nwalk_a.mp4,Jos\u00e9\n".encode("latin-1"), ["line 2, byte 15"], tmp_path,
+                            db_url, capsys)
+
+
+def _check_manifest_refused(data: bytes, phrases: list[str], tmp_path: Path, db_url: str, capsys) -> None:
     manifest = tmp_path / "manifest.csv"
     manifest.write_bytes(data)
     before = _state(db_url)
@@ -179,10 +250,10 @@ def test_manifest_in_utf8_with_or_without_bom_keeps_accents(tmp_path):
         assert (item.path, item.patient, item.height_cm) == (tmp_path / "walk_a.mp4", "Jos\u00e9-01", 171.0)
 
 
-def test_batch_given_a_video_instead_of_a_manifest_says_so(tmp_path, db_url, capsys):
+def test_batch_given_a_video_instead_of_a_manifest_says_so(tmp_path, sqlite_url, capsys):
     video = tmp_path / "walk.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x9f" * 200)
-    assert main(["batch", str(video), "--db", db_url]) == 2
+    assert main(["batch", str(video), "--db", sqlite_url]) == 2
     _refused(capsys, "walk.mp4 is a video", "gaitscope analyze")
 
 
@@ -244,11 +315,11 @@ def test_full_disk_without_database(stored, tmp_path, monkeypatch, capsys):
     assert _files(out) == []
 
 
-def test_out_that_is_a_file_is_refused(stored, tmp_path, db_url, capsys):
+def test_out_that_is_a_file_is_refused(stored, tmp_path, sqlite_url, capsys):
     _, walks = stored
     out = tmp_path / "reports"
     out.write_text("not a folder")
-    assert main(["analyze", str(walks / "second.trc"), "--db", db_url, "--out", str(out), "--quiet"]) == 2
+    assert main(["analyze", str(walks / "second.trc"), "--db", sqlite_url, "--out", str(out), "--quiet"]) == 2
     _refused(capsys, f"could not be written to {out}", "is a file")
     assert out.read_text() == "not a folder"
 
