@@ -63,3 +63,11 @@ class AccessDeniedError(GaitscopeError):
 
 class InvalidInputError(GaitscopeError):
     """A user-supplied value (height, birth year, file name...) is out of range or malformed."""
+
+
+class OutputError(GaitscopeError):
+    """Files could not be written: the disk is full, the folder is read-only or is a file.
+
+    For report files (CSV, PDF) it is raised after the analysis is complete (and stored, with a database): the
+    stored analysis stays as it is and the recording is not marked failed; running the same command again writes
+    the reports from it. For an upload, nothing of the partial file is kept."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import logging
 import os
 import time
@@ -37,7 +38,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from gaitscope.errors import GaitscopeError, InvalidInputError
+from gaitscope.errors import GaitscopeError, InvalidInputError, OutputError
 from gaitscope.platform.file_hash import file_sha256
 
 log = logging.getLogger(__name__)
@@ -104,15 +105,20 @@ class BatchSummary:
         return "\n".join(lines)
 
     def write_csv(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["path", "patient", "visit_date", "status", "seconds", "recording_id", "analysis_id",
-                        "message"])
-            for r in self.results:
-                w.writerow([str(r.item.path), r.item.patient, r.item.visit_date or "", r.status, f"{r.seconds:.2f}",
-                            r.recording_id or "", r.analysis_id or "", r.message])
-        return path
+        """The per-file table as CSV, written to a temporary name and renamed (a full disk leaves the previous
+        summary, never half of one; :class:`~gaitscope.errors.OutputError` says so)."""
+        from gaitscope.platform.output_files import write_file_atomically
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["path", "patient", "visit_date", "status", "seconds", "recording_id", "analysis_id",
+                            "message"])
+                for r in self.results:
+                    w.writerow([str(r.item.path), r.item.patient, r.item.visit_date or "", r.status,
+                                f"{r.seconds:.2f}", r.recording_id or "", r.analysis_id or "", r.message])
+
+        return write_file_atomically(path, write)
 
 
 # ------------------------------------------------------------------------------------------------- inputs
@@ -154,13 +160,51 @@ def read_items(source: str | Path) -> list[BatchItem]:
     if not src.is_file():
         raise InvalidInputError(f"{src} is neither a folder nor a manifest file.",
                                 "Pass a folder of videos or a CSV with columns path,patient,visit_date,height_cm.")
-    with open(src, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
+    if src.suffix.lower() in VIDEO_SUFFIXES:
+        raise InvalidInputError(f"{src.name} is a video, not a folder or a manifest.",
+                                f"Analyse one video with: gaitscope analyze {src}")
+    reader = csv.DictReader(io.StringIO(_manifest_text(src), newline=""))
+    try:
         if reader.fieldnames is None or "path" not in [c.strip() for c in reader.fieldnames]:
             raise InvalidInputError(f"The manifest {src.name} has no 'path' column.",
                                     "The first line must be a header such as: path,patient,visit_date,height_cm")
         reader.fieldnames = [c.strip() for c in reader.fieldnames]
         return [_parse_row(row, src.parent, i + 2) for i, row in enumerate(reader)]
+    except csv.Error as exc:  # a NUL byte, an unterminated quote at the end
+        raise InvalidInputError(f"The manifest {src.name} is not a readable CSV file (line {reader.line_num}: {exc}).",
+                                "Save it as CSV (comma-separated, UTF-8) from your spreadsheet.") from exc
+
+
+#: Byte-order marks of encodings a spreadsheet may save in but the manifest reader refuses.
+_FOREIGN_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+                 (b"\xfe\xff", "UTF-16"))
+
+
+def _manifest_text(src: Path) -> str:
+    """The manifest's text: UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one).
+
+    Anything else is refused with the line and byte where it stops being UTF-8, rather than guessed: a Latin-1
+    guess would silently turn a patient code or a file name with an accent into a different one.
+    """
+    try:
+        raw = src.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"The manifest {src} could not be read ({exc.strerror or exc}).",
+                                "Check the path and its permissions.") from exc
+    how = "Save it from your spreadsheet as \"CSV UTF-8 (comma delimited)\"."
+    for bom, name in _FOREIGN_BOMS:
+        if raw.startswith(bom):
+            raise InvalidInputError(f"The manifest {src.name} is encoded as {name}; gaitscope reads UTF-8 manifests.",
+                                    how)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InvalidInputError(
+            f"The manifest {src.name} is not UTF-8 text: line {line}, byte {column} of that line "
+            f"(byte {exc.start} of the file) is 0x{raw[exc.start]:02X}. It was probably saved as Latin-1/"
+            "Windows-1252, or it is not a CSV file at all.", how) from exc
 
 
 def current_inputs(checkpoint: str | None, flip_tta: bool = True):
@@ -422,6 +466,8 @@ def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_di
         result = store_and_export(AnalysisResult(info, keypoints, motion, embedding, report), database, rec_id,
                                   out_dir, _no_progress, patient_code=item.patient, visit_date=item.visit_date,
                                   height_cm=item.height_cm, name=item.path.name, inputs=inputs)
+    except OutputError:  # stored; only its report files are missing: the recording is not failed
+        raise
     except Exception as exc:
         storage.mark_failed(database, rec_id, _message(exc))
         raise

@@ -20,10 +20,15 @@ import sys
 # Set before torch is imported: under CPU contention (2 cores, BlazePose workers beside the lifter) passive OpenMP
 # waiting made the DSTformer forward pass 2-4x faster (measured with benchmarks/dstformer.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
 from gaitscope.errors import GaitscopeError
+from gaitscope.platform.native_logs import native_stderr_silenced, quiet_library_env
+
+# Before MediaPipe, LiteRT and OpenCV load: their own log levels (see gaitscope.platform.native_logs).
+quiet_library_env()
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 SAMPLE_VIDEO = SAMPLE_DIR / "walk_side.mp4"
@@ -211,12 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``gaitscope`` command. Run from the console (``argv`` None), native libraries' log lines are kept off
+    the terminal (:func:`~gaitscope.platform.native_logs.native_stderr_silenced`); a caller passing ``argv``
+    (a test, a script) keeps its own stderr as it is."""
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except GaitscopeError as exc:
-        print(f"gaitscope: {exc}", file=sys.stderr)
-        return 2
+    with native_stderr_silenced() if argv is None else nullcontext():
+        try:
+            return int(args.func(args) or 0)
+        except GaitscopeError as exc:
+            print(f"gaitscope: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterator
 
-from gaitscope.errors import GaitscopeError, InvalidInputError
+from gaitscope.errors import GaitscopeError, InvalidInputError, OutputError
 from gaitscope.records import GaitReport, Keypoints2D, Motion3D, MotionEmbedding, Prediction, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,8 @@ def failure_recorded(database, recording_id: int | None) -> Iterator[None]:
 
     try:
         yield
+    except OutputError:  # the analysis is complete and stored; only the report files are missing
+        raise
     except GaitscopeError as exc:
         if database is not None and recording_id is not None:
             storage.mark_failed(database, recording_id, str(exc))
@@ -275,9 +277,15 @@ def store_and_export(result: AnalysisResult, database, recording_id: int | None,
         analysis_id = storage.save(database, recording_id, result, pipeline_version=PIPELINE_VERSION, inputs=inputs,
                                    replace=replace_stored)
         progress("store", 1, 1)
-    outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
-                             height_cm=height_cm, video_name=name)
-               if out_dir is not None else {})
+    try:
+        outputs = (write_outputs(result, Path(out_dir), patient_code=patient_code, visit_date=visit_date,
+                                 height_cm=height_cm, video_name=name)
+                   if out_dir is not None else {})
+    except OutputError as exc:
+        if analysis_id is None:
+            raise
+        raise OutputError(f"{exc.message} The analysis itself was stored (analysis {analysis_id}).",
+                          exc.hint) from exc
     return replace(result, recording_id=recording_id, analysis_id=analysis_id, outputs=outputs)
 
 
@@ -323,17 +331,18 @@ def _reuse(database, info: VideoInfo, inputs, out_dir, patient_code, visit_date,
 def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | None = None,
                   visit_date: date | None = None, height_cm: float | None = None,
                   video_name: str = "") -> dict[str, Path]:
-    """Write the CSV exports (stable column names, see README) and the PDF report into ``out_dir``."""
-    from gaitscope.analysis.csv_report import write_csv_reports
-    from gaitscope.analysis.pdf_report import ReportContext, write_pdf_report
+    """Write the CSV exports (stable column names, see README) and the PDF report into ``out_dir``.
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = write_csv_reports(result.report, out_dir)
+    All or nothing (:func:`gaitscope.platform.output_files.staged_outputs`): a full disk raises
+    :class:`OutputError` and leaves no half-written file.
+    """
+    from gaitscope.analysis import csv_report, pdf_report
+    from gaitscope.platform.output_files import staged_outputs
     from gaitscope.platform.storage import model_of
 
     model_name, model_version = model_of(result.motion.source)
     mocap = result.kind == "mocap"
-    context = ReportContext(
+    context = pdf_report.ReportContext(
         patient_code=patient_code or "UNASSIGNED", visit_date=visit_date or date.today(),
         video_name=video_name or Path(result.video.path).name, video_fps=result.video.fps,
         video_duration_s=result.video.duration_s,
@@ -342,8 +351,10 @@ def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | 
         analysis_version=result.report.analysis_version, predictions=tuple(result.predictions),
         source_kind=result.kind, source_description=result.source_note,
     )
-    outputs["pdf"] = write_pdf_report(result.report, out_dir / "report.pdf", context=context)
-    return outputs
+    with staged_outputs(out_dir) as staging:
+        written = csv_report.write_csv_reports(result.report, staging)
+        written["pdf"] = pdf_report.write_pdf_report(result.report, staging / "report.pdf", context=context)
+    return {key: out_dir / Path(p).name for key, p in written.items()}
 
 
 def analyze_file(path: str | Path, **kwargs) -> AnalysisResult:

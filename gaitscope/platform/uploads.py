@@ -15,6 +15,7 @@ An upload is untrusted input twice over: its *name* may try to reach the file sy
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from gaitscope.errors import InvalidInputError, VideoError
+from gaitscope.errors import InvalidInputError, OutputError, VideoError
 from gaitscope.records import VideoInfo
 
 CONTAINERS = ("mp4", "mov", "avi", "webm", "mkv")
@@ -121,9 +122,12 @@ def staged_upload(stream: BinaryIO, original_name: str | None, uploads_dir: str 
     :class:`InvalidInputError` (too large, empty).
     """
     directory = Path(uploads_dir)
-    directory.mkdir(parents=True, exist_ok=True)
     shown = sanitize_filename(original_name)
-    fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".part", dir=directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".part", dir=directory)
+    except OSError as exc:
+        raise _receive_error(exc, shown) from exc
     tmp = Path(tmp_name)
     try:
         digest, total = hashlib.sha256(), 0
@@ -145,13 +149,25 @@ def staged_upload(stream: BinaryIO, original_name: str | None, uploads_dir: str 
                         "Trim the video to the walking part or lower its resolution, then upload again.",
                     )
                 digest.update(chunk)
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:  # the disk filled up mid-upload: the partial file goes in `finally`
+                    raise _receive_error(exc, shown) from exc
                 chunk = stream.read(_CHUNK)
         info = _probe(tmp, shown, limits)
         staged = StagedUpload(tmp, directory, container, shown, total, digest.hexdigest(), info)
         yield staged
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _receive_error(exc: OSError, shown: str) -> OutputError:
+    """The message for an upload the server could not write (full disk, unwritable uploads folder)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(f"The server's disk is full: '{shown}' could not be received (nothing of it was kept).",
+                           "Ask the administrator to free space in the uploads folder, then upload again.")
+    return OutputError(f"The server could not store '{shown}' ({exc.strerror or exc}); nothing of it was kept.",
+                       "Ask the administrator to check the uploads folder (GAITSCOPE_UPLOAD_DIR).")
 
 
 def _probe(tmp: Path, shown: str, limits: UploadLimits) -> VideoInfo:

@@ -391,8 +391,9 @@ def write_validation_outputs(validations: Sequence[TrialValidation], out_dir: st
 
     from gaitscope.analysis.agreement_pdf import write_validation_pdf
 
+    from gaitscope.platform.output_files import staged_outputs
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     results = [r for v in validations for r in v.results]
     paths: dict[str, Path] = {}
     tables = {
@@ -403,12 +404,12 @@ def write_validation_outputs(validations: Sequence[TrialValidation], out_dir: st
     }
     if len(results) > 1:
         tables["bland_altman.csv"] = bland_altman_table(results)
-    for fname, df in tables.items():
-        p = out / fname
-        df.to_csv(p, index=False, float_format="%.6g")
-        paths[fname.removesuffix(".csv")] = p
-    paths["pdf"] = write_validation_pdf(results, out / "validation.pdf",
-                                        notes=[n for v in validations for n in v.notes])
+    with staged_outputs(out) as staging:  # all or nothing: a full disk leaves no half-written file
+        for fname, df in tables.items():
+            df.to_csv(staging / fname, index=False, float_format="%.6g")
+            paths[fname.removesuffix(".csv")] = out / fname
+        write_validation_pdf(results, staging / "validation.pdf", notes=[n for v in validations for n in v.notes])
+    paths["pdf"] = out / "validation.pdf"
     return paths
 
 

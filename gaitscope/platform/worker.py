@@ -11,6 +11,13 @@ Why the analysis leaves the web process: a minutes-long, CPU-bound pipeline insi
 page for the GIL and dies with the server; a worker can run on another machine, several can share a queue, and a
 killed one leaves its job for the next (the heartbeat goes stale, the job is reclaimed).
 
+Stopping (SIGTERM from systemd, Docker, Kubernetes; Ctrl-C): the worker exits with status 0 after giving the
+running job back to the queue (:func:`gaitscope.db.jobs.release`), so another worker (or this one, restarted)
+takes it at once. It does not finish the job first: an analysis takes minutes and service managers kill after a
+short grace period (Docker 10 s, Kubernetes 30 s, systemd 90 s), so finishing would usually end in a SIGKILL that
+leaves the job ``running`` until its heartbeat goes stale; nothing of the interrupted analysis is stored (the
+pipeline stores everything in one transaction at its end), so releasing it loses only the work done so far.
+
 The job's ``options`` (JSON) say what to analyse: ``video_path`` (required), ``patient_code``, ``visit_date``
 (ISO), ``height_cm``, ``original_name``, ``checkpoint``, ``workers``, ``out_dir``, ``actor`` (named in the audit
 log). :func:`job_options` builds them.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import threading
 import time
 import traceback
@@ -145,6 +153,12 @@ class _Heartbeat:
         self._thread.join(timeout=10)
 
 
+class WorkerStopped(BaseException):
+    """Raised in the worker's main thread by SIGTERM while a job runs: the job is released, the worker exits.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so no ``except Exception`` in the pipeline swallows it."""
+
+
 def _user_message(exc: BaseException) -> str:
     if isinstance(exc, GaitscopeError):
         return str(exc)
@@ -180,6 +194,8 @@ class Worker:
         self.runner = self.runner or pipeline_runner(self.db_url)
         self.processed = 0
         self._registered = False
+        self._stop = threading.Event()
+        self._in_job = False  # True only while the runner works on a claimed job
 
     def _stages(self) -> tuple[str, ...]:
         from gaitscope.platform.pipeline import STAGES
@@ -217,11 +233,22 @@ class Worker:
         actor = job.options.get("actor") or SYSTEM_ACTOR
         try:
             with _Heartbeat(self.db, job.id, self.worker_id, max(self.stale_s / 4.0, 0.05)):
-                analysis_id = self.runner(job, progress)
-        except (KeyboardInterrupt, SystemExit):
+                self._in_job = True
+                try:
+                    if self._stop.is_set():  # asked to stop between the claim and the start
+                        raise WorkerStopped()
+                    analysis_id = self.runner(job, progress)
+                finally:
+                    self._in_job = False
+        except (KeyboardInterrupt, SystemExit, WorkerStopped):
             jobs.release(self.db, job.id, self.worker_id)  # another worker (or our next start) takes it
+            log.warning("job %s released to the queue: the worker is stopping", job.id)
             raise
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's outcome
+            if self._stop.is_set():  # a failure caused by the stop (detector processes killed with us)
+                jobs.release(self.db, job.id, self.worker_id)
+                log.warning("job %s released to the queue: the worker is stopping (%s)", job.id, exc)
+                raise WorkerStopped() from exc
             message = _user_message(exc)
             detail = None
             if not isinstance(exc, GaitscopeError):
@@ -234,6 +261,16 @@ class Worker:
             self._after(job, actor, "analysis_stored", {"analysis": analysis_id})
         self.processed += 1
         return jobs.get_job(self.db, job.id)
+
+    def request_stop(self, signum: int | None = None, frame=None) -> None:
+        """Stop soon: at once when idle; a running job is interrupted and released (see the module docstring).
+
+        Installed as the SIGTERM handler by ``gaitscope worker``; it raises :class:`WorkerStopped` only while
+        the runner works, so a database write of the worker's own (claim, finish, audit) is never cut in two."""
+        self._stop.set()
+        if self._in_job:
+            self._in_job = False  # a second signal while unwinding must not raise again
+            raise WorkerStopped()
 
     def _after(self, job, actor: str, action: str, details: dict, failed: str | None = None) -> None:
         """Audit the outcome; a failure before the pipeline registered anything still marks the recording."""
@@ -257,7 +294,8 @@ class Worker:
         with nothing to do (the dashboard's fallback worker). Returns the number of jobs processed."""
         from gaitscope.db import jobs
 
-        stop = stop or threading.Event()
+        stop = stop or self._stop
+        self._stop = stop
         self.register()
         idle_since = time.monotonic()
         last_beat = 0.0
@@ -300,10 +338,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     worker = Worker(args.db or default_url(), poll_s=args.poll_s, stale_s=args.stale_s,
                     max_attempts=args.max_attempts)
+    previous = signal.signal(signal.SIGTERM, worker.request_stop)
     print(f"gaitscope worker {worker.worker_id} on {worker.db.url}", flush=True)
     try:
         n = worker.run(once=args.once)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, WorkerStopped):
         n = worker.processed
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"processed {n} job(s)", flush=True)
     return 0

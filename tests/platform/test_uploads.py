@@ -122,3 +122,37 @@ def test_sniff_container_signatures():
 )
 def test_sanitize_filename(raw, expected):
     assert sanitize_filename(raw) == expected
+
+
+def test_full_disk_during_an_upload_is_a_message_and_leaves_no_partial_file(make_video, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from gaitscope.errors import OutputError
+    from gaitscope.platform import uploads as uploads_module
+
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        """The upload's file: half of the first chunk reaches the disk, then the disk is full."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            self.f.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(uploads_module.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    video = make_video("clip.mp4")
+    uploads = tmp_path / "uploads"
+    with pytest.raises(OutputError, match=r"The server's disk is full: 'clip.mp4' could not be received"):
+        store_upload(io.BytesIO(video.read_bytes()), "clip.mp4", uploads)
+    assert _only_files(uploads) == [] and leftover_temp_files(uploads) == []

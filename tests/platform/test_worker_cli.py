@@ -45,3 +45,100 @@ def test_worker_once_processes_the_queue_and_exits(tmp_path, capsys):
         assert jobs.live_workers(db) == []  # the worker removed itself from the registry
     assert main(["worker", "--db", url, "--once"]) == 0  # an empty queue: exits at once
     assert "processed 0 job(s)" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------------------- SIGTERM
+
+#: ``gaitscope worker`` in a real process, its runner replaced by one that works (and reports progress) for a
+#: minute: what systemd/Docker stop while a video is being analysed.
+_SLOW_WORKER = """
+import sys, time
+from gaitscope.platform import worker
+
+def slow_runner(db_url):
+    def run(job, progress):
+        for i in range(600):
+            progress("2d", i, 600)
+            time.sleep(0.1)
+        return None
+    return run
+
+worker.pipeline_runner = slow_runner
+from gaitscope.platform.cli import main
+sys.exit(main())  # as the `gaitscope` script calls it (argv from sys.argv)
+"""
+
+
+def _start_worker(url: str, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "slow_worker.py"
+    script.write_text(_SLOW_WORKER)
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, str(script), "worker", "--db", url, "--poll-s", "0.2",
+                             "--stale-s", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(condition, timeout_s: float = 90.0, what: str = "") -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_sigterm_releases_the_running_job_and_the_worker_exits_0(tmp_path):
+    import signal
+    import time
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    job_id = _queued_job(url, str(tmp_path / "walk.mp4"))
+    proc = _start_worker(url, tmp_path)
+    try:
+        with open_database(url) as db:
+            _wait_for(lambda: (j := jobs.get_job(db, job_id)).status == "running" and (j.progress or 0) > 0,
+                      what="the worker to claim the job and report progress")
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert elapsed < 10, elapsed  # it did not sit out the minute-long job
+    assert "processed 0 job(s)" in out
+    assert "Traceback" not in err and "released to the queue" in err
+    with open_database(url) as db:
+        job = jobs.get_job(db, job_id)
+        assert (job.status, job.claimed_by, job.attempts) == ("queued", None, 1)  # the next worker takes it
+        assert jobs.live_workers(db) == []
+
+
+def test_sigterm_stops_an_idle_worker_at_once(tmp_path):
+    import signal
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    open_database(url, auto_upgrade=True).dispose()
+    proc = _start_worker(url, tmp_path)
+    try:
+        with open_database(url) as db:
+            _wait_for(lambda: len(jobs.live_workers(db)) == 1, what="the worker to register")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "processed 0 job(s)" in out and "Traceback" not in err
+    with open_database(url) as db:
+        assert jobs.live_workers(db) == []

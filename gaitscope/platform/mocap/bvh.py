@@ -108,18 +108,46 @@ def parse_bvh(path: str | Path) -> tuple[list[_Joint], np.ndarray, float]:
             i += 2 + n
         else:
             i += 1
+    if not joints:
+        raise MocapError(f"{path.name}: the HIERARCHY section declares no joints.", hint="Re-export the BVH.")
     lines = [ln for ln in motion.strip().splitlines() if ln.strip()]
+    n_frames = _header_value(path, lines, 0, "Frames", int)
+    frame_time = _header_value(path, lines, 1, "Frame Time", float)
+    # 0 (some exporters' "unknown"), negative or NaN would give an infinite or meaningless sampling rate
+    if not (np.isfinite(frame_time) and 1e-5 <= frame_time <= 1.0):
+        raise MocapError(f"{path.name}: 'Frame Time: {lines[1].split(':', 1)[1].strip()}' is not a usable frame "
+                         "time (expected seconds per frame between 0.00001 and 1, e.g. 0.0083333 for 120 Hz).",
+                         hint="Re-export the BVH with its real frame rate.")
+    if n_frames < 1:
+        raise MocapError(f"{path.name} holds no motion ('Frames: {n_frames}').",
+                         hint="Re-export the BVH with the recorded frames.")
+    rows = lines[2 : 2 + n_frames]
+    if len(rows) < n_frames:
+        raise MocapError(f"{path.name} is truncated: the header announces {n_frames} frames, the file holds "
+                         f"{len(rows)}.", hint="Copy or upload the complete file again.")
     try:
-        n_frames = int(lines[0].split(":")[1])
-        frame_time = float(lines[1].split(":")[1])
-        data = np.array([[float(x) for x in ln.split()] for ln in lines[2 : 2 + n_frames]])
-    except (IndexError, ValueError) as exc:
+        data = np.array([[float(x) for x in ln.split()] for ln in rows])
+    except ValueError as exc:
         raise MocapError(f"{path.name}: the MOTION section is malformed ({exc}).", hint="Re-export the BVH.") from exc
     n_channels = sum(len(j.channels) for j in joints)
     if data.ndim != 2 or data.shape[1] != n_channels:
         raise MocapError(f"{path.name}: frames have {data.shape[-1] if data.ndim == 2 else 0} values but the "
                          f"hierarchy declares {n_channels} channels.", hint="The file is truncated or malformed.")
     return joints, data, frame_time
+
+
+def _header_value(path: Path, lines: list[str], index: int, key: str, kind: type):
+    """``Frames: N`` / ``Frame Time: S`` right after ``MOTION``, parsed, or a MocapError naming what is wrong."""
+    line = lines[index].strip() if index < len(lines) else ""
+    label, sep, value = line.partition(":")
+    if not sep or label.strip().lower() != key.lower():
+        raise MocapError(f"{path.name}: the MOTION section lacks its '{key}:' line "
+                         f"(found {line[:40]!r} instead).", hint="The file is truncated or not a BVH export.")
+    try:
+        return kind(value.strip())
+    except ValueError as exc:
+        raise MocapError(f"{path.name}: '{key}: {value.strip()[:40]}' is not a number.",
+                         hint="Re-export the BVH.") from exc
 
 
 def forward_kinematics(joints: list[_Joint], data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,10 @@ def read_trc(path: str | Path, *, y_up: bool | None = None) -> tuple[MarkerData,
     except (KeyError, ValueError) as exc:
         raise MocapError(f"{path.name}: the TRC header lacks DataRate/NumMarkers ({exc}).",
                          hint="Re-export the file; the second and third lines must hold these fields.") from exc
+    if not (np.isfinite(rate) and 1.0 <= rate <= 100000.0) or n_markers < 1:
+        raise MocapError(f"{path.name}: the TRC header gives DataRate {rate:g} Hz and NumMarkers {n_markers}; "
+                         "a recording needs a rate of at least 1 Hz and at least one marker.",
+                         hint="Re-export the file with its real sampling rate.")
     names = [n.strip() for n in lines[3].split("\t")[2:] if n.strip()]
     notes = []
     if len(names) > n_markers:
@@ -48,11 +52,18 @@ def read_trc(path: str | Path, *, y_up: bool | None = None) -> tuple[MarkerData,
                      f"ignored: {', '.join(names[n_markers:])}")
         names = names[:n_markers]
     rows = []
-    for ln in lines[5:]:
+    for number, ln in enumerate(lines[5:], start=6):
         if not ln.strip():
             continue
         parts = ln.rstrip("\r\n").split("\t")
-        vals_row = [float(p) if p.strip() else np.nan for p in parts[: 2 + 3 * n_markers]]
+        try:
+            vals_row = [float(p) if p.strip() else np.nan for p in parts[: 2 + 3 * n_markers]]
+        except ValueError as exc:  # a copy or upload cut mid-number ends in "-" or "1.2e"
+            last = number == len(lines)
+            raise MocapError(f"{path.name}: line {number} is not numbers ({exc})"
+                             + ("; it is the last line, so the file was probably cut off." if last else "."),
+                             hint="Copy or upload the complete file again." if last else "Re-export the trial."
+                             ) from exc
         vals_row += [np.nan] * (2 + 3 * n_markers - len(vals_row))
         rows.append(vals_row)
     if not rows:
