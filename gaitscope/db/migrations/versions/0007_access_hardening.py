@@ -10,7 +10,9 @@
 * PostgreSQL: the application role owned ``audit_log`` (it ran the migrations), and a table's owner can
   ``TRUNCATE`` it or ``ALTER TABLE ... DISABLE TRIGGER``, which row triggers cannot stop. The table (and the
   trigger function) now belong to a separate role, :data:`AUDIT_OWNER` (``NOLOGIN``: nobody signs in as it),
-  and the application role keeps only ``SELECT, INSERT`` on it (plus its id sequence). Only a superuser can do
+  and the application role keeps only ``SELECT, INSERT`` on it (plus its id sequence). The application role
+  still owns the schema, and a schema's owner may DROP any table in it: an event trigger (which only a
+  superuser can create or remove) refuses to drop ``audit_log``. Only a superuser can do
   this safely: the new owner must be a role the application is NOT a member of, and a role with CREATEROLE
   could always make itself a member again. So:
 
@@ -45,6 +47,8 @@ depends_on: str | Sequence[str] | None = None
 
 AUDIT_OWNER = "gaitscope_audit_owner"
 _NO_REPLACE = "The audit log is append-only: an existing entry cannot be replaced."
+_NO_DROP = ("The audit log is append-only: it and its triggers cannot be dropped "
+            "(a superuser must remove the event trigger gaitscope_keep_audit_log first).")
 log = logging.getLogger("alembic.runtime.migration")
 
 
@@ -69,6 +73,19 @@ def secure_audit_sql(app_role: str, owner_role: str, sequence: str | None) -> li
     ]
     if sequence:
         sql += [f"REVOKE ALL ON SEQUENCE {sequence} FROM {app}", f"GRANT USAGE ON SEQUENCE {sequence} TO {app}"]
+    # The owner of a schema may DROP any table in it (also through DROP SCHEMA ... CASCADE, or DROP FUNCTION ...
+    # CASCADE for the triggers), and the application role owns its schema (it creates the tables). Only an event
+    # trigger, which only a superuser can create or remove, stops that; its function lives in a schema of the
+    # audit owner, out of the cascade.
+    sql += [
+        f"CREATE SCHEMA IF NOT EXISTS gaitscope_audit AUTHORIZATION {owner}",
+        "CREATE OR REPLACE FUNCTION gaitscope_audit.keep_audit_log() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() "
+        "WHERE position('audit_log' in object_identity) > 0) THEN "
+        f"RAISE EXCEPTION '{_NO_DROP}' USING ERRCODE = 'insufficient_privilege'; END IF; END $$",
+        "DROP EVENT TRIGGER IF EXISTS gaitscope_keep_audit_log",
+        "CREATE EVENT TRIGGER gaitscope_keep_audit_log ON sql_drop EXECUTE FUNCTION gaitscope_audit.keep_audit_log()",
+    ]
     return sql
 
 
@@ -122,6 +139,8 @@ def downgrade() -> None:
         app = bind.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'app_user' "
                                    "AND schemaname = current_schema()")).scalar_one()
         if is_super:  # give the table back to the schema's owner (the role that owned it before 0007)
+            op.execute("DROP EVENT TRIGGER IF EXISTS gaitscope_keep_audit_log")
+            op.execute("DROP SCHEMA IF EXISTS gaitscope_audit CASCADE")
             op.execute(f"ALTER TABLE audit_log OWNER TO {_ident(app)}")
             op.execute(f"ALTER FUNCTION gaitscope_audit_log_append_only() OWNER TO {_ident(app)}")
     with op.batch_alter_table("app_user") as batch:
