@@ -470,3 +470,23 @@ def test_postgres_app_role_cannot_rewrite_the_audit_log(monkeypatch, hasher, cap
             conn.execute(text(f"DROP ROLE IF EXISTS {app_role}"))
             conn.execute(text(f"DROP ROLE IF EXISTS {owner_role}"))
         admin.dispose()
+
+
+def test_readme_postgres_steps_are_the_migrations_statements():
+    """The README's site-administrator SQL must stay what migration 0007 logs (and does as a superuser)."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    path = next((root / "gaitscope/db/migrations/versions").glob("0007_*.py"))
+    spec = importlib.util.spec_from_file_location("m0007", path)
+    m0007 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0007)
+    expected = ["CREATE ROLE gaitscope_audit_owner NOLOGIN",
+                *m0007.secure_audit_sql("gaitscope", "gaitscope_audit_owner", "public.audit_log_id_seq")]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Running on PostgreSQL", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+    statements = [line.rstrip(";") for line in blocks[1].splitlines() if line and not line.startswith("--")]
+    assert statements == [e.replace('"', "") for e in expected]
