@@ -86,12 +86,13 @@ def cmd_user_list(args) -> int:
     try:
         with db.read_session() as s:
             rows = [(u.username, u.role, u.site or "", u.care_team or "", "yes" if u.active else "no",
+                     "yes" if u.must_change_password else "no",
                      u.locked_until.isoformat(timespec="minutes") if u.locked_until else "",
                      u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else "")
                     for u in list_users(s)]
     finally:
         db.dispose()
-    header = ("username", "role", "site", "care_team", "active", "locked_until", "last_login")
+    header = ("username", "role", "site", "care_team", "active", "must_set_password", "locked_until", "last_login")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())

@@ -219,7 +219,7 @@ def test_account_created_or_reset_by_an_admin_must_set_its_own_password_first(db
     assert [e[4]["must_change_password"] for e in _audit(db, "set_password")] == [False, True]
 
 
-def test_cli_user_add_sets_the_first_sign_in_change(head_url, hasher, monkeypatch):
+def test_cli_user_add_sets_the_first_sign_in_change(head_url, hasher, monkeypatch, capsys):
     import argparse
     import io
 
@@ -234,6 +234,11 @@ def test_cli_user_add_sets_the_first_sign_in_change(head_url, hasher, monkeypatc
         assert auth.authenticate(db, "dr_a", PW).must_change_password
     finally:
         db.dispose()
+    listed = parser.parse_args(["user", "list", "--db", head_url])
+    capsys.readouterr()
+    assert listed.func(listed) == 0
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert row.split()[header.split().index("must_set_password")] == "yes"
 
 
 # ------------------------------------------------------------- f. no user-name oracle; refusals audited
