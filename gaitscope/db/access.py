@@ -349,7 +349,8 @@ def _pseudonymise(df: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=banned)
 
 
-def band_age_filter(age: Sequence[float | None] | None, width: int = AGE_BAND_YEARS) -> tuple[int | None, int | None] | None:
+def band_age_filter(age: Sequence[float | None] | None,
+                    width: int = AGE_BAND_YEARS) -> tuple[int | None, int | None] | None:
     """Widen an ``age=(low, high)`` filter to whole :func:`age_band` bands: ``(64, 64) -> (60, 64)``.
 
     A researcher sees ages only as 5-year bands; a filter on exact ages would give the exact age back one query

@@ -5,7 +5,8 @@
 token lives in ``st.session_state``; each rerun re-checks it against the database (idle timeout, disabled
 account), so an administrator's change takes effect at the user's next click. An account whose password an
 administrator chose (``must_change_password``) sees only the "Set your own password" form until it has set its
-own. Permissions are NOT decided here: the page functions call :mod:`gaitscope.db.access` with the returned user, which enforces them.
+own. Permissions are NOT decided here: the page functions call :mod:`gaitscope.db.access` with the returned
+user, which enforces them.
 
 First run: there is no default account and no default password. While the database holds no account at all,
 :func:`first_admin_form` lets the person installing gaitscope create the first administrator (the password

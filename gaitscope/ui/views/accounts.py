@@ -1,5 +1,6 @@
 """Accounts (administrators only): create accounts, unlock them after failed sign-ins, disable or enable them,
-set a new password (which its owner must replace at their next sign-in). No patient data is shown here: an administrator does not need any (least privilege).
+set a new password (which its owner must replace at their next sign-in). No patient data is shown here: an
+administrator does not need any (least privilege).
 
 Every action goes through :mod:`gaitscope.db.access` (admins only, audited) and the password policy of
 :mod:`gaitscope.db.auth`.

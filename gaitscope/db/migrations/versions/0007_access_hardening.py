@@ -92,7 +92,8 @@ def secure_audit_sql(app_role: str, owner_role: str, sequence: str | None) -> li
 def _secure_audit_log_pg() -> None:
     bind = op.get_bind()
     owner = audit_owner_role()
-    me, is_super = bind.execute(sa.text("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
+    me, is_super = bind.execute(
+        sa.text("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
     app = bind.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'app_user' "
                                "AND schemaname = current_schema()")).scalar_one()
     sequence = bind.execute(sa.text("SELECT pg_get_serial_sequence('audit_log', 'id')")).scalar()
