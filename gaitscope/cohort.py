@@ -16,6 +16,11 @@ Rules that protect researchers from common mistakes:
 * **Age is age at the visit** (visit year - birth year), so an ``age=(60, 80)`` filter keeps the visits at
   which the patient was 60-80 years old; patients without a birth year are excluded by an age filter.
 * Filters are immutable: every filter method returns a new :class:`Cohort`, so cohorts can be branched.
+
+This module is for people who may read the database directly (exact ages included). Signed-in researchers of
+the web application reach the cohort through :func:`gaitscope.db.access.cohort_parameters` and friends, which
+pseudonymise the tables and widen age filters to the same 5-year bands they show, so ``age=(64, 64)`` cannot
+give exact ages back one query at a time.
 """
 
 from __future__ import annotations

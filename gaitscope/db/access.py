@@ -11,11 +11,14 @@ Roles (``app_user.role``):
   that care team only), including identities, notes, videos, reports and exports.
 * **viewer**: like a clinician of their site, read-only, without identities, videos or exports.
 * **researcher**: the pseudonymised cohort only (:func:`cohort_patients`, :func:`cohort_parameters`): no
-  identity table, no notes, no videos or original file names, ages in 5-year bands, visit years not dates.
+  identity table, no notes, no videos or original file names, ages in 5-year bands (age filters too, widened
+  to whole bands), visit years not dates.
 * **admin**: accounts only; no patient data (an administrator does not need it: least privilege).
 
 Every view of a patient, upload, analysis, export and account change writes an audit entry (who, what, when)
-in the caller's transaction, so the entry exists exactly when the action happened.
+in the caller's transaction, so the entry exists exactly when the action happened. Every refusal is audited too
+(``access_denied``), in a transaction of its own after the refused one is rolled back. An account whose password
+was chosen by someone else (``must_change_password``) is refused everything until it sets its own.
 """
 
 from __future__ import annotations
@@ -56,13 +59,32 @@ EDITABLE_PATIENT_FIELDS = ("sex", "birth_year", "height_cm", "diagnosis", "updrs
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _refused(user: Any, what: str, message: str, hint: str | None = None, *, entity: str = "access",
+             entity_id: Any = None, reason: str = "role") -> AccessDeniedError:
+    """An :class:`AccessDeniedError` that carries its audit entry: :meth:`Database.session` writes it after
+    rolling back the refused unit of work (see :meth:`gaitscope.db.engine.Database.record_refusal`)."""
+    exc = AccessDeniedError(message, hint)
+    known = isinstance(user, CurrentUser)
+    exc.refusal = {  # type: ignore[attr-defined]
+        "username": user.username if known else "anonymous", "action": "access_denied", "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id)[:100],
+        "details": {"what": what, "reason": reason, "role": user.role if known else None},
+    }
+    return exc
+
+
 def _require(user: CurrentUser, roles: Sequence[str], what: str) -> None:
     if not isinstance(user, CurrentUser):
-        raise AccessDeniedError("You are not signed in.", "Sign in to continue.")
+        raise _refused(user, what, "You are not signed in.", "Sign in to continue.", reason="not signed in")
+    if user.must_change_password:
+        raise _refused(
+            user, what, "Set your own password first: this one was chosen by someone else.",
+            "Until then your account cannot open any page.", reason="must change password",
+        )
     if user.role not in roles:
         allowed = " or ".join(f"{r}s" for r in roles)
-        raise AccessDeniedError(
-            f"Access denied: {user.role} accounts may not {what} (only {allowed} may).",
+        raise _refused(
+            user, what, f"Access denied: {user.role} accounts may not {what} (only {allowed} may).",
             "Ask an administrator if your role is wrong.",
         )
 
@@ -85,9 +107,10 @@ def _patient(s: Session, user: CurrentUser, code: str, what: str, roles: Sequenc
     p = repo.get_patient(s, code or "")
     # The same message whether the patient exists elsewhere or not at all: no probing other sites' codes.
     if p is None or not can_see_patient(user, p):
-        raise AccessDeniedError(
-            f"Access denied: patient {code!r} is not among the patients of your {_scope(user)}.",
+        raise _refused(
+            user, what, f"Access denied: patient {code!r} is not among the patients of your {_scope(user)}.",
             "Check the code; patients of other sites are visible only to their own clinicians.",
+            entity="patient", entity_id=code, reason="site",
         )
     return p
 
@@ -101,8 +124,10 @@ def _recording(s: Session, user: CurrentUser, recording_id: int, what: str,
         visit = s.get(Visit, rec.visit_id)
         patient = s.get(Patient, visit.patient_id) if visit is not None else None
     if rec is None or patient is None or not can_see_patient(user, patient):
-        raise AccessDeniedError(
-            f"Access denied: recording {recording_id} does not belong to a patient of your {_scope(user)}."
+        raise _refused(
+            user, what,
+            f"Access denied: recording {recording_id} does not belong to a patient of your {_scope(user)}.",
+            entity="recording", entity_id=recording_id, reason="site",
         )
     return rec, patient
 
@@ -112,7 +137,8 @@ def _analysis(s: Session, user: CurrentUser, analysis_id: int, what: str,
     _require(user, roles, what)
     a = s.get(Analysis, int(analysis_id))
     if a is None:
-        raise AccessDeniedError(f"Access denied: analysis {analysis_id} is not available to you.")
+        raise _refused(user, what, f"Access denied: analysis {analysis_id} is not available to you.",
+                       entity="analysis", entity_id=analysis_id, reason="site")
     _, patient = _recording(s, user, a.recording_id, what, roles)
     return a, patient
 
@@ -228,7 +254,9 @@ def register_upload(
     visit = s.get(Visit, int(visit_id))
     patient = s.get(Patient, visit.patient_id) if visit is not None else None
     if patient is None or not can_see_patient(user, patient):
-        raise AccessDeniedError(f"Access denied: visit {visit_id} does not belong to a patient of your {_scope(user)}.")
+        raise _refused(user, "upload recordings",
+                       f"Access denied: visit {visit_id} does not belong to a patient of your {_scope(user)}.",
+                       entity="visit", entity_id=visit_id, reason="site")
     if not storage_name or Path(storage_name).name != storage_name:
         raise InvalidInputError("The stored upload needs a generated file name without folders.")
     rec = repo.register_recording(s, visit, sha256=sha256, original_name=original_name, kind=kind, fps=fps,
@@ -321,11 +349,38 @@ def _pseudonymise(df: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=banned)
 
 
+def band_age_filter(age: Sequence[float | None] | None,
+                    width: int = AGE_BAND_YEARS) -> tuple[int | None, int | None] | None:
+    """Widen an ``age=(low, high)`` filter to whole :func:`age_band` bands: ``(64, 64) -> (60, 64)``.
+
+    A researcher sees ages only as 5-year bands; a filter on exact ages would give the exact age back one query
+    at a time (``age=(63, 63)``, ``age=(64, 64)``, ...). Filtering on the bands they see adds nothing to the table.
+    """
+    if age is None:
+        return None
+    if isinstance(age, (str, bytes)) or len(age) != 2:
+        raise InvalidInputError("The age filter is a pair (youngest, oldest), e.g. age=(60, 79).")
+    lo, hi = age
+    try:
+        lo_band = None if lo is None or pd.isna(lo) else int(float(lo) // width * width)
+        hi_band = None if hi is None or pd.isna(hi) else int(float(hi) // width * width + width - 1)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"The age filter {tuple(age)!r} is not a pair of numbers.") from exc
+    return lo_band, hi_band
+
+
 def _cohort(db, user: CurrentUser, what: str, filters: Mapping[str, Any]):
-    _require(user, ("researcher",), what)
+    try:
+        _require(user, ("researcher",), what)
+    except AccessDeniedError as exc:
+        db.record_refusal(exc)
+        raise
     from gaitscope.cohort import Cohort  # local: cohort imports the engine
 
-    return Cohort(db).patients(**dict(filters))
+    applied = dict(filters)
+    if applied.get("age") is not None:
+        applied["age"] = band_age_filter(applied["age"])
+    return Cohort(db).patients(**applied)
 
 
 def cohort_patients(db, user: CurrentUser, **filters: Any) -> pd.DataFrame:
@@ -364,7 +419,9 @@ def export_cohort_csv(db, user: CurrentUser, path: str | Path, **filters: Any) -
 def create_user(s: Session, user: CurrentUser, username: str, password: str, role: str, *,
                 site: str | None = None, care_team: str | None = None) -> User:
     _require(user, ("admin",), "create accounts")
-    return auth.create_user(s, username, password, role, site=site, care_team=care_team, actor=user.username)
+    # the administrator knows this password: its owner must replace it at the first sign-in
+    return auth.create_user(s, username, password, role, site=site, care_team=care_team, actor=user.username,
+                            must_change_password=True)
 
 
 def list_users(s: Session, user: CurrentUser) -> list[User]:
@@ -385,7 +442,8 @@ def unlock_user(s: Session, user: CurrentUser, username: str) -> None:
 
 
 def reset_password(s: Session, user: CurrentUser, username: str, new_password: str) -> None:
-    """An admin sets a new password for ``username``; anyone may change their own (see :func:`change_password`)."""
+    """An admin sets a new password for ``username``, which its owner must replace at their next sign-in;
+    anyone may change their own (see :func:`change_password`)."""
     _require(user, ("admin",), "reset other people's passwords")
     auth.set_password(s, username, new_password, actor=user.username)
 

@@ -8,7 +8,15 @@ Why it is built this way:
 * **Failed sign-ins are counted in the database** (``app_user.failed_attempts`` / ``locked_until``), not in
   the web process: restarting Streamlit or running two instances does not reset the brute-force protection.
   After :data:`MAX_FAILED_ATTEMPTS` failures the account is locked for :data:`LOCK_MINUTES`; during the lock
-  even the right password is refused. The message never says whether the user name exists.
+  even the right password is refused. Each attempt is counted atomically *before* its password is checked
+  (one ``UPDATE ... RETURNING``), so simultaneous guesses cannot outrun the limit, and the Argon2 check runs
+  outside any write transaction (on SQLite a write transaction locks the whole database).
+* **Nothing tells which user names exist**: an unknown user, a wrong password and a locked account get the
+  same message after the same work (one Argon2 verification, against a dummy hash when there is no account).
+  Every attempt, refused ones included, is audited.
+* **A password chosen by someone else must be replaced**: accounts created or reset by an administrator carry
+  ``must_change_password`` until their owner sets their own; the data-access layer refuses them everything
+  else, so an administrator cannot sign in as a clinician unnoticed.
 * **Sessions are random tokens whose SHA-256 only is stored**, with an idle timeout and an absolute lifetime:
   a copy of the database cannot be replayed as a signed-in browser.
 * Every function that changes an account or signs someone in writes an audit entry.
@@ -21,7 +29,6 @@ must be committed even though the call then raises :class:`AccessDeniedError`.
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from gaitscope.db.models import ROLES, User, UserSession
@@ -77,10 +84,14 @@ class CurrentUser:
     role: str
     site: str | None = None
     care_team: str | None = None
+    #: someone else chose this account's password: until the user sets their own, the data-access layer
+    #: refuses everything (:func:`gaitscope.db.access._require`) and the dashboard shows only the change form
+    must_change_password: bool = False
 
     @classmethod
     def from_user(cls, u: User) -> CurrentUser:
-        return cls(id=u.id, username=u.username, role=u.role, site=u.site, care_team=u.care_team)
+        return cls(id=u.id, username=u.username, role=u.role, site=u.site, care_team=u.care_team,
+                   must_change_password=bool(u.must_change_password))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -150,9 +161,13 @@ def create_user(
     site: str | None = None,
     care_team: str | None = None,
     actor: str = "system",
+    must_change_password: bool = False,
     clock: Clock = utc_clock,
 ) -> User:
     """Create an account (password checked against the policy, stored as an Argon2 hash).
+
+    ``must_change_password``: the password was chosen by someone else (an administrator on the Accounts page,
+    ``gaitscope user add``), so the account must set its own at its first sign-in before it can do anything.
 
     A clinician needs a ``site``: the data-access layer shows them only that site's patients. No access check
     here (the CLI is run by the server's administrator); the web app calls :func:`gaitscope.db.access.create_user`.
@@ -169,10 +184,12 @@ def create_user(
     u = User(
         username=name, password_hash=hash_password(password), role=role, site=(site or "").strip() or None,
         care_team=(care_team or "").strip() or None, active=True, failed_attempts=0, password_changed_at=now,
+        must_change_password=bool(must_change_password),
     )
     s.add(u)
     s.flush()
-    audit(s, actor, "create_user", "app_user", name, {"role": role, "site": u.site, "care_team": u.care_team})
+    audit(s, actor, "create_user", "app_user", name, {"role": role, "site": u.site, "care_team": u.care_team,
+                                                      "must_change_password": u.must_change_password})
     return u
 
 
@@ -182,14 +199,19 @@ def list_users(s: Session) -> list[User]:
 
 def set_password(s: Session, username: str, new_password: str, *, actor: str = "system",
                  clock: Clock = utc_clock) -> None:
-    """Set a new password (policy checked); ends the user's open sessions and clears any lock."""
+    """Set a new password (policy checked); ends the user's open sessions and clears any lock.
+
+    Set by anyone but the account itself (``actor`` != ``username``), the account must change it at its next
+    sign-in (``must_change_password``); set by the account itself, that duty is cleared.
+    """
     u = _require_user(s, username)
     check_password_policy(new_password, u.username)
     u.password_hash = hash_password(new_password)
     u.password_changed_at = clock()
     u.failed_attempts, u.locked_until = 0, None
+    u.must_change_password = actor != u.username
     _revoke_all(s, u, clock())
-    audit(s, actor, "set_password", "app_user", u.username)
+    audit(s, actor, "set_password", "app_user", u.username, {"must_change_password": u.must_change_password})
 
 
 def set_active(s: Session, username: str, active: bool, *, actor: str = "system", clock: Clock = utc_clock) -> None:
@@ -224,64 +246,105 @@ def _revoke_all(s: Session, u: User, now: datetime) -> None:
 # sign-in and sessions
 # ---------------------------------------------------------------------------------------------------------
 
-_BAD_CREDENTIALS = "Wrong user name or password."
+#: One message, and the same work (one Argon2 verification), for an unknown user, a wrong password and a locked
+#: account: neither the wording nor the reply time tells an attacker which user names exist or are locked.
+_BAD_CREDENTIALS = (
+    f"Wrong user name or password, or the account is locked after {MAX_FAILED_ATTEMPTS} failed sign-ins.",
+    f"Check both and try again; a locked account opens again after {LOCK_MINUTES} minutes, "
+    "or an administrator can unlock it.",
+)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """An attempt counted (before the password is checked) against an account's failure limit."""
+
+    user_id: int
+    password_hash: str
+    attempt: int
+    locked_until: datetime | None
+
+
+def _claim_attempt(db, name: str, now: datetime) -> tuple[_Claim | None, bool]:
+    """Count one sign-in attempt against ``name`` BEFORE checking its password, in one short write.
+
+    ``(claim, exists)``: ``claim`` is None when the account is unknown or locked (then no password may be
+    checked). One ``UPDATE ... RETURNING`` both tests and increments the counter, so concurrent attempts are
+    serialised by the row lock (PostgreSQL re-checks the WHERE clause on the updated row; SQLite has a single
+    writer): N simultaneous wrong passwords count N, and the :data:`MAX_FAILED_ATTEMPTS`-th sets the lock, so
+    no attempt beyond the limit reaches the hash. A lock that has run out starts a new count at 1. The password
+    hash itself is verified outside this transaction: on SQLite a write transaction holds the database-wide
+    write lock, and an Argon2 verification (~0.1-0.5 s) inside it queued every other writer behind sign-ins.
+    """
+    expired = User.locked_until.is_not(None) | (User.failed_attempts >= MAX_FAILED_ATTEMPTS)
+    count = case((expired, 1), else_=User.failed_attempts + 1)
+    stmt = (
+        update(User)
+        .where(User.username == name, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_attempts=count,
+                locked_until=case((count >= MAX_FAILED_ATTEMPTS, now + timedelta(minutes=LOCK_MINUTES)), else_=None))
+        .returning(User.id, User.password_hash, User.failed_attempts, User.locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    with db.session() as s:
+        row = s.execute(stmt).one_or_none()
+        if row is not None:
+            return _Claim(row.id, row.password_hash, row.failed_attempts, _aware(row.locked_until)), True
+        exists = s.scalars(select(User.id).where(User.username == name)).first() is not None
+    return None, exists
 
 
 def authenticate(db, username: str, password: str, *, clock: Clock = utc_clock) -> CurrentUser:
     """Check a user name and password; returns the :class:`CurrentUser` or raises :class:`AccessDeniedError`.
 
-    Each failure is committed (and audited) before the error is raised; the :data:`MAX_FAILED_ATTEMPTS`-th
-    consecutive failure locks the account for :data:`LOCK_MINUTES` minutes, during which the correct password
-    is refused too. A success resets the counter.
+    Every attempt is counted before the password is checked (:func:`_claim_attempt`) and audited, refused ones
+    included; the :data:`MAX_FAILED_ATTEMPTS`-th consecutive failure locks the account for :data:`LOCK_MINUTES`
+    minutes, during which the correct password is refused too. A success resets the counter. Unknown user,
+    wrong password and locked account get the same message after the same work (one Argon2 verification).
+    A disabled account is named as such only to someone who typed its correct password.
     """
     now = clock()
-    denied: AccessDeniedError | None = None
-    result: CurrentUser | None = None
+    password = password or ""
+    try:
+        name: str | None = normalise_username(username)
+    except InvalidInputError:
+        name = None
+    claim, exists = _claim_attempt(db, name, now) if name else (None, False)
+    denied = AccessDeniedError(*_BAD_CREDENTIALS)
+    if claim is None:
+        _burn_time(password)  # the same work as a real check: the reply time must not tell who exists
+        with db.session() as s:
+            if exists:
+                audit(s, name, "login_refused_locked", "app_user", name)
+            else:
+                audit(s, "anonymous", "login_failed", "app_user", (username or "")[:100], {"reason": "unknown user"})
+        raise denied
+    ok = verify_password(claim.password_hash, password)  # outside any transaction (see _claim_attempt)
+    new_hash = hash_password(password) if ok and _hasher.check_needs_rehash(claim.password_hash) else None
     with db.session() as s:
-        try:
-            name = normalise_username(username)
-        except InvalidInputError:
-            name = None
-        u = get_user(s, name) if name else None
-        if u is None:
-            _burn_time(password or "")
-            audit(s, "anonymous", "login_failed", "app_user", (username or "")[:100], {"reason": "unknown user"})
-            denied = AccessDeniedError(_BAD_CREDENTIALS, "Check both and try again.")
+        u = s.get(User, claim.user_id)
+        if u is None:  # deleted meanwhile
+            raise denied
+        if not ok:
+            details: dict = {"failed_attempts": claim.attempt}
+            if claim.locked_until is not None:
+                details["locked_until"] = claim.locked_until
+            audit(s, u.username, "login_failed", "app_user", u.username, details)
+            result = None
         else:
-            locked_until = _aware(u.locked_until)
-            if locked_until is not None and locked_until > now:
-                minutes = max(1, math.ceil((locked_until - now).total_seconds() / 60))
-                audit(s, u.username, "login_refused_locked", "app_user", u.username)
-                denied = AccessDeniedError(
-                    f"This account is locked after {MAX_FAILED_ATTEMPTS} failed sign-ins.",
-                    f"Try again in {minutes} minute{'s' if minutes != 1 else ''} or ask an administrator.",
-                )
-            elif not verify_password(u.password_hash, password or ""):
-                u.failed_attempts = (0 if locked_until is not None else u.failed_attempts or 0) + 1
-                u.locked_until = None
-                details = {"failed_attempts": u.failed_attempts}
-                if u.failed_attempts >= MAX_FAILED_ATTEMPTS:
-                    u.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                    details["locked_until"] = u.locked_until
-                    denied = AccessDeniedError(
-                        f"Wrong user name or password. The account is now locked for {LOCK_MINUTES} minutes "
-                        f"after {MAX_FAILED_ATTEMPTS} failed sign-ins."
-                    )
-                else:
-                    denied = AccessDeniedError(_BAD_CREDENTIALS, "Check both and try again.")
-                audit(s, u.username, "login_failed", "app_user", u.username, details)
-            elif not u.active:
+            u.failed_attempts, u.locked_until = 0, None
+            if not u.active:
                 audit(s, u.username, "login_refused_disabled", "app_user", u.username)
                 denied = AccessDeniedError("This account is disabled.", "Ask an administrator.")
+                result = None
             else:
-                if _hasher.check_needs_rehash(u.password_hash):
-                    u.password_hash = hash_password(password)
-                u.failed_attempts, u.locked_until, u.last_login_at = 0, None, now
+                if new_hash is not None and u.password_hash == claim.password_hash:  # older Argon2 parameters
+                    u.password_hash = new_hash
+                u.last_login_at = now
                 audit(s, u.username, "login", "app_user", u.username)
                 result = CurrentUser.from_user(u)
-    if denied is not None:
+    if result is None:
         raise denied
-    assert result is not None
     return result
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -25,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gaitscope.db.translate import translate
-from gaitscope.errors import DatabaseError, SchemaOutdatedError
+from gaitscope.errors import AccessDeniedError, DatabaseError, SchemaOutdatedError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -91,6 +92,28 @@ class Database:
         write_bind = engine.execution_options(gaitscope_begin="IMMEDIATE") if self.is_sqlite else engine
         self._write = sessionmaker(bind=write_bind, expire_on_commit=False)
         self._read = sessionmaker(bind=engine, expire_on_commit=False)
+        self._depth = threading.local()  # open sessions of this thread: refusals are audited at the outermost
+
+    def record_refusal(self, exc: BaseException) -> None:
+        """Audit a refused access (an :class:`AccessDeniedError` raised by :mod:`gaitscope.db.access` carries
+        its entry in ``exc.refusal``) in a transaction of its own, once.
+
+        The refusal rolls back the caller's unit of work, so the entry cannot be written there; it is written
+        here after that rollback, when the outermost session of this thread has closed (on SQLite an inner write
+        would wait for the outer session's write lock until the busy timeout).
+        """
+        entry = getattr(exc, "refusal", None)
+        if not isinstance(exc, AccessDeniedError) or not entry or getattr(self._depth, "n", 0) > 0:
+            return
+        exc.refusal = None  # type: ignore[attr-defined]  # written once, however many handlers see it
+        from gaitscope.db.repository import audit
+
+        try:
+            with self.session() as s:
+                audit(s, entry["username"], entry["action"], entry["entity"], entry.get("entity_id"),
+                      entry.get("details"))
+        except DatabaseError:  # the refusal itself must still reach the user
+            pass
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -105,29 +128,46 @@ class Database:
         the block) waits for it until the busy timeout and then fails. Use :meth:`read_session` to read.
         """
         s = self._write()
+        self._depth.n = getattr(self._depth, "n", 0) + 1
+        refused: BaseException | None = None
         try:
             yield s
             s.commit()
         except sa_exc.SQLAlchemyError as exc:
             s.rollback()
             raise translate(exc) from exc
+        except AccessDeniedError as exc:
+            s.rollback()
+            refused = exc
+            raise
         except BaseException:
             s.rollback()
             raise
         finally:
             s.close()
+            self._depth.n -= 1
+            if refused is not None:
+                self.record_refusal(refused)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
         """A read-only unit of work (never commits; on SQLite it does not take the write lock)."""
         s = self._read()
+        self._depth.n = getattr(self._depth, "n", 0) + 1
+        refused: BaseException | None = None
         try:
             yield s
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
+        except AccessDeniedError as exc:
+            refused = exc
+            raise
         finally:
             s.rollback()
             s.close()
+            self._depth.n -= 1
+            if refused is not None:
+                self.record_refusal(refused)
 
     def dispose(self) -> None:
         """Close pooled connections (call before forking, or at the end of a test)."""

@@ -46,6 +46,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -611,6 +612,9 @@ class User(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[Optional[datetime]] = mapped_column(Ts)
     password_changed_at: Mapped[Optional[datetime]] = mapped_column(Ts)
+    # migration 0007: set when someone else (an administrator, ``gaitscope user add``) chose the password; the
+    # account may do nothing but set its own password until it is cleared (see gaitscope.db.auth)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UserSession(Base):

@@ -3,7 +3,9 @@
 Whoever can run this command on the server already controls the database, so no sign-in is asked; every
 account change is still audited (actor ``cli:<OS user>``). There is no default password: it is typed at a
 hidden prompt (twice) or read from standard input with ``--password-stdin`` (for provisioning scripts), and
-must satisfy the password policy of :mod:`gaitscope.db.auth`.
+must satisfy the password policy of :mod:`gaitscope.db.auth`. The person who runs ``user add`` knows the password,
+so the new account must set its own at its first sign-in (``must_change_password``), as one created on the
+Accounts page must.
 """
 
 from __future__ import annotations
@@ -67,11 +69,12 @@ def cmd_user_add(args) -> int:
     try:
         with db.session() as s:
             u = create_user(s, args.username, password, args.role, site=args.site, care_team=args.care_team,
-                            actor=_actor())
+                            actor=_actor(), must_change_password=True)
             name, role, site = u.username, u.role, u.site
     finally:
         db.dispose()
-    print(f"Created {role} account {name!r}" + (f" (site {site})" if site else "") + ".")
+    print(f"Created {role} account {name!r}" + (f" (site {site})" if site else "")
+          + "; its owner must choose their own password at the first sign-in.")
     return 0
 
 
@@ -83,12 +86,13 @@ def cmd_user_list(args) -> int:
     try:
         with db.read_session() as s:
             rows = [(u.username, u.role, u.site or "", u.care_team or "", "yes" if u.active else "no",
+                     "yes" if u.must_change_password else "no",
                      u.locked_until.isoformat(timespec="minutes") if u.locked_until else "",
                      u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else "")
                     for u in list_users(s)]
     finally:
         db.dispose()
-    header = ("username", "role", "site", "care_team", "active", "locked_until", "last_login")
+    header = ("username", "role", "site", "care_team", "active", "must_set_password", "locked_until", "last_login")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())

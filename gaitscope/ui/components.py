@@ -99,6 +99,9 @@ def guarded(render: Callable[[], None]) -> Callable[[], None]:
         try:
             render()
         except AccessDeniedError as exc:
+            from gaitscope.ui.data import database
+
+            database(db_url()).record_refusal(exc)  # a refusal checked before any database session is audited here
             st.error(str(exc))
 
     return wrapper

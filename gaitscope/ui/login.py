@@ -3,8 +3,10 @@
 ``require_login(db)`` is called at the top of the app: it returns the signed-in
 :class:`~gaitscope.db.auth.CurrentUser` or draws the sign-in form and stops the script. Only the random session
 token lives in ``st.session_state``; each rerun re-checks it against the database (idle timeout, disabled
-account), so an administrator's change takes effect at the user's next click. Permissions are NOT decided
-here: the page functions call :mod:`gaitscope.db.access` with the returned user, which enforces them.
+account), so an administrator's change takes effect at the user's next click. An account whose password an
+administrator chose (``must_change_password``) sees only the "Set your own password" form until it has set its
+own. Permissions are NOT decided here: the page functions call :mod:`gaitscope.db.access` with the returned
+user, which enforces them.
 
 First run: there is no default account and no default password. While the database holds no account at all,
 :func:`first_admin_form` lets the person installing gaitscope create the first administrator (the password
@@ -16,7 +18,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from gaitscope.db.auth import CurrentUser, end_session, resolve_session, sign_in
+from gaitscope.db.auth import MIN_PASSWORD_LENGTH, CurrentUser, end_session, resolve_session, sign_in
 from gaitscope.errors import AccessDeniedError, GaitscopeError, InvalidInputError
 
 SESSION_KEY = "gaitscope_session_token"
@@ -50,6 +52,8 @@ def require_login(db) -> CurrentUser:
 
     user = current_user(db)
     if user is not None:
+        if user.must_change_password:
+            _change_password_form(db, user)  # stops the script until the user has set their own password
         return user
     box = st.empty()  # everything of the sign-in page lives here, so it can be removed after success
     with box.container():
@@ -76,9 +80,50 @@ def require_login(db) -> CurrentUser:
             st.caption("Patient data: every view is recorded. Sessions end after 30 minutes without activity.")
     if user is not None:
         box.empty()  # the app draws below as if the form had never been there
+        if user.must_change_password:
+            _change_password_form(db, user)
         return user
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises; keeps type checkers honest
+
+
+def _change_password_form(db, user: CurrentUser) -> None:
+    """The only page of an account whose password someone else chose (``must_change_password``): set your own.
+
+    An administrator who creates or resets an account knows its password; forcing its owner to replace it at
+    the first sign-in means an administrator cannot use it to reach patient data unnoticed (the data-access
+    layer refuses such an account everything else too). Stops the script unless the password was just changed.
+    """
+    import streamlit as st
+
+    from gaitscope.db import access
+
+    st.title("Set your own password")
+    st.info("Your password was set by an administrator. Choose your own before you continue; "
+            "nobody else should know it.")
+    with st.form("gaitscope_change_password"):
+        old = st.text_input("Current password", type="password", key="gaitscope_change_old",
+                            autocomplete="current-password")
+        new = st.text_input(f"New password (at least {MIN_PASSWORD_LENGTH} characters)", type="password",
+                            key="gaitscope_change_new", autocomplete="new-password")
+        again = st.text_input("New password again", type="password", key="gaitscope_change_again",
+                              autocomplete="new-password")
+        submitted = st.form_submit_button("Set password")
+    if submitted:
+        try:
+            if new != again:
+                raise InvalidInputError("The two new passwords differ.", "Type the same password twice.")
+            if new == old:
+                raise InvalidInputError("The new password must differ from the one you were given.")
+            access.change_password(db, user, old, new)  # checks the current one (with the lockout) first
+            _, token = sign_in(db, user.username, new)  # changing the password ended every session, this one too
+        except GaitscopeError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state[SESSION_KEY] = token
+            st.rerun()
+    logout_button(db, user=user)
+    st.stop()
 
 
 def logout_button(db, container: Any = None, *, user: CurrentUser | None = None) -> None:

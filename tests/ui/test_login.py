@@ -129,3 +129,39 @@ def test_note_with_script_is_stored_verbatim_and_rendered_escaped(db_url):
     assert note == payload
     assert safe_text(note) == "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;"
     assert safe_text(None) == ""
+
+
+def test_account_whose_password_an_admin_chose_must_change_it_before_any_page(db_url):
+    """An administrator resets dr_a's password and signs in with it: the dashboard shows nothing but the
+    "Set your own password" form until a new one is set, and dr_a's own sign-in then works with that one."""
+    db = open_database(db_url)
+    try:
+        with db.session() as s:
+            auth.create_user(s, "root", PW, "admin")
+        with db.session() as s:
+            admin = auth.CurrentUser.from_user(auth.get_user(s, "root"))
+            access.reset_password(s, admin, "dr_a", "chosen by the admin")
+    finally:
+        db.dispose()
+    at = AppTest.from_function(_script, default_timeout=30).run()
+    _sign_in(at, "dr_a", "chosen by the admin")
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Set your own password"] and "Welcome" not in _texts(at)
+    at.run()  # a rerun (any click) still shows only the form
+    assert [t.value for t in at.title] == ["Set your own password"] and "Welcome" not in _texts(at)
+    at.text_input[0].input("chosen by the admin")
+    at.text_input[1].input("my own passphrase")
+    at.text_input[2].input("my own passphrase typo")
+    at.button[0].click().run()
+    assert "differ" in _texts(at) and "Welcome" not in _texts(at)
+    at.text_input[0].input("chosen by the admin")
+    at.text_input[1].input("my own passphrase")
+    at.text_input[2].input("my own passphrase")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Welcome dr_a (clinician)" in _texts(at)
+    db = open_database(db_url)
+    try:
+        assert not auth.authenticate(db, "dr_a", "my own passphrase").must_change_password
+    finally:
+        db.dispose()

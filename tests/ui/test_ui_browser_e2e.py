@@ -6,7 +6,8 @@ dependency). Never run ``playwright install``: the system Chromium is used throu
 Set ``GAITSCOPE_UPDATE_SCREENSHOTS=1`` to copy the screenshots into ``docs/screenshots/`` for the README.
 
 Each server gets a clinician of the demo site, created with the CLI (``gaitscope user add ... --password-stdin``)
-as an administrator would; every test signs in through the form first.
+as an administrator would, who has then set their own password as the first sign-in requires; every test signs
+in through the form first.
 """
 
 from __future__ import annotations
@@ -50,6 +51,19 @@ def server_env(tmp_path) -> dict[str, str]:
                 GAITSCOPE_UPLOAD_DIR=str(tmp_path / "uploads"), GAITSCOPE_HOME=str(tmp_path / "home"))
 
 
+def _first_sign_in_password_change(url: str) -> None:
+    """An account made with ``gaitscope user add`` must set its own password at its first sign-in (that form is
+    tested in tests/ui/test_login.py); here its owner has done so, keeping the same password for the tests."""
+    from gaitscope.db import auth, open_database
+
+    db = open_database(url)
+    try:
+        with db.session() as s:
+            auth.set_password(s, CLINICIAN, PASSWORD, actor=CLINICIAN)
+    finally:
+        db.dispose()
+
+
 @pytest.fixture()
 def server(tmp_path, server_env):
     """A Streamlit server on a free port with an empty database (the app fills it with demo data)."""
@@ -59,6 +73,7 @@ def server(tmp_path, server_env):
                            "clinician", "--site", "demo", "--password-stdin"], input=PASSWORD + "\n", text=True,
                           capture_output=True, cwd=REPO, env=env, timeout=120)
     assert made.returncode == 0, made.stdout + made.stderr
+    _first_sign_in_password_change(env["GAITSCOPE_DB_URL"])
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),

@@ -1,5 +1,6 @@
 """Accounts (administrators only): create accounts, unlock them after failed sign-ins, disable or enable them,
-set a new password. No patient data is shown here: an administrator does not need any (least privilege).
+set a new password (which its owner must replace at their next sign-in). No patient data is shown here: an
+administrator does not need any (least privilege).
 
 Every action goes through :mod:`gaitscope.db.access` (admins only, audited) and the password policy of
 :mod:`gaitscope.db.auth`.
@@ -15,8 +16,8 @@ from gaitscope.errors import InvalidInputError
 from gaitscope.ui import data
 from gaitscope.ui.components import db_url, flash, guarded, md_escape, show_flash, signed_in_user, user_errors
 
-USER_COLUMNS = ["username", "role", "site", "care_team", "active", "failed_attempts", "locked_until",
-                "last_login_at"]
+USER_COLUMNS = ["username", "role", "site", "care_team", "active", "must_change_password", "failed_attempts",
+                "locked_until", "last_login_at"]
 
 
 def _accounts(user) -> pd.DataFrame:
@@ -51,7 +52,8 @@ def _create_form(user) -> None:
         with data.database(db_url()).session() as s:
             created = access.create_user(s, user, username, pw1, role, site=site or None, care_team=team or None)
             name = created.username
-        flash(f"Account {md_escape(name)} ({role}) created. Give the password to its owner in person.")
+        flash(f"Account {md_escape(name)} ({role}) created. Give the password to its owner in person: "
+              "they must choose their own at their first sign-in.")
         st.rerun()
 
 
@@ -91,7 +93,8 @@ def _manage(user, accounts: pd.DataFrame) -> None:
                     raise InvalidInputError("The two passwords differ.", "Type the same password twice.")
                 with db.session() as s:
                     access.reset_password(s, user, name, pw1)
-                flash(f"New password set for {md_escape(name)}; their open sessions were ended.")
+                flash(f"New password set for {md_escape(name)}; their open sessions were ended, and they must choose "
+                      "their own password at their next sign-in.")
                 st.rerun()
 
 
@@ -103,6 +106,7 @@ def render() -> None:
     accounts = _accounts(user)  # admins only: the access layer refuses anyone else
     st.dataframe(accounts.rename(columns={"username": "User name", "role": "Role", "site": "Site",
                                           "care_team": "Care team", "active": "Active",
+                                          "must_change_password": "Must set own password",
                                           "failed_attempts": "Failed sign-ins", "locked_until": "Locked until",
                                           "last_login_at": "Last sign-in"}),
                  hide_index=True, width="stretch", key="accounts_table")
