@@ -104,14 +104,15 @@ def default_cases(views=("side",), fps=(30.0, 60.0), trials=EVAL_MOCAP) -> list[
     """Cases for ``views``: per trial (and straight stretch), each view from both sides of the walkway in turn,
     fixed and panning camera, 30 and 60 fps, each with its own seed. Deterministic."""
     out = []
-    seed = 100
+    seed, block = 100, 0
     for trial in trials:
         for crop in _trial_crops(trial):
             for view in views:
                 for k, (camera, rate) in enumerate([(c, f) for c in ("fixed", "panning") for f in fps]):
                     out.append(VideoCase(trial, view, camera, float(rate), seed, crop,
-                                         from_right=bool((k + seed) % 2)))
+                                         from_right=bool((k + block) % 2)))
                     seed += 1
+                block += 1
     return out
 
 
