@@ -11,8 +11,9 @@ detections are cached in ``runs/video_eval/`` (git-ignored), so a second run onl
 Per view class (side 60-120 deg, oblique 30-45 deg, frontal, back) one table with a row per leg: near / far
 (side and oblique), left / right, and "both" for the parameters of both feet. Each cell is the mean signed error
 (test - reference) over the cases, with the mean absolute error in brackets; event columns give the mean absolute
-timing error and counts (missed reference events away from the clip's ends / reference events; spurious test
-events inside the time the reference covers).
+timing error against the force plates (the markers' Zeni events where a trial has none) and counts: missed
+reference events away from the clip's ends / reference events, and spurious test events (away from the ends,
+with no marker-based event of that foot within the match window: plates see only the feet that land on them).
 
 Then the real clip ``../shared/data/video/sarwesh_side`` (a steady walker filmed from the side, no markers):
 the heel strikes found, whether they alternate feet, the ratio of the longest to the shortest step time and
