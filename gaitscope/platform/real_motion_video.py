@@ -100,20 +100,27 @@ def _trial_crops(trial: str) -> tuple[tuple[float, float] | None, ...]:
     return CROPS.get(trial, (None,))
 
 
+ALL_VIEWS = ("side", "oblique", "frontal", "back")
+
+
 def default_cases(views=("side",), fps=(30.0, 60.0), trials=EVAL_MOCAP) -> list[VideoCase]:
-    """Cases for ``views``: per trial (and straight stretch), each view from both sides of the walkway in turn,
-    fixed and panning camera, 30 and 60 fps, each with its own seed. Deterministic."""
+    """Cases for ``views``: per view class and trial (and straight stretch), fixed and panning camera at each
+    rate, the camera alternating between the walker's left and right, each case with its own seed.
+
+    The seeds are numbered over every view class and trial in a fixed order and the request is a filter on
+    that list, so a case is the same (same look, same cache key) whichever views or trials are asked for."""
     out = []
     seed, block = 100, 0
-    for trial in trials:
-        for crop in _trial_crops(trial):
-            for view in views:
-                for k, (camera, rate) in enumerate([(c, f) for c in ("fixed", "panning") for f in fps]):
+    for view in ALL_VIEWS:
+        for trial in EVAL_MOCAP:
+            for crop in _trial_crops(trial):
+                for k, (camera, rate) in enumerate([(c, f) for c in ("fixed", "panning") for f in (30.0, 60.0)]):
                     out.append(VideoCase(trial, view, camera, float(rate), seed, crop,
                                          from_right=bool((k + block) % 2)))
                     seed += 1
                 block += 1
-    return out
+    wanted_fps = {float(f) for f in fps}
+    return [c for c in out if c.view in views and c.trial in trials and c.fps in wanted_fps]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -79,3 +79,10 @@ def test_cases_cover_both_rates_both_cameras_and_have_distinct_cache_keys():
     assert {c.from_right for c in cases if c.view == "side"} == {True, False}
     assert len({c.key for c in cases}) == len(cases)
     assert VideoCase("a/b.trc", "side").near_side == "L" and VideoCase("a/b.trc", "back").near_side is None
+
+
+def test_a_case_is_the_same_whichever_views_and_trials_are_asked_for():
+    everything = {(c.trial, c.view, c.camera, c.fps, c.crop_s): c for c in default_cases(
+        ("side", "oblique", "frontal", "back"))}
+    for c in default_cases(("back",), (60.0,), trials=("bmclab/data/walk1.trc",)) + default_cases(("side",)):
+        assert everything[(c.trial, c.view, c.camera, c.fps, c.crop_s)] == c
