@@ -126,13 +126,13 @@ def print_cases(rows: list[dict]) -> None:
 
 def real_clip_facts(path: Path, lifter) -> dict | None:
     """Heel strikes on the real side-view clip and the facts a person can check by eye."""
-    from gaitscope.platform.lifter_eval import _cached_detection
     from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
+    from gaitscope.platform.video_eval import cached_detection
 
     if not path.exists():
         print(f"\nreal clip: not found at {path}")
         return None
-    kp = _cached_detection(lambda: path, "sarwesh_side", CACHE_DIR)
+    kp = cached_detection(path, "sarwesh_side", CACHE_DIR)
     motion, _ = lift_and_embed(lifter, kp, height_m=None)
     report = analyse_motion(motion, height_m=None)
     hs = sorted((e for e in report.events if e.kind == "heel_strike"), key=lambda e: e.time_s)
