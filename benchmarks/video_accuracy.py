@@ -97,7 +97,8 @@ def print_tables(rows: list[dict]) -> None:
                   + " ".join(_events_cell(g, k) for k, _ in EVENT_COLS))
         g = [r for r in vr if r["side"] == "both"]
         print(f"{'both':6s} " + " ".join(f"{h:>{w}s}" for _, h, w, _, _ in BOTH_COLS))
-        print(f"{'':6s} " + " ".join(_cell([r.get(c, float('nan')) for r in g], w, d, s) for c, _, w, d, s in BOTH_COLS))
+        print(f"{'':6s} " + " ".join(_cell([r.get(c, float('nan')) for r in g], w, d, s)
+                                     for c, _, w, d, s in BOTH_COLS))
         full = sum(bool(r["full_analysis"]) for r in g)
         print(f"   full analysis (>= 1 complete stride) in {full} of {len(g)} cases; the rest are partial "
               "(events, angles, steps only)")
@@ -110,15 +111,17 @@ def print_cases(rows: list[dict]) -> None:
     for r in rows:
         by_case.setdefault(r["case"], []).append(r)
     for name, rs in by_case.items():
-        legs = {r["leg"] if r["leg"] != "-" else {"L": "near", "R": "far"}[r["side"]]: r for r in rs if r["side"] != "both"}
+        legs = {r["leg"] if r["leg"] != "-" else {"L": "near", "R": "far"}[r["side"]]: r
+                for r in rs if r["side"] != "both"}
         b = next(r for r in rs if r["side"] == "both")
 
         def f(v: float, d: int = 1) -> str:
             return "-" if not math.isfinite(v) else f"{v:.{d}f}"
 
-        print(f"{name[:58]:58s} {b['view_deg']:5.0f} {'y' if b['full_analysis'] else 'n':>4s} "
-              f"{f(legs['near']['knee_flexion_rmse_deg']) + '/' + f(legs['far']['knee_flexion_rmse_deg']):>12s} "
-              f"{f(legs['near']['knee_flexion_rom_err_deg'], 0) + '/' + f(legs['far']['knee_flexion_rom_err_deg'], 0):>12s} "
+        near, far = legs["near"], legs["far"]
+        rmse = f(near["knee_flexion_rmse_deg"]) + "/" + f(far["knee_flexion_rmse_deg"])
+        rom = f(near["knee_flexion_rom_err_deg"], 0) + "/" + f(far["knee_flexion_rom_err_deg"], 0)
+        print(f"{name[:58]:58s} {b['view_deg']:5.0f} {'y' if b['full_analysis'] else 'n':>4s} {rmse:>12s} {rom:>12s} "
               f"{f(b['heel_strike_mae_ms'], 0):>9s} {int(b['heel_strike_missed'])}/{int(b['heel_strike_ref']):<5d} "
               f"{int(b['heel_strike_spurious']):>4d} {f(b['step_length_err_pct']):>7s} {f(b['cadence_err_pct']):>6s}")
     print("(frontal/back: n/f = left/right)")
@@ -141,10 +144,12 @@ def real_clip_facts(path: Path, lifter) -> dict | None:
     times = [b.frame - a.frame for a, b in steps]
     lengths = [s.step_length_m for s in report.strides if math.isfinite(s.step_length_m)]
     facts = {"heel_strikes": [f"{e.side}@{e.frame}" for e in hs], "alternating": alternating,
-             "step_frames": times, "step_time_ratio": (max(times) / min(times)) if times and min(times) > 0 else float("nan"),
+             "step_frames": times,
+             "step_time_ratio": (max(times) / min(times)) if times and min(times) > 0 else float("nan"),
              "min_step_length_m": min(lengths) if lengths else float("nan"),
              "step_lengths_m": [round(x, 3) for x in lengths], "fps": kp.fps,
-             "cadence": next((p.value for p in report.parameters if p.name == "cadence" and p.side == "both"), float("nan"))}
+             "cadence": next((p.value for p in report.parameters if p.name == "cadence" and p.side == "both"),
+                             float("nan"))}
     print(f"\n== real clip {path.name} ({kp.n_frames} frames at {kp.fps:.1f} fps, side view, no height given) ==")
     print(f"heel strikes (side@frame): {' '.join(facts['heel_strikes'])}")
     print(f"alternating feet: {'yes' if alternating else 'NO'}; step times (frames): {times}; "

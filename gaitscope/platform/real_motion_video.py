@@ -16,8 +16,8 @@ capsule renderer of :mod:`gaitscope.synthetic.render` and filmed:
 * **look and camera per case, from a seed**: clothing, skin, wall (plain / gradient / noise) and a tiled floor
   (:func:`gaitscope.synthetic.render.random_appearance`), a global light gain and offset, camera height, field
   of view, fixed or panning (dolly along the walkway), 30 or 60 fps, side (60-120 deg between the walking
-  direction and the optical axis), oblique (30-45 deg between the walking line and the optical axis), frontal and back views; written with the
-  codec this OpenCV has (``mp4v`` MPEG-4 Part 2, lossy).
+  direction and the optical axis), oblique (30-45 deg between the walking line and the optical axis),
+  frontal and back views; written with the codec this OpenCV has (``mp4v`` MPEG-4 Part 2, lossy).
 
 Videos are rendered once and cached under ``runs/video_eval/`` (git-ignored) keyed by a hash of the case and
 :data:`RENDERER_VERSION`. The evaluation refuses training trials
