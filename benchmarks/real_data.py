@@ -1,4 +1,9 @@
-"""Real-data evaluation: the video-free validation (mocap -> random cameras + measured BlazePose noise -> lifter ->
+"""Lifter accuracy on projected markers (NOT the clinical accuracy, which is ``benchmarks/video_accuracy.py``).
+
+Most Horst and OpenCap trials below are in the lifter's training list (TRAIN_MOCAP); this table never shows the
+detector's failures on video and must not be quoted as the accuracy of the product (docs/validation.md).
+
+Real-data evaluation: the video-free validation (mocap -> random cameras + measured BlazePose noise -> lifter ->
 analysis) on every motion-capture trial in ``../shared/data/mocap``, against force plates and the markers.
 
 Per trial (mean over ``--views`` random cameras, 2D at 30 fps):

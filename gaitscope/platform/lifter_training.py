@@ -62,6 +62,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gaitscope.errors import InvalidInputError
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.platform.noise_model import (
     NOISE_JSON,
@@ -88,6 +89,39 @@ HELDOUT_MOCAP: tuple[str, ...] = tuple(
     [f"horst2019_S01/c3d/S01_{i:04d}_Gait.c3d" for i in range(18, 22)]
     + ["opencap_lab_subject/MarkerData/walking3.trc"]
 )
+#: Real marker recordings the video evaluation (:mod:`gaitscope.platform.real_motion_video`) renders: every
+#: walking trial in the mocap folder that is not in :data:`TRAIN_MOCAP` (Horst S01_0001 is a static pose).
+EVAL_MOCAP: tuple[str, ...] = HELDOUT_MOCAP + (
+    "bmclab/data/Gait.c3d", "bmclab/data/walk.trc", "bmclab/data/walk1.trc", "bmclab/data/walk2.trc",
+    "camargo2021_circuit/levelground_ccw_fast_01_01.trc",
+)
+
+
+class TrainingTrialError(InvalidInputError):
+    """An evaluation was asked to measure accuracy on a trial the lifter was trained on."""
+
+
+def _trial_key(path: str | Path) -> str:
+    """``folder/file`` of a trial path (absolute or relative to the mocap folder), lower case: the same
+    recording is the same key wherever the data folder is mounted."""
+    p = Path(str(path).replace("\\", "/"))
+    return f"{p.parent.name}/{p.name}".lower()
+
+
+_TRAIN_KEYS = frozenset(_trial_key(t) for t in TRAIN_MOCAP)
+
+
+def refuse_training_trial(path: str | Path) -> None:
+    """Raise :class:`TrainingTrialError` when ``path`` is a trial in :data:`TRAIN_MOCAP`.
+
+    Why: an accuracy measured on a trial the lifter has seen is not an accuracy (issue 19). Every evaluation
+    that loads a marker recording calls this first; the training list is the single place that says which
+    trials are off limits."""
+    if _trial_key(path) in _TRAIN_KEYS:
+        raise TrainingTrialError(f"{path} is a training trial of the lifter (TRAIN_MOCAP); it cannot be used to "
+                                 "measure accuracy.", "Evaluate on the trials in EVAL_MOCAP.")
+
+
 #: Skipped: no upper body (see the module docstring).
 SKIPPED_MOCAP = ("bmclab/data/walk*.trc (lower body only)", "camargo2021_circuit (lower body only)",
                  "bmclab/data/Gait.c3d (many gaps)")

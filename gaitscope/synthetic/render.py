@@ -412,13 +412,20 @@ def render_frames(
     camera: PerspectiveCamera | CameraTrack,
     appearance: Appearance | None = None,
     seed: int = 0,
+    girth: float = 1.0,
 ) -> Iterator[np.ndarray]:
-    """Yield rendered BGR frames one by one (nothing is accumulated)."""
+    """Yield rendered BGR frames one by one (nothing is accumulated). ``girth`` scales every limb and trunk
+    radius (1 = Winter's proportions of the stature): a heavier or slimmer person hides more or less of the far
+    leg."""
     app = appearance if appearance is not None else random_appearance(seed)
     m = walk.motion
     track = _as_track(camera, m.n_frames)
     scene = _Scene(track.base, app)
     parts = _parts(app)
+    if girth != 1.0:
+        from dataclasses import replace
+
+        parts = [replace(p, radii=tuple(r * girth for r in p.radii)) for p in parts]
     for i in range(m.n_frames):
         cam = track.at(i)
         feet = {k: v[i] for k, v in m.feet.items()}

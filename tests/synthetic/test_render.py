@@ -160,3 +160,19 @@ def test_bundled_sample_is_in_sync_with_the_walker() -> None:
     assert meta["truth"]["cadence_steps_min"] == pytest.approx(walk.truth.cadence_steps_min), stale
     assert meta["params"] == walk.params.to_dict(), stale
     np.testing.assert_allclose(z["t"], sample_camera(walk).translations(), atol=1e-9, err_msg=stale)
+
+
+def test_girth_widens_the_figure_in_proportion() -> None:
+    """``girth`` scales every limb radius: a 1.2x wider figure covers more of the frame than 1.0x, 0.85x less
+    (the body's silhouette area grows with the radii; its length does not change)."""
+    walk = simulate_walk(WalkParams(fps=30.0, duration_s=2.0, seed=5))
+    cam = side_view(walk, width=320, height=180)
+    bg = render_background(cam, random_appearance(2)).astype(np.int16)
+
+    def covered(g: float) -> int:
+        frame = next(render_frames(walk, cam, random_appearance(2), girth=g)).astype(np.int16)
+        return int((np.abs(frame - bg).sum(axis=-1) > 30).sum())
+
+    thin, normal, wide = covered(0.85), covered(1.0), covered(1.2)
+    assert thin < normal < wide
+    assert 1.08 < wide / normal < 1.35  # limbs are long thin shapes: area grows about with the width

@@ -1,0 +1,63 @@
+"""Regression guard of the video evaluation of real motion (issue 19): two short held-out cases end to end.
+
+Each case is rendered from scratch (real marker recording -> figure -> mp4v video), goes through BlazePose, the
+bundled lifter and the analysis as an upload does, and is compared with the markers' own analysis and the
+force-plate events (``gaitscope validate``'s comparison). The errors must stay within what was measured when
+this guard was written (2026-12-05, renderer ``rmv1``, ``benchmarks/video_accuracy.py --views side``) plus a
+stated margin, so that a change that makes the numbers a clinician reads worse fails CI. A change that makes
+them better should lower the bounds here (issue 20 will).
+
+Margins: +2.5 deg on angle RMSE, +6 deg on range-of-motion error, +25 ms on event timing, no missed heel
+strike, +5 points on percentage errors.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gaitscope.platform.real_motion_video import DEFAULT_MOCAP_DIR, default_cases
+
+#: (trial, case seed) -> measured values; the cases are the benchmark's own (default_cases)
+MEASURED = {
+    # Horst S01 trial 18, camera on the walker's left (near leg L), fixed, 30 fps, 1.45 s: no complete stride
+    ("horst2019_S01/c3d/S01_0018_Gait.c3d", 100): {
+        "near_knee_rmse": 5.1, "far_knee_rmse": 7.7, "hip_rmse": 2.8, "near_knee_rom_err": -6.8,
+        "far_knee_rom_err": -17.1, "hs_mae_ms": 17.9, "step_pct": 5.5, "cadence_pct": -3.4},
+    # BMClab walk1 (lower-body markers: upper body added), camera on the right (near leg R), 30 fps, 2.4 s
+    ("bmclab/data/walk1.trc", 128): {
+        "near_knee_rmse": 5.3, "far_knee_rmse": 6.5, "hip_rmse": 3.0, "near_knee_rom_err": -1.6,
+        "far_knee_rom_err": -14.1, "hs_mae_ms": 17.9, "step_pct": -0.9, "cadence_pct": 0.8},
+}
+MARGIN = {"rmse": 2.5, "rom": 6.0, "ms": 25.0, "pct": 5.0}
+
+
+@pytest.fixture(scope="module")
+def lifter():
+    from gaitscope.platform.lifter_choice import load_lifter
+
+    return load_lifter()
+
+
+@pytest.mark.realdata  # about 10 s on 2 idle cores (render, BlazePose, lift, analyse, compare)
+@pytest.mark.parametrize("trial,seed", list(MEASURED))
+def test_rendered_held_out_walk_stays_within_measured_errors(trial, seed, lifter, tmp_path):
+    if not (DEFAULT_MOCAP_DIR / trial).exists():
+        pytest.skip(f"motion capture not found at {DEFAULT_MOCAP_DIR / trial} (needs ../shared/data)")
+    from gaitscope.platform.video_eval import case_rows, evaluate_case
+
+    case = next(c for c in default_cases(("side",), (30.0, 60.0)) if c.trial == trial and c.seed == seed)
+    assert case.fps == 30.0 and case.camera == "fixed"
+    cr = evaluate_case(case, lifter, cache_dir=tmp_path)  # renders from scratch
+    rows = {r["leg"]: r for r in case_rows(cr)}
+    m = MEASURED[(trial, seed)]
+    near, far, both = rows["near"], rows["far"], rows["both"]
+    assert near["knee_flexion_rmse_deg"] <= m["near_knee_rmse"] + MARGIN["rmse"]
+    assert far["knee_flexion_rmse_deg"] <= m["far_knee_rmse"] + MARGIN["rmse"]
+    for leg in (near, far):
+        assert leg["hip_flexion_rmse_deg"] <= m["hip_rmse"] + MARGIN["rmse"]
+    assert abs(near["knee_flexion_rom_err_deg"]) <= abs(m["near_knee_rom_err"]) + MARGIN["rom"]
+    assert abs(far["knee_flexion_rom_err_deg"]) <= abs(m["far_knee_rom_err"]) + MARGIN["rom"]
+    assert both["heel_strike_ref"] >= 1 and both["heel_strike_missed"] == 0
+    assert both["heel_strike_mae_ms"] <= m["hs_mae_ms"] + MARGIN["ms"]
+    assert abs(both["step_length_err_pct"]) <= abs(m["step_pct"]) + MARGIN["pct"]
+    assert abs(both["cadence_err_pct"]) <= abs(m["cadence_pct"]) + MARGIN["pct"]
