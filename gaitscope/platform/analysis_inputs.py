@@ -10,7 +10,9 @@ input that changes a number is the same, so all of them take part in the key the
 * the analysis version (it names a non-bundled reference set) and the reference set's identity (name + content
   digest);
 * the subject height (it rescales lengths and picks the speed class of the reference curves);
-* flip test-time augmentation (it changes the lifted 3D).
+* flip test-time augmentation (it changes the lifted 3D);
+* for video, the 2D detector: its engine and versions (``Keypoints2D.source``: the MediaPipe graph and the LiteRT
+  port place landmarks differently by a few pixels).
 
 What does not change a number is left out: the file name, the patient code (it decides where the recording is
 filed, not what is computed), the visit date, the number of 2D processes.
@@ -35,6 +37,7 @@ class AnalysisInputs:
     reference: str  # ReferenceSet.identity: name#digest
     height_cm: float | None
     flip_tta: bool | None  # None for motion capture (no lifting)
+    detector: str = ""  # the 2D stage's Keypoints2D.source; "" for motion capture
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,9 +76,12 @@ def for_video(*, model_source: str, checkpoint: str | Path | None, reference, he
     """Inputs of a video analysis by the lifter whose Motion3D source is ``model_source``."""
     from gaitscope.platform import normative_choice
 
+    from gaitscope.platform.detect import detector_source, resolve_engine
+
     return AnalysisInputs(kind="video", model=model_source, checkpoint_sha256=checkpoint_digest(checkpoint),
                           analysis_version=normative_choice.analysis_version(reference),
-                          reference=str(reference.identity), height_cm=height_cm, flip_tta=bool(flip_tta))
+                          reference=str(reference.identity), height_cm=height_cm, flip_tta=bool(flip_tta),
+                          detector=detector_source(resolve_engine(None)))
 
 
 def for_mocap(*, model_source: str, reference, height_cm: float | None) -> AnalysisInputs:

@@ -241,3 +241,19 @@ def test_motion_capture_frames_count_from_the_files_first_sample(tmp_path):
         assert row.frame == pytest.approx(nearest, abs=2.0), row
         assert row.time_s == pytest.approx(nearest / 30.0, abs=2.0 / 30.0)
     _assert_csv_is_the_database(url, res)
+
+
+def test_another_2d_engine_is_another_analysis(monkeypatch):
+    """The MediaPipe graph and the LiteRT port place landmarks a few pixels apart, so the numbers differ: an
+    analysis made with one 2D engine is never reused for the other."""
+    from gaitscope.platform import analysis_inputs, normative_choice
+
+    reference = normative_choice.resolve(None)
+    keys = {}
+    for engine in ("mediapipe", "litert"):
+        monkeypatch.setenv("GAITSCOPE_POSE_ENGINE", engine)
+        inputs = analysis_inputs.for_video(model_source="lifter:x@1", checkpoint=None, reference=reference,
+                                           height_cm=170.0, flip_tta=True)
+        assert engine in inputs.detector
+        keys[engine] = inputs.key
+    assert keys["mediapipe"] != keys["litert"]
