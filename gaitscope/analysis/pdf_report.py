@@ -24,12 +24,17 @@ from gaitscope.analysis import report_plots
 from gaitscope.records import GaitReport, ParameterSummary, Prediction
 
 METHOD_NOTE = (
-    "Method: the person was located in every frame of a single 2D video (MediaPipe BlazePose), the 2D joint "
-    "sequence was lifted to 3D by a learned model (DSTformer, MotionBERT, Zhu et al. ICCV 2023), and gait events, "
-    "spatiotemporal parameters and joint angles were computed from the 3D motion."
+    "Method: the person's joints were located in every frame of a single video, the 2D joint sequence was turned "
+    "into 3D by a learned model, and gait events, spatiotemporal parameters and joint angles were computed from the "
+    "3D motion. The models and versions used are listed under Technical details at the end."
+)
+#: The internal model names: in the Technical details section only, never in the clinician's summary.
+MODEL_NOTE = (
+    "2D joints: MediaPipe BlazePose (full model); 3D lifting: DSTformer (MotionBERT, Zhu et al. ICCV 2023); gait "
+    "events: Zeni et al. 2008; deviation scores: Baker et al. 2009."
 )
 LIMITS = (
-    "The video comes from one camera: depth is inferred by a learned lifter, not measured, so frontal- and "
+    "The video comes from one camera: depth is inferred by a learned model, not measured, so frontal- and "
     "transverse-plane angles (abduction, rotation, obliquity) are low confidence; sagittal hip and knee are the "
     "most reliable (published single-camera systems reach about 4-6 degrees of error against marker-based capture).",
     "Lengths in metres are scaled from the subject's height; if the height was not given an assumed height was used "
@@ -94,8 +99,13 @@ def is_main_parameter(p: ParameterSummary) -> bool:
     return not p.name.endswith(_DERIVED_SUFFIXES)
 
 
+NOT_MEASURED = "not measured"
+
+
 def _value_text(p: ParameterSummary) -> str:
     d = _digits(p.unit)
+    if not math.isfinite(p.value):
+        return NOT_MEASURED
     text = _fmt(p.value, d)
     if math.isfinite(p.sd) and math.isfinite(p.value):
         text += f" ± {p.sd:.{d}f}"
@@ -340,6 +350,12 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
             story.append(Paragraph("- " + escape(w), st["body"]))
 
     story.append(Paragraph("Method and limits", st["h2"]))
+    story.append(Paragraph(escape(METHOD_NOTE_MOCAP if mocap else METHOD_NOTE), st["body"]))
+    for lim in LIMITS_MOCAP if mocap else LIMITS:
+        story.append(Paragraph("- " + escape(lim), st["body"]))
+
+    # Internal names (models, versions, the motion source) are for the technical record, not the summary.
+    story.append(Paragraph("Technical details", st["h2"]))
     versions = [
         ("3D source" if mocap else "3D model", f"{context.model_name or 'n/a'} {context.model_version}".strip()),
         ("Analysis version", context.analysis_version or report.analysis_version),
@@ -347,10 +363,9 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
         ("Generated", context.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()),
     ]
     story.append(_kv_table(versions, st, [0.28 * width, 0.72 * width]))
-    story.append(Spacer(1, 3))
-    story.append(Paragraph(escape(METHOD_NOTE_MOCAP if mocap else METHOD_NOTE), st["body"]))
-    for lim in LIMITS_MOCAP if mocap else LIMITS:
-        story.append(Paragraph("- " + escape(lim), st["body"]))
+    if not mocap:
+        story.append(Spacer(1, 3))
+        story.append(Paragraph(escape(MODEL_NOTE), st["small"]))
     return story
 
 

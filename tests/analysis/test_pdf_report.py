@@ -58,7 +58,7 @@ def test_flags_and_missing_values_in_table_rows():
     report = example_report()
     rows = {(r[0], r[1]): r for r in parameter_rows(report.parameters)}
     assert rows[("Double support", "L+R")][5] == "high"
-    assert rows[("Step width", "L+R")][2] == "n/a"
+    assert rows[("Step width", "L+R")][2] == "not measured"
     assert rows[("Step width", "L+R")][5] == "-"
     assert rows[("Cadence", "L+R")][4] == "100.0 - 125.0"
 
@@ -96,3 +96,21 @@ def test_pdf_module_keeps_the_analysis_layer_rule():
             "'streamlit','sqlalchemy'))]; print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_model_names_stay_out_of_the_clinician_summary(full_pdf):
+    """Internal model names (2D detector, lifter, motion source) appear only under Technical details (issue 21.5)."""
+    _, path = full_pdf
+    text, _ = _text(path)
+    summary, _, details = text.partition("Technical details")
+    assert details, "the PDF has a Technical details section"
+    for name in ("DSTformer", "dstformer", "BlazePose", "MediaPipe", "MotionBERT", "lifter:"):
+        assert name not in summary, name
+    assert "DSTformer" in details and "dstformer-small" in details
+
+
+def test_no_nan_text_in_the_pdf(full_pdf):
+    _, path = full_pdf
+    text, _ = _text(path)
+    assert "nan" not in text.lower().replace("nance", "")  # no "nan" token ("maintenance" etc. excluded)
+    assert "not measured" in text

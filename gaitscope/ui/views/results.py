@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from gaitscope.analysis.csv_report import CSV_FILES, report_tables
+from gaitscope.analysis.csv_report import CSV_FILES, report_tables, table_csv
 from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
 from gaitscope.analysis.report_plots import reference_note
 from gaitscope.ui import data, jobs, plots, tables
@@ -271,7 +271,7 @@ def _reports_tab(user, b: data.ResultBundle, url: str) -> None:
     cols = st.columns(len(CSV_FILES))
     for col, (key, frame) in zip(cols, report_tables(b.report).items()):
         name = f"{stem}_{CSV_FILES[key]}"
-        col.download_button(f"Download {CSV_FILES[key]}", data=frame.to_csv(index=False, float_format="%.6g"),
+        col.download_button(f"Download {CSV_FILES[key]}", data=table_csv(frame),
                             file_name=name, mime="text/csv", key=f"dl_{key}_{b.analysis_id}",
                             on_click=data.record_export, args=(user, b.analysis_id, "csv", name, url))
     st.caption("CSV columns are documented in the README (CSV exports).")
