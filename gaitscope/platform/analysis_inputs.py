@@ -10,6 +10,8 @@ input that changes a number is the same, so all of them take part in the key the
 * the analysis version (it names a non-bundled reference set) and the reference set's identity (name + content
   digest);
 * the subject height (it rescales lengths and picks the speed class of the reference curves);
+* the subject's age and sex (they pick the spatiotemporal normal ranges, so they change flags); left out of the
+  key when not given, so analyses stored before they existed keep their key;
 * flip test-time augmentation (it changes the lifted 3D);
 * for video, the 2D detector: its engine and versions (``Keypoints2D.source``: the MediaPipe graph and the LiteRT
   port place landmarks differently by a few pixels).
@@ -38,10 +40,19 @@ class AnalysisInputs:
     height_cm: float | None
     flip_tta: bool | None  # None for motion capture (no lifting)
     detector: str = ""  # the 2D stage's Keypoints2D.source; "" for motion capture
+    age_years: float | None = None  # the subject's age for the normal ranges (None: adults 18-69)
+    sex: str | None = None  # "M" / "F" for the normal ranges (None: both sexes)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["height_cm"] = None if self.height_cm is None else round(float(self.height_cm), 3)
+        # Absent when not given: the key of an analysis stored before age/sex took part stays the same (it was
+        # computed without them), while any given age or sex makes a different analysis.
+        for name in ("age_years", "sex"):
+            if d[name] is None:
+                del d[name]
+        if "age_years" in d:
+            d["age_years"] = round(float(self.age_years), 1)
         return d
 
     @property
@@ -72,7 +83,7 @@ def checkpoint_digest(checkpoint: str | Path | None) -> str:
 
 
 def for_video(*, model_source: str, checkpoint: str | Path | None, reference, height_cm: float | None,
-              flip_tta: bool) -> AnalysisInputs:
+              flip_tta: bool, age_years: float | None = None, sex: str | None = None) -> AnalysisInputs:
     """Inputs of a video analysis by the lifter whose Motion3D source is ``model_source``."""
     from gaitscope.platform import normative_choice
 
@@ -81,16 +92,18 @@ def for_video(*, model_source: str, checkpoint: str | Path | None, reference, he
     return AnalysisInputs(kind="video", model=model_source, checkpoint_sha256=checkpoint_digest(checkpoint),
                           analysis_version=normative_choice.analysis_version(reference),
                           reference=str(reference.identity), height_cm=height_cm, flip_tta=bool(flip_tta),
-                          detector=detector_source(resolve_engine(None)))
+                          detector=detector_source(resolve_engine(None)), age_years=age_years, sex=sex)
 
 
-def for_mocap(*, model_source: str, reference, height_cm: float | None) -> AnalysisInputs:
+def for_mocap(*, model_source: str, reference, height_cm: float | None, age_years: float | None = None,
+              sex: str | None = None) -> AnalysisInputs:
     """Inputs of a motion-capture analysis (``model_source``: ``mocap:<marker set>@<format>``)."""
     from gaitscope.platform import normative_choice
 
     return AnalysisInputs(kind="mocap", model=model_source, checkpoint_sha256="",
                           analysis_version=normative_choice.analysis_version(reference),
-                          reference=str(reference.identity), height_cm=height_cm, flip_tta=None)
+                          reference=str(reference.identity), height_cm=height_cm, flip_tta=None,
+                          age_years=age_years, sex=sex)
 
 
 def lifter_source(lifter) -> str:

@@ -1,6 +1,7 @@
 """The ``gaitscope`` command line.
 
-    gaitscope analyze FILE [--out DIR] [--height-cm H] [--patient CODE] [--db URL] [--checkpoint PATH]
+    gaitscope analyze FILE [--out DIR] [--height-cm H] [--age Y] [--sex M|F] [--patient CODE] [--db URL]
+                           [--checkpoint PATH]
                            [--normative SET] [--force]   # FILE: a video, or motion capture (.c3d .trc .bvh)
     gaitscope demo                       # the bundled sample video, end to end, into the embedded database
     gaitscope db upgrade [--db URL]      # apply schema migrations
@@ -108,7 +109,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from gaitscope.platform.pipeline import AnalysisOptions, analyze_file
 
     options = AnalysisOptions(height_cm=args.height_cm, checkpoint=args.checkpoint, workers=args.workers,
-                              flip_tta=not args.no_flip, normative=args.normative)
+                              flip_tta=not args.no_flip, normative=args.normative, age_years=args.age,
+                              sex=args.sex)
     bars = StageBars(enabled=not args.quiet)
     db_url = None if args.no_db else (args.db or _default_db_url())
     try:
@@ -181,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("video", metavar="FILE", help="a video, or a motion-capture file (.c3d .trc .mot .sto .bvh)")
     a.add_argument("--out", type=Path, default=None, help="folder for the CSV/PDF reports")
     a.add_argument("--height-cm", type=float, default=None, help="subject height: gives metric step lengths")
+    a.add_argument("--age", type=float, default=None, metavar="YEARS",
+                   help="subject age for the normal ranges (default: from the patient record, else adults 18-69)")
+    a.add_argument("--sex", default=None, choices=["M", "F", "X", "m", "f", "x"],
+                   help="subject sex for the normal ranges (default: from the patient record, else both sexes)")
     a.add_argument("--patient", default=None, help="pseudonymous patient code to file the recording under")
     a.add_argument("--db", default=None, help="database URL (default: embedded SQLite, or $GAITSCOPE_DB_URL)")
     a.add_argument("--no-db", action="store_true", help="do not store anything")

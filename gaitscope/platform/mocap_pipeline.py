@@ -26,6 +26,7 @@ from gaitscope.platform.pipeline import (
     _no_progress,
     _reuse,
     analyse_motion,
+    with_patient_subject,
     check_patient_code,
     failure_recorded,
     store_and_export,
@@ -97,9 +98,12 @@ def analyze_mocap(
 
     recording_id = None
     database = None
-    inputs = analysis_inputs.for_mocap(model_source=source, reference=reference, height_cm=options.height_cm)
     if db_url is not None:
         database = storage.open_db(db_url)
+        options = with_patient_subject(options, database, patient_code, visit_date)
+    inputs = analysis_inputs.for_mocap(model_source=source, reference=reference, height_cm=options.height_cm,
+                                       age_years=options.age_years, sex=options.sex)
+    if database is not None:
         if not force:
             reused = _reuse(database, info, inputs, out_dir, patient_code, visit_date, options.height_cm, name,
                             progress, kind="mocap", source_note=note)
@@ -110,7 +114,8 @@ def analyze_mocap(
     with failure_recorded(database, recording_id):
         progress("analysis", 0, 1)
         height_m = options.height_cm / 100.0 if options.height_cm else None
-        report = analyse_motion(motion, reference, height_m=height_m, first_frame=trial.first_row)
+        report = analyse_motion(motion, reference, height_m=height_m, first_frame=trial.first_row,
+                                age=options.age_years, sex=options.sex)
         progress("analysis", 1, 1)
         result = AnalysisResult(info, None, motion, None, report, kind="mocap", source_note=note)
         result = store_and_export(result, database, recording_id, out_dir, progress, patient_code=patient_code,

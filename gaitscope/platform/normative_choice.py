@@ -117,13 +117,14 @@ def analysis_version(ref) -> str:
     return ANALYSIS_VERSION if is_bundled(ref) else f"{ANALYSIS_VERSION}; reference {ref.identity}"
 
 
-def analyze_with(motion, ref, *, height_m: float | None = None):
-    """``analyze_gait`` against ``ref``; the report's analysis version names a non-bundled reference."""
+def analyze_with(motion, ref, *, height_m: float | None = None, age: float | None = None, sex: str | None = None):
+    """``analyze_gait`` against ``ref``; the report's analysis version names a non-bundled reference.
+    ``age`` (years) and ``sex`` ("M"/"F") pick the spatiotemporal normal ranges."""
     from gaitscope.analysis.report import analyze_gait
 
     if is_bundled(ref):
-        return analyze_gait(motion, height_m=height_m)
-    report = analyze_gait(motion, height_m=height_m, curve_reference=ref.curves,
+        return analyze_gait(motion, height_m=height_m, age=age, sex=sex)
+    report = analyze_gait(motion, height_m=height_m, age=age, sex=sex, curve_reference=ref.curves,
                           spatiotemporal_reference=ref.spatiotemporal)
     return replace(report, analysis_version=analysis_version(ref))
 

@@ -45,8 +45,21 @@ class AnalysisOptions:
     # reference ("normal") set: a set's .json, a name saved with `gaitscope normative build`, or "schwartz2008";
     # None = the configured default ($GAITSCOPE_NORMATIVE, `gaitscope normative use`), else the bundled set
     normative: str | None = None
+    # the subject's age (years) and sex ("M"/"F") for the normal ranges; None: taken from the patient record
+    # (birth year, sex) when the analysis is filed under a patient, else adult ranges of both sexes
+    age_years: float | None = None
+    sex: str | None = None
 
     def __post_init__(self) -> None:
+        if self.age_years is not None and not (0.0 <= self.age_years <= 120.0):
+            raise InvalidInputError(f"Age {self.age_years:g} years is outside 0-120.",
+                                    "Enter the subject's age in years.")
+        if self.sex is not None:
+            code = str(self.sex).strip().upper()[:1]
+            if code not in ("M", "F", "X"):
+                raise InvalidInputError(f"Sex must be M, F or X (not stated), got {self.sex!r}.")
+            # "X" (not stated) compares with both sexes, as no sex given does: one spelling, one stored key
+            object.__setattr__(self, "sex", None if code == "X" else code)
         if self.height_cm is not None and not (50.0 <= self.height_cm <= 250.0):
             raise InvalidInputError(
                 f"Height {self.height_cm} cm is outside 50-250 cm.", "Enter the subject's height in centimetres."
@@ -108,9 +121,30 @@ def run_stages(
     motion, embedding = lift_and_embed(lifter, keypoints, height_m=height_m, flip_tta=options.flip_tta,
                                        progress=progress)
     progress("analysis", 0, 1)
-    report = analyse_motion(motion, reference, height_m=height_m, first_frame=first_frame_of(keypoints))
+    report = analyse_motion(motion, reference, height_m=height_m, first_frame=first_frame_of(keypoints),
+                            age=options.age_years, sex=options.sex)
     progress("analysis", 1, 1)
     return AnalysisResult(info, keypoints, motion, embedding, report)
+
+
+def with_patient_subject(options: AnalysisOptions, database, patient_code: str | None,
+                         visit_date: date | None) -> AnalysisOptions:
+    """``options`` with the age and sex of the patient record filled in where the user gave none.
+
+    Age is the visit year minus the birth year (as the cohort tables count it); "X" (not stated) or no record
+    leaves the ranges at both sexes / adults. Nothing is read without a database or a patient code.
+    """
+    if database is None or not patient_code or (options.age_years is not None and options.sex is not None):
+        return options
+    from gaitscope.db import repository as repo
+
+    with database.read_session() as s:
+        patient = repo.get_patient(s, patient_code)
+        birth_year, sex = (patient.birth_year, patient.sex) if patient is not None else (None, None)
+    age = options.age_years
+    if age is None and birth_year is not None:
+        age = float((visit_date or date.today()).year - int(birth_year))
+    return replace(options, age_years=age, sex=options.sex if options.sex is not None else (sex or None))
 
 
 def first_frame_of(keypoints: Keypoints2D) -> int:
@@ -140,20 +174,21 @@ def lift_and_embed(lifter, keypoints: Keypoints2D, *, height_m: float | None, fl
     return motion, embedding
 
 
-def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, first_frame: int = 0) -> GaitReport:
+def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, first_frame: int = 0,
+                   age: float | None = None, sex: str | None = None) -> GaitReport:
     """Gait analysis of lifted motion against ``reference`` (None: the configured reference set), as stored.
 
     The reference set takes part in the analysis version, so a batch made elsewhere (Ray) must come through
     here to be the same record as a local one. ``first_frame``: the index in the source (video frame, file
     sample) of the motion's first row; the report's frames and times are counted from the start of the source, so
     a clinician finds an event of the exported tables in the video
-    (:func:`~gaitscope.analysis.report.on_source_timeline`).
+    (:func:`~gaitscope.analysis.report.on_source_timeline`). ``age``/``sex`` pick the normal ranges.
     """
     from gaitscope.analysis.report import on_source_timeline
     from gaitscope.platform import normative_choice
 
     reference = reference if reference is not None else normative_choice.resolve(None)
-    report = normative_choice.analyze_with(motion, reference, height_m=height_m)
+    report = normative_choice.analyze_with(motion, reference, height_m=height_m, age=age, sex=sex)
     return on_source_timeline(report, first_frame)
 
 
@@ -206,9 +241,11 @@ def analyze_video(
 
             database = storage.open_db(db_url)
             lifter = lifter if lifter is not None else load_lifter(options.checkpoint)
+            options = with_patient_subject(options, database, patient_code, visit_date)
             inputs = analysis_inputs.for_video(
                 model_source=analysis_inputs.lifter_source(lifter), checkpoint=options.checkpoint,
-                reference=reference, height_cm=options.height_cm, flip_tta=options.flip_tta)
+                reference=reference, height_cm=options.height_cm, flip_tta=options.flip_tta,
+                age_years=options.age_years, sex=options.sex)
             if not force:
                 reused = _reuse(database, info, inputs, out_dir, patient_code, visit_date, options.height_cm,
                                 original_name or video_path.name, progress, on_found=detection.cancel)
