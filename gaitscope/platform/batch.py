@@ -222,11 +222,18 @@ def current_inputs(checkpoint: str | None, flip_tta: bool = True):
                                      flip_tta=flip_tta)
 
 
-def item_inputs(base, item: BatchItem):
-    """``base`` inputs with the item's height."""
+def item_inputs(base, item: BatchItem, database=None):
+    """``base`` inputs with the item's height, and (given the ``database``) the age and sex of the item's patient
+    record, as :func:`~gaitscope.platform.pipeline.analyze_video` takes them."""
     from dataclasses import replace
 
-    return replace(base, height_cm=item.height_cm)
+    from gaitscope.platform.pipeline import AnalysisOptions, with_patient_subject
+
+    inputs = replace(base, height_cm=item.height_cm)
+    if database is not None:
+        subject = with_patient_subject(AnalysisOptions(), database, item.patient, item.visit_date)
+        inputs = replace(inputs, age_years=subject.age_years, sex=subject.sex)
+    return inputs
 
 
 def already_done(database, sha256: str, patient: str = UNASSIGNED, key: str | None = None) -> tuple[int, int] | None:
@@ -276,7 +283,7 @@ def _plan(database, items: list[BatchItem], base_inputs=None,
             results[i] = ItemResult(item, "failed", f"file not found: {item.path}")
             continue
         sha = file_sha256(item.path)
-        key = item_inputs(base_inputs, item).key if base_inputs is not None else None
+        key = item_inputs(base_inputs, item, database).key if base_inputs is not None else None
         prior = already_done(database, sha, item.patient, key)
         if prior is not None:
             results[i] = ItemResult(item, "skipped", "analysed before", recording_id=prior[0], analysis_id=prior[1])
@@ -462,7 +469,8 @@ def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_di
                               original_name=item.path.name)
     try:
         height_m = item.height_cm / 100.0 if item.height_cm else None
-        report = analyse_motion(motion, height_m=height_m, first_frame=first_frame_of(keypoints))
+        report = analyse_motion(motion, height_m=height_m, first_frame=first_frame_of(keypoints),
+                                age=getattr(inputs, "age_years", None), sex=getattr(inputs, "sex", None))
         result = store_and_export(AnalysisResult(info, keypoints, motion, embedding, report), database, rec_id,
                                   out_dir, _no_progress, patient_code=item.patient, visit_date=item.visit_date,
                                   height_cm=item.height_cm, name=item.path.name, inputs=inputs)
@@ -542,7 +550,7 @@ def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out:
                         fail(i, item, motion)
                         continue
                     try:
-                        inputs = (replace(item_inputs(base_inputs, item), flip_tta=flip_tta)
+                        inputs = (replace(item_inputs(base_inputs, item, database), flip_tta=flip_tta)
                                   if base_inputs is not None else None)
                         rec_id, analysis_id = _store(database, item, info, kp, motion, embedding,
                                                      _out_dir(out, item, i), inputs)
