@@ -276,6 +276,23 @@ class CurveReference:
         return CurveBand(mean.copy(), sd.copy(), src)
 
 
+def rom_range(band: CurveBand, label: str) -> NormalRange:
+    """Normal range of a range of motion (max - min over the cycle) from a reference curve band.
+
+    The reference gives the mean curve and the SD at each point, not the SD of each subject's range, so the range is
+    approximated: centre = max - min of the mean curve; SD = sqrt(SD_at_max^2 + SD_at_min^2) (peak and trough
+    varying independently between subjects; if they co-vary the true SD is smaller and this band is wider, i.e.
+    conservative); normal = centre -/+ 2 SD, the convention of the spatiotemporal ranges.
+    """
+    mean, sd = np.asarray(band.mean, float), np.asarray(band.sd, float)
+    hi, lo = int(np.argmax(mean)), int(np.argmin(mean))
+    centre = float(mean[hi] - mean[lo])
+    spread = float(np.hypot(sd[hi], sd[lo]))
+    return NormalRange(max(centre - 2 * spread, 0.0), centre + 2 * spread,
+                       f"{label} range of motion from {band.source}: max - min of the mean curve -/+ 2 x "
+                       "sqrt(SD at max^2 + SD at min^2)")
+
+
 @lru_cache(maxsize=1)
 def _schwartz2008() -> CurveReference:
     return CurveReference._load_schwartz2008()

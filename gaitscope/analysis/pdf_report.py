@@ -14,6 +14,7 @@ XML-escaped before it reaches a reportlab Paragraph, because Paragraph interpret
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from io import BytesIO
@@ -299,7 +300,8 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     story.append(_kv_table(details, st, [0.28 * width, 0.72 * width]))
 
     story.append(Paragraph("Spatiotemporal parameters", st["h2"]))
-    main = [p for p in report.parameters if is_main_parameter(p)]
+    gps_rows = {p.side: p for p in report.parameters if p.name == "gps"}  # shown with the deviation scores
+    main = [p for p in report.parameters if is_main_parameter(p) and p.name != "gps"]
     derived = [p for p in report.parameters if not is_main_parameter(p)]
     if main:
         story.append(_parameter_table(main, st, width))
@@ -333,6 +335,14 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
         escape(f"Gait Profile Score (GPS): {_fmt(gps, 1)} deg" + (f" ({sides})" if sides else "") + ". GPS is the "
                "RMS difference of the kinematic curves from the reference mean (Baker et al. 2009); GVS is the same "
                "per variable. About 1.6 deg is the minimal clinically important difference."), st["body"]))
+    if "both" in gps_rows:
+        g = gps_rows["both"]
+        m = re.search(r"(\d+\.\d) deg", g.normal_source)
+        expected = f"about {m.group(1)} deg, " if m else ""
+        scores_block.append(Paragraph(escape(
+            f"Normal GPS for this reference: {expected}upper limit {g.normal_high:.1f} deg; this GPS is "
+            f"{ {'unknown': 'not graded'}.get(g.flag, g.flag)}. " + ("The reference is typically developing children's: for orientation only in adults."
+                    if "CHILDREN" in g.normal_source else "")), st["body"]))
     gfig = report_plots.gvs_figure(report.scores)
     if gfig is not None:
         scores_block.append(_image(report_plots.figure_png(gfig), 0.8 * width))

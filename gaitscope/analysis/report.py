@@ -28,11 +28,11 @@ from gaitscope.analysis import events as ev
 from gaitscope.analysis import frames as fr
 from gaitscope.analysis.filtering import DEFAULT_CUTOFF_HZ, smooth_and_fill
 from gaitscope.analysis.kinematics import has_ankle, joint_angles
-from gaitscope.analysis.normative import PCT, CurveReference, SpatiotemporalReference
+from gaitscope.analysis.normative import PCT, CurveReference, NormalRange, SpatiotemporalReference, rom_range
 from gaitscope.analysis.parameters import StrideWindow, build_strides, drop_implausible_strides, summarize
-from gaitscope.analysis.scores import GPS_VARIABLES, compute_scores
+from gaitscope.analysis.scores import GPS_VARIABLES, TD_GPS_SD_DEG, compute_scores, expected_reference_gps
 from gaitscope.errors import AnalysisError
-from gaitscope.records import GaitCurve, GaitReport, Motion3D
+from gaitscope.records import GaitCurve, GaitReport, Motion3D, ParameterSummary
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
 ANALYSIS_VERSION = ("gaitscope-analysis 0.2.0 (Zeni 2008 events, ankle toe-off latency, implausible strides left out, "
@@ -210,7 +210,12 @@ def analyze_gait(
             f"The 3D joints jitter by about {jitter_mm:.0f} mm from frame to frame; ranges of motion are read from "
             "the mean curve over strides rather than stride by stride."
         )
-    parameters = summarize(windows, normals, curve_rom)
+    # Ranges of motion get the normal band of the reference curves they come from (same speed class).
+    for param, curve in (("knee_rom", "knee_flexion"), ("hip_rom", "hip_flexion")):
+        band = cref.band(speed_class, curve)
+        if band is not None:
+            normals[param] = rom_range(band, curve.replace("_", " "))
+    parameters = summarize(windows, normals, curve_rom) + _gps_parameters(scores, curves, cref)
 
     angles.insert(0, "time_s", np.arange(t) / fps)
     angles.index.name = "frame"
@@ -229,6 +234,33 @@ def analyze_gait(
         warnings=tuple(warnings),
         angles=angles,
     )
+
+
+def _gps_parameters(scores, curves, cref: CurveReference) -> tuple[ParameterSummary, ...]:
+    """The GPS as a parameter with a normal value and a flag (``name="gps"``, side both/L/R).
+
+    Normal value: the GPS a subject of the reference set would get against its own bands
+    (:func:`~gaitscope.analysis.scores.expected_reference_gps`, over the variables measured here); flagged "high"
+    above it + 2 x 1.4 deg, the SD of the GPS of typically developing children (Baker et al. 2009, Gait Posture
+    30:265). With the bundled bands this is a CHILDREN's reference, and the source says so.
+    """
+    expected = expected_reference_gps(curves, scores)
+    if not np.isfinite(expected):
+        return ()
+    high = expected + 2 * TD_GPS_SD_DEG
+    who = "typically developing CHILDREN (Schwartz et al. 2008 bands)" if cref.children else cref.name
+    source = (f"GPS expected for {who} over the variables measured here: {expected:.1f} deg (RMS of the reference "
+              f"band SD); upper limit + 2 x {TD_GPS_SD_DEG} deg, the SD of the GPS of typically developing "
+              "children (Baker et al. 2009, Gait Posture 30:265)")
+    out = []
+    for key, side in (("GPS", "both"), ("GPS_L", "L"), ("GPS_R", "R")):
+        value = scores.get(key)
+        if value is None or not np.isfinite(value):
+            continue
+        out.append(ParameterSummary(name="gps", label="Gait Profile Score (GPS)", unit="deg", side=side,
+                                    value=float(value), normal_low=0.0, normal_high=float(high),
+                                    normal_source=source, flag="high" if value > high else "normal"))
+    return tuple(out)
 
 
 def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:

@@ -98,3 +98,31 @@ def compute_scores(
             if per_side[s]:
                 scores[f"GPS_{s}"] = gait_profile_score(per_side[s].values())
     return scores
+
+
+#: SD of the GPS of typically developing children (Baker et al. 2009, Gait Posture 30:265, Table 2: 1.4 deg).
+TD_GPS_SD_DEG = 1.4
+
+
+def expected_reference_gps(curves: Iterable[GaitCurve], scores: Mapping[str, float]) -> float:
+    """The GPS a typical subject *of the reference set* would get against its own bands (deg).
+
+    For one variable, the expected squared deviation of a reference subject from the reference mean at each point
+    of the cycle is the band's variance, so the expected GVS is the RMS of the band SD over the cycle; the expected
+    GPS pools them like :func:`compute_scores` pools the GVS (the same variables, pelvic ones once). Computed from
+    the bands actually used, so it stays comparable with this report's GPS whatever subset of Baker's variables
+    could be measured (a published nine-variable normal value would not be). NaN when no GVS was computed.
+    """
+    used = {k[4:] for k in scores if k.startswith("GVS_")}
+    per_side: dict[str, dict[str, float]] = {"L": {}, "R": {}, "": {}}
+    for c in curves:
+        key = f"{c.name}_{c.side}"
+        if key not in used or c.normal_sd is None:
+            continue
+        per_side.setdefault(c.side, {})[c.name] = float(np.sqrt(np.mean(np.asarray(c.normal_sd, float) ** 2)))
+    overall = [g for side in ("L", "R") for name, g in per_side[side].items() if name not in PELVIC_VARIABLES]
+    for name in PELVIC_VARIABLES:
+        g = per_side["L"].get(name, per_side["R"].get(name))
+        if g is not None:
+            overall.append(g)
+    return gait_profile_score(overall)
