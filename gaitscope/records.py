@@ -250,6 +250,29 @@ class ParameterSummary:
     normal_high: float = float("nan")
     normal_source: str = ""
     flag: Flag = "unknown"
+    #: how far this recording supports the number: "reliable", "limited" or "not measurable" ("" = not graded);
+    #: only a reliable number is flagged (gaitscope.analysis.reliability)
+    reliability: str = ""
+
+
+@dataclass(frozen=True)
+class RecordingQuality:
+    """What the recording itself allows: the camera's view of the walk, each leg's visibility, usable strides.
+
+    ``view_angle_deg``: angle between the walking direction and the camera's optical axis, 0 = walking away from
+    the camera, 90 = side view, 180 = walking toward it; None without a camera (motion capture). ``view`` is its
+    class ("side", "oblique", "frontal", "back", "no camera"); ``near_leg`` the leg nearer the camera ("L"/"R").
+    ``leg_visibility`` is the fraction of frames in which a leg's hip, knee and ankle were all seen by the 2D
+    detector (absent when unknown). ``advice`` says how to film better when some number could not be graded
+    reliable.
+    """
+
+    view: str
+    view_angle_deg: float | None = None
+    near_leg: str | None = None
+    leg_visibility: Mapping[str, float] = field(default_factory=dict)
+    usable_strides: int = 0
+    advice: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,6 +320,7 @@ class GaitReport:
     warnings: tuple[str, ...] = ()
     # Joint angles over time, degrees: column per angle ("knee_flexion_L", ...), one row per frame.
     angles: pd.DataFrame | None = None
+    quality: RecordingQuality | None = None  # set by gaitscope.analysis.reliability.apply_reliability
 
     def parameter(self, name: str, side: str = "both") -> ParameterSummary:
         for p in self.parameters:

@@ -470,7 +470,8 @@ def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_di
     try:
         height_m = item.height_cm / 100.0 if item.height_cm else None
         report = analyse_motion(motion, height_m=height_m, first_frame=first_frame_of(keypoints),
-                                age=getattr(inputs, "age_years", None), sex=getattr(inputs, "sex", None))
+                                age=getattr(inputs, "age_years", None), sex=getattr(inputs, "sex", None),
+                                keypoints=keypoints)
         result = store_and_export(AnalysisResult(info, keypoints, motion, embedding, report), database, rec_id,
                                   out_dir, _no_progress, patient_code=item.patient, visit_date=item.visit_date,
                                   height_cm=item.height_cm, name=item.path.name, inputs=inputs)

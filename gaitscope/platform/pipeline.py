@@ -122,7 +122,7 @@ def run_stages(
                                        progress=progress)
     progress("analysis", 0, 1)
     report = analyse_motion(motion, reference, height_m=height_m, first_frame=first_frame_of(keypoints),
-                            age=options.age_years, sex=options.sex)
+                            age=options.age_years, sex=options.sex, keypoints=keypoints)
     progress("analysis", 1, 1)
     return AnalysisResult(info, keypoints, motion, embedding, report)
 
@@ -175,20 +175,25 @@ def lift_and_embed(lifter, keypoints: Keypoints2D, *, height_m: float | None, fl
 
 
 def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, first_frame: int = 0,
-                   age: float | None = None, sex: str | None = None) -> GaitReport:
+                   age: float | None = None, sex: str | None = None,
+                   keypoints: Keypoints2D | None = None) -> GaitReport:
     """Gait analysis of lifted motion against ``reference`` (None: the configured reference set), as stored.
 
     The reference set takes part in the analysis version, so a batch made elsewhere (Ray) must come through
     here to be the same record as a local one. ``first_frame``: the index in the source (video frame, file
     sample) of the motion's first row; the report's frames and times are counted from the start of the source, so
     a clinician finds an event of the exported tables in the video
-    (:func:`~gaitscope.analysis.report.on_source_timeline`). ``age``/``sex`` pick the normal ranges.
+    (:func:`~gaitscope.analysis.report.on_source_timeline`). ``age``/``sex`` pick the normal ranges. Every
+    parameter is graded from the recording (camera view, leg visibility in ``keypoints``, usable strides) and only
+    reliable ones are flagged (:mod:`gaitscope.analysis.reliability`).
     """
+    from gaitscope.analysis.reliability import apply_reliability, assess
     from gaitscope.analysis.report import on_source_timeline
     from gaitscope.platform import normative_choice
 
     reference = reference if reference is not None else normative_choice.resolve(None)
     report = normative_choice.analyze_with(motion, reference, height_m=height_m, age=age, sex=sex)
+    report = apply_reliability(report, assess(report, motion, keypoints))
     return on_source_timeline(report, first_frame)
 
 

@@ -107,8 +107,12 @@ def load_stored(database, analysis_id: int) -> tuple:
     """``(report, motion, keypoints | None, embedding | None, predictions)`` of a stored analysis."""
     from gaitscope.db import repository as repo
 
+    from gaitscope.analysis.reliability import apply_reliability, assess
+
     with database.read_session() as s:
         report, motion, kp, emb, preds = repo.load_analysis(s, analysis_id)
+    # The grades are not stored: they follow from the stored records (idempotent on the stored flags and warnings)
+    report = apply_reliability(report, assess(report, motion, kp))
     return report, motion, kp, emb, tuple(preds)
 
 
