@@ -107,6 +107,8 @@ def _value_text(p: ParameterSummary) -> str:
     d = _digits(p.unit)
     if not math.isfinite(p.value):
         return NOT_MEASURED
+    if p.reliability == "not measurable":
+        return "not reported"
     text = _fmt(p.value, d)
     if math.isfinite(p.sd) and math.isfinite(p.value):
         text += f" ± {p.sd:.{d}f}"
@@ -136,6 +138,7 @@ class ParameterGridRow:
     cells: dict[str, str]  # side ("L", "R", "both") -> "value ± SD"
     flags: dict[str, str]  # side -> "low" / "normal" / "high" / "unknown"
     normal_range: str
+    reliability: dict[str, str] = field(default_factory=dict)  # side -> "reliable" / "limited" / "not measurable"
 
     @property
     def out_of_range(self) -> list[str]:
@@ -145,7 +148,12 @@ class ParameterGridRow:
     def flag_text(self) -> str:
         bad = self.out_of_range
         if not bad:
-            return "normal" if any(f == "normal" for f in self.flags.values()) else "-"
+            if any(f == "normal" for f in self.flags.values()):
+                return "normal"
+            grades = set(self.reliability.values()) - {"", "reliable"}
+            if grades:  # not graded reliable from this recording: no flag, and the cell says why
+                return "not measurable here" if grades == {"not measurable"} else "limited: not flagged"
+            return "-"
         if len(bad) == len(self.flags) and len({self.flags[s] for s in bad}) == 1:
             return self.flags[bad[0]]
         return ", ".join(f"{ {'both': 'L+R'}.get(s, s)}: {self.flags[s]}" for s in bad)
@@ -177,7 +185,8 @@ def parameter_grid(parameters: tuple[ParameterSummary, ...] | list[ParameterSumm
         rows.append(ParameterGridRow(
             name=name, label=first.label, unit=first.unit,
             cells={s: _value_text(by_side[s]) for s in GRID_SIDES if s in by_side},
-            flags={s: by_side[s].flag for s in GRID_SIDES if s in by_side}, normal_range=rng))
+            flags={s: by_side[s].flag for s in GRID_SIDES if s in by_side}, normal_range=rng,
+            reliability={s: by_side[s].reliability for s in GRID_SIDES if s in by_side}))
     return rows
 
 
@@ -264,6 +273,34 @@ def _prediction_table(predictions: tuple[Prediction, ...], styles, width_pt: flo
     return table
 
 
+def _quality_block(report: GaitReport, st, width: float) -> list:
+    """What this recording allows: camera view, legs seen, usable strides, grades, and how to film better."""
+    from reportlab.platypus import Paragraph
+
+    q = report.quality
+    if q is None:
+        return []
+    if q.view_angle_deg is None:
+        view = "no camera (3D capture)"
+    else:
+        view = f"{q.view} ({q.view_angle_deg:.0f} deg between walking direction and camera axis)"
+        if q.near_leg:
+            view += f", near leg {'left' if q.near_leg == 'L' else 'right'}"
+    pairs = [("Camera view", view), ("Usable strides", str(q.usable_strides))]
+    if q.leg_visibility:
+        pairs.append(("Legs seen", ", ".join(f"{'left' if k == 'L' else 'right'} {100 * v:.0f} % of frames"
+                                             for k, v in sorted(q.leg_visibility.items()))))
+    grades = [p.reliability for p in report.parameters if p.reliability]
+    if grades:
+        pairs.append(("Parameters", f"{grades.count('reliable')} reliable, {grades.count('limited')} limited, "
+                                    f"{grades.count('not measurable')} not measurable from this recording; only "
+                                    "reliable ones are flagged"))
+    out = [Paragraph("Reliability of this recording", st["h3"]), _kv_table(pairs, st, [0.28 * width, 0.72 * width])]
+    for a in q.advice:
+        out.append(Paragraph("<b>How to film better:</b> " + escape(a), st["body"]))
+    return out
+
+
 def build_story(report: GaitReport, context: ReportContext) -> list:
     """The report's flowables, in reading order (exposed so tests and other layouts can reuse them)."""
     from reportlab.lib.units import cm
@@ -298,6 +335,7 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
         details.append(("Notes", context.notes))
     story.append(Paragraph("Recording", st["h2"]))
     story.append(_kv_table(details, st, [0.28 * width, 0.72 * width]))
+    story += _quality_block(report, st, width)
 
     story.append(Paragraph("Spatiotemporal parameters", st["h2"]))
     gps_rows = {p.side: p for p in report.parameters if p.name == "gps"}  # shown with the deviation scores
@@ -306,7 +344,9 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     if main:
         story.append(_parameter_table(main, st, width))
         sources = sorted({p.normal_source for p in main if p.normal_source})
-        note = "Values shaded red are outside the normal range (value ± SD over strides)."
+        note = ("Values shaded red are outside the normal range (value ± SD over strides). Only numbers graded "
+                "reliable from this recording are flagged; \"not reported\" means the camera view cannot measure "
+                "it (see Reliability of this recording and the warnings).")
         if sources:
             note += " Normal ranges: " + "; ".join(sources) + "."
         story.append(Paragraph(escape(note), st["small"]))

@@ -130,3 +130,24 @@ def test_leg_visibility_from_the_2d_confidences(walk):
     report = analyze_gait(walk.motion, height_m=1.7)
     q = assess(report, walk.motion, kp)
     assert q.leg_visibility == {"L": 1.0, "R": pytest.approx(0.2)}
+
+
+def test_csv_and_pdf_carry_the_grades_and_the_filming_advice(walk, tmp_path):
+    import pandas as pd
+
+    pypdf = pytest.importorskip("pypdf", reason="pypdf is a dev dependency")
+    from gaitscope.analysis.csv_report import write_csv_reports
+    from gaitscope.analysis.pdf_report import ReportContext, write_pdf_report
+
+    motion = filmed(walk, frontal_view(walk))
+    report = analyze_gait(motion, height_m=1.7)
+    graded = apply_reliability(report, assess(report, motion))
+    params = pd.read_csv(write_csv_reports(graded, tmp_path)["parameters"])
+    assert list(params.columns)[-2:] == ["flag", "reliability"]
+    row = params[(params["name"] == "step_length") & (params["side"] == "both")].iloc[0]
+    assert row["reliability"] == "not measurable" and row["flag"] == "unknown"
+    assert params[params["name"] == "cadence"]["reliability"].iloc[0] == "reliable"
+    pdf = write_pdf_report(graded, tmp_path / "r.pdf", context=ReportContext())
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(str(pdf)).pages).split())
+    assert "Reliability of this recording" in text and "frontal" in text
+    assert "How to film better" in text and "not reported" in text
