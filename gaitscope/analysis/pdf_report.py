@@ -314,6 +314,9 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     story.append(Paragraph(f"Patient <b>{escape(context.patient_code)}</b> &nbsp;&nbsp; Visit {escape(visit)}",
                            st["body"]))
     story.append(Spacer(1, 4))
+    for w in report.warnings:  # a possible change of person must be read before any number
+        if w.startswith("Several people"):
+            story.append(Paragraph("<b>Attention:</b> " + escape(w), st["body"]))
 
     res = f"{context.video_resolution[0]} x {context.video_resolution[1]} px" if context.video_resolution else "n/a"
     mocap = context.source_kind == "mocap"

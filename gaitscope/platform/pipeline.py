@@ -147,6 +147,28 @@ def with_patient_subject(options: AnalysisOptions, database, patient_code: str |
     return replace(options, age_years=age, sex=options.sex if options.sex is not None else (sex or None))
 
 
+SEVERAL_PEOPLE = ("Several people may be in the video: the person being followed changed, so only the longest "
+                  "stretch showing one person was analysed. Check on the video that the person measured in that "
+                  "stretch is the patient; if not, film the patient walking alone or trim the video.")
+
+
+def with_2d_notes(report: GaitReport, keypoints: Keypoints2D | None) -> GaitReport:
+    """``report`` with what the 2D stage noted (stretch kept, person changes, gaps filled, doubtful frames) among
+    its warnings, so the dashboard and the PDF show them; a change of the person followed leads the warnings.
+    Idempotent (a stored report already holds them)."""
+    if keypoints is None or not keypoints.notes:
+        return report
+    notes = [f"Video: {n}" for n in keypoints.notes]
+    if any("change(s) of the person being followed" in n for n in keypoints.notes):
+        notes.insert(0, SEVERAL_PEOPLE)
+    new = [n for n in notes if n not in report.warnings]
+    if not new:
+        return report
+    lead = [n for n in new if n == SEVERAL_PEOPLE]
+    rest = [n for n in new if n != SEVERAL_PEOPLE]
+    return replace(report, warnings=tuple(lead) + tuple(report.warnings) + tuple(rest))
+
+
 def first_frame_of(keypoints: Keypoints2D) -> int:
     """Index in the video of the first frame that was kept (the 2D stage keeps one stretch with one person)."""
     return int(keypoints.frame_index[0]) if keypoints.n_frames else 0
@@ -194,6 +216,7 @@ def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, 
     reference = reference if reference is not None else normative_choice.resolve(None)
     report = normative_choice.analyze_with(motion, reference, height_m=height_m, age=age, sex=sex)
     report = apply_reliability(report, assess(report, motion, keypoints))
+    report = with_2d_notes(report, keypoints)
     return on_source_timeline(report, first_frame)
 
 
