@@ -58,6 +58,8 @@ VIEW_GRADES: dict[str, dict[str, object]] = {
     "gps": {"side": L, "oblique": N, "frontal": N, "back": N},
 }
 _DERIVED = ("_cv", "_symmetry_index", "_symmetry_ratio")
+#: parameters that cannot be zero or negative in a real walk: such a value is a failed measurement
+_POSITIVE = frozenset({"cadence", "speed", "stride_time", "step_time", "stride_length", "step_length", "step_width"})
 _LEG = {"L": ("left_hip", "left_knee", "left_ankle"), "R": ("right_hip", "right_knee", "right_ankle")}
 
 FILM_ADVICE = ("Film from the side: camera still, at hip height, its axis at right angles to the walking line, "
@@ -177,8 +179,9 @@ def _advice(quality: RecordingQuality, graded: list[ParameterSummary]) -> tuple[
         return ()
     out = []
     if quality.view not in ("side", NO_CAMERA):
-        out.append(f"This was filmed from the {quality.view} ({quality.view_angle_deg:.0f} deg between the walking "
-                   "direction and the camera axis). " + FILM_ADVICE)
+        out.append(f"This was filmed from {'an' if quality.view == 'oblique' else 'the'} {quality.view} view "
+                   f"({quality.view_angle_deg:.0f} deg between the walking direction and the camera axis). "
+                   + FILM_ADVICE)
     elif quality.view == "side":
         out.append("Side view: lengths, speed, knee range and double support stay limited from one camera (see "
                    "docs/validation.md); a second pass filmed from the other side measures the other leg as the "
@@ -202,6 +205,8 @@ def apply_reliability(report: GaitReport, quality: RecordingQuality) -> GaitRepo
     why: dict[str, list[str]] = {}
     for p in report.parameters:
         g, reason = grade(p.name, p.side, quality)
+        if p.name in _POSITIVE and np.isfinite(p.value) and p.value <= 0:  # e.g. a step width of -0.21 m
+            g, reason = NOT_MEASURABLE, (reason + "; " if reason else "") + "a length, time or speed at or below 0"
         flag = p.flag if g == RELIABLE else "unknown"
         if g != RELIABLE and p.flag in ("low", "high"):
             why.setdefault(reason, []).append(f"{p.label} ({ {'both': 'L+R'}.get(p.side, p.side)}) {p.flag}")

@@ -94,7 +94,8 @@ def _print_summary(result, truth: dict | None = None) -> None:
             continue
         rng = "" if p.normal_low != p.normal_low else f"{p.normal_low:.2f}-{p.normal_high:.2f}"
         flag = p.flag if p.reliability in ("", "reliable") else f"({p.reliability})"
-        line = f"{p.label[:35]:<36}{p.side:>5}{p.value:>10.3f}  {p.unit:<10}{rng:>18}  {flag}"
+        value = f"{p.value:>10.3f}" if p.value == p.value else f"{'not measured':>12}"
+        line = f"{p.label[:35]:<36}{p.side:>5}{value}  {p.unit:<10}{rng:>18}  {flag}"
         if truth and p.side == "both" and p.name in truth:
             line += f"  {truth[p.name]:>9.3f}"
         print(line)

@@ -151,3 +151,13 @@ def test_csv_and_pdf_carry_the_grades_and_the_filming_advice(walk, tmp_path):
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(str(pdf)).pages).split())
     assert "Reliability of this recording" in text and "frontal" in text
     assert "How to film better" in text and "not reported" in text
+
+
+def test_a_negative_step_width_is_not_measurable_whatever_the_view(walk):
+    """The crowd video of issue 21 reported a step width of -0.21 m as "low": no real step is that."""
+    report = analyze_gait(walk.motion, height_m=1.7)
+    params = tuple(replace(p, value=-0.21, flag="low") if p.name == "step_width" else p for p in report.parameters)
+    graded = apply_reliability(replace(report, parameters=params), _q("no camera", near=None))
+    width = graded.parameter("step_width")
+    assert width.reliability == NOT_MEASURABLE and width.flag == "unknown"
+    assert "at or below 0" in " ".join(graded.warnings)
