@@ -186,7 +186,8 @@ def parameter_grid(parameters: tuple[ParameterSummary, ...] | list[ParameterSumm
             name=name, label=first.label, unit=first.unit,
             cells={s: _value_text(by_side[s]) for s in GRID_SIDES if s in by_side},
             flags={s: by_side[s].flag for s in GRID_SIDES if s in by_side}, normal_range=rng,
-            reliability={s: by_side[s].reliability for s in GRID_SIDES if s in by_side}))
+            reliability={s: by_side[s].reliability for s in GRID_SIDES
+                         if s in by_side and math.isfinite(by_side[s].value)}))
     return rows
 
 

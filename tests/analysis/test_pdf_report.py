@@ -114,3 +114,15 @@ def test_no_nan_text_in_the_pdf(full_pdf):
     text, _ = _text(path)
     assert "nan" not in text.lower().replace("nance", "")  # no "nan" token ("maintenance" etc. excluded)
     assert "not measured" in text
+
+
+def test_flag_text_of_unreliable_rows_ignores_sides_that_were_not_measured():
+    from gaitscope.records import ParameterSummary
+
+    rows = [ParameterSummary("step_width", "Step width", "m", "L", -0.2, reliability="not measurable"),
+            ParameterSummary("step_width", "Step width", "m", "R", float("nan"), reliability="limited"),
+            ParameterSummary("cadence", "Cadence", "steps/min", "both", 101.7, reliability="limited")]
+    grid = {r.name: r for r in parameter_grid(rows)}
+    assert grid["step_width"].flag_text == "not measurable here"
+    assert grid["step_width"].cells == {"L": "not reported", "R": "not measured"}
+    assert grid["cadence"].flag_text == "limited: not flagged"
