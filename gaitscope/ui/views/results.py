@@ -55,9 +55,20 @@ def report_context(bundle: data.ResultBundle) -> ReportContext:
     )
 
 
+def graded(bundle: data.ResultBundle) -> data.ResultBundle:
+    """The stored analysis with its reliability grades (not stored: they follow from the stored motion and 2D
+    keypoints, as ``gaitscope analyze`` grades it; idempotent on the stored flags and warnings)."""
+    from dataclasses import replace
+
+    from gaitscope.analysis.reliability import apply_reliability, assess
+
+    report = apply_reliability(bundle.report, assess(bundle.report, bundle.motion, bundle.keypoints))
+    return replace(bundle, report=report)
+
+
 @st.cache_data(max_entries=8, show_spinner="Writing the PDF report...")
 def _pdf_for(analysis_id: int, url: str) -> bytes:
-    bundle = cached_result(analysis_id, url)
+    bundle = graded(cached_result(analysis_id, url))
     return pdf_bytes(bundle.report, context=report_context(bundle))
 
 
@@ -290,7 +301,7 @@ def render() -> None:
         return
     data.check_report_access(user, analysis_id, url)  # every run: the bundle below is cached across users
     try:
-        b = cached_result(analysis_id, url)
+        b = graded(cached_result(analysis_id, url))
     except Exception as exc:  # a deleted analysis or a damaged row: say so, keep the page alive
         st.error(f"Analysis {analysis_id} could not be loaded: {exc}")
         return
