@@ -35,8 +35,8 @@ from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitCurve, GaitReport, Motion3D, ParameterSummary
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
-ANALYSIS_VERSION = ("gaitscope-analysis 0.2.0 (Zeni 2008 events, ankle toe-off latency, implausible strides left out, "
-                    "Baker 2009 per-cycle GVS, 6 Hz Butterworth, Schwartz 2008 bands)")
+ANALYSIS_VERSION = ("gaitscope-analysis 0.3.0 (Zeni 2008 events, ankle toe-off latency, implausible strides left out, "
+                    "Baker 2009 per-cycle GVS, 6 Hz Butterworth, Schwartz 2008 bands, ROM bands, GPS normal value)")
 
 #: curve name -> (angle column stem, sided column?)
 CURVES: dict[str, bool] = {

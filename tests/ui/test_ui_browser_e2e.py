@@ -207,7 +207,7 @@ def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
     csv = _download(page, "Download parameters.csv", tmp_path / "parameters.csv")
     frame = pd.read_csv(csv)
     assert list(frame.columns) == ["name", "label", "unit", "side", "value", "sd", "cv_pct", "n", "normal_low",
-                                   "normal_high", "normal_source", "flag"]
+                                   "normal_high", "normal_source", "flag", "reliability"]
     assert "cadence" in set(frame["name"])
     assert not page.errors, page.errors  # type: ignore[attr-defined]
 
