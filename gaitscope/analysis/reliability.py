@@ -203,6 +203,7 @@ def apply_reliability(report: GaitReport, quality: RecordingQuality) -> GaitRepo
     the same report)."""
     graded: list[ParameterSummary] = []
     why: dict[str, list[str]] = {}
+    hidden: dict[str, list[str]] = {}  # not measurable, not flagged either way: why it is not reported
     for p in report.parameters:
         g, reason = grade(p.name, p.side, quality)
         if p.name in _POSITIVE and np.isfinite(p.value) and p.value <= 0:  # e.g. a step width of -0.21 m
@@ -210,12 +211,17 @@ def apply_reliability(report: GaitReport, quality: RecordingQuality) -> GaitRepo
         flag = p.flag if g == RELIABLE else "unknown"
         if g != RELIABLE and p.flag in ("low", "high"):
             why.setdefault(reason, []).append(f"{p.label} ({ {'both': 'L+R'}.get(p.side, p.side)}) {p.flag}")
+        if g == NOT_MEASURABLE and np.isfinite(p.value) and not p.name.endswith(_DERIVED):
+            label = p.label if p.side == "both" else f"{p.label} ({p.side})"
+            hidden.setdefault(reason, []).append(label)
         graded.append(replace(p, reliability=g, flag=flag))  # type: ignore[arg-type]
     quality = replace(quality, advice=_advice(quality, graded))
     notes = [_summary(quality, graded)]
     for reason, items in why.items():
         notes.append("Not flagged, because the number is not reliable here (" + reason + "): " + "; ".join(items)
                      + ".")
+    for reason, items in hidden.items():
+        notes.append("Not reported (" + reason + "): " + ", ".join(items) + ".")
     notes += [f"How to film better: {a}" for a in quality.advice]
     warnings = tuple(report.warnings) + tuple(n for n in notes if n not in report.warnings)
     return replace(report, parameters=tuple(graded), warnings=warnings, quality=quality)

@@ -161,3 +161,12 @@ def test_a_negative_step_width_is_not_measurable_whatever_the_view(walk):
     width = graded.parameter("step_width")
     assert width.reliability == NOT_MEASURABLE and width.flag == "unknown"
     assert "at or below 0" in " ".join(graded.warnings)
+
+
+def test_every_number_that_is_not_reported_says_why(walk):
+    motion = filmed(walk, side_view(walk))
+    report = analyze_gait(motion, height_m=1.7)
+    graded = apply_reliability(report, assess(report, motion))
+    text = " ".join(graded.warnings)
+    assert graded.parameter("step_width").reliability == NOT_MEASURABLE
+    assert "Not reported (side view" in text and "Step width" in text
