@@ -3,9 +3,13 @@ the spatiotemporal normal ranges, and they take part in what identifies a stored
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from gaitscope.platform.analysis_inputs import AnalysisInputs
 
@@ -20,19 +24,40 @@ def trc(tmp_path_factory):
     return write_trc(tmp_path_factory.mktemp("trc") / "walk.trc", plug_in_gait_markers(walk.motion), 30.0, units="mm")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request, tmp_path):
+    """An empty database on SQLite and, when GAITSCOPE_TEST_PG_URL is set, on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'g.db'}"
+        return
+    base = os.environ.get("GAITSCOPE_TEST_PG_URL")
+    if not base:
+        pytest.skip("GAITSCOPE_TEST_PG_URL is not set: PostgreSQL not tested")
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"gs_ranges_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def _cadence_range(result):
     p = result.report.parameter("cadence")
     return p.normal_low, p.normal_high, p.normal_source
 
 
-def test_patient_record_age_and_sex_pick_the_ranges(trc, tmp_path):
+def test_patient_record_age_and_sex_pick_the_ranges(trc, fresh_url):
     """A woman born 1950 seen in 2026 is 76: the GAITRite table's female 75-79 row (Hollman et al. 2011), cadence
     101-127 steps/min as mean -/+ 1 SD, i.e. 88-140 at -/+ 2 SD (read off the bundled CSV by hand)."""
     from gaitscope.db import repository as repo
     from gaitscope.platform import storage
     from gaitscope.platform.mocap_pipeline import analyze_mocap
 
-    url = f"sqlite:///{tmp_path / 'g.db'}"
+    url = fresh_url
     database = storage.open_db(url)
     with database.session() as s:
         repo.create_patient(s, "OLD-1", sex="F", birth_year=1950)
@@ -45,11 +70,11 @@ def test_patient_record_age_and_sex_pick_the_ranges(trc, tmp_path):
     assert "adults 18-69" in _cadence_range(bare)[2]
 
 
-def test_age_and_sex_options_override_and_make_another_analysis(trc, tmp_path):
+def test_age_and_sex_options_override_and_make_another_analysis(trc, fresh_url):
     from gaitscope.platform.mocap_pipeline import analyze_mocap
     from gaitscope.platform.pipeline import AnalysisOptions
 
-    url = f"sqlite:///{tmp_path / 'g.db'}"
+    url = fresh_url
     first = analyze_mocap(trc, db_url=url, patient_code="P-1")
     child = analyze_mocap(trc, db_url=url, patient_code="P-1", options=AnalysisOptions(age_years=8, sex="M"))
     assert child.analysis_id != first.analysis_id and not child.reused
@@ -58,6 +83,10 @@ def test_age_and_sex_options_override_and_make_another_analysis(trc, tmp_path):
     assert (low, high) == pytest.approx((107.4, 154.2), abs=1e-6) and "male" in source
     again = analyze_mocap(trc, db_url=url, patient_code="P-1", options=AnalysisOptions(age_years=8, sex="m"))
     assert again.reused and again.analysis_id == child.analysis_id
+    # the reliability grades are not stored: the reused report is graded again to the same grades and warnings
+    assert [p.reliability for p in again.report.parameters] == [p.reliability for p in child.report.parameters]
+    assert all(p.reliability for p in again.report.parameters)
+    assert again.report.warnings == child.report.warnings
 
 
 def test_inputs_without_age_and_sex_keep_the_key_of_analyses_stored_before():
