@@ -324,3 +324,133 @@ def test_browser_upload_sample_video_end_to_end(server, page, tmp_path):
     page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=30_000)
     assert video.evaluate("v => v.duration") > 1.0  # the WebM overlay plays in Chromium
     _shot(page, tmp_path, "dashboard_sample_overlay.png")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a clinician's day (issue 22): switching patients and analyses, the height of the chosen patient, a reload
+# that keeps the session, a video that plays, downloads, sign-out that ends the session
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick ``option`` (its visible text, or the start of it) in the Streamlit selectbox labelled ``label``."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    box.locator('[role="combobox"], input').first.click()
+    page.get_by_role("option", name=option).first.click()
+    _wait_idle(page)
+
+
+def _selected(page, label: str) -> str:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    return box.evaluate("b => b.innerText + ' ' + Array.from(b.querySelectorAll('input, [aria-label]'))"
+                        ".map(e => (e.value || '') + ' ' + (e.getAttribute('aria-label') || '')).join(' ')")
+
+
+def _store_video_analysis(url: str, uploads: Path, tmp_path: Path) -> str:
+    """A recording of patient P-VIDEO stored as an MPEG-4 Part 2 ('mp4v') file, which Chromium cannot play,
+    with an analysis (example records) so the Results page shows it. Returns the analysis picker's label."""
+    import hashlib
+
+    import cv2
+    import numpy as np
+
+    from gaitscope.db import create_patient, create_visit, register_recording, save_analysis
+    from gaitscope.ui import data
+    from gaitscope.ui.demo_data import DEMO_SITE
+    from gaitscope.ui.example_records import example_keypoints, example_motion, example_report
+
+    src = tmp_path / "camera.mp4"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (320, 240))
+    for i in range(90):  # 3 s: a moving bar, so every frame differs
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        frame[:, (i * 3) % 300:(i * 3) % 300 + 20] = 230
+        writer.write(frame)
+    writer.release()
+    uploads.mkdir(parents=True, exist_ok=True)
+    (uploads / "00video.mp4").write_bytes(src.read_bytes())
+    motion = example_motion()
+    with data.database(url).session() as s:
+        p = create_patient(s, "P-VIDEO", height_cm=180, site=DEMO_SITE)
+        v = create_visit(s, p)
+        rec = register_recording(s, v, sha256=hashlib.sha256(src.read_bytes()).hexdigest(),
+                                 original_name="camera.mp4", kind="video", fps=30.0, duration_s=3.0, width=320,
+                                 height=240, size_bytes=src.stat().st_size)
+        rec.storage_name = "00video.mp4"
+        a = save_analysis(s, rec, keypoints2d=example_keypoints(motion), motion3d=motion, report=example_report(),
+                          embedding=None, predictions=[], model_name="lifter:dstformer", model_version="7",
+                          analysis_version="a-test", pipeline_version="p-test")
+        s.flush()
+        return f"(#{int(a.id)})"
+
+
+def _height_field(page):
+    return page.get_by_label("Subject height (cm), gives step lengths in metres")
+
+
+def test_browser_clinicians_day(server, server_env, page, tmp_path):
+    import re
+
+    url = server_env["GAITSCOPE_DB_URL"]
+    _sign_in(page, server)
+    page.get_by_text("DEMO-001").first.wait_for(timeout=90_000)
+    _wait_idle(page)
+    video_label = _store_video_analysis(url, Path(server_env["GAITSCOPE_UPLOAD_DIR"]), tmp_path)
+
+    # 1. two different patients, each shown after choosing it
+    for code, height in (("DEMO-002", "165 cm"), ("DEMO-001", "174 cm")):
+        _choose(page, "Open patient", code)
+        page.get_by_role("heading", name=f"Patient {code}").wait_for(timeout=30_000)
+        assert code in _selected(page, "Open patient")
+        metric = page.locator('[data-testid="stMetric"]').filter(has_text="Height")
+        assert height in metric.inner_text(), metric.inner_text()
+
+    # 1. two different analyses on the Results page
+    _open_page(page, "Results")
+    _wait_idle(page)
+    for code in ("DEMO-002", "DEMO-001"):
+        _choose(page, "Analysis", code)
+        page.get_by_role("heading", name=re.compile(f"Patient {code} - visit")).wait_for(timeout=30_000)
+        assert code in _selected(page, "Analysis")
+    _choose(page, "Analysis", "DEMO-002")
+    started = time.time()
+    _choose(page, "Analysis", "DEMO-001")  # both bundles are cached now
+    page.get_by_role("heading", name=re.compile("Patient DEMO-001 - visit")).wait_for(timeout=30_000)
+    print(f"Results of a cached analysis drawn in {time.time() - started:.2f} s (target 1.5 s; includes "
+          "the quiet wait of 1.5 s)")
+
+    # 2. the height of the patient chosen on the New analysis page
+    _open_page(page, "New analysis")
+    _wait_idle(page)
+    for code, height in (("DEMO-001", "174"), ("DEMO-002", "165"), ("DEMO-001", "174")):
+        _choose(page, "Patient", code)
+        assert float(_height_field(page).input_value()) == float(height), (code, _height_field(page).input_value())
+
+    # 3. a reload keeps the session
+    page.reload()
+    page.get_by_text(f"Signed in as {CLINICIAN}").first.wait_for(timeout=60_000)
+    assert page.get_by_role("heading", name="Sign in to gaitscope").count() == 0
+
+    # 4. a recording stored as MPEG-4 Part 2 plays in Chromium
+    _open_page(page, "Results")
+    _choose(page, "Analysis", video_label)
+    page.get_by_role("heading", name=re.compile("Patient P-VIDEO - visit")).wait_for(timeout=30_000)
+    video = page.locator("video").first
+    video.wait_for(timeout=120_000)
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => { const v = document.querySelector('video');"
+                           " return v.error !== null || v.currentTime > 0.5; }", timeout=60_000)
+    error = video.evaluate("v => v.error && (v.error.code + ' ' + v.error.message)")
+    assert error is None, error
+    assert video.evaluate("v => v.readyState") >= 2
+
+    # downloads of the chosen analysis
+    _choose(page, "Analysis", "DEMO-001")
+    _check_results_page(page, tmp_path, "DEMO-001", "dashboard_results.png")
+
+    # sign-out ends the session: a reload shows the sign-in form
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in to gaitscope").wait_for(timeout=60_000)
+    page.reload()
+    page.get_by_role("heading", name="Sign in to gaitscope").wait_for(timeout=60_000)
+    assert page.get_by_text(f"Signed in as {CLINICIAN}").count() == 0
+    assert not page.errors, page.errors  # type: ignore[attr-defined]

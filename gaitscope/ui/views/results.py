@@ -25,6 +25,7 @@ from gaitscope.ui.components import (
     db_url,
     guarded,
     md_escape,
+    remembered_choice,
     show_flash,
     signed_in_user,
     user_errors,
@@ -66,16 +67,13 @@ def _choose_analysis(user, url: str) -> int | None:
     if choices is None:
         return None
     ids, labels = choices
-    wanted = st.session_state.get("analysis_id")
-    if wanted is None and "analysis" in st.query_params:
-        try:
-            wanted = int(st.query_params["analysis"])
+    if st.session_state.get("analysis_id") is None and "analysis" in st.query_params:
+        try:  # a bookmark or shared link: ?analysis=<id> (access is checked like any other choice)
+            st.session_state["analysis_id"] = int(st.query_params["analysis"])
         except ValueError:
-            wanted = None
-    if wanted in ids and st.session_state.get("results_select") != wanted:
-        st.session_state["results_select"] = wanted
-    chosen = st.selectbox("Analysis", ids, format_func=labels.get, key="results_select")
-    st.session_state["analysis_id"] = chosen
+            pass
+    chosen = remembered_choice("Analysis", ids, key="results_select", remember="analysis_id",
+                               format_func=labels.get)
     st.query_params["analysis"] = str(chosen)
     return chosen
 
