@@ -155,7 +155,7 @@ def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
     # MP4 magic bytes pass the content sniffing; the decode check then finds no video
     fake = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 4000
     at.file_uploader(key="upload_file").upload("broken.mp4", fake, "video/mp4")
-    at.number_input(key="upload_height").set_value(170.0)
+    at.number_input(key="upload_height_DEMO-001").set_value(170.0)
     at.button(key="FormSubmitter:upload_form-Analyse").click().run()
     _ok(at)
     assert at.error and "broken.mp4" in at.error[0].value

@@ -113,7 +113,7 @@ def test_upload_page_queues_a_job_and_shows_its_outcome(env, tmp_path, fake_pipe
     at.switch_page(PAGE_UPLOAD).run()
     _ok(at)
     at.file_uploader(key="upload_file").upload("my walk.avi", _clip(tmp_path / "w.avi").read_bytes(), "video/avi")
-    at.number_input(key="upload_height").set_value(171.0)
+    at.number_input(key="upload_height_DEMO-001").set_value(171.0)
     fake_pipeline["fail"] = NoPersonError("No person was found in the video.", "Film the whole body.")
     at.button(key="FormSubmitter:upload_form-Analyse").click().run()
     _ok(at)

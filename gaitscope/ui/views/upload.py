@@ -20,6 +20,7 @@ from gaitscope.ui.components import (
     guarded,
     md_escape,
     open_results,
+    remembered_choice,
     show_flash,
     signed_in_user,
     user_errors,
@@ -107,9 +108,7 @@ def render() -> None:
             st.switch_page(PAGE_PATIENTS)
         return
 
-    current = st.session_state.get("patient_code")
-    code = st.selectbox("Patient", codes, index=codes.index(current) if current in codes else 0,
-                        key="upload_patient")
+    code = remembered_choice("Patient", codes, key="upload_patient", remember="patient_code")
     patient = None
     with user_errors("Could not open the patient"):
         patient = data.get_patient_input(user, code, url)
@@ -119,7 +118,9 @@ def render() -> None:
         c1, c2 = st.columns(2)
         height = c1.number_input("Subject height (cm), gives step lengths in metres",
                                  value=patient.height_cm if patient and patient.height_cm else None, step=1.0,
-                                 key="upload_height", placeholder="50-250")
+                                 key=f"upload_height_{code}", placeholder="50-250")
+        # one field per patient: a keyed field keeps its value when only its default changes, so a single
+        # "upload_height" showed the first patient's height (174 cm) for the next one (165 cm)
         visit_date = c2.date_input("Recording date", value=date.today(), max_value=date.today(),
                                    key="upload_date")
         notes = st.text_area("Notes (optional)", key="upload_notes", max_chars=2000)
