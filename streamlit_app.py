@@ -21,7 +21,7 @@ from gaitscope.ui.components import (
 )
 from gaitscope.ui.data import database
 from gaitscope.ui.demo_data import ensure_demo_data
-from gaitscope.ui.login import first_admin_form, has_accounts, logout_button, require_login
+from gaitscope.ui.login import first_admin_form, has_accounts, keep_session_cookie, logout_button, require_login
 
 st.set_page_config(page_title="gaitscope", page_icon="🚶", layout="wide")  # an emoji: no icon font download
 
@@ -49,6 +49,7 @@ allowed = ROLE_PAGES.get(user.role, ())
 navigation = st.navigation([st.Page(path, default=i == 0, **PAGES[path]) for i, path in enumerate(allowed)]
                            or [st.Page(lambda: st.error("Your account has no role with pages."), title="gaitscope")])
 logout_button(db, user=user)
+keep_session_cookie()  # a reload or a bookmark stays signed in until sign-out or the session's end
 st.sidebar.caption("Database: " + ("embedded (SQLite)" if db_url().startswith("sqlite") else "server"),
                    help=md_escape(db_url().split("///")[-1]) if db_url().startswith("sqlite") else None)
 navigation.run()
