@@ -3,6 +3,8 @@ Sign-in, first run and the pages of each role: test_ui_roles.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytest.importorskip("streamlit")
@@ -183,7 +185,19 @@ def test_results_page_plays_the_video_and_renders_the_overlay_in_the_background(
     at.session_state["analysis_id"] = _store_analysis(env, sha256=sha, storage_name="0123abcd.avi")
     at.switch_page(PAGE_RESULTS).run()
     _ok(at)
-    assert len(at.get("video")) == 1  # the original, beside the frame slider
+    # MJPEG does not play in browsers: a VP9/WebM copy is written in the background, then shown
+    assert not at.get("video") and any("playable copy" in c.value for c in at.caption)
+    from gaitscope.platform.playable import playable_path, video_codec
+    from gaitscope.ui.playback import playable_dir
+
+    copy = playable_path(playable_dir(), sha)
+    deadline = time.time() + 60
+    while not copy.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert video_codec(copy) == "vp90"
+    at.run()
+    _ok(at)
+    assert len(at.get("video")) == 1  # the original (as its playable copy), beside the frame slider
     at.button(key=f"overlay_button_{at.session_state['analysis_id']}").click().run()
     _ok(at)
     job = jobs.get_job(at.session_state[f"overlay_job_{at.session_state['analysis_id']}"])

@@ -17,7 +17,7 @@ import streamlit as st
 from gaitscope.analysis.csv_report import CSV_FILES, report_tables
 from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
 from gaitscope.analysis.report_plots import reference_note
-from gaitscope.ui import data, jobs, plots, tables
+from gaitscope.ui import data, jobs, playback, plots, tables
 from gaitscope.errors import AccessDeniedError
 from gaitscope.ui.components import (
     analysis_choices,
@@ -118,13 +118,27 @@ def _overlay_path(b: data.ResultBundle) -> Path:
 
 
 @st.fragment(run_every=1.0)
-def _overlay_progress(job_id: str) -> None:
+def _job_progress(job_id: str, stage: str, text: str) -> None:
+    """A progress bar of a background job; the whole page reruns once the job has finished."""
     job = jobs.get_job(job_id)
     if job is None or job.finished:
         st.rerun(scope="app")
     snap = job.snapshot()
-    done, total = snap.progress.get("overlay", (0, 1))
-    st.progress(snap.stage_fraction("overlay"), text=f"Drawing the skeleton on the video: frame {done} of {total}")
+    done, total = snap.progress.get(stage, (0, 1))
+    st.progress(snap.stage_fraction(stage), text=f"{text}: frame {done} of {total}")
+
+
+def _original_video(b: data.ResultBundle, video: Path) -> None:
+    """The recording as browsers can play it: the original, or its VP9 copy (written in the background once)."""
+    ready = playback.playable_or_job(video, b.sha256)
+    if isinstance(ready, Path):
+        st.video(str(ready))
+    elif ready.status == "failed":
+        st.error(f"The video cannot be shown in the browser: {ready.snapshot().error}")
+    else:
+        st.caption("This camera's video format does not play in browsers; a playable copy (VP9) is being written "
+                   "once.")
+        _job_progress(ready.id, playback.STAGE, "Preparing the video for the browser")
 
 
 def _overlay_video(b: data.ResultBundle, video: Path) -> None:
@@ -137,7 +151,7 @@ def _overlay_video(b: data.ResultBundle, video: Path) -> None:
     key = f"overlay_job_{b.analysis_id}"
     job = jobs.get_job(st.session_state.get(key))
     if job is not None and not job.finished:
-        _overlay_progress(job.id)
+        _job_progress(job.id, "overlay", "Drawing the skeleton on the video")
         return
     if job is not None and job.status == "failed":
         st.error(job.snapshot().error)
@@ -185,9 +199,9 @@ def _video_tab(user, b: data.ResultBundle, url: str) -> None:
             if _overlay_path(b).exists():
                 _overlay_video(b, video)
                 with st.expander("Original video"):
-                    st.video(str(video))
+                    _original_video(b, video)
             else:
-                st.video(str(video))
+                _original_video(b, video)
                 if kp is not None:
                     _overlay_video(b, video)
     with right:

@@ -139,6 +139,9 @@ def render() -> None:
         except GaitscopeError as exc:
             st.error(str(exc))
         else:
+            from gaitscope.ui.playback import prepare_playable
+
+            prepare_playable(saved.path, saved.sha256)  # the Results page can then play it at once
             st.session_state["job_id"] = job.id
             st.session_state["patient_code"] = code
             if height_cm is None:
