@@ -82,7 +82,7 @@ def test_signed_out_browser_sees_the_sign_in_form_only(env):
     ("res", "Research cohort", PAGE_RESULTS),
     ("root", "Accounts", PAGE_RESULTS),
 ])
-def test_each_role_lands_on_its_pages_and_cannot_switch_to_others(env, user, landing, forbidden):
+def test_each_role_lands_on_its_pages_and_is_refused_others_with_a_message(env, user, landing, forbidden):
     from gaitscope.ui.components import ROLE_PAGES
 
     at = _app(user).run()
@@ -92,9 +92,11 @@ def test_each_role_lands_on_its_pages_and_cannot_switch_to_others(env, user, lan
     assert any(c.value.startswith(f"Signed in as {user} ({role}") for c in at.sidebar.caption)
     if forbidden is not None:
         assert forbidden not in ROLE_PAGES[role]
-        at.switch_page(forbidden).run()  # not in this role's navigation: the app stays on the role's own page
+        at.switch_page(forbidden).run()  # not in this role's navigation: opened by its URL anyway
         _ok(at)
-        assert [t.value for t in at.title] == [landing]
+        errors = [e.value for e in at.error]
+        assert any(e.startswith(f"Access denied: {role} accounts may not open the") for e in errors), errors
+        assert not at.dataframe and not at.metric and "DEMO-001" not in _texts(at)
 
 
 @pytest.mark.parametrize("user, view", [
