@@ -109,7 +109,7 @@ def test_results_page_renders_a_stored_analysis(env):
     assert at.selectbox(key="results_select").value == analysis_id
     assert any("P-RES" in _plain(s.value) for s in at.subheader)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Cadence"] == "108 steps/min" and metrics["GPS"] == "6.4 deg"
+    assert metrics["Cadence (steps/min)"] == "108" and metrics["GPS (deg)"] == "6.4"
     table = at.dataframe[0].value
     row = table[table["Parameter"] == "Double support"].iloc[0]
     assert row["Flag"] == "high" and row["Both sides"] == "27.0 ± 0.5"
@@ -118,7 +118,8 @@ def test_results_page_renders_a_stored_analysis(env):
     assert "parkinsonian_gait version example-0" in text  # classifier with its version
     labels = [b.label for b in at.get("download_button")]
     assert "Download PDF report" in labels and "Download parameters.csv" in labels
-    assert len(at.get("plotly_chart")) >= 6  # 3D, curves, GVS, classifier, trend
+    assert len(at.get("plotly_chart")) >= 5  # 3D, curves, GVS, classifier (no trend: one visit)
+    assert "Trends need two or more analysed visits; this patient has 1." in text
     assert len(at.get("imgs")) >= 1 or len(at.image) >= 1  # the skeleton overlay frame
     # a download is written to the audit log
     pdf_button = next(b for b in at.get("download_button") if b.label == "Download PDF report")

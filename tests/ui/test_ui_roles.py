@@ -183,6 +183,11 @@ def test_admin_creates_unlocks_and_disables_accounts_without_seeing_patients(env
     at = _app("root").run()
     _ok(at)
     assert "DEMO-001" not in _texts(at)
+    assert at.selectbox(key="account_new_role").value == "viewer"  # an untouched form grants the least
+    from gaitscope.db.models import ROLES
+    from gaitscope.ui.views.accounts import ROLES_LEAST_FIRST
+
+    assert sorted(ROLES_LEAST_FIRST) == sorted(ROLES)
     at.text_input(key="account_new_username").input("dr_new")
     at.selectbox(key="account_new_role").set_value("clinician")
     at.text_input(key="account_new_site").input(DEMO_SITE)

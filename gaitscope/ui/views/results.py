@@ -78,14 +78,14 @@ def _choose_analysis(user, url: str) -> int | None:
     return chosen
 
 
-def _metric(report, names: tuple[str, ...], fmt: str, unit: str):
+def _metric(report, names: tuple[str, ...], fmt: str):
     for name in names:
         try:
             p = report.parameter(name)
         except KeyError:
             continue
         if math.isfinite(p.value):
-            return f"{p.value:{fmt}} {unit}", p.flag
+            return f"{p.value:{fmt}}", p.flag
     return "-", None
 
 
@@ -95,18 +95,19 @@ def _header(b: data.ResultBundle) -> None:
                f"{md_escape(b.model_version)} - analysis {md_escape(b.analysis_version)}")
     r = b.report
     cols = st.columns(4)
-    for col, (label, names, fmt, unit) in zip(cols, (
-            ("Walking speed", ("speed", "walking_speed", "gait_speed"), ".2f", "m/s"),
-            ("Cadence", ("cadence",), ".0f", "steps/min"),
-            ("Step length", ("step_length",), ".2f", "m"))):
-        value, flag = _metric(r, names, fmt, unit)
+    # the unit goes in the label: "118 steps/min" as a value was cut to "118 st..." at 1024 px
+    for col, (label, names, fmt) in zip(cols, (
+            ("Walking speed (m/s)", ("speed", "walking_speed", "gait_speed"), ".2f"),
+            ("Cadence (steps/min)", ("cadence",), ".0f"),
+            ("Step length (m)", ("step_length",), ".2f"))):
+        value, flag = _metric(r, names, fmt)
         if flag in ("low", "high"):
             col.metric(label, value, delta="below normal" if flag == "low" else "above normal",
                        delta_color="red", delta_arrow="down" if flag == "low" else "up")
         else:
             col.metric(label, value)
     gps = r.scores.get("GPS")
-    cols[3].metric("GPS", f"{gps:.1f} deg" if gps is not None and math.isfinite(gps) else "-")
+    cols[3].metric("GPS (deg)", f"{gps:.1f}" if gps is not None and math.isfinite(gps) else "-")
     if r.warnings:
         with st.expander(f"Notes on this analysis ({len(r.warnings)})", expanded=True):
             for w in r.warnings:
@@ -264,8 +265,11 @@ def _scores_tab(b: data.ResultBundle) -> None:
 
 def _trends_tab(user, b: data.ResultBundle, url: str) -> None:
     trend = data.trends(user, b.patient_code, url)
-    if trend["analysis_id"].nunique() < 2:
-        st.info("Trends appear once the patient has two or more analysed visits.")
+    visits = trend["analysis_id"].nunique()
+    if visits < 2:  # one point per parameter: a plot of it would only show meaningless time ticks
+        st.info(f"Trends need two or more analysed visits; this patient has {visits}. They appear here after "
+                "the next analysed visit.")
+        return
     if not trend.empty:
         st.plotly_chart(plots.trend_figure(trend), key=f"trend_{b.analysis_id}", width="stretch")
         st.dataframe(trend.pivot_table(index="visit_date", columns="parameter", values="value"), width="stretch")
