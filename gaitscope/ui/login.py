@@ -71,7 +71,9 @@ def _cookie_token() -> str | None:
         token = st.context.cookies.get(COOKIE_NAME)
     except Exception:  # no browser (bare script, some test runners)
         return None
-    if not token or token in st.session_state.get(_DEAD_COOKIES_KEY, ()):
+    if not isinstance(token, str) or not _TOKEN_CHARS.match(token):  # no cookie, or not one of our tokens
+        return None
+    if token in st.session_state.get(_DEAD_COOKIES_KEY, ()):
         return None
     return token
 

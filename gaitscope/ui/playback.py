@@ -18,6 +18,16 @@ def playable_dir() -> Path:
     return uploads_dir() / "playable"
 
 
+def _lower_priority() -> None:
+    """Nice this thread (and the encoder threads it starts) by 10 on Linux; elsewhere nothing."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
 def playable_or_job(video: Path, sha256: str) -> Path | jobs.JobState:
     """The file to give ``st.video`` for ``video``, or the background job that is writing it (started here when
     none runs). A failed job is returned as it is, so the page can show its message."""
@@ -32,6 +42,7 @@ def playable_or_job(video: Path, sha256: str) -> Path | jobs.JobState:
             out = playable_path(playable_dir(), sha256)
 
             def work(progress):
+                _lower_priority()  # a running analysis on the same two cores comes first
                 return write_playable_copy(video, out, progress=lambda d, t: progress(STAGE, d, t))
 
             job = jobs.start_job(f"playable {sha256[:12]}", (STAGE,), work)
