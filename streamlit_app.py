@@ -65,7 +65,11 @@ def access_denied_page(path: str, role: str):
 
 allowed = ROLE_PAGES.get(user.role, ())
 pages = [st.Page(path, default=i == 0, **PAGES[path]) for i, path in enumerate(allowed)]
-if not pages:
+if pages:  # the first page lives at "/"; its own address (a bookmark of /patients) would be "page not found",
+    # so it is also registered, hidden, under that address (the "/" page gets an unused internal name)
+    pages[0] = st.Page(allowed[0], default=True, url_path="start", **PAGES[allowed[0]])
+    pages.append(st.Page(allowed[0], url_path=Path(allowed[0]).stem, visibility="hidden", **PAGES[allowed[0]]))
+else:
     pages = [st.Page(lambda: st.error("Your account has no role with pages."), title="gaitscope")]
 navigation = st.navigation(pages + [access_denied_page(path, user.role) for path in PAGES if path not in allowed])
 logout_button(db, user=user)

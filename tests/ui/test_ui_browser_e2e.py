@@ -92,7 +92,7 @@ def server(tmp_path, server_env):
 def page(tmp_path):
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+        context = browser.new_context(viewport={"width": 1440, "height": 1800}, accept_downloads=True)
         pg = context.new_page()
         errors: list[str] = []
         pg.on("response", lambda r: r.status >= 500 and errors.append(f"{r.status} {r.url}"))
@@ -114,6 +114,15 @@ def _shot(page, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def _shots(page, tmp_path: Path, name: str) -> None:
+    """Screenshots of the page at 1440 and 1024 px wide (``<name>_1440.png``, ``<name>_1024.png``)."""
+    for width in (1440, 1024):
+        page.set_viewport_size({"width": width, "height": 1800})
+        _wait_idle(page, quiet_s=1.0)
+        _shot(page, tmp_path, f"{name}_{width}.png")
+    page.set_viewport_size({"width": 1440, "height": 1800})
+
+
 def _sign_in(page, url: str, username: str = CLINICIAN, password: str = PASSWORD) -> None:
     """Open ``url`` (a new browser session) and sign in through the form (default: the demo-site clinician)."""
     page.goto(url)
@@ -127,7 +136,7 @@ def _sign_in(page, url: str, username: str = CLINICIAN, password: str = PASSWORD
 def _open_page(page, title: str) -> None:
     """Open a page through the sidebar navigation (a new URL would be a new, signed-out browser session)."""
     page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-    page.get_by_role("heading", name=title).wait_for(timeout=90_000)
+    page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
 
 
 def _clinician(url: str):
@@ -420,6 +429,7 @@ def test_browser_clinicians_day(server, server_env, page, tmp_path):
     _wait_idle(page)
     video_label = _store_video_analysis(url, Path(server_env["GAITSCOPE_UPLOAD_DIR"]), tmp_path)
 
+    _shots(page, tmp_path, "page_patients")
     # 1. two different patients, each shown after choosing it
     for code, height in (("DEMO-002", "165 cm"), ("DEMO-001", "174 cm")):
         _choose(page, "Open patient", code)
@@ -438,9 +448,11 @@ def test_browser_clinicians_day(server, server_env, page, tmp_path):
     for code in ("DEMO-002", "DEMO-001"):  # both bundles are cached now: log (not assert) the time to draw
         print(f"Results of a cached analysis ({code}) drawn in {_timed_choice(page, code):.2f} s (target 1.5 s)")
 
+    _shots(page, tmp_path, "page_results")
     # 2. the height of the patient chosen on the New analysis page
     _open_page(page, "New analysis")
     _wait_idle(page)
+    _shots(page, tmp_path, "page_new_analysis")
     for code, height in (("DEMO-001", "174"), ("DEMO-002", "165"), ("DEMO-001", "174")):
         _choose(page, "Patient", code)
         assert float(_height_field(page).input_value()) == float(height), (code, _height_field(page).input_value())
@@ -462,6 +474,7 @@ def test_browser_clinicians_day(server, server_env, page, tmp_path):
     error = video.evaluate("v => v.error && (v.error.code + ' ' + v.error.message)")
     assert error is None, error
     assert video.evaluate("v => v.readyState") >= 2
+    _shot(page, tmp_path, "dashboard_video.png")
 
     # downloads of the chosen analysis
     _choose(page, "Analysis", "DEMO-001")
@@ -474,6 +487,10 @@ def test_browser_clinicians_day(server, server_env, page, tmp_path):
     assert not _metrics_cut(page), _metrics_cut(page)
     _shot(page, tmp_path, "dashboard_results_1024.png")
     page.set_viewport_size({"width": 1400, "height": 1800})
+
+    _open_page(page, "Activities")
+    _wait_idle(page)
+    _shots(page, tmp_path, "page_activities")
 
     # sign-out ends the session: a reload shows the sign-in form
     page.get_by_role("button", name="Sign out").click()
@@ -488,7 +505,32 @@ ROLE_ACCOUNTS = {"viewer": ("view_e2e", "upload", "New analysis"), "researcher":
                  "admin": ("root_e2e", "results", "Results"), "clinician": (CLINICIAN, "accounts", "Accounts")}
 
 
-def test_browser_each_role_is_refused_a_forbidden_page_with_the_message(server, server_env, page):
+def _own_page(page, server: str, role: str, tmp_path: Path) -> None:
+    """Screenshots of the researcher's and the administrator's pages; the researcher filters and exports."""
+    import pandas as pd
+
+    if role == "researcher":
+        page.goto(f"{server}/cohort")
+        page.get_by_role("heading", name="Research cohort").wait_for(timeout=60_000)
+        _wait_idle(page)
+        assert page.get_by_text("Page not found").count() == 0  # a bookmark of the role's first page
+        box = page.get_by_label("Diagnosis contains", exact=False)
+        box.fill("parkinson")  # lower case, part of the word
+        box.press("Enter")
+        page.get_by_text("Matching diagnoses:").wait_for(timeout=30_000)
+        _wait_idle(page)
+        frame = pd.read_csv(_download(page, "Download parameters (CSV)", tmp_path / "cohort.csv"))
+        assert set(frame["patient_code"]) == {"DEMO-001"} and len(frame) > 10
+        assert not {"notes", "birth_year", "visit_date", "original_name"} & set(frame.columns)
+        _shots(page, tmp_path, "page_cohort")
+    elif role == "admin":
+        page.goto(f"{server}/accounts")
+        page.get_by_role("heading", name="Accounts").wait_for(timeout=60_000)
+        _wait_idle(page)
+        _shots(page, tmp_path, "page_accounts")
+
+
+def test_browser_each_role_is_refused_a_forbidden_page_with_the_message(server, server_env, page, tmp_path):
     """A bookmark or link to a page the role may not use shows "Access denied: ..." (it used to land silently
     on another page); the page's data never appears."""
     from gaitscope.db import auth
@@ -511,7 +553,9 @@ def test_browser_each_role_is_refused_a_forbidden_page_with_the_message(server, 
         message = page.get_by_text(f"Access denied: {role} accounts may not open the {title} page")
         message.first.wait_for(timeout=60_000)
         _wait_idle(page)
-        assert page.get_by_text("DEMO-001").count() == 0
+        assert page.get_by_text("DEMO-001").count() == 0 and page.get_by_text("Page not found").count() == 0
+        _own_page(page, server, role, tmp_path)
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("heading", name="Sign in to gaitscope").wait_for(timeout=60_000)
     data.forget_database(url)
+
