@@ -156,8 +156,7 @@ def _overlay_video(b: data.ResultBundle, video: Path) -> None:
         return
     if job is not None and job.status == "failed":
         st.error(job.snapshot().error)
-    st.caption("Browsers play H.264 and WebM but not every camera format (MPEG-4 Part 2 'mp4v' shows black). "
-               "The overlay video is WebM and always plays.")
+    st.caption("The video with the 2D skeleton drawn on it is rendered on request (WebM, plays in every browser).")
     if st.button("Render skeleton overlay video", key=f"overlay_button_{b.analysis_id}"):
         kp = b.keypoints
 
