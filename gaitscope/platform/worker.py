@@ -45,11 +45,13 @@ SYSTEM_ACTOR = "system:worker"
 def job_options(video_path: str | Path, *, patient_code: str | None = None, visit_date: date | None = None,
                 height_cm: float | None = None, original_name: str | None = None, checkpoint: str | None = None,
                 workers: int | None = None, out_dir: str | Path | None = None,
-                actor: str | None = None) -> dict[str, Any]:
-    """The JSON ``options`` of an analysis job (only what is set)."""
+                actor: str | None = None, normative: str | None = None) -> dict[str, Any]:
+    """The JSON ``options`` of an analysis job (only what is set). ``normative``: the reference set chosen for
+    this analysis (see :class:`~gaitscope.platform.pipeline.AnalysisOptions`); None = the configured default."""
     opts: dict[str, Any] = {"video_path": str(video_path)}
     for key, value in (("patient_code", patient_code), ("height_cm", height_cm), ("original_name", original_name),
-                       ("checkpoint", checkpoint), ("workers", workers), ("actor", actor)):
+                       ("checkpoint", checkpoint), ("workers", workers), ("actor", actor),
+                       ("normative", normative)):
         if value is not None:
             opts[key] = value
     if visit_date is not None:
@@ -75,6 +77,8 @@ def pipeline_runner(db_url: str) -> Runner:
         kwargs: dict[str, Any] = {"height_cm": o.get("height_cm"), "checkpoint": o.get("checkpoint")}
         if o.get("workers"):
             kwargs["workers"] = int(o["workers"])
+        if o.get("normative"):
+            kwargs["normative"] = str(o["normative"])
         result = analyze_video(
             path, db_url=db_url, patient_code=o.get("patient_code"),
             visit_date=date.fromisoformat(o["visit_date"]) if o.get("visit_date") else None,

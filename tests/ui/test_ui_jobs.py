@@ -25,6 +25,8 @@ from gaitscope.platform import worker as worker_mod
 from gaitscope.ui import data, jobs
 from gaitscope.ui.components import PAGE_UPLOAD
 
+_REAL_RUNNER = worker_mod.pipeline_runner  # before any fixture replaces it
+
 
 @pytest.fixture()
 def fake_pipeline(monkeypatch):
@@ -126,3 +128,36 @@ def test_upload_page_queues_a_job_and_shows_its_outcome(env, tmp_path, fake_pipe
     _ok(at)
     assert any("No person was found in the video." in e.value for e in at.error)
     assert "Nothing was stored for this upload" in _texts(at)
+
+
+def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, tmp_path, fake_pipeline,
+                                                                           monkeypatch):
+    from types import SimpleNamespace
+
+    from gaitscope.platform import normative_choice, pipeline
+
+    lab_set = tmp_path / "normative" / "lab A.json"
+    monkeypatch.setattr(normative_choice, "list_sets", lambda: [
+        {"name": "schwartz2008", "path": "(bundled)", "subjects": "5 speed classes", "children": True,
+         "default": True},
+        {"name": "lab A", "path": str(lab_set), "subjects": "12 subjects", "children": False, "default": False}])
+    at = _app().run()
+    at.switch_page(PAGE_UPLOAD).run()
+    _ok(at)
+    choice = at.selectbox(key="upload_reference")
+    assert choice.value == 0 and "default" in choice.format_func(0)  # the configured default is preselected
+    choice.set_value(1)
+    at.file_uploader(key="upload_file").upload("walk.avi", _clip(tmp_path / "w.avi").read_bytes(), "video/avi")
+    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    _ok(at)
+    row = db_jobs.get_job(data.database(env), int(at.session_state["job_id"]))
+    assert row.options["normative"] == str(lab_set)
+    _wait_finished(at.session_state["job_id"], env)
+    # the worker hands the choice to the pipeline's options
+    seen = {}
+    monkeypatch.setattr(pipeline, "analyze_video", lambda path, **kw: seen.update(kw) or SimpleNamespace(analysis_id=1))
+    video = tmp_path / "v.avi"
+    video.write_bytes(b"x")
+    _REAL_RUNNER(env)(SimpleNamespace(id=1, options=worker_mod.job_options(video, normative=str(lab_set))),
+                      lambda *a: None)
+    assert seen["options"].normative == str(lab_set)

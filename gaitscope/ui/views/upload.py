@@ -90,6 +90,28 @@ def _job_panel(job_id: str, url: str) -> None:
     render_job(job_id, url)
 
 
+def _reference_choice() -> str | None:
+    """The reference ("normal") set for this analysis: the bundled one and the lab's saved sets
+    (``gaitscope normative build``); None keeps the configured default (``gaitscope normative use``)."""
+    try:
+        from gaitscope.platform.normative_choice import list_sets
+
+        rows = list_sets()
+    except Exception:  # noqa: BLE001 - a damaged saved set must not hide the upload form
+        rows = []
+    if len(rows) < 2:
+        return None
+    labels = {i: f"{r['name']} ({r['subjects']}{', children' if r['children'] else ''})"
+                 f"{' - default' if r['default'] else ''}" for i, r in enumerate(rows)}
+    default = next((i for i, r in enumerate(rows) if r["default"]), 0)
+    i = st.selectbox("Reference (normal) set", list(labels), index=default, format_func=labels.get,
+                     key="upload_reference")
+    row = rows[i]
+    if row["default"]:
+        return None
+    return "schwartz2008" if row["path"] == "(bundled)" else str(row["path"])
+
+
 @guarded
 def render() -> None:
     url = db_url()
@@ -123,6 +145,7 @@ def render() -> None:
         # "upload_height" showed the first patient's height (174 cm) for the next one (165 cm)
         visit_date = c2.date_input("Recording date", value=date.today(), max_value=date.today(),
                                    key="upload_date")
+        normative = _reference_choice()
         notes = st.text_area("Notes (optional)", key="upload_notes", max_chars=2000)
         submitted = st.form_submit_button("Analyse")
 
@@ -135,7 +158,7 @@ def render() -> None:
                                    notes=notes, size_bytes=video.size, url=url)
             job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
                                           height_cm=height_cm, original_name=saved.original_name, user=user,
-                                          recording_id=saved.recording_id)
+                                          recording_id=saved.recording_id, normative=normative)
         except GaitscopeError as exc:
             st.error(str(exc))
         else:
