@@ -18,6 +18,7 @@ import numpy as np
 from ui_app_helpers import app as _app
 from ui_app_helpers import ok as _ok
 from ui_app_helpers import texts as _texts
+from ui_app_helpers import user_of as _user
 
 from gaitscope.db import jobs as db_jobs
 from gaitscope.errors import NoPersonError
@@ -161,3 +162,46 @@ def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, t
     _REAL_RUNNER(env)(SimpleNamespace(id=1, options=worker_mod.job_options(video, normative=str(lab_set))),
                       lambda *a: None)
     assert seen["options"].normative == str(lab_set)
+
+
+def test_a_motion_capture_file_is_uploaded_like_a_video_and_its_results_have_no_video_tab(env, tmp_path):
+    """A TRC marker file of a synthetic walk (known truth: cadence 110 steps/min) goes through the upload page,
+    the job table and the real marker pipeline; Results shows it without the video tab."""
+    pytest.importorskip("gaitscope.platform.mocap")
+    from gaitscope.platform.synthetic_mocap import write_walk_trc
+    from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
+    from gaitscope.ui.components import PAGE_RESULTS
+
+    walk = simulate_walk(WalkParams(fps=100.0, duration_s=8.0, cadence_steps_min=110, seed=5))
+    trc = write_walk_trc(walk.motion, tmp_path / "lab trial.trc")
+    at = _app().run()
+    at.switch_page(PAGE_UPLOAD).run()
+    at.file_uploader(key="upload_file").upload("lab trial.trc", trc.read_bytes(), "text/plain")
+    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    job = _wait_finished(at.session_state["job_id"], env, timeout_s=120)
+    assert job.status == "done", job.error
+    history = data.patient_history(_user("dr_demo"), "DEMO-001", env)
+    row = history[history["file"] == "lab trial.trc"].iloc[0]
+    at.session_state["analysis_id"] = int(row["analysis_id"])
+    at.switch_page(PAGE_RESULTS).run()
+    _ok(at)
+    assert [t.label for t in at.tabs][0] == "3D motion"  # no video tab for marker data
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Cadence (steps/min)"]) == pytest.approx(110, abs=3)
+
+
+def test_a_text_file_named_trc_is_refused_and_nothing_is_registered(env, tmp_path):
+    at = _app().run()
+    before = len(data.patient_history(_user('dr_demo'), "DEMO-001", env))
+    at.switch_page(PAGE_UPLOAD).run()
+    at.file_uploader(key="upload_file").upload("notes.trc", b"shopping list\nmilk\n", "text/plain")
+    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    _ok(at)
+    assert at.error and "job_id" not in at.session_state
+    assert len(data.patient_history(_user('dr_demo'), "DEMO-001", env)) == before
+    from gaitscope.ui.uploads import uploads_dir
+
+    assert not [p for p in uploads_dir().iterdir() if p.is_file()]  # no file left behind

@@ -310,10 +310,14 @@ def render() -> None:
         st.error(f"Analysis {analysis_id} could not be loaded: {exc}")
         return
     _header(b)
-    tabs = st.tabs(["Video and 2D", "3D motion", "Gait cycle", "Parameters", "Scores and classifiers", "Trends",
-                    "Reports"])
-    with tabs[0]:
-        _video_tab(user, b, url)
+    names = ["Video and 2D", "3D motion", "Gait cycle", "Parameters", "Scores and classifiers", "Trends", "Reports"]
+    mocap = b.keypoints is None and (b.model_name or "").startswith("mocap")  # marker data: no video, no 2D
+    tabs = st.tabs(names[1:] if mocap else names)
+    if mocap:
+        tabs = [None] + list(tabs)
+    else:
+        with tabs[0]:
+            _video_tab(user, b, url)
     with tabs[1]:
         st.plotly_chart(plots.skeleton_3d_figure(b.motion), key=f"skel3d_{b.analysis_id}", width="stretch")
         st.caption(f"Scale: {md_escape(b.motion.scale_source)}. Press Play or drag the slider.")

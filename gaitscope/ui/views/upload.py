@@ -25,7 +25,7 @@ from gaitscope.ui.components import (
     signed_in_user,
     user_errors,
 )
-from gaitscope.ui.uploads import max_upload_bytes, receive_upload
+from gaitscope.ui.uploads import max_upload_bytes, receive_mocap_upload, receive_upload
 from gaitscope.ui.validation import check_height_cm
 
 STAGE_LABELS = {
@@ -37,6 +37,15 @@ STAGE_LABELS = {
     "classify": "Classifier",
     "store": "Saving",
 }
+
+
+def is_mocap_name(name: str) -> bool:
+    """A motion-capture file by its extension (its content is then checked by the reader)."""
+    from pathlib import Path
+
+    from gaitscope.platform.mocap_pipeline import MOCAP_EXTENSIONS
+
+    return Path(name or "").suffix.lower() in MOCAP_EXTENSIONS
 
 
 def _stages() -> tuple[str, ...]:
@@ -135,8 +144,8 @@ def render() -> None:
     with user_errors("Could not open the patient"):
         patient = data.get_patient_input(user, code, url)
     with st.form("upload_form"):
-        video = st.file_uploader(f"Walking video (side view; MP4, MOV, AVI, MKV, WebM; at most {limit_mb:.0f} MB)",
-                                 key="upload_file")
+        video = st.file_uploader(f"Walking video (side view; MP4, MOV, AVI, MKV, WebM) or motion-capture file "
+                                 f"(C3D, TRC, BVH); at most {limit_mb:.0f} MB", key="upload_file")
         c1, c2 = st.columns(2)
         height = c1.number_input("Subject height (cm), gives step lengths in metres",
                                  value=patient.height_cm if patient and patient.height_cm else None, step=1.0,
@@ -154,8 +163,10 @@ def render() -> None:
             if video is None:
                 raise GaitscopeError("Choose a video file first.")
             height_cm = check_height_cm(height)
-            saved = receive_upload(user, video, video.name, patient_code=code, visit_date=visit_date,
-                                   notes=notes, size_bytes=video.size, url=url)
+            mocap = is_mocap_name(video.name)
+            receive = receive_mocap_upload if mocap else receive_upload
+            saved = receive(user, video, video.name, patient_code=code, visit_date=visit_date,
+                            notes=notes, size_bytes=video.size, url=url)
             job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
                                           height_cm=height_cm, original_name=saved.original_name, user=user,
                                           recording_id=saved.recording_id, normative=normative)
@@ -164,7 +175,8 @@ def render() -> None:
         else:
             from gaitscope.ui.playback import prepare_playable
 
-            prepare_playable(saved.path, saved.sha256)  # the Results page can then play it at once
+            if not mocap:
+                prepare_playable(saved.path, saved.sha256)  # the Results page can then play it at once
             st.session_state["job_id"] = job.id
             st.session_state["patient_code"] = code
             if height_cm is None:
