@@ -226,7 +226,7 @@ def _logreg(C: float, penalty: str = "l2"):
     from sklearn.linear_model import LogisticRegression
 
     if penalty == "l1":
-        return LogisticRegression(C=C, penalty="l1", solver="liblinear", class_weight="balanced", max_iter=5000)
+        return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", class_weight="balanced", max_iter=5000)
     return LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
 
 
@@ -265,7 +265,7 @@ def fit_head(head: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: 
         m = LinearProbe().fit(X, y)
         return m.predict_proba, "C=0.1"
     if head == "rf":
-        m = _pipe(RandomForestClassifier(n_estimators=300, min_samples_leaf=2, class_weight="balanced",
+        m = _pipe(RandomForestClassifier(n_estimators=200, min_samples_leaf=2, class_weight="balanced",
                                          random_state=seed, n_jobs=1)).fit(X, y)
         return m.predict_proba, "fixed"
     if head in ("logreg_cv", "lasso_cv"):
