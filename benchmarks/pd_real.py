@@ -30,11 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=pd_real.DEFAULT_CACHE)
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "pd_real" / "results")
     ap.add_argument("--tasks", default=",".join(pd_eval.TASKS))
-    ap.add_argument("--feature-sets", default=",".join(pd_eval.FEATURE_SETS))
+    ap.add_argument("--feature-sets", default=",".join(pd_eval.FEATURE_SETS),
+                    help=f"comma-separated from {', '.join(pd_eval.FEATURE_SETS + pd_eval.CONFOUND_SETS)}")
     ap.add_argument("--heads", default=",".join(pd_eval.HEADS))
     ap.add_argument("--no-auto", action="store_true", help="skip the inner-CV choice of feature set (slowest row)")
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default="", help="suffix of the per-task output folder (separate runs)")
     args = ap.parse_args(argv)
 
     t0 = time.time()
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         res = pd_eval.evaluate_task(task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
                                     n_boot=args.n_boot, seed=args.seed,
                                     progress=lambda s: print(f"\r {s:<60}", end="", file=sys.stderr))
-        paths = pd_eval.save(res, args.out / task)
+        paths = pd_eval.save(res, args.out / (task if not args.tag else f"{task}_{args.tag}"))
         st = res.settings
         print(f"\n## {st['title']}  ({st['n_walks']} walks, {st['n_subjects']} people, classes "
               f"{dict(zip(st['class_names'], st['class_counts']))}; {time.time() - t1:.0f} s)")

@@ -682,7 +682,8 @@ def cmd_evaluate_pd_real(args: argparse.Namespace) -> int:
     heads = tuple(h for h in args.heads.split(",") if h)
     if heads == ("linear", "mlp"):  # the synthetic default: use the real-data heads
         heads = pd_eval.HEADS
-    bad = [s for s in sets if s not in pd_eval.FEATURE_SETS] + [h for h in heads if h not in pd_eval.HEADS]
+    bad = ([s for s in sets if s not in pd_eval.FEATURE_SETS + pd_eval.CONFOUND_SETS]
+           + [h for h in heads if h not in pd_eval.HEADS])
     if bad:
         raise InvalidInputError(f"Unknown feature set(s) or head(s) for pd-real: {bad}.",
                                 f"Feature sets: {', '.join(pd_eval.FEATURE_SETS)}; heads: {', '.join(pd_eval.HEADS)}.")

@@ -35,6 +35,8 @@ Feature sets (:func:`feature_matrices`), all from the per-walk cache of :mod:`ga
   al.'s temporal and spectral landmark features): per landmark and axis, position relative to the mid-hip in torso
   lengths, its SD, 5-95 % range, mean absolute velocity, dominant frequency and share of power in 0.5-3 Hz.
 * ``both``: kinematic + embedding; ``all``: kinematic_angles + embedding_windows + landmarks_2d.
+* ``recording`` (confound check, :data:`CONFOUND_SETS`): duration, portrait/landscape, apparent body size and
+  the share of frames with the ankles, knees or head out of view.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ TASKS: dict[str, TaskSpec] = {
 }
 FEATURE_SETS: tuple[str, ...] = ("kinematic", "kinematic_angles", "embedding", "embedding_legs", "embedding_windows",
                                  "embedding_strides", "landmarks_2d", "both", "all")
+#: Not a model input but a confound check: how the walk was FILMED (length, portrait or landscape, how close,
+#: how often feet and head were out of view). A set that predicts the label from these alone warns that the
+#: others may be reading the recording set-up rather than the patient.
+CONFOUND_SETS: tuple[str, ...] = ("recording",)
 HEADS: tuple[str, ...] = ("linear", "logreg_cv", "lasso_cv", "rf")
 WINDOW_S = 2.0
 #: Landmarks (MediaPipe indices) whose trajectories make the 2D feature set: nose, shoulders, elbows, wrists, hips,
@@ -162,10 +168,27 @@ def landmark_features(lm: np.ndarray) -> np.ndarray:
     return np.array(feats)
 
 
+def recording_features(lm: np.ndarray) -> np.ndarray:
+    """How the walk was filmed (confound check): duration (s), portrait (1/0), median torso length (image
+    heights), share of frames with each ankle, each knee and the nose out of view."""
+    from gaitscope.platform.landmarks_io import estimate_aspect
+
+    xy = lm[..., :2].astype(np.float64)
+    seen = np.isfinite(xy).all(axis=-1)
+    guess = estimate_aspect(np.nan_to_num(xy), seen)
+    portrait = float(guess[1] < 1) if guess is not None else np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        torso = np.nanmedian(np.abs(0.5 * (xy[:, 11, 1] + xy[:, 12, 1]) - 0.5 * (xy[:, 23, 1] + xy[:, 24, 1])))
+    ts = lm[:, 0, 2]
+    return np.array([float(ts[-1] - ts[0]), portrait, float(torso)]
+                    + [float(1 - seen[:, j].mean()) for j in (27, 28, 25, 26, 0)])
+
+
 def feature_matrices(cache: dict[str, dict], walk_ids: list[str]) -> dict[str, np.ndarray]:
-    """Every feature set of :data:`FEATURE_SETS` as an ``(N, F)`` matrix for ``walk_ids`` (rows in that order)."""
+    """Every set of :data:`FEATURE_SETS` and :data:`CONFOUND_SETS` as an ``(N, F)`` matrix for ``walk_ids``."""
     angle_names = sorted({str(n) for w in walk_ids for n in cache[w]["angle_names"]})
-    out: dict[str, list[np.ndarray]] = {k: [] for k in FEATURE_SETS}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in FEATURE_SETS + CONFOUND_SETS}
     for w in walk_ids:
         c = cache[w]
         frames = np.asarray(c["embedding_frames"], dtype=np.float64)
@@ -190,6 +213,7 @@ def feature_matrices(cache: dict[str, dict], walk_ids: list[str]) -> dict[str, n
         out["landmarks_2d"].append(lm2d)
         out["both"].append(np.concatenate([kin, frames.mean(axis=0)]))
         out["all"].append(np.concatenate([kin_ang, _mean_sd(win), lm2d]))
+        out["recording"].append(recording_features(np.asarray(c["landmarks"])))
     mats = {k: np.vstack(v).astype(np.float64) for k, v in out.items()}
     for k, m in mats.items():
         m[~np.isfinite(m)] = np.nan
@@ -226,7 +250,11 @@ def _logreg(C: float, penalty: str = "l2"):
     from sklearn.linear_model import LogisticRegression
 
     if penalty == "l1":
-        return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", class_weight="balanced", max_iter=5000)
+        from sklearn.multiclass import OneVsRestClassifier
+
+        # liblinear: the L1 solver that is fast at this size; it is binary-only, hence one-vs-rest for 3+ classes
+        return OneVsRestClassifier(LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", class_weight="balanced",
+                                                      max_iter=5000))
     return LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
 
 
