@@ -601,3 +601,25 @@ def markdown(res: TaskResult, metrics_shown: tuple[str, ...] | None = None) -> s
         lines.append(f"| {fs} | {r['head']} | " + " | ".join(_ci(r, m) for m in metrics_shown)
                      + f" | {r.get('inner_cv_chose', '') if r['head'] not in ('majority', 'linear', 'rf') else ''} |")
     return "\n".join(lines)
+
+
+def wide_markdown(table: pd.DataFrame, metrics_shown: tuple[str, ...]) -> str:
+    """Compact table: one row per feature set, one column per head, cells ``metric [95 % CI]`` joined by " / "."""
+    heads = [h for h in HEADS if h in set(table["head"])]
+    lines = ["| features | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+    base = table[table["head"] == "majority"]
+    if len(base):
+        cell = " / ".join(_ci(base.iloc[0], m) for m in metrics_shown)
+        lines.append(f"| majority baseline | {cell} |" + " |" * (len(heads) - 1))
+    for fs in [f for f in table["feature_set"].unique() if f not in ("-", "auto")]:
+        cells = []
+        for h in heads:
+            r = table[(table["feature_set"] == fs) & (table["head"] == h)]
+            cells.append(" / ".join(_ci(r.iloc[0], m) for m in metrics_shown) if len(r) else "")
+        lines.append(f"| {fs} | " + " | ".join(cells) + " |")
+    auto = table[table["head"] == "auto"]
+    if len(auto):
+        r = auto.iloc[0]
+        lines.append(f"| **auto** (set and C by inner CV) | {' / '.join(_ci(r, m) for m in metrics_shown)} |"
+                     + " |" * (len(heads) - 1))
+    return "\n".join(lines)
