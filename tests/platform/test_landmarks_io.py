@@ -188,3 +188,21 @@ def test_real_pd_walk_through_analyze(tmp_path):
     assert unseen.any() and np.isnan(res.motion.xyz_m[unseen, J["left_ankle"]]).all()
     speed = res.report.parameter("speed", "both").value
     assert 0.2 < speed < 2.0  # m/s: a walking person, whatever the disease
+
+
+def test_batch_manifest_takes_landmark_files(tmp_path):
+    """A manifest row naming a landmark CSV goes through the landmark pipeline (done for a real walk, a clear
+    landmark-format failure for a broken file), stored under the manifest's patient."""
+    f = PD_DIR / "31917" / "google_31917_off_gait.csv"
+    if not f.exists():
+        pytest.skip(f"real PD landmark file not available: {f} (needs ../shared/data beside the repository)")
+    from gaitscope.platform.batch import read_items, run_batch
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3\n")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"path,patient\n{f.resolve()},PD-31917\n{bad},PD-X\n")
+    summary = run_batch(read_items(manifest), db_url=f"sqlite:///{tmp_path / 'b.db'}", workers=1)
+    by_name = {r.item.path.name: r for r in summary.results}
+    assert by_name[f.name].status == "done", by_name[f.name].message
+    assert by_name["bad.csv"].status == "failed" and "values per row" in by_name["bad.csv"].message
