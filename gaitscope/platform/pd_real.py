@@ -17,7 +17,8 @@ and -99 (seen but not answered) are missing, never scores; a total with more tha
 no total (31917 OFF: 26 missing, the workbook's "total" is 1). People taking no PD medication (``pd.meds`` 0)
 have their score in the ON columns (the workbook's sheet 2) and their walk filed as OFF.
 
-**Features of one walk** (:func:`walk_features`, cached as ``<cache>/<pidn>_<state>.npz``): the walk is read,
+**Features of one walk** (:func:`walk_features`, cached as ``<cache>/<pidn>_<state>.npz``, recomputed when the
+gait-analysis version changes; delete the folder after changing the lifter): the walk is read,
 lifted once by the shipped lifter with the joints unseen in 2D masked (:mod:`gaitscope.platform.landmarks_pipeline`),
 and analysed. Cached: the 21 gait parameters + GPS of :func:`gaitscope.models.features.kinematic_vector` (NaN when
 the analysis could not measure them or failed), joint-angle time series, stride frames, the per-frame encoder
@@ -183,11 +184,16 @@ def walk_features(walk: PDWalk, lifter, cache_dir: str | Path = DEFAULT_CACHE, *
     from gaitscope.platform.landmarks_io import load_mediapipe_csv
     from gaitscope.platform.landmarks_pipeline import LEG_JOINTS, lift_landmarks
 
+    from gaitscope.analysis.report import ANALYSIS_VERSION
+
     cache = _cache_path(Path(cache_dir), walk)
     if cache.exists() and not refresh:
         with np.load(cache, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-        if int(data.get("cache_version", -1)) == CACHE_VERSION:
+        # a cached walk is reused only for the same cache layout and gait-analysis version (the lifter is checked
+        # by build_cache, which alone may load it)
+        if (int(data.get("cache_version", -1)) == CACHE_VERSION
+                and str(data.get("analysis_version", "")) == ANALYSIS_VERSION):
             return data
     kp = load_mediapipe_csv(walk.path)
     motion, emb = lift_landmarks(kp, lifter)
@@ -219,6 +225,7 @@ def walk_features(walk: PDWalk, lifter, cache_dir: str | Path = DEFAULT_CACHE, *
         "n_frames": np.array(kp.n_frames),
         "analysis_error": np.array(error),
         "model": np.array(f"{lifter.name}@{lifter.version}"),
+        "analysis_version": np.array(ANALYSIS_VERSION),
         "landmarks": _landmark_summary_input(walk.path),
     }
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -244,8 +251,18 @@ def _landmark_summary_input(path: Path) -> np.ndarray:
 def build_cache(root: str | Path | None = None, cache_dir: str | Path = DEFAULT_CACHE, lifter=None, *,
                 progress: Callable[[int, int, str], None] | None = None, refresh: bool = False) -> dict[str, dict]:
     """Features of every walk, lifting only those not cached yet: ``{walk_id: arrays}``."""
+    from gaitscope.analysis.report import ANALYSIS_VERSION
+
     walks, _ = discover_walks(root)
-    if lifter is None and (refresh or any(not _cache_path(Path(cache_dir), w).exists() for w in walks)):
+
+    def stale(w: PDWalk) -> bool:
+        p = _cache_path(Path(cache_dir), w)
+        if not p.exists():
+            return True
+        with np.load(p, allow_pickle=False) as z:
+            return "analysis_version" not in z.files or str(z["analysis_version"]) != ANALYSIS_VERSION
+
+    if lifter is None and (refresh or any(stale(w) for w in walks)):
         from gaitscope.platform.lifter_choice import load_lifter
 
         lifter = load_lifter(None)
