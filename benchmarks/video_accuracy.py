@@ -130,7 +130,7 @@ def print_cases(rows: list[dict]) -> None:
 def real_clip_facts(path: Path, lifter) -> dict | None:
     """Heel strikes on the real side-view clip and the facts a person can check by eye."""
     from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
-    from gaitscope.platform.video_eval import cached_detection
+    from gaitscope.platform.detect import cached_detection
 
     if not path.exists():
         print(f"\nreal clip: not found at {path}")

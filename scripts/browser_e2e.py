@@ -3,6 +3,11 @@
 
     .venv/bin/python scripts/browser_e2e.py            # all browser tests (slow: a few minutes on 2 cores)
     .venv/bin/python scripts/browser_e2e.py -k demo    # only the demo-data walk-through
+    .venv/bin/python scripts/browser_e2e.py -k "clinicians_day or each_role"   # every page at 1440 and 1024 px
+
+The clinician's day (two patients, two analyses, the chosen patient's height, reload, a video that plays,
+PDF/CSV, 1024 px, sign-out) and the role test (each role refused a forbidden page; the researcher filters and
+exports) write docs/screenshots/page_<page>_<width>.png; the log prints the Results draw time of a cached analysis.
 
 Needs the system Chromium and Playwright for Python (never `playwright install`):
 

@@ -2,7 +2,9 @@
 
 * **Input**: a folder (every video file in it and its sub-folders, filed under patient ``UNASSIGNED``) or a
   manifest CSV with the columns ``path`` (absolute, or relative to the manifest), ``patient``, ``visit_date``
-  (ISO) and ``height_cm`` (the last three optional).
+  (ISO) and ``height_cm`` (the last three optional). A manifest may also list MediaPipe Pose landmark files
+  (``.csv``, :mod:`gaitscope.platform.landmarks_io`) for the local engine; a folder is scanned for videos only (a
+  folder's CSVs may be anything).
 * **Resumable**: before any work, each file's SHA-256 is looked up; a file whose recording for that row's patient
   already has an analysis with the same inputs (lifter, versions, reference, the row's height:
   :mod:`gaitscope.platform.analysis_inputs`) is skipped, so a rerun after a crash, a Ctrl-C or a fix does only
@@ -334,12 +336,18 @@ def _pool_init(checkpoint: str | None) -> None:
 
 def _analyze_one(db_url: str, item: BatchItem, out_dir: Path | None, workers: int, checkpoint: str | None,
                  lifter: Any) -> ItemResult:
-    """One video through the pipeline; any failure becomes the item's result (never raises)."""
+    """One video (or MediaPipe landmark CSV listed in a manifest) through the pipeline; any failure becomes the
+    item's result (never raises)."""
+    from gaitscope.platform.landmarks_io import is_landmark_file
     from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+
+    analyze = analyze_video
+    if is_landmark_file(item.path):
+        from gaitscope.platform.landmarks_pipeline import analyze_landmarks as analyze
 
     t0 = time.perf_counter()
     try:
-        res = analyze_video(item.path, db_url=db_url, patient_code=item.patient, visit_date=item.visit_date,
+        res = analyze(item.path, db_url=db_url, patient_code=item.patient, visit_date=item.visit_date,
                             options=AnalysisOptions(height_cm=item.height_cm, workers=workers,
                                                     checkpoint=checkpoint),
                             out_dir=out_dir, lifter=lifter, original_name=item.path.name)

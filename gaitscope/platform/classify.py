@@ -630,7 +630,8 @@ def hoehn_yahr_speed_check(path: str | Path, *, speed_column: str = "Speed_01", 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="synthetic",
-                   help="'synthetic' (the labelled synthetic cohort) or a folder of labelled sequences "
+                   help="'synthetic' (the labelled synthetic cohort), 'pd-real' (the real Parkinson's walks of "
+                        "Deng et al. 2024 in ../shared, evaluation only) or a folder of labelled sequences "
                         "(see gaitscope/data/labels_format.md)")
     p.add_argument("--labels", default=None, help="labels CSV (default: DATA/labels.csv)")
     p.add_argument("--features", type=Path, default=None,
@@ -671,9 +672,45 @@ def _load_data(args: argparse.Namespace, clip_len: int | None = None) -> Labelle
     return data
 
 
+def cmd_evaluate_pd_real(args: argparse.Namespace) -> int:
+    """``--data pd-real``: the real-patient protocol of :mod:`gaitscope.platform.pd_eval` on one ``--task``."""
+    from gaitscope.platform import pd_eval, pd_real
+
+    if args.task not in pd_eval.TASKS:
+        raise InvalidInputError(f"Unknown task {args.task!r}.", f"Use one of {', '.join(pd_eval.TASKS)}.")
+    sets = tuple(s for s in (args.feature_sets or ",".join(pd_eval.FEATURE_SETS)).split(",") if s)
+    heads = tuple(h for h in args.heads.split(",") if h)
+    if heads == ("linear", "mlp"):  # the synthetic default: use the real-data heads
+        heads = pd_eval.HEADS
+    bad = ([s for s in sets if s not in pd_eval.FEATURE_SETS + pd_eval.CONFOUND_SETS]
+           + [h for h in heads if h not in pd_eval.HEADS])
+    if bad:
+        raise InvalidInputError(f"Unknown feature set(s) or head(s) for pd-real: {bad}.",
+                                f"Feature sets: {', '.join(pd_eval.FEATURE_SETS)}; heads: {', '.join(pd_eval.HEADS)}.")
+    walks, _ = pd_real.discover_walks(args.pd_root)
+    scores = pd_real.load_scores(args.pd_root)
+    cache = pd_real.build_cache(args.pd_root, args.pd_cache or pd_real.DEFAULT_CACHE)
+    labels = pd_eval.task_table(args.task, walks, scores)
+    mats = pd_eval.feature_matrices(cache, labels["walk_id"].tolist())
+    res = pd_eval.evaluate_task(args.task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
+                                n_boot=args.n_boot, seed=args.seed)
+    paths = pd_eval.save(res, args.out)
+    st = res.settings
+    print(f"{st['title']}: {st['n_walks']} walks of {st['n_subjects']} people, leave one subject out, "
+          f"95 % CI bootstrap over people ({st['n_boot']})")
+    if st["published"]:
+        print(f"published: {st['published']}")
+    print(pd_eval.markdown(res))
+    print(f"per-subject predictions, confusion matrix and calibration plot in {paths['table'].parent.resolve()}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from gaitscope.models.classifiers import FinetuneClassifier, make_head
     from gaitscope.models.evaluation import evaluate
+
+    if args.data == "pd-real":
+        return cmd_evaluate_pd_real(args)
 
     clip_len = DEFAULT_CLIP_LEN if args.finetune_steps else None
     data = _load_data(args, clip_len)
@@ -708,6 +745,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from gaitscope.db import default_url, open_database
 
+    if args.data == "pd-real":
+        raise InvalidInputError(
+            "The real Parkinson's walks (Deng et al. 2024) are licensed CC BY-NC-ND 4.0: evaluation only, no "
+            "model trained on them may be registered or shipped.",
+            "Use `gaitscope evaluate-classifier --data pd-real` to evaluate on them.")
     data = _load_data(args)
     head = fit_head(data, args.head, args.feature_set, name=args.name, version=args.version,
                     cv=None if args.cv == "none" else args.cv.replace("-", "_"), n_boot=args.n_boot, seed=args.seed)
@@ -739,6 +781,13 @@ def register_cli(subparsers) -> None:
     e.add_argument("--finetune-steps", type=int, default=0,
                    help="also fine-tune the encoder end to end for this many steps per fold (slow; 0 = off)")
     e.add_argument("--out", type=Path, default=Path("out/classifier_eval"))
+    e.add_argument("--task", default="updrs3_high",
+                   help="pd-real: updrs3_high (UPDRS III > 32), gait_0_3, gait_any (3.10 >= 1) or off_on")
+    e.add_argument("--pd-root", default=None, help="pd-real: the video_tracking_pd/dataset folder")
+    e.add_argument("--pd-cache", type=Path, default=None,
+                   help="pd-real: per-walk feature cache (default runs/pd_real/features; never commit it)")
+    e.add_argument("--no-auto", action="store_true",
+                   help="pd-real: skip the row whose feature set is chosen by inner CV (the slowest)")
     e.set_defaults(func=cmd_evaluate)
 
     t = subparsers.add_parser("train-classifier", help="fit a severity head on labelled data and register it")

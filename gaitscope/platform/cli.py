@@ -1,8 +1,8 @@
 """The ``gaitscope`` command line.
 
     gaitscope analyze FILE [--out DIR] [--height-cm H] [--age Y] [--sex M|F] [--patient CODE] [--db URL]
-                           [--checkpoint PATH]
-                           [--normative SET] [--force]   # FILE: a video, or motion capture (.c3d .trc .bvh)
+                           [--checkpoint PATH] [--normative SET] [--force]
+                           # FILE: a video, motion capture (.c3d .trc .bvh) or MediaPipe Pose landmarks (.csv)
     gaitscope demo                       # the bundled sample video, end to end, into the embedded database
     gaitscope db upgrade [--db URL]      # apply schema migrations
 
@@ -80,6 +80,8 @@ def _print_summary(result, truth: dict | None = None) -> None:
               f"{result.video.duration_s:.1f} s)")
         if result.keypoints is not None:
             print(f"2D: {result.keypoints.n_frames} frames with a person ({result.keypoints.source})")
+            if result.source_note:
+                print(f"Source: {result.source_note}")
         print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
     if getattr(result, "reused", False):
         print("Already analysed for this patient with these inputs (versions, reference, height): the stored "
@@ -181,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaitscope", description="Clinical gait analysis from video.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("analyze", help="analyse one walking video or motion-capture file (.c3d .trc .bvh)")
-    a.add_argument("video", metavar="FILE", help="a video, or a motion-capture file (.c3d .trc .mot .sto .bvh)")
+    a = sub.add_parser("analyze", help="analyse one walking video, motion-capture file (.c3d .trc .bvh) or "
+                                          "MediaPipe Pose landmark file (.csv)")
+    a.add_argument("video", metavar="FILE", help="a video, a motion-capture file (.c3d .trc .mot .sto .bvh) or MediaPipe "
+                                                  "Pose landmarks (.csv: 33 landmarks per row, normalised)")
     a.add_argument("--out", type=Path, default=None, help="folder for the CSV/PDF reports")
     a.add_argument("--height-cm", type=float, default=None, help="subject height: gives metric step lengths")
     a.add_argument("--age", type=float, default=None, metavar="YEARS",

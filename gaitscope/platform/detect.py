@@ -407,3 +407,28 @@ def detect_keypoints(
         if times is not None and len(times) >= info.n_frames:
             kp = resample_keypoints(kp, times[: info.n_frames], info.fps)
     return kp
+
+
+def cached_detection(video: str | os.PathLike[str] | Callable[[], str | os.PathLike[str]], key: str,
+                     cache_dir: str | os.PathLike[str] | None, **detect_kw: Any) -> Keypoints2D:
+    """:func:`detect_keypoints` (one process, the configured engine) of ``video``, cached as
+    ``cache_dir/<key>-<engine tag>.npz`` for evaluations that detect the same rendered videos again and again.
+
+    ``video`` may be a callable that renders the video and returns its path: it is called only on a cache miss.
+    The engine tag keeps a detector change from reusing stale detections. ``cache_dir=None`` caches nothing.
+    The cache holds the H36M keypoints only (not ``raw``).
+    """
+    engine = resolve_engine()
+    path = Path(cache_dir) / f"{key}-{engine_tag(engine)}.npz" if cache_dir else None
+    if path is not None and path.exists():
+        d = np.load(path)
+        return Keypoints2D(d["xy_px"], d["conf"], float(d["fps"]), int(d["width"]), int(d["height"]),
+                           d["frame_index"], d["interpolated"], str(d["source"]))
+    kp = detect_keypoints(video() if callable(video) else video, workers=1, engine=engine, **detect_kw)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez_compressed(tmp, xy_px=kp.xy_px, conf=kp.conf, fps=kp.fps, width=kp.width, height=kp.height,
+                            frame_index=kp.frame_index, interpolated=kp.interpolated, source=kp.source)
+        tmp.replace(path)
+    return kp

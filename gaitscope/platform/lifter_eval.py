@@ -236,22 +236,9 @@ def _cached_detection(video_fn, key: str, cache_dir: str | Path | None) -> Keypo
     deterministic (walker seed, appearance seed, camera from the yaw), so the detections are cached per case and
     detector version. ``video_fn()`` renders the video and returns its path (called only on a cache miss).
     """
-    from gaitscope.platform.detect import detect_keypoints, engine_tag, resolve_engine
+    from gaitscope.platform.detect import cached_detection
 
-    engine = resolve_engine()
-    path = Path(cache_dir) / f"{key}-{engine_tag(engine)}.npz" if cache_dir else None
-    if path is not None and path.exists():
-        d = np.load(path)
-        return Keypoints2D(d["xy_px"], d["conf"], float(d["fps"]), int(d["width"]), int(d["height"]),
-                           d["frame_index"], d["interpolated"], str(d["source"]))
-    kp = detect_keypoints(video_fn(), workers=1, min_person_frames=10, engine=engine)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez_compressed(tmp, xy_px=kp.xy_px, conf=kp.conf, fps=kp.fps, width=kp.width, height=kp.height,
-                            frame_index=kp.frame_index, interpolated=kp.interpolated, source=kp.source)
-        tmp.replace(path)
-    return kp
+    return cached_detection(video_fn, key, cache_dir, min_person_frames=10)
 
 
 def _video_case(lifter, yaw: float, seed: int, app: int, height: float, frames: int, work_dir: Path,

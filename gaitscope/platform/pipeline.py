@@ -423,16 +423,22 @@ def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | 
 
 
 def analyze_file(path: str | Path, **kwargs) -> AnalysisResult:
-    """Dispatch on the file extension: motion capture (.c3d .trc .mot .sto .bvh) or video (anything else).
+    """Dispatch on the file extension: motion capture (.c3d .trc .mot .sto .bvh), MediaPipe Pose landmarks
+    (.csv, :mod:`gaitscope.platform.landmarks_pipeline`) or video (anything else).
 
     ``kwargs`` are those of :func:`analyze_video`; the video-only ones (``lifter``) are ignored for motion
     capture.
     """
+    from gaitscope.platform.landmarks_io import is_landmark_file
     from gaitscope.platform.mocap_pipeline import analyze_mocap, is_mocap_file
 
     if is_mocap_file(path):
         kwargs.pop("lifter", None)
         return analyze_mocap(path, **kwargs)
+    if is_landmark_file(path):
+        from gaitscope.platform.landmarks_pipeline import analyze_landmarks
+
+        return analyze_landmarks(path, **kwargs)
     return analyze_video(path, **kwargs)
 
 

@@ -61,39 +61,18 @@ def _cut_trial(trial, t0_s: float, duration_s: float):
     return replace(trial, motion=cut, events=events)
 
 
-def cached_detection(video: str | Path, key: str, cache_dir: str | Path):
-    """BlazePose keypoints of ``video`` as an upload gets them (:func:`detect_keypoints` with its defaults,
-    one process), cached as ``cache_dir/<key>-<engine tag>.npz``; the engine tag keeps a detector change from
-    reusing stale detections."""
-    from gaitscope.platform.detect import detect_keypoints, engine_tag, resolve_engine
-    from gaitscope.records import Keypoints2D
-
-    engine = resolve_engine()
-    path = Path(cache_dir) / f"{key}-{engine_tag(engine)}.npz"
-    if path.exists():
-        d = np.load(path)
-        return Keypoints2D(d["xy_px"], d["conf"], float(d["fps"]), int(d["width"]), int(d["height"]),
-                           d["frame_index"], d["interpolated"], str(d["source"]))
-    kp = detect_keypoints(video, workers=1, engine=engine)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, xy_px=kp.xy_px, conf=kp.conf, fps=kp.fps, width=kp.width, height=kp.height,
-                        frame_index=kp.frame_index, interpolated=kp.interpolated, source=kp.source)
-    tmp.replace(path)
-    return kp
-
-
 def evaluate_case(case: VideoCase, lifter, *, mocap_dir: str | Path = DEFAULT_MOCAP_DIR,
                   cache_dir: str | Path = CACHE_DIR, max_s: float | None = None) -> CaseResult:
     """Render (or reuse) ``case``, analyse the video as an upload, compare with the markers and plates."""
     from gaitscope.analysis.agreement import compare_reports
+    from gaitscope.platform.detect import cached_detection
     from gaitscope.platform.mocap import load_motion
     from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
     from gaitscope.platform.validate import _reference, analyse_or_partial
 
     refuse_training_trial(case.trial)
     video, meta = render_case(case, mocap_dir, cache_dir, max_s=max_s)
-    kp = cached_detection(video, meta["key"], cache_dir)
+    kp = cached_detection(video, meta["key"], cache_dir)  # the upload's defaults
     height_m = round(float(meta["height_m"]), 2)  # as a clinician enters it, to the centimetre
     motion, _ = lift_and_embed(lifter, kp, height_m=height_m)
     try:
@@ -196,4 +175,4 @@ def case_rows(cr: CaseResult) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["CaseResult", "EDGE_S", "cached_detection", "case_rows", "evaluate_case"]
+__all__ = ["CaseResult", "EDGE_S", "case_rows", "evaluate_case"]

@@ -2,8 +2,8 @@
 
 A worker loops: put back the jobs of workers that stopped heart-beating (:func:`gaitscope.db.jobs.reclaim_stale`),
 claim the oldest queued job (:func:`gaitscope.db.jobs.claim_next`, safe with any number of workers), run the
-pipeline on it (:func:`gaitscope.platform.pipeline.analyze_video`) and mark it done or failed with the
-clinician-readable error. While a job runs, a thread heart-beats the job row and the worker's own row, and the
+pipeline on it (:func:`gaitscope.platform.pipeline.analyze_file`: a video, or a motion-capture file by its
+extension) and mark it done or failed with the clinician-readable error. While a job runs, a thread heart-beats the job row and the worker's own row, and the
 pipeline's progress callback writes the stage and overall fraction to the job row (throttled: the dashboard polls
 once a second, writing on every frame would only load the database).
 
@@ -53,11 +53,13 @@ SYSTEM_ACTOR = "system:worker"
 def job_options(video_path: str | Path, *, patient_code: str | None = None, visit_date: date | None = None,
                 height_cm: float | None = None, original_name: str | None = None, checkpoint: str | None = None,
                 workers: int | None = None, out_dir: str | Path | None = None,
-                actor: str | None = None) -> dict[str, Any]:
-    """The JSON ``options`` of an analysis job (only what is set)."""
+                actor: str | None = None, normative: str | None = None) -> dict[str, Any]:
+    """The JSON ``options`` of an analysis job (only what is set). ``normative``: the reference set chosen for
+    this analysis (see :class:`~gaitscope.platform.pipeline.AnalysisOptions`); None = the configured default."""
     opts: dict[str, Any] = {"video_path": str(video_path)}
     for key, value in (("patient_code", patient_code), ("height_cm", height_cm), ("original_name", original_name),
-                       ("checkpoint", checkpoint), ("workers", workers), ("actor", actor)):
+                       ("checkpoint", checkpoint), ("workers", workers), ("actor", actor),
+                       ("normative", normative)):
         if value is not None:
             opts[key] = value
     if visit_date is not None:
@@ -68,10 +70,10 @@ def job_options(video_path: str | Path, *, patient_code: str | None = None, visi
 
 
 def pipeline_runner(db_url: str) -> Runner:
-    """The real work: :func:`analyze_video` on the job's video, stored in ``db_url``."""
+    """The real work: :func:`analyze_file` on the job's video or motion-capture file, stored in ``db_url``."""
 
     def run(job, progress: ProgressFn) -> int | None:
-        from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+        from gaitscope.platform.pipeline import AnalysisOptions, analyze_file
 
         o = job.options
         if not o.get("video_path"):
@@ -83,7 +85,9 @@ def pipeline_runner(db_url: str) -> Runner:
         kwargs: dict[str, Any] = {"height_cm": o.get("height_cm"), "checkpoint": o.get("checkpoint")}
         if o.get("workers"):
             kwargs["workers"] = int(o["workers"])
-        result = analyze_video(
+        if o.get("normative"):
+            kwargs["normative"] = str(o["normative"])
+        result = analyze_file(  # a video, or a motion-capture file uploaded in the dashboard (by its extension)
             path, db_url=db_url, patient_code=o.get("patient_code"),
             visit_date=date.fromisoformat(o["visit_date"]) if o.get("visit_date") else None,
             options=AnalysisOptions(**kwargs), out_dir=o.get("out_dir"), progress=progress,

@@ -64,6 +64,27 @@ def open_results(analysis_id: int) -> None:
     st.switch_page(PAGE_RESULTS)
 
 
+def remembered_choice(label: str, options: list, *, key: str, remember: str, **kwargs):
+    """A selectbox whose choice outlives the page: ``st.session_state[remember]`` holds it across pages (Streamlit
+    drops a widget's own state when another page is shown) and other pages may set it ("Open results", a new
+    patient), while the user's pick in the box always wins.
+
+    Why a callback: the box's new value arrives before the script runs; copying the remembered value into the
+    box *in the script* (as the pages did before) overwrote every pick with the previous choice, so the box
+    snapped back. The ``on_change`` callback runs first and updates the remembered value instead.
+    """
+    wanted = st.session_state.get(remember)
+    if wanted in options and st.session_state.get(key) != wanted:
+        st.session_state[key] = wanted  # before the widget exists in this run (a page opened or set elsewhere)
+
+    def picked() -> None:
+        st.session_state[remember] = st.session_state[key]
+
+    chosen = st.selectbox(label, options, key=key, on_change=picked, **kwargs)
+    st.session_state[remember] = chosen
+    return chosen
+
+
 def flash(message: str, kind: str = "success") -> None:
     """Remember a message to show after the next rerun (``st.rerun`` drops what the current run displayed)."""
     st.session_state.setdefault("_flash", []).append((kind, message))

@@ -224,7 +224,7 @@ def analysis_job(job_id: int | str | None, db_url: str) -> JobState | None:
 
 def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visit_date: date,
                        height_cm: float | None, original_name: str, user=None, recording_id: int | None = None,
-                       out_dir: Path | None = None) -> JobState:
+                       out_dir: Path | None = None, normative: str | None = None) -> JobState:
     """Queue the analysis of an uploaded video (a row in the job table) and make sure a worker will run it.
 
     The upload page registers the recording first (through :func:`gaitscope.db.access.register_upload`, which
@@ -253,7 +253,7 @@ def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visi
     actor = user.username if user is not None else data.SYSTEM_ACTOR
     options = job_options(video_path, patient_code=patient_code, visit_date=visit_date, height_cm=height_cm,
                           original_name=original_name, checkpoint=checkpoint_override(), out_dir=out_dir,
-                          actor=actor)
+                          actor=actor, normative=normative)
     row = db_jobs.enqueue(db, recording_id, options)
     ensure_worker(db_url)
     return analysis_job(row.id, db_url)

@@ -5,8 +5,18 @@
 token lives in ``st.session_state``; each rerun re-checks it against the database (idle timeout, disabled
 account), so an administrator's change takes effect at the user's next click. An account whose password an
 administrator chose (``must_change_password``) sees only the "Set your own password" form until it has set its
-own. Permissions are NOT decided here: the page functions call :mod:`gaitscope.db.access` with the returned
-user, which enforces them.
+own.
+
+A reload, a bookmark or a link opened in another tab starts a new Streamlit session. So that it stays signed in
+for the session's lifetime, the same random token is also kept in a cookie (:data:`COOKIE_NAME`, ``Path=/``,
+``SameSite=Strict``, ``Secure`` over HTTPS, never in the URL). The database stores only the token's SHA-256 with
+the session's idle timer and absolute end (:mod:`gaitscope.db.auth`), so sign-out, the 30-minute idle timeout,
+the 12-hour limit and a disabled account end a cookie's session on the server, whatever the browser keeps.
+Streamlit only *reads* cookies (``st.context.cookies``, those of the page request); the cookie is written by a
+two-line script (``st.html(..., unsafe_allow_javascript=True)``), so it cannot be ``HttpOnly``: the token is
+readable by script on the page, which is why every user text is escaped (:func:`safe_text`,
+``components.md_escape``) and no user HTML is ever rendered. Permissions are NOT decided
+here: the page functions call :mod:`gaitscope.db.access` with the returned user, which enforces them.
 
 First run: there is no default account and no default password. While the database holds no account at all,
 :func:`first_admin_form` lets the person installing gaitscope create the first administrator (the password
@@ -16,13 +26,25 @@ policy applies); from then on accounts are made on the Accounts page or with ``g
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
-from gaitscope.db.auth import MIN_PASSWORD_LENGTH, CurrentUser, end_session, resolve_session, sign_in
+from gaitscope.db.auth import (
+    MIN_PASSWORD_LENGTH,
+    SESSION_MAX_HOURS,
+    CurrentUser,
+    end_session,
+    resolve_session,
+    sign_in,
+)
 from gaitscope.errors import AccessDeniedError, GaitscopeError, InvalidInputError
 
 SESSION_KEY = "gaitscope_session_token"
+COOKIE_NAME = "gaitscope_session"
 _NOTICE_KEY = "gaitscope_login_notice"
+_DEAD_COOKIES_KEY = "gaitscope_dead_cookies"  # tokens of this page's cookie that were refused or signed out
+_CLEAR_COOKIE_KEY = "gaitscope_clear_cookie"
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]{20,100}$")  # secrets.token_urlsafe: safe inside a JS string
 
 
 def safe_text(s: Any) -> str:
@@ -35,15 +57,72 @@ def current_user(db) -> CurrentUser | None:
     """The user of this browser session, or None (not signed in, or the session expired)."""
     import streamlit as st
 
-    token = st.session_state.get(SESSION_KEY)
+    token = st.session_state.get(SESSION_KEY) or _cookie_token()
     if not token:
         return None
     try:
-        return resolve_session(db, token)
+        user = resolve_session(db, token)
     except AccessDeniedError as exc:
         st.session_state.pop(SESSION_KEY, None)
+        _forget_cookie(token)
         st.session_state[_NOTICE_KEY] = str(exc)
         return None
+    st.session_state[SESSION_KEY] = token
+    return user
+
+
+def _cookie_token() -> str | None:
+    """The session token of the cookie the browser sent with this page (a reload, a bookmark), unless it was
+    already refused or signed out in this browser session."""
+    import streamlit as st
+
+    try:
+        token = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # no browser (bare script, some test runners)
+        return None
+    if not isinstance(token, str) or not _TOKEN_CHARS.match(token):  # no cookie, or not one of our tokens
+        return None
+    if token in st.session_state.get(_DEAD_COOKIES_KEY, ()):
+        return None
+    return token
+
+
+def _forget_cookie(token: str | None) -> None:
+    """Never use ``token`` again in this browser session, and delete the browser's cookie at the next run."""
+    import streamlit as st
+
+    if token:
+        st.session_state.setdefault(_DEAD_COOKIES_KEY, set()).add(token)
+    st.session_state[_CLEAR_COOKIE_KEY] = True
+
+
+def _cookie_script(value: str, max_age_s: int) -> str:
+    return ("<script>(function(){document.cookie='" + COOKIE_NAME + "=" + value + "; Path=/; Max-Age="
+            + str(int(max_age_s)) + "; SameSite=Strict'+(location.protocol==='https:'?'; Secure':'');})();</script>")
+
+
+def keep_session_cookie(container: Any = None) -> None:
+    """Write this session's token into the browser's cookie, so a reload stays signed in (see the module
+    docstring). Nothing is written when the page already came with that cookie. Call after sign-in, every run."""
+    import streamlit as st
+
+    token = st.session_state.get(SESSION_KEY)
+    if not token or not _TOKEN_CHARS.match(token):
+        return
+    try:
+        sent = st.context.cookies.get(COOKIE_NAME)
+    except Exception:
+        return
+    if sent != token:
+        (container or st.sidebar).html(_cookie_script(token, SESSION_MAX_HOURS * 3600), width="content",
+                                       unsafe_allow_javascript=True)
+
+
+def _clear_cookie_if_asked() -> None:
+    import streamlit as st
+
+    if st.session_state.pop(_CLEAR_COOKIE_KEY, False):
+        st.html(_cookie_script("", 0), width="content", unsafe_allow_javascript=True)
 
 
 def require_login(db) -> CurrentUser:
@@ -57,6 +136,7 @@ def require_login(db) -> CurrentUser:
         return user
     box = st.empty()  # everything of the sign-in page lives here, so it can be removed after success
     with box.container():
+        _clear_cookie_if_asked()
         st.title("Sign in to gaitscope")
         notice = st.session_state.pop(_NOTICE_KEY, None)
         if notice:
@@ -137,7 +217,10 @@ def logout_button(db, container: Any = None, *, user: CurrentUser | None = None)
         return
     where.caption(f"Signed in as {user.username} ({user.role}{', site ' + user.site if user.site else ''})")
     if where.button("Sign out", key="gaitscope_logout"):
-        end_session(db, st.session_state.pop(SESSION_KEY, None))
+        token = st.session_state.pop(SESSION_KEY, None)
+        end_session(db, token)  # the server forgets the session: the cookie's token is worthless from now on
+        _forget_cookie(token)
+        _forget_cookie(_cookie_token())
         st.rerun()
 
 

@@ -110,3 +110,77 @@ def receive_upload(user: CurrentUser, stream: BinaryIO, original_name: str | Non
             raise
     return ReceivedUpload(path=stored.path, storage_name=stored.storage_name, original_name=stored.original_name,
                           sha256=stored.sha256, size_bytes=stored.size_bytes, recording_id=ids[0], visit_id=ids[1])
+
+
+def receive_mocap_upload(user: CurrentUser, stream: BinaryIO, original_name: str | None, *, patient_code: str,
+                         visit_date: date | None = None, notes: str | None = None, size_bytes: int | None = None,
+                         url: str | None = None, directory: Path | None = None,
+                         max_bytes: int | None = None) -> ReceivedUpload:
+    """Check, store and register a motion-capture file (C3D, TRC, BVH) for ``patient_code`` as ``user``.
+
+    The same rules as :func:`receive_upload` for videos (clinicians of the patient's site, size limit, a
+    generated ``<uuid>.<ext>`` name, one transaction, no file left behind on failure); the content check is the
+    motion-capture reader itself (:func:`gaitscope.platform.mocap.load_motion`), which raises
+    :class:`~gaitscope.errors.MocapError` with a clinician's message for a file it cannot read. The recording is
+    registered as ``kind="mocap"``; the analysis job then takes the marker path of the pipeline (no 2D/3D stage).
+    """
+    import hashlib
+    import shutil
+    import tempfile
+    import uuid
+
+    from gaitscope.db import access
+    from gaitscope.platform.mocap import load_motion
+    from gaitscope.platform.mocap_pipeline import MOCAP_EXTENSIONS
+    from gaitscope.platform.uploads import sanitize_filename
+    from gaitscope.ui import data
+    from gaitscope.ui.data import database
+
+    shown = sanitize_filename(original_name)
+    suffix = Path(shown).suffix.lower()
+    if suffix not in MOCAP_EXTENSIONS:
+        raise InvalidInputError(f"'{shown}' is not a motion-capture file gaitscope reads (C3D, TRC, BVH).")
+    limit = max_upload_bytes() if max_bytes is None else max_bytes
+    if size_bytes is not None and size_bytes > limit:
+        raise InvalidInputError(f"The file is {size_bytes / 1024 / 1024:.0f} MB; the limit is "
+                                f"{limit / 1024 / 1024:.0f} MB.")
+    directory = directory or uploads_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    db = database(url)
+    data.require_role(user, ("clinician",), "upload recordings")
+    with db.read_session() as s:
+        access.list_recordings(s, user, patient_code)  # the patient must be of the clinician's site
+    fd, tmp_name = tempfile.mkstemp(prefix=".gaitscope-upload-", suffix=suffix, dir=directory)
+    tmp = Path(tmp_name)
+    target: Path | None = None
+    try:
+        with open(fd, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        size = tmp.stat().st_size
+        if size > limit:
+            raise InvalidInputError(f"'{shown}' is larger than the {limit / 2**20:.0f} MB upload limit.")
+        trial = load_motion(tmp)  # MocapError: not readable as motion capture; nothing registered
+        motion = trial.motion
+        sha = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        with db.session() as s:
+            visit = access.create_visit(s, user, patient_code, visit_date, notes or None)
+            target = directory / f"{uuid.uuid4().hex}{suffix}"
+            os.replace(tmp, target)
+            try:
+                rec = access.register_upload(
+                    s, user, visit.id, storage_name=target.name, sha256=sha, original_name=shown,
+                    fps=float(motion.fps), duration_s=motion.n_frames / float(motion.fps), width=None, height=None,
+                    size_bytes=size, kind="mocap")
+            except DuplicateError as exc:
+                raise DuplicateError("This file was uploaded before (a file with the same content exists).",
+                                     "Open the earlier recording from the patient's history instead.") from exc
+            access.authorize_analysis(s, user, rec.id)
+            ids = int(rec.id), int(visit.id)
+    except BaseException:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ReceivedUpload(path=target, storage_name=target.name, original_name=shown, sha256=sha, size_bytes=size,
+                          recording_id=ids[0], visit_id=ids[1])

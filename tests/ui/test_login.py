@@ -23,13 +23,14 @@ def _script() -> None:
     from argon2 import PasswordHasher
 
     from gaitscope.db import auth, open_database
-    from gaitscope.ui.login import logout_button, require_login
+    from gaitscope.ui.login import keep_session_cookie, logout_button, require_login
 
     auth.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     db = open_database(os.environ["GAITSCOPE_TEST_LOGIN_DB"])
     user = require_login(db)
     st.markdown(f"Welcome {user.username} ({user.role})")
     logout_button(db, user=user)
+    keep_session_cookie()  # as streamlit_app.py does
 
 
 @pytest.fixture
@@ -165,3 +166,58 @@ def test_account_whose_password_an_admin_chose_must_change_it_before_any_page(db
         assert not auth.authenticate(db, "dr_a", "my own passphrase").must_change_password
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def browser_cookies(monkeypatch):
+    """The cookies a browser sends with the page (``st.context.cookies``; AppTest has none): a dict to fill."""
+    from streamlit.runtime.context import ContextProxy
+
+    jar: dict[str, str] = {}
+    monkeypatch.setattr(ContextProxy, "cookies", property(lambda self: jar))
+    return jar
+
+
+def _new_browser_session() -> AppTest:
+    return AppTest.from_function(_script, default_timeout=30).run()
+
+
+def test_a_reload_with_the_session_cookie_stays_signed_in_until_sign_out(db_url, browser_cookies):
+    from gaitscope.ui.login import COOKIE_NAME
+
+    at = AppTest.from_function(_script, default_timeout=30).run()
+    _sign_in(at, "dr_a", PW)
+    token = at.session_state[SESSION_KEY]
+    scripts = [h.proto.body for h in at.get("html")]
+    assert any(f"{COOKIE_NAME}={token};" in b and "SameSite=Strict" in b for b in scripts)  # cookie written
+    browser_cookies[COOKIE_NAME] = token  # what the browser sends with the reloaded page
+    reloaded = _new_browser_session()
+    assert "Welcome dr_a (clinician)" in _texts(reloaded)
+    reloaded.sidebar.button[0].click().run()  # sign out
+    assert [t.value for t in reloaded.title] == ["Sign in to gaitscope"]
+    assert "expired" not in _texts(reloaded)  # signing out is not an expiry
+    assert any(f"{COOKIE_NAME}=;" in h.proto.body and "Max-Age=0" in h.proto.body for h in reloaded.get("html"))
+    again = _new_browser_session()  # the browser still sends the old cookie: the server refuses it
+    assert "Welcome" not in _texts(again) and [t.value for t in again.title] == ["Sign in to gaitscope"]
+
+
+def test_an_idle_cookie_session_ends_on_the_server(db_url, browser_cookies):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from gaitscope.db.models import UserSession
+    from gaitscope.ui.login import COOKIE_NAME
+
+    db = open_database(db_url)
+    try:
+        _, token = auth.sign_in(db, "dr_a", PW)
+        browser_cookies[COOKIE_NAME] = token
+        assert "Welcome dr_a" in _texts(_new_browser_session())
+        idle = auth.utc_clock() - timedelta(minutes=auth.SESSION_IDLE_MINUTES + 1)
+        with db.session() as s:
+            s.execute(update(UserSession).values(last_seen_at=idle))
+    finally:
+        db.dispose()
+    at = _new_browser_session()
+    assert "Welcome" not in _texts(at) and "expired" in _texts(at)

@@ -3,6 +3,8 @@ Sign-in, first run and the pages of each role: test_ui_roles.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytest.importorskip("streamlit")
@@ -107,7 +109,7 @@ def test_results_page_renders_a_stored_analysis(env):
     assert at.selectbox(key="results_select").value == analysis_id
     assert any("P-RES" in _plain(s.value) for s in at.subheader)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Cadence"] == "108 steps/min" and metrics["GPS"] == "6.4 deg"
+    assert metrics["Cadence (steps/min)"] == "108" and metrics["GPS (deg)"] == "6.4"
     table = at.dataframe[0].value
     row = table[table["Parameter"] == "Double support"].iloc[0]
     assert row["Flag"] == "high" and row["Both sides"] == "27.0 ± 0.5"
@@ -116,7 +118,8 @@ def test_results_page_renders_a_stored_analysis(env):
     assert "parkinsonian_gait version example-0" in text  # classifier with its version
     labels = [b.label for b in at.get("download_button")]
     assert "Download PDF report" in labels and "Download parameters.csv" in labels
-    assert len(at.get("plotly_chart")) >= 6  # 3D, curves, GVS, classifier, trend
+    assert len(at.get("plotly_chart")) >= 5  # 3D, curves, GVS, classifier (no trend: one visit)
+    assert "Trends need two or more analysed visits; this patient has 1." in text
     assert len(at.get("imgs")) >= 1 or len(at.image) >= 1  # the skeleton overlay frame
     # a download is written to the audit log
     pdf_button = next(b for b in at.get("download_button") if b.label == "Download PDF report")
@@ -155,7 +158,7 @@ def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
     # MP4 magic bytes pass the content sniffing; the decode check then finds no video
     fake = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 4000
     at.file_uploader(key="upload_file").upload("broken.mp4", fake, "video/mp4")
-    at.number_input(key="upload_height").set_value(170.0)
+    at.number_input(key="upload_height_DEMO-001").set_value(170.0)
     at.button(key="FormSubmitter:upload_form-Analyse").click().run()
     _ok(at)
     assert at.error and "broken.mp4" in at.error[0].value
@@ -183,7 +186,19 @@ def test_results_page_plays_the_video_and_renders_the_overlay_in_the_background(
     at.session_state["analysis_id"] = _store_analysis(env, sha256=sha, storage_name="0123abcd.avi")
     at.switch_page(PAGE_RESULTS).run()
     _ok(at)
-    assert len(at.get("video")) == 1  # the original, beside the frame slider
+    # MJPEG does not play in browsers: a VP9/WebM copy is written in the background, then shown
+    assert not at.get("video") and any("playable copy" in c.value for c in at.caption)
+    from gaitscope.platform.playable import playable_path, video_codec
+    from gaitscope.ui.playback import playable_dir
+
+    copy = playable_path(playable_dir(), sha)
+    deadline = time.time() + 60
+    while not copy.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert video_codec(copy) == "vp90"
+    at.run()
+    _ok(at)
+    assert len(at.get("video")) == 1  # the original (as its playable copy), beside the frame slider
     at.button(key=f"overlay_button_{at.session_state['analysis_id']}").click().run()
     _ok(at)
     job = jobs.get_job(at.session_state[f"overlay_job_{at.session_state['analysis_id']}"])

@@ -18,12 +18,15 @@ import numpy as np
 from ui_app_helpers import app as _app
 from ui_app_helpers import ok as _ok
 from ui_app_helpers import texts as _texts
+from ui_app_helpers import user_of as _user
 
 from gaitscope.db import jobs as db_jobs
 from gaitscope.errors import NoPersonError
 from gaitscope.platform import worker as worker_mod
 from gaitscope.ui import data, jobs
 from gaitscope.ui.components import PAGE_UPLOAD
+
+_REAL_RUNNER = worker_mod.pipeline_runner  # before any fixture replaces it
 
 
 @pytest.fixture()
@@ -113,7 +116,7 @@ def test_upload_page_queues_a_job_and_shows_its_outcome(env, tmp_path, fake_pipe
     at.switch_page(PAGE_UPLOAD).run()
     _ok(at)
     at.file_uploader(key="upload_file").upload("my walk.avi", _clip(tmp_path / "w.avi").read_bytes(), "video/avi")
-    at.number_input(key="upload_height").set_value(171.0)
+    at.number_input(key="upload_height_DEMO-001").set_value(171.0)
     fake_pipeline["fail"] = NoPersonError("No person was found in the video.", "Film the whole body.")
     at.button(key="FormSubmitter:upload_form-Analyse").click().run()
     _ok(at)
@@ -126,3 +129,79 @@ def test_upload_page_queues_a_job_and_shows_its_outcome(env, tmp_path, fake_pipe
     _ok(at)
     assert any("No person was found in the video." in e.value for e in at.error)
     assert "Nothing was stored for this upload" in _texts(at)
+
+
+def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, tmp_path, fake_pipeline,
+                                                                           monkeypatch):
+    from types import SimpleNamespace
+
+    from gaitscope.platform import normative_choice, pipeline
+
+    lab_set = tmp_path / "normative" / "lab A.json"
+    monkeypatch.setattr(normative_choice, "list_sets", lambda: [
+        {"name": "schwartz2008", "path": "(bundled)", "subjects": "5 speed classes", "children": True,
+         "default": True},
+        {"name": "lab A", "path": str(lab_set), "subjects": "12 subjects", "children": False, "default": False}])
+    at = _app().run()
+    at.switch_page(PAGE_UPLOAD).run()
+    _ok(at)
+    choice = at.selectbox(key="upload_reference")
+    assert choice.value == 0 and "default" in choice.format_func(0)  # the configured default is preselected
+    choice.set_value(1)
+    at.file_uploader(key="upload_file").upload("walk.avi", _clip(tmp_path / "w.avi").read_bytes(), "video/avi")
+    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    _ok(at)
+    row = db_jobs.get_job(data.database(env), int(at.session_state["job_id"]))
+    assert row.options["normative"] == str(lab_set)
+    _wait_finished(at.session_state["job_id"], env)
+    # the worker hands the choice to the pipeline's options
+    seen = {}
+    monkeypatch.setattr(pipeline, "analyze_video", lambda path, **kw: seen.update(kw) or SimpleNamespace(analysis_id=1))
+    video = tmp_path / "v.avi"
+    video.write_bytes(b"x")
+    _REAL_RUNNER(env)(SimpleNamespace(id=1, options=worker_mod.job_options(video, normative=str(lab_set))),
+                      lambda *a: None)
+    assert seen["options"].normative == str(lab_set)
+
+
+def test_a_motion_capture_file_is_uploaded_like_a_video_and_its_results_have_no_video_tab(env, tmp_path):
+    """A TRC marker file of a synthetic walk (known truth: cadence 110 steps/min) goes through the upload page,
+    the job table and the real marker pipeline; Results shows it without the video tab."""
+    pytest.importorskip("gaitscope.platform.mocap")
+    from gaitscope.platform.synthetic_mocap import write_walk_trc
+    from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
+    from gaitscope.ui.components import PAGE_RESULTS
+
+    walk = simulate_walk(WalkParams(fps=100.0, duration_s=8.0, cadence_steps_min=110, seed=5))
+    trc = write_walk_trc(walk.motion, tmp_path / "lab trial.trc")
+    at = _app().run()
+    at.switch_page(PAGE_UPLOAD).run()
+    at.file_uploader(key="upload_file").upload("lab trial.trc", trc.read_bytes(), "text/plain")
+    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    job = _wait_finished(at.session_state["job_id"], env, timeout_s=120)
+    assert job.status == "done", job.error
+    history = data.patient_history(_user("dr_demo"), "DEMO-001", env)
+    row = history[history["file"] == "lab trial.trc"].iloc[0]
+    at.session_state["analysis_id"] = int(row["analysis_id"])
+    at.switch_page(PAGE_RESULTS).run()
+    _ok(at)
+    assert [t.label for t in at.tabs][0] == "3D motion"  # no video tab for marker data
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Cadence (steps/min)"]) == pytest.approx(110, abs=3)
+
+
+def test_a_text_file_named_trc_is_refused_and_nothing_is_registered(env, tmp_path):
+    at = _app().run()
+    before = len(data.patient_history(_user('dr_demo'), "DEMO-001", env))
+    at.switch_page(PAGE_UPLOAD).run()
+    at.file_uploader(key="upload_file").upload("notes.trc", b"shopping list\nmilk\n", "text/plain")
+    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    _ok(at)
+    assert at.error and "job_id" not in at.session_state
+    assert len(data.patient_history(_user('dr_demo'), "DEMO-001", env)) == before
+    from gaitscope.ui.uploads import uploads_dir
+
+    assert not [p for p in uploads_dir().iterdir() if p.is_file()]  # no file left behind

@@ -16,6 +16,10 @@ from gaitscope.errors import InvalidInputError
 from gaitscope.ui import data
 from gaitscope.ui.components import db_url, flash, guarded, md_escape, show_flash, signed_in_user, user_errors
 
+#: the roles offered for a new account, least privileged first, so that a form submitted without choosing grants
+#: the least: a viewer reads its own site's patients, no videos, no downloads, no edits
+ROLES_LEAST_FIRST = ["viewer", "researcher", "clinician", "admin"]
+
 USER_COLUMNS = ["username", "role", "site", "care_team", "active", "must_change_password", "failed_attempts",
                 "locked_until", "last_login_at"]
 
@@ -34,7 +38,7 @@ def _create_form(user) -> None:
     with st.form("account_create", clear_on_submit=False):
         c1, c2 = st.columns(2)
         username = c1.text_input("User name", key="account_new_username", max_chars=64)
-        role = c2.selectbox("Role", list(ROLES), key="account_new_role")
+        role = c2.selectbox("Role", ROLES_LEAST_FIRST, key="account_new_role")  # an unchanged form grants least
         c3, c4 = st.columns(2)
         site = c3.text_input("Site (clinicians and viewers; 'demo' shows the demo patients)", key="account_new_site",
                              max_chars=100)

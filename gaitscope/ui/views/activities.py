@@ -118,12 +118,10 @@ def _activities(b: data.ResultBundle, url: str) -> None:
 def _mesh_view(b: data.ResultBundle, url: str) -> None:
     from gaitscope.platform.activities import mesh_status
 
-    st.subheader("Mesh")
     status = mesh_status()
-    if not status.ready:
-        st.info("The mesh view needs the SMPL body model, which gaitscope cannot ship or download (licence). "
-                + status.message)
+    if not status.ready:  # the set-up (SMPL licence, files) is the administrator's business: nothing to show here
         return
+    st.subheader("Mesh")
     if b.keypoints is None:
         st.info("No 2D keypoints are stored for this recording; the mesh is recovered from them.")
         return

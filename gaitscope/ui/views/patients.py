@@ -16,6 +16,7 @@ from gaitscope.ui.components import (
     guarded,
     md_escape,
     open_results,
+    remembered_choice,
     show_flash,
     signed_in_user,
     user_errors,
@@ -107,11 +108,7 @@ def render() -> None:
     codes = [] if patients is None else list(patients["code"])
     if not codes:
         return
-    current = st.session_state.get("patient_code")
-    if current in codes and st.session_state.get("patient_select") != current:
-        st.session_state["patient_select"] = current  # set before the widget exists in this run
-    code = st.selectbox("Open patient", codes, key="patient_select")
-    st.session_state["patient_code"] = code
+    code = remembered_choice("Open patient", codes, key="patient_select", remember="patient_code")
     patient = data.get_patient_input(user, code, url)
     st.subheader(f"Patient {md_escape(patient.code)}")
     c1, c2, c3 = st.columns(3)

@@ -17,7 +17,7 @@ import streamlit as st
 from gaitscope.analysis.csv_report import CSV_FILES, report_tables, table_csv
 from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
 from gaitscope.analysis.report_plots import reference_note
-from gaitscope.ui import data, jobs, plots, tables
+from gaitscope.ui import data, jobs, playback, plots, tables
 from gaitscope.errors import AccessDeniedError
 from gaitscope.ui.components import (
     analysis_choices,
@@ -25,6 +25,7 @@ from gaitscope.ui.components import (
     db_url,
     guarded,
     md_escape,
+    remembered_choice,
     show_flash,
     signed_in_user,
     user_errors,
@@ -77,28 +78,25 @@ def _choose_analysis(user, url: str) -> int | None:
     if choices is None:
         return None
     ids, labels = choices
-    wanted = st.session_state.get("analysis_id")
-    if wanted is None and "analysis" in st.query_params:
-        try:
-            wanted = int(st.query_params["analysis"])
+    if st.session_state.get("analysis_id") is None and "analysis" in st.query_params:
+        try:  # a bookmark or shared link: ?analysis=<id> (access is checked like any other choice)
+            st.session_state["analysis_id"] = int(st.query_params["analysis"])
         except ValueError:
-            wanted = None
-    if wanted in ids and st.session_state.get("results_select") != wanted:
-        st.session_state["results_select"] = wanted
-    chosen = st.selectbox("Analysis", ids, format_func=labels.get, key="results_select")
-    st.session_state["analysis_id"] = chosen
+            pass
+    chosen = remembered_choice("Analysis", ids, key="results_select", remember="analysis_id",
+                               format_func=labels.get)
     st.query_params["analysis"] = str(chosen)
     return chosen
 
 
-def _metric(report, names: tuple[str, ...], fmt: str, unit: str):
+def _metric(report, names: tuple[str, ...], fmt: str):
     for name in names:
         try:
             p = report.parameter(name)
         except KeyError:
             continue
         if math.isfinite(p.value):
-            return f"{p.value:{fmt}} {unit}", p.flag
+            return f"{p.value:{fmt}}", p.flag
     return "-", None
 
 
@@ -108,18 +106,19 @@ def _header(b: data.ResultBundle) -> None:
                f"{md_escape(b.model_version)} - analysis {md_escape(b.analysis_version)}")
     r = b.report
     cols = st.columns(4)
-    for col, (label, names, fmt, unit) in zip(cols, (
-            ("Walking speed", ("speed", "walking_speed", "gait_speed"), ".2f", "m/s"),
-            ("Cadence", ("cadence",), ".0f", "steps/min"),
-            ("Step length", ("step_length",), ".2f", "m"))):
-        value, flag = _metric(r, names, fmt, unit)
+    # the unit goes in the label: "118 steps/min" as a value was cut to "118 st..." at 1024 px
+    for col, (label, names, fmt) in zip(cols, (
+            ("Walking speed (m/s)", ("speed", "walking_speed", "gait_speed"), ".2f"),
+            ("Cadence (steps/min)", ("cadence",), ".0f"),
+            ("Step length (m)", ("step_length",), ".2f"))):
+        value, flag = _metric(r, names, fmt)
         if flag in ("low", "high"):
             col.metric(label, value, delta="below normal" if flag == "low" else "above normal",
                        delta_color="red", delta_arrow="down" if flag == "low" else "up")
         else:
             col.metric(label, value)
     gps = r.scores.get("GPS")
-    cols[3].metric("GPS", f"{gps:.1f} deg" if gps is not None and math.isfinite(gps) else "-")
+    cols[3].metric("GPS (deg)", f"{gps:.1f}" if gps is not None and math.isfinite(gps) else "-")
     if r.warnings:
         with st.expander(f"Notes on this analysis ({len(r.warnings)})", expanded=True):
             for w in r.warnings:
@@ -131,13 +130,27 @@ def _overlay_path(b: data.ResultBundle) -> Path:
 
 
 @st.fragment(run_every=1.0)
-def _overlay_progress(job_id: str) -> None:
+def _job_progress(job_id: str, stage: str, text: str) -> None:
+    """A progress bar of a background job; the whole page reruns once the job has finished."""
     job = jobs.get_job(job_id)
     if job is None or job.finished:
         st.rerun(scope="app")
     snap = job.snapshot()
-    done, total = snap.progress.get("overlay", (0, 1))
-    st.progress(snap.stage_fraction("overlay"), text=f"Drawing the skeleton on the video: frame {done} of {total}")
+    done, total = snap.progress.get(stage, (0, 1))
+    st.progress(snap.stage_fraction(stage), text=f"{text}: frame {done} of {total}")
+
+
+def _original_video(b: data.ResultBundle, video: Path) -> None:
+    """The recording as browsers can play it: the original, or its VP9 copy (written in the background once)."""
+    ready = playback.playable_or_job(video, b.sha256)
+    if isinstance(ready, Path):
+        st.video(str(ready))
+    elif ready.status == "failed":
+        st.error(f"The video cannot be shown in the browser: {ready.snapshot().error}")
+    else:
+        st.caption("This camera's video format does not play in browsers; a playable copy (VP9) is being written "
+                   "once.")
+        _job_progress(ready.id, playback.STAGE, "Preparing the video for the browser")
 
 
 def _overlay_video(b: data.ResultBundle, video: Path) -> None:
@@ -150,12 +163,11 @@ def _overlay_video(b: data.ResultBundle, video: Path) -> None:
     key = f"overlay_job_{b.analysis_id}"
     job = jobs.get_job(st.session_state.get(key))
     if job is not None and not job.finished:
-        _overlay_progress(job.id)
+        _job_progress(job.id, "overlay", "Drawing the skeleton on the video")
         return
     if job is not None and job.status == "failed":
         st.error(job.snapshot().error)
-    st.caption("Browsers play H.264 and WebM but not every camera format (MPEG-4 Part 2 'mp4v' shows black). "
-               "The overlay video is WebM and always plays.")
+    st.caption("The video with the 2D skeleton drawn on it is rendered on request (WebM, plays in every browser).")
     if st.button("Render skeleton overlay video", key=f"overlay_button_{b.analysis_id}"):
         kp = b.keypoints
 
@@ -198,9 +210,9 @@ def _video_tab(user, b: data.ResultBundle, url: str) -> None:
             if _overlay_path(b).exists():
                 _overlay_video(b, video)
                 with st.expander("Original video"):
-                    st.video(str(video))
+                    _original_video(b, video)
             else:
-                st.video(str(video))
+                _original_video(b, video)
                 if kp is not None:
                     _overlay_video(b, video)
     with right:
@@ -263,8 +275,11 @@ def _scores_tab(b: data.ResultBundle) -> None:
 
 def _trends_tab(user, b: data.ResultBundle, url: str) -> None:
     trend = data.trends(user, b.patient_code, url)
-    if trend["analysis_id"].nunique() < 2:
-        st.info("Trends appear once the patient has two or more analysed visits.")
+    visits = trend["analysis_id"].nunique()
+    if visits < 2:  # one point per parameter: a plot of it would only show meaningless time ticks
+        st.info(f"Trends need two or more analysed visits; this patient has {visits}. They appear here after "
+                "the next analysed visit.")
+        return
     if not trend.empty:
         st.plotly_chart(plots.trend_figure(trend), key=f"trend_{b.analysis_id}", width="stretch")
         st.dataframe(trend.pivot_table(index="visit_date", columns="parameter", values="value"), width="stretch")
@@ -306,10 +321,14 @@ def render() -> None:
         st.error(f"Analysis {analysis_id} could not be loaded: {exc}")
         return
     _header(b)
-    tabs = st.tabs(["Video and 2D", "3D motion", "Gait cycle", "Parameters", "Scores and classifiers", "Trends",
-                    "Reports"])
-    with tabs[0]:
-        _video_tab(user, b, url)
+    names = ["Video and 2D", "3D motion", "Gait cycle", "Parameters", "Scores and classifiers", "Trends", "Reports"]
+    mocap = b.keypoints is None and (b.model_name or "").startswith("mocap")  # marker data: no video, no 2D
+    tabs = st.tabs(names[1:] if mocap else names)
+    if mocap:
+        tabs = [None] + list(tabs)
+    else:
+        with tabs[0]:
+            _video_tab(user, b, url)
     with tabs[1]:
         st.plotly_chart(plots.skeleton_3d_figure(b.motion), key=f"skel3d_{b.analysis_id}", width="stretch")
         st.caption(f"Scale: {md_escape(b.motion.scale_source)}. Press Play or drag the slider.")

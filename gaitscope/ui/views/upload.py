@@ -20,11 +20,12 @@ from gaitscope.ui.components import (
     guarded,
     md_escape,
     open_results,
+    remembered_choice,
     show_flash,
     signed_in_user,
     user_errors,
 )
-from gaitscope.ui.uploads import max_upload_bytes, receive_upload
+from gaitscope.ui.uploads import max_upload_bytes, receive_mocap_upload, receive_upload
 from gaitscope.ui.validation import check_height_cm
 
 STAGE_LABELS = {
@@ -36,6 +37,15 @@ STAGE_LABELS = {
     "classify": "Classifier",
     "store": "Saving",
 }
+
+
+def is_mocap_name(name: str) -> bool:
+    """A motion-capture file by its extension (its content is then checked by the reader)."""
+    from pathlib import Path
+
+    from gaitscope.platform.mocap_pipeline import MOCAP_EXTENSIONS
+
+    return Path(name or "").suffix.lower() in MOCAP_EXTENSIONS
 
 
 def _stages() -> tuple[str, ...]:
@@ -89,6 +99,28 @@ def _job_panel(job_id: str, url: str) -> None:
     render_job(job_id, url)
 
 
+def _reference_choice() -> str | None:
+    """The reference ("normal") set for this analysis: the bundled one and the lab's saved sets
+    (``gaitscope normative build``); None keeps the configured default (``gaitscope normative use``)."""
+    try:
+        from gaitscope.platform.normative_choice import list_sets
+
+        rows = list_sets()
+    except Exception:  # noqa: BLE001 - a damaged saved set must not hide the upload form
+        rows = []
+    if len(rows) < 2:
+        return None
+    labels = {i: f"{r['name']} ({r['subjects']}{', children' if r['children'] else ''})"
+                 f"{' - default' if r['default'] else ''}" for i, r in enumerate(rows)}
+    default = next((i for i, r in enumerate(rows) if r["default"]), 0)
+    i = st.selectbox("Reference (normal) set", list(labels), index=default, format_func=labels.get,
+                     key="upload_reference")
+    row = rows[i]
+    if row["default"]:
+        return None
+    return "schwartz2008" if row["path"] == "(bundled)" else str(row["path"])
+
+
 @guarded
 def render() -> None:
     url = db_url()
@@ -107,21 +139,22 @@ def render() -> None:
             st.switch_page(PAGE_PATIENTS)
         return
 
-    current = st.session_state.get("patient_code")
-    code = st.selectbox("Patient", codes, index=codes.index(current) if current in codes else 0,
-                        key="upload_patient")
+    code = remembered_choice("Patient", codes, key="upload_patient", remember="patient_code")
     patient = None
     with user_errors("Could not open the patient"):
         patient = data.get_patient_input(user, code, url)
     with st.form("upload_form"):
-        video = st.file_uploader(f"Walking video (side view; MP4, MOV, AVI, MKV, WebM; at most {limit_mb:.0f} MB)",
-                                 key="upload_file")
+        video = st.file_uploader(f"Walking video (side view; MP4, MOV, AVI, MKV, WebM) or motion-capture file "
+                                 f"(C3D, TRC, BVH); at most {limit_mb:.0f} MB", key="upload_file")
         c1, c2 = st.columns(2)
         height = c1.number_input("Subject height (cm), gives step lengths in metres",
                                  value=patient.height_cm if patient and patient.height_cm else None, step=1.0,
-                                 key="upload_height", placeholder="50-250")
+                                 key=f"upload_height_{code}", placeholder="50-250")
+        # one field per patient: a keyed field keeps its value when only its default changes, so a single
+        # "upload_height" showed the first patient's height (174 cm) for the next one (165 cm)
         visit_date = c2.date_input("Recording date", value=date.today(), max_value=date.today(),
                                    key="upload_date")
+        normative = _reference_choice()
         notes = st.text_area("Notes (optional)", key="upload_notes", max_chars=2000)
         submitted = st.form_submit_button("Analyse")
 
@@ -130,14 +163,20 @@ def render() -> None:
             if video is None:
                 raise GaitscopeError("Choose a video file first.")
             height_cm = check_height_cm(height)
-            saved = receive_upload(user, video, video.name, patient_code=code, visit_date=visit_date,
-                                   notes=notes, size_bytes=video.size, url=url)
+            mocap = is_mocap_name(video.name)
+            receive = receive_mocap_upload if mocap else receive_upload
+            saved = receive(user, video, video.name, patient_code=code, visit_date=visit_date,
+                            notes=notes, size_bytes=video.size, url=url)
             job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
                                           height_cm=height_cm, original_name=saved.original_name, user=user,
-                                          recording_id=saved.recording_id)
+                                          recording_id=saved.recording_id, normative=normative)
         except GaitscopeError as exc:
             st.error(str(exc))
         else:
+            from gaitscope.ui.playback import prepare_playable
+
+            if not mocap:
+                prepare_playable(saved.path, saved.sha256)  # the Results page can then play it at once
             st.session_state["job_id"] = job.id
             st.session_state["patient_code"] = code
             if height_cm is None:

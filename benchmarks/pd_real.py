@@ -1,0 +1,73 @@
+"""Parkinson's disease on real patients (Deng et al. 2024 recordings): every task x feature set x head, LOSO.
+
+    nice -n 10 .venv/bin/python benchmarks/pd_real.py                       # all tasks, all feature sets
+    nice -n 10 .venv/bin/python benchmarks/pd_real.py --tasks updrs3_high --n-boot 1000
+    .venv/bin/python benchmarks/pd_real.py --root ../shared/data/patients/video_tracking_pd/dataset
+
+The data (CC BY-NC-ND 4.0, evaluation only) is read in place from ``--root``; each walk is lifted ONCE by the
+shipped lifter and its features cached in ``--cache`` (git-ignored ``runs/``; nothing derived from the data may
+be committed). Protocol: :mod:`gaitscope.platform.pd_eval` (leave one subject out, inner CV for every
+hyper-parameter, subject bootstrap CIs, majority baseline). Writes per task ``table.csv``, ``predictions.csv``,
+``per_subject.csv``, ``confusion.png``, ``calibration.png`` under ``--out`` and prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gaitscope.platform import pd_eval, pd_real
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default=None, help="video_tracking_pd/dataset folder (default: ../shared/data/...)")
+    ap.add_argument("--cache", type=Path, default=pd_real.DEFAULT_CACHE)
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "pd_real" / "results")
+    ap.add_argument("--tasks", default=",".join(pd_eval.TASKS))
+    ap.add_argument("--feature-sets", default=",".join(pd_eval.FEATURE_SETS),
+                    help=f"comma-separated from {', '.join(pd_eval.FEATURE_SETS + pd_eval.CONFOUND_SETS)}")
+    ap.add_argument("--heads", default=",".join(pd_eval.HEADS))
+    ap.add_argument("--no-auto", action="store_true", help="skip the inner-CV choice of feature set (slowest row)")
+    ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default="", help="suffix of the per-task output folder (separate runs)")
+    args = ap.parse_args(argv)
+
+    t0 = time.time()
+    walks, skipped = pd_real.discover_walks(args.root)
+    scores = pd_real.load_scores(args.root)
+    cache = pd_real.build_cache(args.root, args.cache,
+                                progress=lambda k, n, w: print(f"\r features {k + 1}/{n} {w}   ", end="",
+                                                               file=sys.stderr))
+    print(f"\n{len(walks)} walks of {len({w.pidn for w in walks})} people; left out: {len(skipped)} files "
+          f"({time.time() - t0:.0f} s)", file=sys.stderr)
+    for s in skipped:
+        print(f"  {s}", file=sys.stderr)
+    sets = tuple(s for s in args.feature_sets.split(",") if s)
+    heads = tuple(h for h in args.heads.split(",") if h)
+    for task in [t for t in args.tasks.split(",") if t]:
+        labels = pd_eval.task_table(task, walks, scores)
+        mats = pd_eval.feature_matrices(cache, labels["walk_id"].tolist())
+        t1 = time.time()
+        res = pd_eval.evaluate_task(task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
+                                    n_boot=args.n_boot, seed=args.seed,
+                                    progress=lambda s: print(f"\r {s:<60}", end="", file=sys.stderr))
+        paths = pd_eval.save(res, args.out / (task if not args.tag else f"{task}_{args.tag}"))
+        st = res.settings
+        print(f"\n## {st['title']}  ({st['n_walks']} walks, {st['n_subjects']} people, classes "
+              f"{dict(zip(st['class_names'], st['class_counts']))}; {time.time() - t1:.0f} s)")
+        if st["published"]:
+            print(f"Published: {st['published']}")
+        print(pd_eval.markdown(res))
+        print(f"results: {paths['table'].parent}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
