@@ -226,6 +226,8 @@ class Lifter:
         stride = max(1, window // 2)
         n_out = self.config.dim_out
 
+        n_joints = self.config.num_joints
+
         def fn(batch: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode(), autocast_for(self.device, self.cpu_bf16):
                 both = torch.cat([batch, flip_skeleton(batch)]) if flip_tta else batch
@@ -234,12 +236,23 @@ class Lifter:
                 rep = rep[: len(batch)].float()
                 if flip_tta:
                     pose = 0.5 * (pose[: len(batch)] + flip_skeleton(pose[len(batch) :]))
-                return torch.cat([pose, rep], dim=-1)
+                if keep_per_joint:
+                    return torch.cat([pose, rep], dim=-1)
+                # Flat memory on long videos: the joint mean is taken per window, before blending (both are
+                # linear, so the order does not change the result), and the (T, 17, 512) representation of the
+                # whole video -- 630 MB for 10 minutes at 30 fps, twice with the blend -- is never built. One row
+                # per frame: 17 x 3 pose numbers, then the per-frame embedding.
+                b, f = pose.shape[:2]
+                return torch.cat([pose.reshape(b, f, 1, -1), rep.mean(dim=2, keepdim=True)], dim=-1)
 
         xt = torch.as_tensor(x, dtype=torch.float32)
         out = sliding_window_apply(fn, xt, window, stride, self.batch_size).cpu().numpy()
-        motion = self._motion(out[..., :n_out], kp, norm, height_m, flip_tta)
-        embedding = to_motion_embedding(out[..., n_out:], self.name, self.version, keep_per_joint=keep_per_joint)
+        if keep_per_joint:
+            pose, rep = out[..., :n_out], out[..., n_out:]
+        else:
+            pose, rep = out[:, 0, : n_joints * n_out].reshape(-1, n_joints, n_out), out[:, 0, n_joints * n_out :]
+        motion = self._motion(pose, kp, norm, height_m, flip_tta)
+        embedding = to_motion_embedding(rep, self.name, self.version, keep_per_joint=keep_per_joint)
         return motion, embedding
 
     def _motion(self, pred: np.ndarray, kp: Keypoints2D, norm, height_m: float | None, flip_tta: bool) -> Motion3D:
