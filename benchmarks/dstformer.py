@@ -108,34 +108,74 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({"params": n_params, "times": times, "peak_bytes": peak}))
 
 
+def _load_baseline(path: str):
+    """The DSTformer class of another version of ``gaitscope/models/dstformer.py`` (e.g. ``git show main:...``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_dstformer_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module.DSTformer
+
+
 def compare_official(args: argparse.Namespace) -> None:
-    """Ours vs the official code in ONE process, runs alternated, so both see the same machine load."""
+    """Ours vs the official code in ONE process, runs alternated, so both see the same machine load.
+
+    ``--baseline-file`` adds an older version of our class (same weights) and ``--bf16`` our class under CPU bf16
+    autocast (:func:`gaitscope.models.inference.autocast_for` with ``cpu_bf16``); their columns are times and
+    speed-ups against the official code too, and max |diff| is against the official fp32 output.
+    """
     import torch
 
+    from gaitscope.models.inference import autocast_for
 
     torch.set_num_threads(args.threads)
+    if args.keep_freed:
+        from gaitscope.models.inference import keep_freed_cpu_memory
+
+        keep_freed_cpu_memory()
     print(f"\nSame-process comparison with the official code (batch 1, {args.frames} frames, runs alternated, "
-          f"{args.threads} threads; median of {args.repeats})")
-    print(f"{'config':<18}{'official s/clip':>16}{'ours s/clip':>13}{'official fps':>14}{'ours fps':>10}{'speed-up':>10}"
-          f"{'max |diff|':>12}")
+          f"{args.threads} threads, keep-freed {args.keep_freed}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, torch "
+          f"{torch.__version__}; median of {args.repeats}; load average before {os.getloadavg()[0]:.1f})")
+    names = ["official"] + (["baseline"] if args.baseline_file else []) + ["ours"] + (["ours bf16"] if args.bf16 else [])
+    header = f"{'config':<18}" + "".join(f"{n + ' s':>14}" for n in names) + "".join(
+        f"{n + ' x':>13}{'|diff|':>10}" for n in names[1:])
+    print(header)
     for config in [c for c in args.configs if c != "small"]:
         torch.manual_seed(0)
         ours, cfg = _build(config, None)
         official, _ = _build(config, args.official_repo)
         ours.load_state_dict(official.state_dict(), strict=True)  # same weights: also a parity check
-        ours.eval(), official.eval()
+        models = {"official": official.eval(), "ours": ours.eval()}
+        if args.baseline_file:
+            base = _load_baseline(args.baseline_file)(**cfg.model_kwargs())
+            base.load_state_dict(official.state_dict(), strict=True)
+            models["baseline"] = base.eval()
+        if args.bf16:
+            models["ours bf16"] = ours
         x = torch.randn(1, args.frames, cfg.num_joints, cfg.dim_in)
-        times: dict[str, list[float]] = {"official": [], "ours": []}
+        times: dict[str, list[float]] = {n: [] for n in names}
+        diffs: dict[str, float] = {}
+
+        def call(name: str) -> torch.Tensor:
+            cast = autocast_for(torch.device("cpu"), cpu_bf16=name == "ours bf16")
+            with cast:
+                return models[name](x).float()
+
         with torch.inference_mode():
-            diff = float((ours(x) - official(x)).abs().max())  # doubles as the warm-up
+            ref = call("official")  # also the warm-up
+            for n in names[1:]:
+                diffs[n] = float((call(n) - ref).abs().max())
             for _ in range(args.repeats):
-                for name, m in (("official", official), ("ours", ours)):
+                for n in names:
                     t = time.perf_counter()
-                    m(x)
-                    times[name].append(time.perf_counter() - t)
-        to, tu = statistics.median(times["official"]), statistics.median(times["ours"])
-        print(f"{config:<18}{to:>16.3f}{tu:>13.3f}{args.frames / to:>14.1f}{args.frames / tu:>10.1f}{to / tu:>9.2f}x"
-              f"{diff:>12.2e}", flush=True)
+                    call(n)
+                    times[n].append(time.perf_counter() - t)
+        med = {n: statistics.median(times[n]) for n in names}
+        print(f"{config:<18}" + "".join(f"{med[n]:>14.3f}" for n in names) + "".join(
+            f"{med['official'] / med[n]:>12.2f}x{diffs[n]:>10.1e}" for n in names[1:]), flush=True)
+    print(f"load average after {os.getloadavg()[0]:.1f}")
 
 
 def run_row(config: str, device: str, batch: int, args: argparse.Namespace, official: bool) -> dict:
@@ -161,6 +201,11 @@ def main() -> None:
     p.add_argument("--official-rows", action="store_true", help="also give the official code full table rows")
     p.add_argument("--compare-only", action="store_true", help="only the same-process official comparison")
     p.add_argument("--no-cpu", action="store_true", help="GPU rows only")
+    p.add_argument("--baseline-file", default=None,
+                   help="another version of gaitscope/models/dstformer.py to add to --compare-only (before/after)")
+    p.add_argument("--keep-freed", action="store_true",
+                   help="glibc keeps freed blocks (what gaitscope's Lifter does on CPU; applies to every model)")
+    p.add_argument("--bf16", action="store_true", help="add our model under CPU bf16 autocast to --compare-only")
     p.add_argument("--passive-omp", action="store_true",
                    help="set OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep instead of spinning; 2-4x faster "
                         "on a machine shared with other busy processes, no effect on an idle one)")

@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/lifter_accuracy.py --untrained           # the floor: a random-weight small model
     .venv/bin/python benchmarks/lifter_accuracy.py --no-view-occlusion   # projected sets with per-frame dropouts
     .venv/bin/python benchmarks/lifter_accuracy.py --no-views            # skip the all-round rendered views
+    .venv/bin/python benchmarks/lifter_accuracy.py --cpu-bf16            # the opt-in bf16 CPU path's error
 
 Sets (see ``gaitscope.platform.lifter_eval``): held-out synthetic walks projected with random cameras and the
 measured BlazePose noise; held-out real mocap trials (Horst 2019 S01 trials 18-21, OpenCap walking3) projected the
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-views", action="store_true", help="skip the all-round rendered views")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--cpu-bf16", action="store_true",
+                    help="run the lifter under CPU bf16 autocast (the opt-in fast path) to measure its error")
     ap.add_argument("--no-view-occlusion", action="store_true",
                     help="projected sets with per-frame dropouts only (how the first bundled model was measured)")
     args = ap.parse_args(argv)
@@ -54,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         from gaitscope.models.inference import Lifter
 
         ckpt = Lifter.untrained("small", device="cpu")
+    if args.cpu_bf16:
+        from gaitscope.models.inference import Lifter
+
+        ckpt = ckpt if isinstance(ckpt, Lifter) else Lifter.from_checkpoint(ckpt, device="cpu")
+        ckpt.cpu_bf16 = True
     t0 = time.perf_counter()
     results = evaluate_all(ckpt, mocap_dir=args.mocap_dir, n_synthetic=args.walks, video=not args.no_video,
                            log=lambda s: print(s, file=sys.stderr), view_occlusion=not args.no_view_occlusion,

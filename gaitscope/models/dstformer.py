@@ -52,25 +52,34 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
 
     def forward(self, x: torch.Tensor, seqlen: int) -> torch.Tensor:
-        """``x``: ``(B*F, J, C)`` tokens, batch-major then frame (b, f); returns the same shape."""
+        """``x``: ``(B*F, J, C)`` tokens, batch-major then frame (b, f); returns the same shape.
+
+        No step here copies a tensor: the fused CPU attention kernel takes strided q/k/v (only the last axis must
+        be contiguous) and returns its output as a transposed view of a ``(batch, seq, heads, d)`` block, which is
+        exactly the token layout ``proj`` wants.
+        """
         bf, n, c = x.shape
         h, d = self.num_heads, self.head_dim
-        qkv = self.qkv(x)
         if self.mode == "spatial":
-            # (BF, J, 3, H, d) -> 3 x (BF, H, J, d): each frame attends over its 17 joints.
-            q, k, v = qkv.view(bf, n, 3, h, d).permute(2, 0, 3, 1, 4).unbind(0)
-            out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
-            out = out.transpose(1, 2).reshape(bf, n, c)
-        else:
-            # (B, F, J, 3, H, d) -> 3 x (B, J*H, F, d): each joint attends over its own trajectory. Folding
-            # joints and heads into one batch axis keeps the tensors 4-D, which lets PyTorch use its fused
-            # CPU kernel (a 5-D call falls back to the unfused path, about 3x slower here).
-            b = bf // seqlen
-            qkv = qkv.view(b, seqlen, n, 3, h, d).permute(3, 0, 2, 4, 1, 5).reshape(3, b, n * h, seqlen, d)
-            q, k, v = qkv.unbind(0)
-            out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, J*H, F, d)
-            out = out.view(b, n, h, seqlen, d).permute(0, 3, 1, 2, 4).reshape(bf, n, c)
-        return self.proj(out)
+            # (BF, J, 3, H, d) -> 3 x (BF, H, J, d) strided views: each frame attends over its 17 joints.
+            q, k, v = self.qkv(x).view(bf, n, 3, h, d).permute(2, 0, 3, 1, 4).unbind(0)
+            out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (BF, H, J, d), a view of (BF, J, H, d)
+            return self.proj(out.transpose(1, 2).reshape(bf, n, c))
+        # Temporal: each joint attends over its own trajectory. q, k and v are projected separately (three GEMMs on
+        # row blocks of the one ``qkv`` weight, the same arithmetic as one) so that each comes out contiguous as
+        # (B, F, J*H, d); joints and heads then merge into one batch axis as a free view (a fused qkv output would
+        # interleave q/k/v between joints and force a permute copy of all three). 4-D tensors keep PyTorch on its
+        # fused CPU kernel (a 5-D call falls back to the unfused path, about 3x slower here).
+        b = bf // seqlen
+        w, bias = self.qkv.weight, self.qkv.bias
+        q, k, v = (
+            F.linear(x, w[i * c : (i + 1) * c], None if bias is None else bias[i * c : (i + 1) * c])
+            .view(b, seqlen, n * h, d)
+            .transpose(1, 2)
+            for i in range(3)
+        )
+        out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, J*H, F, d), a view of (B, F, J*H, d)
+        return self.proj(out.transpose(1, 2).reshape(bf, n, c))
 
 
 class Mlp(nn.Module):
@@ -195,7 +204,13 @@ class DSTformer(nn.Module):
             x_st = self.blocks_st[i](h, f)
             x_ts = self.blocks_ts[i](h, f)
             if self.att_fuse:
-                alpha = self.ts_attn[i](torch.cat([x_st, x_ts], dim=-1)).softmax(dim=-1)
+                # ts_attn(cat([x_st, x_ts])) without building the (tokens, 2C) concatenation: the weight's two
+                # column blocks are applied to each stream and summed (the same sum, one copy fewer per block).
+                fuse = self.ts_attn[i]
+                logits = F.linear(x_st, fuse.weight[:, : self.dim_feat]) + F.linear(
+                    x_ts, fuse.weight[:, self.dim_feat :], fuse.bias
+                )
+                alpha = logits.softmax(dim=-1)
                 h = x_st * alpha[..., 0:1] + x_ts * alpha[..., 1:2]
             else:
                 h = (x_st + x_ts) * 0.5

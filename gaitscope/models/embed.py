@@ -17,9 +17,18 @@ from gaitscope.records import MotionEmbedding
 def to_motion_embedding(
     rep: np.ndarray, model_name: str, model_version: str, keep_per_joint: bool = False
 ) -> MotionEmbedding:
-    """``(T, 17, D)`` representation -> :class:`MotionEmbedding` (pooled ``(D,)``, per frame ``(T, D)``)."""
+    """``(T, 17, D)`` representation -> :class:`MotionEmbedding` (pooled ``(D,)``, per frame ``(T, D)``).
+
+    A ``(T, D)`` array is taken as already averaged over joints (what a long-video pass keeps to stay in flat
+    memory); ``keep_per_joint`` then has nothing to keep and is refused.
+    """
     rep = np.asarray(rep, dtype=np.float32)
-    per_frame = rep.mean(axis=1)
+    if rep.ndim == 2:
+        if keep_per_joint:
+            raise ValueError("keep_per_joint needs the (T, 17, D) representation, got one averaged over joints")
+        per_frame = rep
+    else:
+        per_frame = rep.mean(axis=1)
     return MotionEmbedding(
         pooled=per_frame.mean(axis=0),
         per_frame=per_frame,

@@ -155,3 +155,53 @@ def test_batch_items_are_independent(tiny_config):
     with torch.inference_mode():
         assert torch.allclose(model(x)[0], model(x2)[0], atol=1e-6)
         assert not torch.allclose(model(x)[1], model(x2)[1], atol=1e-3)
+
+
+def _random_fusion(model: DSTformer, depth: int) -> dict:
+    sd = {k: v.double() for k, v in model.state_dict().items()}
+    for i in range(depth):
+        sd[f"ts_attn.{i}.weight"] = torch.randn_like(sd[f"ts_attn.{i}.weight"])
+        sd[f"ts_attn.{i}.bias"] = torch.randn_like(sd[f"ts_attn.{i}.bias"])
+    return sd
+
+
+def test_published_layout_matches_reference_in_float64():
+    """The copy-free attention layout (separate q/k/v views, fusion without concatenation) computes exactly the
+    textbook function at the published width and head count: <= 1e-9 in float64 (the issue's parity bound)."""
+    cfg = get_config("motionbert-lite")
+    torch.manual_seed(5)
+    model = DSTformer(**{**cfg.model_kwargs(), "depth": 2}).eval().double()
+    sd = _random_fusion(model, 2)
+    model.load_state_dict(sd, strict=True)  # into float64 parameters: no rounding to float32 on the way
+    x = torch.randn(2, 19, 17, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        ours = model(x)
+    ref, _ = reference_forward(sd, x, 2, cfg.num_heads)
+    assert (ours - ref).abs().max() <= 1e-9
+
+
+def test_matches_official_code_in_float64_when_available(tiny_config):
+    """Against the official MotionBERT ``lib/model/DSTformer.py`` when a checkout is named (not bundled)."""
+    import os
+    import sys
+    from functools import partial
+
+    repo = os.environ.get("GAITSCOPE_OFFICIAL_MOTIONBERT")
+    if not repo:
+        pytest.skip("set GAITSCOPE_OFFICIAL_MOTIONBERT to a MotionBERT checkout to compare with the official code")
+    sys.path.insert(0, repo)
+    try:
+        from lib.model.DSTformer import DSTformer as Official  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(repo)
+    c = tiny_config
+    official = Official(dim_in=3, dim_out=3, dim_feat=c.dim_feat, dim_rep=c.dim_rep, depth=c.depth,
+                        num_heads=c.num_heads, mlp_ratio=c.mlp_ratio, maxlen=c.maxlen, num_joints=17,
+                        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6)).double().eval()
+    ours = build(c).double()
+    sd = _random_fusion(official, c.depth)
+    official.load_state_dict(sd, strict=True)
+    ours.load_state_dict(sd, strict=True)
+    x = torch.randn(2, 23, 17, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        assert (ours(x) - official(x)).abs().max() <= 1e-9

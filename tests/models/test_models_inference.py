@@ -225,3 +225,33 @@ def test_cuda_autocast_matches_cpu(tiny_config):
     b = gpu.predict_normalised(normalise_keypoints(kp)[0], window=40, stride=20)
     assert np.abs(a - b).max() < 0.05 * np.abs(a).max()  # bf16 autocast
     assert gpu.embed(kp).pooled.shape == (tiny_config.dim_rep,)
+
+
+def test_cpu_bf16_is_opt_in_close_to_fp32_and_recorded_in_source():
+    """The bf16 CPU path is off by default, says so in ``source`` when on, and stays near the fp32 numbers."""
+    import numpy as np
+
+    from gaitscope.models.inference import Lifter
+
+    plain = Lifter.untrained("small", device="cpu")
+    fast = Lifter.untrained("small", device="cpu")
+    fast.cpu_bf16 = True
+    assert not plain.cpu_bf16 and "+cpu-bf16" not in plain.source and fast.source.endswith("+cpu-bf16")
+    x = np.random.default_rng(0).uniform(-1, 1, (60, 17, 3)).astype(np.float32)
+    a, b = plain.predict_normalised(x), fast.predict_normalised(x)
+    scale = np.abs(a).max()
+    # bf16 keeps 8 mantissa bits (relative rounding 2**-9 = 0.2 %) per product: a few tenths of a percent overall.
+    assert 0 < np.abs(a - b).max() < 0.02 * scale
+
+
+@pytest.mark.parametrize("frames", [20, 70])
+def test_lift_and_embed_pooled_per_window_equals_keeping_every_joint(lifter, frames):
+    """The flat-memory path (joint mean per window, before blending) gives the numbers of the path that keeps the
+    whole (T, 17, D) representation and averages it afterwards."""
+    kp = make_kp(frames, seed=4)
+    motion, emb = lifter.lift_and_embed(kp, height_m=1.7)
+    motion_full, emb_full = lifter.lift_and_embed(kp, height_m=1.7, keep_per_joint=True)
+    assert emb.per_joint is None and emb_full.per_joint.shape == (frames, 17, emb.per_frame.shape[1])
+    np.testing.assert_allclose(motion.xyz_m, motion_full.xyz_m, atol=1e-6)
+    np.testing.assert_allclose(emb.per_frame, emb_full.per_joint.mean(axis=1), atol=1e-6)
+    np.testing.assert_allclose(emb.pooled, emb_full.pooled, atol=1e-6)
