@@ -58,21 +58,10 @@ def _build(config: str, official_repo: str | None):
 
 
 def count_macs(config: str, frames: int) -> int:
-    """MACs of one forward of one clip (flop counter on meta tensors: no compute, no memory)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    """MACs of one forward of one clip (half of :func:`gaitscope.models.dstformer.flops_per_clip`)."""
+    from gaitscope.models.dstformer import flops_per_clip
 
-    from gaitscope.models.configs import get_config
-    from gaitscope.models.dstformer import DSTformer
-
-    cfg = get_config(config)
-    with torch.device("meta"):
-        model = DSTformer(**cfg.model_kwargs())
-        x = torch.zeros(1, frames, cfg.num_joints, cfg.dim_in)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
-        model(x)
-    return counter.get_total_flops() // 2
+    return flops_per_clip(config, frames) // 2
 
 
 def worker(args: argparse.Namespace) -> None:

@@ -56,21 +56,10 @@ def peak_tflops_for(device_name: str) -> float | None:
 
 
 def flops_per_clip(config: str, frames: int) -> int:
-    """FLOPs of one forward of one clip (flop counter on meta tensors: no compute, no memory)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    """FLOPs of one forward of one clip (:func:`gaitscope.models.dstformer.flops_per_clip`)."""
+    from gaitscope.models.dstformer import flops_per_clip as count
 
-    from gaitscope.models.configs import get_config
-    from gaitscope.models.dstformer import DSTformer
-
-    cfg = get_config(config)
-    with torch.device("meta"):
-        model = DSTformer(**cfg.model_kwargs())
-        x = torch.zeros(1, frames, cfg.num_joints, cfg.dim_in)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
-        model(x)
-    return int(counter.get_total_flops())
+    return count(config, frames)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -226,3 +226,20 @@ class DSTformer(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """All parameters, the raw embeddings included (``thop``-style counters miss those; notes section 1.7)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def flops_per_clip(config: str, frames: int) -> int:
+    """FLOPs (2 per multiply-accumulate) of one forward of one ``frames``-long clip of the named configuration,
+    attention matmuls included; counted by ``torch.utils.flop_counter`` on meta tensors (no compute, no memory)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gaitscope.models.configs import get_config
+
+    cfg = get_config(config)
+    with torch.device("meta"):
+        model = DSTformer(**cfg.model_kwargs())
+        x = torch.zeros(1, frames, cfg.num_joints, cfg.dim_in)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model(x)
+    return int(counter.get_total_flops())
