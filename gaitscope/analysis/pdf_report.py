@@ -85,7 +85,7 @@ class ReportContext:
 def _fmt(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    return f"{value:.{digits}f}"
+    return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: a value that rounds to zero prints "0.0", not "-0.0"
 
 
 def _digits(unit: str) -> int:

@@ -126,3 +126,11 @@ def test_flag_text_of_unreliable_rows_ignores_sides_that_were_not_measured():
     assert grid["step_width"].flag_text == "not measurable here"
     assert grid["step_width"].cells == {"L": "not reported", "R": "not measured"}
     assert grid["cadence"].flag_text == "limited: not flagged"
+
+
+def test_numbers_that_round_to_zero_print_without_a_minus_sign():
+    """A symmetry index of -0.004 % is printed as 0.0, not -0.0 (seen in the demo report)."""
+    from gaitscope.analysis.pdf_report import _fmt
+
+    assert _fmt(-0.004, 1) == "0.0" and _fmt(-0.04, 1) == "0.0"
+    assert _fmt(-0.06, 1) == "-0.1" and _fmt(0.26, 1) == "0.3" and _fmt(-1.0, 2) == "-1.00"
