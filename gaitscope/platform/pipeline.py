@@ -354,16 +354,6 @@ def store_and_export(result: AnalysisResult, database, recording_id: int | None,
     return replace(result, recording_id=recording_id, analysis_id=analysis_id, outputs=outputs)
 
 
-def model_version_of(lifter) -> str:
-    """The version part of the lifter's Motion3D source, as storage records it."""
-    from gaitscope.platform.storage import model_of
-
-    source = getattr(lifter, "source", None)
-    if source is None:
-        source = f"{getattr(lifter, 'name', '')}@{getattr(lifter, 'version', '')}"
-    return model_of(source)[1]
-
-
 def _reuse(database, info: VideoInfo, inputs, out_dir, patient_code, visit_date, height_cm, name: str,
            progress: ProgressFn, kind: str = "video", source_note: str = "",
            on_found: Callable[[], None] | None = None) -> AnalysisResult | None:
