@@ -57,6 +57,22 @@ class ReceivedUpload:
     visit_id: int
 
 
+def _register(s, user: CurrentUser, visit_id: int, noun: str, **recording) -> tuple[int, int]:
+    """Register an upload as a recording of the visit and allow this user to analyse it: (recording, visit) ids.
+
+    A duplicate is reported without the repository's message, which names the other recording's patient, who may
+    be of another site."""
+    from gaitscope.db import access
+
+    try:
+        rec = access.register_upload(s, user, visit_id, **recording)
+    except DuplicateError as exc:
+        raise DuplicateError(f"This {noun} was uploaded before (a file with the same content exists).",
+                             "Open the earlier recording from the patient's history instead.") from exc
+    access.authorize_analysis(s, user, rec.id)
+    return int(rec.id), int(visit_id)
+
+
 def receive_upload(user: CurrentUser, stream: BinaryIO, original_name: str | None, *, patient_code: str,
                    visit_date: date | None = None, notes: str | None = None, size_bytes: int | None = None,
                    url: str | None = None, directory: Path | None = None,
@@ -93,17 +109,10 @@ def receive_upload(user: CurrentUser, stream: BinaryIO, original_name: str | Non
                 visit = access.create_visit(s, user, patient_code, visit_date, notes or None)
                 stored = staged.commit()
                 info = stored.info
-                try:
-                    rec = access.register_upload(
-                        s, user, visit.id, storage_name=stored.storage_name, sha256=stored.sha256,
-                        original_name=stored.original_name, fps=info.fps, duration_s=info.duration_s,
-                        width=info.width, height=info.height, size_bytes=stored.size_bytes)
-                except DuplicateError as exc:
-                    # the repository's message names the other recording's patient, who may be of another site
-                    raise DuplicateError("This video was uploaded before (a file with the same content exists).",
-                                         "Open the earlier recording from the patient's history instead.") from exc
-                access.authorize_analysis(s, user, rec.id)
-                ids = int(rec.id), int(visit.id)
+                ids = _register(s, user, visit.id, "video", storage_name=stored.storage_name,
+                                sha256=stored.sha256, original_name=stored.original_name, fps=info.fps,
+                                duration_s=info.duration_s, width=info.width, height=info.height,
+                                size_bytes=stored.size_bytes)
         except BaseException:
             if stored is not None:
                 stored.path.unlink(missing_ok=True)
@@ -166,16 +175,9 @@ def receive_mocap_upload(user: CurrentUser, stream: BinaryIO, original_name: str
             visit = access.create_visit(s, user, patient_code, visit_date, notes or None)
             target = directory / f"{uuid.uuid4().hex}{suffix}"
             os.replace(tmp, target)
-            try:
-                rec = access.register_upload(
-                    s, user, visit.id, storage_name=target.name, sha256=sha, original_name=shown,
-                    fps=float(motion.fps), duration_s=motion.n_frames / float(motion.fps), width=None, height=None,
-                    size_bytes=size, kind="mocap")
-            except DuplicateError as exc:
-                raise DuplicateError("This file was uploaded before (a file with the same content exists).",
-                                     "Open the earlier recording from the patient's history instead.") from exc
-            access.authorize_analysis(s, user, rec.id)
-            ids = int(rec.id), int(visit.id)
+            ids = _register(s, user, visit.id, "file", storage_name=target.name, sha256=sha, original_name=shown,
+                            fps=float(motion.fps), duration_s=motion.n_frames / float(motion.fps), width=None,
+                            height=None, size_bytes=size, kind="mocap")
     except BaseException:
         if target is not None:
             target.unlink(missing_ok=True)
