@@ -3,7 +3,8 @@
 Order of work (each step in its own module):
 
 1. :mod:`filtering` - fill short gaps (PCHIP), low-pass 6 Hz zero-lag Butterworth;
-2. :mod:`frames` - stride period, body-fixed gait frame (progression / lateral / vertical), turns and
+2. :mod:`vertical` - for 3D in a camera's axes, the camera's roll from the motion (mean trunk);
+   :mod:`frames` - stride period, body-fixed gait frame (progression / lateral / vertical), turns and
    standing trimmed, straight walking bouts;
 3. :mod:`kinematics` - joint angles over time in documented conventions;
 4. :mod:`events` - heel strike / toe off per foot, Zeni et al. 2008, with a quality per event;
@@ -31,11 +32,12 @@ from gaitscope.analysis.kinematics import has_ankle, joint_angles
 from gaitscope.analysis.normative import PCT, CurveReference, NormalRange, SpatiotemporalReference, rom_range
 from gaitscope.analysis.parameters import StrideWindow, build_strides, drop_implausible_strides, summarize
 from gaitscope.analysis.scores import GPS_VARIABLES, TD_GPS_SD_DEG, compute_scores, expected_reference_gps
+from gaitscope.analysis.vertical import estimate_vertical
 from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitCurve, GaitReport, Motion3D, ParameterSummary
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
-ANALYSIS_VERSION = ("gaitscope-analysis 0.3.0 (Zeni 2008 events, ankle toe-off latency, implausible strides left out, "
+ANALYSIS_VERSION = ("gaitscope-analysis 0.3.1 (camera roll from the motion, Zeni 2008 events, ankle toe-off latency, implausible strides left out, "
                     "Baker 2009 per-cycle GVS, 6 Hz Butterworth, Schwartz 2008 bands, ROM bands, GPS normal value)")
 
 #: curve name -> (angle column stem, sided column?)
@@ -55,6 +57,7 @@ CURVES: dict[str, bool] = {
 }
 
 MIN_FRAMES = 8
+NOTED_ROLL_DEG = 1.0  # a camera roll found in the motion is reported from this size on
 LEG_JOINTS = frozenset(J[n] for n in ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
                                       "right_ankle"))
 NOISY_MM = 8.0  # jitter above which per-stride ranges of motion are replaced by the mean curve's range
@@ -115,10 +118,16 @@ def analyze_gait(
     if not usable.any():
         raise AnalysisError("The motion has no valid frame.", "Check the 3D reconstruction of this recording.")
 
-    up = np.asarray(motion.up, dtype=float)
+    up_declared = motion.up
+    if motion.root_relative:  # a camera's axes (lifter output): the phone may be held crooked
+        vertical = estimate_vertical(np.where(usable[:, None, None], xyz, np.nan), motion.up)
+        up_declared = vertical.up
+        if vertical.used and vertical.tilt_deg >= NOTED_ROLL_DEG:
+            warnings.append(vertical.note)
+    up = np.asarray(up_declared, dtype=float)
     stride_s = fr.estimate_stride_period_s(np.where(usable[:, None, None], xyz, np.nan), fps, up)
     frame, frame_warn = fr.build_gait_frame(
-        np.where(usable[:, None, None], xyz, np.nan), fps, motion.up, motion.root_relative, stride_s
+        np.where(usable[:, None, None], xyz, np.nan), fps, up_declared, motion.root_relative, stride_s
     )
     warnings += frame_warn
     state = fr.frame_states(xyz, usable, frame, fps, stride_s)
