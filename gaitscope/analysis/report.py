@@ -272,7 +272,8 @@ def _gps_parameters(scores, curves, cref: CurveReference) -> tuple[ParameterSumm
     return tuple(out)
 
 
-def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:
+def on_source_timeline(report: GaitReport, first_frame: int, *, frame_index: np.ndarray | None = None,
+                       time_s: np.ndarray | None = None) -> GaitReport:
     """``report`` with its frames and times counted from the start of the source instead of from the motion's
     first row.
 
@@ -282,9 +283,16 @@ def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:
     ``frame`` index and ``time_s`` column) are shifted; everything else (durations, parameters, curves) does not
     depend on where the clock starts. Times stay ``frame / fps`` (sub-frame event times shift by the same
     ``first_frame / fps``).
+
+    A variable-frame-rate video's rows are on an even clock that drifts from the video's own frames wherever the
+    rate changes; then ``frame_index`` (the video frame of each row) and ``time_s`` (each row's time on the
+    video's clock, :attr:`~gaitscope.records.Keypoints2D.time_s`) map every row instead: an event at a fractional
+    row gets the time interpolated between its rows and the video frame of the nearest row.
     """
     from dataclasses import replace
 
+    if time_s is not None and frame_index is not None:
+        return _on_video_clock(report, np.asarray(frame_index), np.asarray(time_s, dtype=float))
     off = int(first_frame)
     if off == 0:
         return report
@@ -301,6 +309,34 @@ def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:
         angles.index = angles.index + off
         if "time_s" in angles:
             angles["time_s"] = angles["time_s"] + dt
+    return replace(report, events=events, strides=strides, angles=angles)
+
+
+def _on_video_clock(report: GaitReport, frame_index: np.ndarray, time_s: np.ndarray) -> GaitReport:
+    """:func:`on_source_timeline` for rows with their own video frame and time (variable frame rate)."""
+    from dataclasses import replace
+
+    n = len(frame_index)
+    if len(time_s) != n or n < 1:
+        raise ValueError(f"frame_index and time_s must have one entry per row, got {n} and {len(time_s)}")
+    rows = np.arange(n, dtype=float)
+
+    def frame_of(row: float) -> int:
+        return int(frame_index[int(np.clip(round(row), 0, n - 1))])
+
+    fps = float(report.fps)
+    events = tuple(replace(e, frame=frame_of(e.time_s * fps), time_s=float(np.interp(e.time_s * fps, rows, time_s)))
+                   for e in report.events)
+    strides = tuple(replace(s, start_frame=frame_of(s.start_frame), end_frame=frame_of(s.end_frame),
+                            toe_off_frame=None if s.toe_off_frame is None else frame_of(s.toe_off_frame))
+                    for s in report.strides)
+    angles = report.angles
+    if angles is not None:
+        angles = angles.copy()
+        idx = np.clip(np.asarray(angles.index, dtype=int), 0, n - 1)
+        if "time_s" in angles:
+            angles["time_s"] = time_s[idx]
+        angles.index = pd.Index(frame_index[idx], name=angles.index.name)
     return replace(report, events=events, strides=strides, angles=angles)
 
 
