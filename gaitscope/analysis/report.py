@@ -155,7 +155,9 @@ def analyze_gait(
     if not windows:
         raise AnalysisError(
             f"No complete stride (heel strike to heel strike of the same foot) was found in {t / fps:.1f} s of "
-            f"motion ({len(events)} gait events detected).",
+            f"motion ({len(events)} gait events detected)"
+            + (f"; {len(dropped)} found could not be real and were left out ({' '.join(dropped)})" if dropped else "")
+            + ".",
             "The recording is too short or the subject is not walking; record several strides of steady walking.",
         )
     sides = {w.stride.side for w in windows}

@@ -78,6 +78,7 @@ def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     from gaitscope.analysis import frames as fr
     from gaitscope.analysis.filtering import smooth_and_fill
     from gaitscope.analysis.kinematics import joint_angles
+    from gaitscope.analysis.vertical import estimate_vertical
     from gaitscope.skeleton import FOOT_POINTS
 
     fps = float(motion.fps)
@@ -94,8 +95,9 @@ def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     feet = {k: smooth_and_fill(np.asarray(motion.feet[k], float), valid, fps)[0] for k in FOOT_POINTS
             if k in motion.feet}
     masked = np.where(usable[:, None, None], xyz, np.nan)
-    stride_s = fr.estimate_stride_period_s(masked, fps, np.asarray(motion.up))
-    frame, _ = fr.build_gait_frame(masked, fps, motion.up, motion.root_relative, stride_s)
+    up = estimate_vertical(masked, motion.up).up if motion.root_relative else motion.up  # as analyze_gait does
+    stride_s = fr.estimate_stride_period_s(masked, fps, np.asarray(up))
+    frame, _ = fr.build_gait_frame(masked, fps, up, motion.root_relative, stride_s)
     state = fr.frame_states(xyz, usable, frame, fps, stride_s)
     spans = [(b.start, b.stop) for b in fr.split_bouts(state, fps, min_s=stride_s)]
     if not spans:  # a lab trial shorter than the stride-long bout the full analysis asks for: take it whole
