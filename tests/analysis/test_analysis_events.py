@@ -151,7 +151,8 @@ def test_heel_strikes_alternate_and_keep_their_time_when_the_legs_are_swapped_fo
     swapped = detect_events(_swap_labels(xyz, lo, hi), _frame(len(xyz)), FPS, PERIOD / FPS, [(0, len(xyz))])
     hs = [e for e in swapped if e.kind == "heel_strike"]
     assert all(a.side != b.side for a, b in zip(hs, hs[1:]))
-    truth = sorted((10.3 + k * PERIOD / 2 + LAT, "L" if k % 2 == 0 else "R") for k in range(14) if 10.3 + k * PERIOD / 2 < 239)
+    truth = sorted((10.3 + k * PERIOD / 2 + LAT, "L" if k % 2 == 0 else "R")
+                   for k in range(14) if 10.3 + k * PERIOD / 2 < 239)
     assert [e.side for e in hs] == [s for _, s in truth]
     assert np.allclose([e.time_s * FPS for e in hs], [t for t, _ in truth], atol=0.15)
     to_clean = [(e.side, round(e.time_s * FPS, 1)) for e in clean if e.kind == "toe_off"]

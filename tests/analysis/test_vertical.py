@@ -60,7 +60,7 @@ def test_a_rolled_camera_no_longer_shows_as_step_width_and_obliquity():
     estimate, both match the walker's truth as from a level camera (within 1 deg and 1.5 cm)."""
     from gaitscope.analysis.report import analyze_gait
 
-    w, rolled, _ = _rolled(6, 12.0)
+    _, rolled, _ = _rolled(6, 12.0)
     level = dataclasses.replace(rolled, xyz_m=rolled.xyz_m @ rotation("x", 12.0))  # undo the roll: truth's axes
     a, b = analyze_gait(rolled), analyze_gait(level)
     ob_a = a.angles["pelvis_obliquity_L"].mean()
