@@ -113,6 +113,12 @@ def test_a_variable_rate_walk_has_the_walkers_stride_time(tmp_path):
     stride_times = [s.stride_time_s for s in result.report.strides]
     assert len(stride_times) >= 3
     np.testing.assert_allclose(stride_times, truth, rtol=0.05)
+    # events carry the video's own frames and clock (the frames and times the test wrote), not even-clock rows
+    written = times[keep]
+    truth_hs = [e.time_s for e in walk.truth.events if e.kind == "heel_strike"]
+    for e in (e for e in result.report.events if e.kind == "heel_strike"):
+        assert abs(written[e.frame] - e.time_s) <= 0.5 / 15 + 0.5 / info.fps + 1e-6
+        assert min(abs(t - e.time_s) for t in truth_hs) < 3.0 / 30  # BlazePose + lifter: within 3 frames
 
 
 def test_events_on_a_vfr_video_carry_the_videos_own_frames_and_times(tmp_path):
