@@ -57,6 +57,24 @@ TOE_OFF_ANKLE_LATENCY_S = 0.025
 STEP_SPACING = 0.3
 #: Consecutive heel strikes farther apart than this many median steps: a step was missed there.
 MAX_STEP_GAP_RATIO = 1.6
+#: Walking within this angle (deg) of a camera's optical axis is a frontal or back view (:func:`walks_along_depth`).
+DEPTH_VIEW_DEG = 25.0
+
+
+def walks_along_depth(frame: GaitFrame, root_relative: bool) -> bool:
+    """True for 3D in a camera's axes (lifter output: x right, y down, z away from the camera) whose walking
+    direction is within :data:`DEPTH_VIEW_DEG` of the optical axis: a frontal or back view.
+
+    There the feet's fore-aft order rests on the lifter's depth, its weakest axis, while left and right are
+    plain in the image, so events follow each labelled foot. Measured on the rendered frontal and back views of
+    real motion: the label-free front-foot strikes raised spurious heel strikes from 3 to 7 (frontal) and
+    spurious toe offs from 14 to 22 (back) of 72.
+    """
+    if not root_relative:
+        return False
+    along = np.abs(np.asarray(frame.forward)[:, 2])
+    along = along[np.isfinite(along)]
+    return bool(along.size and float(np.median(along)) > np.cos(np.radians(DEPTH_VIEW_DEG)))
 
 
 @dataclass(frozen=True)
@@ -113,8 +131,13 @@ def detect_events(
     bouts: list[tuple[int, int]],
     feet: dict[str, np.ndarray] | None = None,
     measured: np.ndarray | None = None,
+    label_free: bool = True,
 ) -> tuple[GaitEvent, ...]:
     """Zeni events inside each bout ``[start, stop)``, sorted by time, with a quality per event.
+
+    ``label_free``: find strikes on the front foot and alternate them (:func:`_sided_peaks`); False: peaks of
+    each labelled foot's own signal, for views where the fore-aft order of the feet rests on depth
+    (:func:`walks_along_depth`).
 
     ``measured`` (T,) is False where a frame was missing in the input and has been interpolated; an event
     within 2 frames of such a frame has its quality halved (its timing rests on interpolated positions).
@@ -128,7 +151,11 @@ def detect_events(
     }
     for a, b in bouts:
         found: dict[tuple[str, str], list[_Peak]] = {(s, k): [] for s in _PREFIX for k in ("heel_strike", "toe_off")}
-        for (side, kind), peak in _sided_peaks(signals, a, b, int(STEP_SPACING * stride_s * fps)):
+        if label_free:
+            sided = _sided_peaks(signals, a, b, int(STEP_SPACING * stride_s * fps))
+        else:
+            sided = [(key, p) for key, sig in signals.items() for p in _find(sig[a:b], int(0.6 * stride_s * fps))]
+        for (side, kind), peak in sided:
             shift = latency_s[(side, kind)] * fps
             found[(side, kind)].append(
                 _Peak(int(round(peak.time_frame + a + shift)), peak.time_frame + a + shift, peak.prominence))

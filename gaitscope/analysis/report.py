@@ -150,7 +150,8 @@ def analyze_gait(
     angles[~usable] = np.nan
     angles = angles.loc[:, angles.notna().any()]  # angles the source cannot give (no such joints)
     events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None,
-                              measured=valid & np.all(np.isfinite(xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2)))
+                              measured=valid & np.all(np.isfinite(xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2)),
+                              label_free=not ev.walks_along_depth(frame, motion.root_relative))
     windows, dropped = drop_implausible_strides(build_strides(events, xyz, frame, fps, bouts, angles, feet or None))
     warnings += dropped
     if not windows:

@@ -103,7 +103,8 @@ def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     if not spans:  # a lab trial shorter than the stride-long bout the full analysis asks for: take it whole
         idx = np.flatnonzero(usable)
         spans = [(int(idx[0]), int(idx[-1]) + 1)] if len(idx) else []
-    events = ev.detect_events(xyz, frame, fps, stride_s, spans, feet or None)
+    events = ev.detect_events(xyz, frame, fps, stride_s, spans, feet or None,
+                              label_free=not ev.walks_along_depth(frame, motion.root_relative))
     angles = joint_angles(xyz, frame, feet or None)
     angles[~usable] = np.nan
     angles = angles.loc[:, angles.notna().any()]

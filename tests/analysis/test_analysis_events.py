@@ -158,3 +158,24 @@ def test_heel_strikes_alternate_and_keep_their_time_when_the_legs_are_swapped_fo
     to_clean = [(e.side, round(e.time_s * FPS, 1)) for e in clean if e.kind == "toe_off"]
     to_swapped = [(e.side, round(e.time_s * FPS, 1)) for e in swapped if e.kind == "toe_off"]
     assert to_swapped == to_clean
+
+
+@pytest.mark.parametrize("yaw,frontal", [(0.0, False), (40.0, False), (90.0, True), (-85.0, True)])
+def test_frontal_and_back_views_keep_the_labelled_feet(yaw, frontal):
+    """Walking along the camera's depth (within 25 deg of the optical axis) the fore-aft order of the feet rests
+    on the lifter's weakest axis: events then follow the labelled feet. Side (0 deg) and oblique (40 deg)
+    views use the front foot. World-frame motion (motion capture) is never a camera view."""
+    from analysis_helpers import to_camera_root_relative
+
+    from gaitscope.analysis.events import walks_along_depth
+    from gaitscope.analysis.frames import build_gait_frame
+
+    walker = pytest.importorskip("gaitscope.synthetic.walker", reason="the synthetic walker is not in this checkout")
+    from gaitscope.synthetic.truth import WalkParams
+
+    w = walker.simulate_walk(WalkParams(seed=3))
+    m = to_camera_root_relative(w.motion, yaw_deg=yaw)
+    f, _ = build_gait_frame(m.xyz_m, m.fps, m.up, True, 1.1)
+    assert walks_along_depth(f, True) is frontal
+    fw, _ = build_gait_frame(w.motion.xyz_m, w.motion.fps, w.motion.up, False, 1.1)
+    assert walks_along_depth(fw, False) is False
