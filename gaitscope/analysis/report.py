@@ -119,12 +119,9 @@ def analyze_gait(
     if not usable.any():
         raise AnalysisError("The motion has no valid frame.", "Check the 3D reconstruction of this recording.")
 
-    up_declared = motion.up
-    if motion.root_relative:  # a camera's axes (lifter output): the phone may be held crooked
-        vertical = estimate_vertical(np.where(usable[:, None, None], xyz, np.nan), motion.up)
-        up_declared = vertical.up
-        if vertical.used and vertical.tilt_deg >= NOTED_ROLL_DEG:
-            warnings.append(vertical.note)
+    up_declared, roll_note = camera_vertical(np.where(usable[:, None, None], xyz, np.nan), motion)
+    if roll_note:
+        warnings.append(roll_note)
     up = np.asarray(up_declared, dtype=float)
     stride_s = fr.estimate_stride_period_s(np.where(usable[:, None, None], xyz, np.nan), fps, up)
     frame, frame_warn = fr.build_gait_frame(
@@ -247,6 +244,26 @@ def analyze_gait(
         warnings=tuple(warnings),
         angles=angles,
     )
+
+
+def camera_vertical(xyz: np.ndarray, motion: Motion3D) -> tuple[tuple[float, float, float], str | None]:
+    """The vertical to analyse ``xyz`` (smoothed, NaN where unusable) with, and the note to report, if any.
+
+    World-frame motion (motion capture, the walker) keeps its declared vertical. In a camera's axes (lifter
+    output) the camera's roll about the walking direction is estimated from the motion
+    (:func:`~gaitscope.analysis.vertical.estimate_vertical`), except in frontal and back views: there the
+    walking line it turns about rests on the lifter's depth, and the estimate made the rendered back views'
+    toe offs worse (spurious 14 -> 28 of 72), so the declared vertical stays.
+    """
+    if not motion.root_relative:
+        return motion.up, None
+    stride_s = fr.estimate_stride_period_s(xyz, motion.fps, np.asarray(motion.up, dtype=float))
+    frame, _ = fr.build_gait_frame(xyz, motion.fps, motion.up, True, stride_s)
+    if ev.walks_along_depth(frame, True):
+        return motion.up, None
+    vertical = estimate_vertical(xyz, motion.up)
+    note = vertical.note if vertical.used and vertical.tilt_deg >= NOTED_ROLL_DEG else None
+    return vertical.up, note
 
 
 def _gps_parameters(scores, curves, cref: CurveReference) -> tuple[ParameterSummary, ...]:

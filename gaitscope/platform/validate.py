@@ -78,7 +78,7 @@ def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     from gaitscope.analysis import frames as fr
     from gaitscope.analysis.filtering import smooth_and_fill
     from gaitscope.analysis.kinematics import joint_angles
-    from gaitscope.analysis.vertical import estimate_vertical
+    from gaitscope.analysis.report import camera_vertical
     from gaitscope.skeleton import FOOT_POINTS
 
     fps = float(motion.fps)
@@ -95,7 +95,7 @@ def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     feet = {k: smooth_and_fill(np.asarray(motion.feet[k], float), valid, fps)[0] for k in FOOT_POINTS
             if k in motion.feet}
     masked = np.where(usable[:, None, None], xyz, np.nan)
-    up = estimate_vertical(masked, motion.up).up if motion.root_relative else motion.up  # as analyze_gait does
+    up, _ = camera_vertical(masked, motion)  # as analyze_gait does
     stride_s = fr.estimate_stride_period_s(masked, fps, np.asarray(up))
     frame, _ = fr.build_gait_frame(masked, fps, up, motion.root_relative, stride_s)
     state = fr.frame_states(xyz, usable, frame, fps, stride_s)
