@@ -252,8 +252,8 @@ def camera_vertical(xyz: np.ndarray, motion: Motion3D) -> tuple[tuple[float, flo
     World-frame motion (motion capture, the walker) keeps its declared vertical. In a camera's axes (lifter
     output) the camera's roll about the walking direction is estimated from the motion
     (:func:`~gaitscope.analysis.vertical.estimate_vertical`), except in frontal and back views: there the
-    walking line it turns about rests on the lifter's depth, and the estimate made the rendered back views'
-    toe offs worse (spurious 14 -> 28 of 72), so the declared vertical stays.
+    walking line it turns about rests on the lifter's depth, its weakest axis, so the declared vertical stays
+    (a reasoned choice; on the rendered back views it made no measurable difference either way).
     """
     if not motion.root_relative:
         return motion.up, None
