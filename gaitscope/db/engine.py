@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,12 +32,16 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def gaitscope_home() -> Path:
     """``$GAITSCOPE_HOME`` or ``~/.gaitscope``: where the embedded database and uploads live."""
-    return Path(os.environ.get("GAITSCOPE_HOME") or Path.home() / ".gaitscope")
+    from gaitscope.settings import settings
+
+    return settings().home or Path.home() / ".gaitscope"
 
 
 def default_url() -> str:
     """The URL used when none is given: ``$GAITSCOPE_DB_URL`` or the embedded SQLite file."""
-    env = os.environ.get("GAITSCOPE_DB_URL")
+    from gaitscope.settings import settings
+
+    env = settings().db_url
     if env:
         return env
     return f"sqlite:///{gaitscope_home() / 'gaitscope.db'}"

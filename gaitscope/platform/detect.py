@@ -79,7 +79,9 @@ def resolve_engine(engine: str | None = None) -> str:
     """
     from gaitscope.platform.blazepose_litert import litert_available
 
-    choice = (engine or os.environ.get("GAITSCOPE_POSE_ENGINE") or "auto").strip().lower()
+    from gaitscope.settings import settings
+
+    choice = (engine or settings().pose_engine or "auto").strip().lower()
     if choice not in ENGINES:
         raise GaitscopeError(f"Unknown pose engine '{choice}'.", f"Use one of: {', '.join(ENGINES)}.")
     if choice == "auto":

@@ -3,7 +3,6 @@ signed-in user and which pages each role may open."""
 
 from __future__ import annotations
 
-import os
 import re
 import functools
 from contextlib import contextmanager
@@ -46,7 +45,9 @@ def db_url() -> str:
     """``$GAITSCOPE_DB_URL`` or the embedded SQLite file (read on every rerun, so tests can point it elsewhere)."""
     from gaitscope.ui.data import default_db_url
 
-    return os.environ.get("GAITSCOPE_DB_URL") or default_db_url()
+    from gaitscope.settings import settings
+
+    return settings().db_url or default_db_url()
 
 
 @contextmanager
