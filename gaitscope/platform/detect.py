@@ -78,7 +78,6 @@ def resolve_engine(engine: str | None = None) -> str:
     is not installed is an error (a silent fallback would change the 2D noise behind a user's back).
     """
     from gaitscope.platform.blazepose_litert import litert_available
-
     from gaitscope.settings import settings
 
     choice = (engine or settings().pose_engine or "auto").strip().lower()

@@ -165,7 +165,6 @@ def ensure_worker(db_url: str) -> bool:
         if db_jobs.live_workers(database(db_url), _analysis_worker_fresh_s()):
             return False
         from gaitscope.platform.worker import Worker
-
         from gaitscope.settings import settings
 
         worker = Worker(db_url, kind="app", poll_s=1.0, stale_s=settings().stale_s)

@@ -5,7 +5,7 @@ import pytest
 
 from gaitscope.analysis.events import detect_events
 from gaitscope.analysis.frames import GaitFrame
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 
 FPS = 30.0
 PERIOD = 33.0  # frames per stride

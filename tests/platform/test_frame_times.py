@@ -7,7 +7,6 @@ walker's own stride time.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from fractions import Fraction
 
 import av

@@ -15,9 +15,9 @@ from ui_app_helpers import plain as _plain  # noqa: E402
 from ui_app_helpers import texts as _texts  # noqa: E402
 from ui_app_helpers import user_of as _user  # noqa: E402
 
+from gaitscope.ui import data, jobs  # noqa: E402
 from gaitscope.ui.components import PAGE_RESULTS, PAGE_UPLOAD  # noqa: E402
 from gaitscope.ui.demo_data import DEMO_SITE  # noqa: E402
-from gaitscope.ui import data, jobs  # noqa: E402
 
 
 def test_app_starts_on_an_empty_database_and_shows_demo_patients(env):
