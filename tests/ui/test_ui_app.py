@@ -148,7 +148,6 @@ def test_upload_refuses_a_file_that_is_not_a_video(env):
 
 
 def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
-    pytest.importorskip("gaitscope.platform.video", reason="the video ingest module is not available yet")
     from gaitscope.platform.uploads import leftover_temp_files
     from gaitscope.ui.uploads import uploads_dir
 
