@@ -6,7 +6,7 @@ variable is declared once, with its type, default and meaning (:class:`Settings`
 table in ``docs/settings.md`` is generated from these declarations (a test keeps them equal).
 
 Every room may import this module (models/ and analysis/ included): it imports nothing of gaitscope but
-:mod:`gaitscope.errors`, and pydantic-settings only (about 0.1 s; readers import it inside the function that
+:mod:`gaitscope.errors`, and pydantic-settings only (0.1-0.2 s; readers import it inside the function that
 reads a setting, so a process that reads none never pays it).
 
 :func:`settings` reads the environment once and returns the same frozen object until a ``GAITSCOPE_*`` variable
