@@ -175,4 +175,53 @@ def case_rows(cr: CaseResult) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["CaseResult", "EDGE_S", "case_rows", "evaluate_case"]
+def _leg(case: VideoCase, side: str) -> str:
+    """"near"/"far" of a leg in a side or oblique view, the side itself in frontal/back views, "both" for both."""
+    if side not in ("L", "R"):
+        return "both"
+    if case.near_side is None:
+        return side
+    return "near" if side == case.near_side else "far"
+
+
+def parameter_rows(cr: CaseResult) -> list[dict[str, Any]]:
+    """One row per parameter the test measured (derived ones included): the test's value, stride SD and number
+    of strides beside the reference value, for fitting and checking the error model of the 95 % intervals
+    (:mod:`gaitscope.analysis.intervals`, issue 21). The reference value is the one ``gaitscope validate``
+    compares with (force-plate steps where the trial has plates, else the markers' own analysis)."""
+    case = cr.case
+    ref = {(p.name, p.side): p.reference for p in cr.result.parameters}
+    ref_all = {(p.name, p.side): p.value for p in cr.reference.parameters}
+    base = {"case": case.name, "trial": case.trial, "view": case.view, "camera": case.camera, "fps": case.fps,
+            "view_deg": cr.meta.get("view_deg", float("nan")), "full_analysis": cr.full_analysis}
+    rows = []
+    for p in cr.test.parameters:
+        r = ref.get((p.name, p.side), ref_all.get((p.name, p.side), float("nan")))
+        if not (math.isfinite(p.value) and math.isfinite(r)):
+            continue
+        rows.append({**base, "name": p.name, "side": p.side, "leg": _leg(case, p.side), "unit": p.unit,
+                     "value": float(p.value), "sd": float(p.sd), "n": int(p.n), "reference": float(r)})
+    return rows
+
+
+def curve_rows(cr: CaseResult) -> list[dict[str, Any]]:
+    """One row per curve and % of the gait cycle that both analyses have: the test's mean, SD over strides and
+    number of strides beside the reference's mean (each cut at its own heel strikes)."""
+    case = cr.case
+    ref = {(c.name, c.side): c for c in cr.reference.curves}
+    base = {"case": case.name, "trial": case.trial, "view": case.view, "camera": case.camera, "fps": case.fps}
+    rows = []
+    for c in cr.test.curves:
+        rc = ref.get((c.name, c.side))
+        if rc is None:
+            continue
+        for i, pct in enumerate(np.asarray(c.pct, float)):
+            m, r = float(c.mean[i]), float(rc.mean[i])
+            if math.isfinite(m) and math.isfinite(r):
+                rows.append({**base, "name": c.name, "side": c.side, "leg": _leg(case, c.side), "unit": c.unit,
+                             "pct": float(pct), "value": m, "sd": float(c.sd[i]), "n": int(c.n_strides),
+                             "reference": r})
+    return rows
+
+
+__all__ = ["CaseResult", "EDGE_S", "case_rows", "curve_rows", "evaluate_case", "parameter_rows"]
