@@ -22,8 +22,10 @@ reads short). The reported value is never shifted: a clinician must see the numb
 correction learned on 11 trials of mostly healthy adults need not hold for this patient. Instead the interval is
 stretched towards the corrected value: ``[min(v, v - b) - h, max(v, v - b) + h]``. It therefore contains both the
 measured value and the value the evaluation says is more likely, and is asymmetric where the bias is large (the
-``ci_note`` gives the bias). Calibration (``docs/validation.md``): fitted on some trials, the intervals are checked
-on the others (leave one trial out); they must cover the reference in 90-98 % of cases.
+``ci_note`` gives the bias). An interval is cut where no walk can be (:func:`physical_limits`).
+
+Calibration (``docs/validation.md``): fitted on some trials, the intervals are checked on the others (leave one
+trial out); they must cover the reference in 90-98 % of cases.
 """
 
 from __future__ import annotations
@@ -136,14 +138,36 @@ def leg_key(side: str, quality: RecordingQuality | None) -> str:
     return side
 
 
-def _combine(value, half_s, entry: ModelError | None):
-    """(low, high) of ``value`` (scalar or array) from the stride half-width (NaN = absent) and a model entry."""
+#: what a real walk allows: an interval is cut at these limits (a symmetry ratio below 1, a negative stride
+#: length or a stance above 100 % is no possible truth); names not listed, and step width, are not cut
+_PERCENT = ("stance_pct", "swing_pct", "double_support_pct")
+_NON_NEGATIVE = ("cadence", "speed", "stride_time", "step_time", "stride_length", "step_length", "knee_rom",
+                 "hip_rom", "arm_swing", "gps")
+
+
+def physical_limits(name: str) -> tuple[float, float]:
+    """(lowest, highest) possible value of a parameter."""
+    if name.endswith("_symmetry_ratio"):
+        return 1.0, math.inf
+    if name.endswith("_cv"):
+        return 0.0, math.inf
+    if name in _PERCENT:
+        return 0.0, 100.0
+    if name in _NON_NEGATIVE:
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def _combine(value, half_s, entry: ModelError | None, name: str = ""):
+    """(low, high) of ``value`` (scalar or array) from the stride half-width (NaN = absent) and a model entry,
+    cut at the parameter's :func:`physical_limits`."""
     hs = np.nan_to_num(np.asarray(half_s, float), nan=0.0)
     hm = model_half_width(entry) if entry is not None else 0.0
     h = np.sqrt(hs ** 2 + hm ** 2)
     bias = entry.bias if entry is not None else 0.0
     v = np.asarray(value, float)
-    return np.minimum(v, v - bias) - h, np.maximum(v, v - bias) + h
+    lowest, highest = physical_limits(name)
+    return np.maximum(np.minimum(v, v - bias) - h, lowest), np.minimum(np.maximum(v, v - bias) + h, highest)
 
 
 def parameter_interval(p: ParameterSummary, quality: RecordingQuality | None,
@@ -164,7 +188,7 @@ def parameter_interval(p: ParameterSummary, quality: RecordingQuality | None,
         parts.append(f"model error not measured for this parameter in a {view} view: interval too narrow")
     if not math.isfinite(half_s) and entry is None:
         return float("nan"), float("nan"), "no interval: " + "; ".join(parts[-1:] or ["fewer than 2 strides"])
-    lo, hi = _combine(p.value, half_s, entry)
+    lo, hi = _combine(p.value, half_s, entry, p.name)
     return float(lo), float(hi), "; ".join(parts)
 
 
@@ -222,8 +246,10 @@ def _intervals(rows: pd.DataFrame, model: ErrorModel, kind: str) -> tuple[np.nda
     h = np.sqrt(np.nan_to_num(hs, nan=0.0) ** 2 + hm ** 2)
     v = rows["value"].to_numpy(float)
     ok = has_model | np.isfinite(hs)
-    lo = np.where(ok, np.minimum(v, v - bias) - h, np.nan)
-    hi = np.where(ok, np.maximum(v, v - bias) + h, np.nan)
+    limits = np.array([physical_limits(nm) if kind == "parameter" else (-math.inf, math.inf)
+                       for nm in rows["name"]], float).reshape(-1, 2)
+    lo = np.where(ok, np.maximum(np.minimum(v, v - bias) - h, limits[:, 0]), np.nan)
+    hi = np.where(ok, np.minimum(np.maximum(v, v - bias) + h, limits[:, 1]), np.nan)
     return lo, hi
 
 
