@@ -25,10 +25,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gaitscope.analysis.intervals import (  # noqa: E402
-    ERROR_MODEL_PATH, coverage_table, fit_error_model, leave_one_trial_out, write_error_model,
+from gaitscope.analysis.intervals import (
+    ERROR_MODEL_PATH,
+    coverage_table,
+    fit_error_model,
+    leave_one_trial_out,
+    write_error_model,
 )
-from gaitscope.records import ErrorModel  # noqa: E402
+from gaitscope.records import ErrorModel
 
 #: the parameters a clinician reads (the table of docs/validation.md); derived ones are in the overall figure
 MAIN = ["cadence", "speed", "stride_time", "step_time", "stride_length", "step_length", "stance_pct", "swing_pct",
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         prov = (f"error model of the 95 % intervals (gaitscope.analysis.intervals): test - reference of the video "
                 f"evaluation of real motion, per view, quantity and leg; fitted {dt.date.today().isoformat()}",
                 "command: benchmarks/video_accuracy.py --views side oblique --no-real-clip --param-csv "
-                f"runs/h21ci/params.csv; benchmarks/error_model.py runs/h21ci/params.csv --write",
+                "runs/h21ci/params.csv; benchmarks/error_model.py runs/h21ci/params.csv --write",
                 f"cases: {params['case'].nunique()} ({views}); trials: "
                 + ", ".join(sorted(Path(t).name for t in params["trial"].unique())))
         p = fit_error_model(params, "parameter")

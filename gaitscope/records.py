@@ -416,7 +416,8 @@ class GaitReport:
                     }
                 )
             )
-        cols = ["curve", "side", "unit", "pct", "mean", "sd", "normal_mean", "normal_sd", "n_strides", "ci_low", "ci_high"]
+        cols = ["curve", "side", "unit", "pct", "mean", "sd", "normal_mean", "normal_sd", "n_strides", "ci_low",
+                "ci_high"]
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
 

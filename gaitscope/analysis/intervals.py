@@ -31,16 +31,23 @@ trial out); they must cover the reference in 90-98 % of cases.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gaitscope.records import ErrorModel, GaitCurve, GaitReport, ModelError, ParameterSummary, RecordingQuality
+from gaitscope.records import (
+    ErrorModel,
+    GaitCurve,
+    GaitReport,
+    ModelError,
+    ParameterSummary,
+    RecordingQuality,
+)
 
 ERROR_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "error_model.csv"
 LEVEL = 0.95

@@ -402,7 +402,8 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     fig = report_plots.curves_figure(report)
     if fig is not None:
         shown = [c for c in report.curves if c.name.startswith(report_plots.PDF_CURVE_PREFIXES)]
-        note = Paragraph(escape("Left red, right blue, reference band grey. " + report_plots.reference_note(shown)),
+        note = Paragraph(escape("Left red, right blue, each lightly shaded over its 95 % band; reference band grey. "
+                                + report_plots.reference_note(shown)),
                          st["small"])
         story.append(KeepTogether([heading, _image(report_plots.figure_png(fig), width), note]))
     else:

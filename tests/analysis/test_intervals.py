@@ -19,7 +19,6 @@ from scipy import stats
 from gaitscope.analysis.intervals import (
     apply_intervals,
     fit_error_model,
-    leave_one_trial_out,
     parameter_interval,
     read_error_model,
     shipped_error_model,
@@ -152,36 +151,3 @@ def test_pdf_flag_column_keeps_words_whole(side_report, tmp_path):
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(str(pdf)).pages).split())
     assert "measu rable" not in text  # the word was split over two lines of the cell
     assert re.search(r"Step width m not reported not reported not reported [0-9.\- ]*not measurable here", text)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Calibration on video of real motion
-# ---------------------------------------------------------------------------------------------------------
-
-#: the held-out trials with complete strides (every parameter measured), side views, 16 cases
-CALIBRATION_TRIALS = ("bmclab/data/Gait.c3d", "bmclab/data/walk1.trc",
-                      "camargo2021_circuit/levelground_ccw_fast_01_01.trc")
-
-
-@pytest.mark.realdata  # about 30-60 s with the cache of benchmarks/video_accuracy.py (runs/video_eval)
-def test_intervals_cover_the_markers_in_90_to_98_percent_of_held_out_trials(tmp_path):
-    from gaitscope.platform.real_motion_video import CACHE_DIR, DEFAULT_MOCAP_DIR, default_cases
-
-    missing = [t for t in CALIBRATION_TRIALS if not (DEFAULT_MOCAP_DIR / t).exists()]
-    if missing:
-        pytest.skip(f"motion capture not found at {DEFAULT_MOCAP_DIR} ({', '.join(missing)}; needs ../shared/data)")
-    from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.video_eval import evaluate_case, parameter_rows
-
-    cache = CACHE_DIR if CACHE_DIR.is_dir() else tmp_path  # without the cache: rendered here (minutes)
-    lifter = load_lifter()
-    rows = []
-    for case in default_cases(("side",), (30.0, 60.0), CALIBRATION_TRIALS):
-        rows += parameter_rows(evaluate_case(case, lifter, cache_dir=cache))
-    rows = pd.DataFrame(rows)
-    assert rows["case"].nunique() == 16 and rows["trial"].nunique() == 3
-    checked = leave_one_trial_out(rows)  # each trial's intervals from a model fitted on the other two
-    ok = checked[checked["has_ci"]]
-    assert len(ok) > 500
-    coverage = 100 * ok["covered"].mean()
-    assert 90.0 <= coverage <= 98.0, coverage
