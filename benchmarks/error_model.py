@@ -66,6 +66,10 @@ def print_report(checked: pd.DataFrame, checked_c: pd.DataFrame | None) -> None:
                                                          for r in per.itertuples(index=False)))
     ok = checked[checked["has_ci"]]
     print(f"\noverall (all views, all parameters): {100 * ok['covered'].mean():.1f} % of {len(ok)} intervals")
+    full = ok[ok["full_analysis"].astype(bool)]
+    print(f"cases with a complete stride (what the product reports; the others are partial analyses of 1.3-s lab "
+          f"trials): {100 * full['covered'].mean():.1f} % of {len(full)} intervals, "
+          f"{full['case'].nunique()} cases")
     if checked_c is not None:
         for view, v in checked_c.groupby("view", sort=False):
             ok = v[v["has_ci"]]
@@ -87,10 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     print_report(checked, checked_c)
     if args.write:
         views = ", ".join(f"{v} {params[params['view'] == v]['case'].nunique()}" for v in params["view"].unique())
+        rendered = " ".join(dict.fromkeys(params.get("rendered_view", params["view"])))
         prov = (f"error model of the 95 % intervals (gaitscope.analysis.intervals): test - reference of the video "
-                f"evaluation of real motion, per view, quantity and leg; fitted {dt.date.today().isoformat()}",
-                "command: benchmarks/video_accuracy.py --views side oblique --no-real-clip --param-csv "
-                "runs/h21ci/params.csv; benchmarks/error_model.py runs/h21ci/params.csv --write",
+                "evaluation of real motion, per estimated view class, quantity and leg; fitted "
+                f"{dt.date.today().isoformat()}",
+                f"command: benchmarks/video_accuracy.py --views {rendered} --no-real-clip --param-csv {args.params}; "
+                f"benchmarks/error_model.py {args.params} --write",
                 f"cases: {params['case'].nunique()} ({views}); trials: "
                 + ", ".join(sorted(Path(t).name for t in params["trial"].unique())))
         p = fit_error_model(params, "parameter")
