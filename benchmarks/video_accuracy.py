@@ -21,6 +21,10 @@ the shortest step length -- facts anyone can check by stepping through the video
 
     nice -n 10 .venv/bin/python benchmarks/video_accuracy.py [--views side oblique frontal back] [--fps 30 60]
         [--cameras fixed panning] [--render-only] [--csv runs/video_eval/rows.csv] [--no-real-clip]
+        [--param-csv runs/h21ci/params.csv]
+
+``--param-csv`` writes every parameter and curve point of every case beside its reference: the input of
+``benchmarks/error_model.py``, which fits and checks the error model of the 95 % intervals (issue 21).
 """
 
 from __future__ import annotations
