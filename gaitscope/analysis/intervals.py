@@ -165,6 +165,12 @@ def physical_limits(name: str) -> tuple[float, float]:
     return -math.inf, math.inf
 
 
+def model_entry(model: ErrorModel, kind: str, view: str, name: str, leg: str) -> ModelError | None:
+    """The error model's entry for one leg, else (a per-leg value with too few evaluation cases of its own, e.g.
+    one leg's variability) the entry of both feet in the same view: the nearest measured error, noted as such."""
+    return model.get(kind, view, name, leg) or (model.get(kind, view, name, "both") if leg != "both" else None)
+
+
 def _combine(value, half_s, entry: ModelError | None, name: str = ""):
     """(low, high) of ``value`` (scalar or array) from the stride half-width (NaN = absent) and a model entry,
     cut at the parameter's :func:`physical_limits`."""
@@ -184,17 +190,22 @@ def parameter_interval(p: ParameterSummary, quality: RecordingQuality | None,
         return float("nan"), float("nan"), "not measured"
     view = quality.view if quality is not None else NO_CAMERA
     half_s = stride_half_width(p.sd, p.n) if math.isfinite(p.sd) else float("nan")
-    entry = None if view == NO_CAMERA else model.get("parameter", view, p.name, leg_key(p.side, quality))
+    leg = leg_key(p.side, quality)
+    entry = None if view == NO_CAMERA else model_entry(model, "parameter", view, p.name, leg)
     parts = []
     if math.isfinite(half_s):
         parts.append(f"stride spread ({p.n} strides)")
     if entry is not None:
-        parts.append(f"{view}-view error of the video path (bias {entry.bias:+.3g} {p.unit}, SD {entry.sd:.3g}, "
-                     f"{entry.n_cases} evaluation cases)")
-    elif view != NO_CAMERA:
-        parts.append(f"model error not measured for this parameter in a {view} view: interval too narrow")
+        both = " (both feet)" if entry.leg != leg else ""
+        parts.append(f"{view}-view error of the video path{both} (bias {entry.bias:+.3g} {p.unit}, SD "
+                     f"{entry.sd:.3g}, {entry.n_cases} evaluation cases)")
     if not math.isfinite(half_s) and entry is None:
-        return float("nan"), float("nan"), "no interval: " + "; ".join(parts[-1:] or ["fewer than 2 strides"])
+        why = "fewer than 2 strides"
+        if view != NO_CAMERA:
+            why += f" and the video path's error was not measured for this parameter in a {view} view"
+        return float("nan"), float("nan"), "no interval: " + why
+    if entry is None and view != NO_CAMERA:
+        parts.append(f"the video path's error was not measured for this parameter in a {view} view: too narrow")
     lo, hi = _combine(p.value, half_s, entry, p.name)
     return float(lo), float(hi), "; ".join(parts)
 
@@ -204,7 +215,7 @@ def curve_band(c: GaitCurve, quality: RecordingQuality | None,
     """95 % band of a curve per % of cycle (None when neither part is known)."""
     view = quality.view if quality is not None else NO_CAMERA
     half_s = stride_half_width(np.asarray(c.sd, float), c.n_strides)
-    entry = None if view == NO_CAMERA else model.get("curve", view, c.name, leg_key(c.side, quality))
+    entry = None if view == NO_CAMERA else model_entry(model, "curve", view, c.name, leg_key(c.side, quality))
     if entry is None and not np.isfinite(half_s).any():
         return None, None
     lo, hi = _combine(np.asarray(c.mean, float), half_s, entry)
@@ -245,7 +256,7 @@ def _same(a, b) -> bool:
 def _intervals(rows: pd.DataFrame, model: ErrorModel, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) of every row of :func:`gaitscope.platform.video_eval.parameter_rows`/``curve_rows`` under
     ``model`` (the same arithmetic as :func:`parameter_interval`, vectorised)."""
-    entries = [model.get(kind, v, nm, lg) for v, nm, lg in zip(rows["view"], rows["name"], rows["leg"])]
+    entries = [model_entry(model, kind, v, nm, lg) for v, nm, lg in zip(rows["view"], rows["name"], rows["leg"])]
     bias = np.array([e.bias if e else 0.0 for e in entries], float)
     hm = np.array([model_half_width(e) if e else 0.0 for e in entries], float)
     has_model = np.array([e is not None for e in entries], bool)
@@ -282,5 +293,5 @@ def coverage_table(checked: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 __all__ = ["ERROR_MODEL_PATH", "LEVEL", "apply_intervals", "coverage_table", "curve_band", "fit_error_model",
-           "leave_one_trial_out", "leg_key", "model_half_width", "parameter_interval", "read_error_model",
+           "leave_one_trial_out", "leg_key", "model_entry", "model_half_width", "parameter_interval", "read_error_model",
            "shipped_error_model", "stride_half_width", "write_error_model"]

@@ -62,9 +62,13 @@ def test_model_error_adds_in_quadrature_and_its_bias_widens_without_shifting():
     assert lo == pytest.approx(p.value - h, abs=1e-12)  # the measured value stays inside
     assert hi == pytest.approx(p.value + 0.20 + h, abs=1e-12)  # and the bias-corrected one too
     assert "bias -0.2 m" in note
-    # the near leg has no entry: stride spread only, and the note says the interval is too narrow
+    # the near leg has no entry, nor do both feet: stride spread only, and the note says it is too narrow
     lo_r, hi_r, note_r = parameter_interval(replace(p, side="R"), q, model)
     assert hi_r - lo_r == pytest.approx(2 * h_strides, abs=1e-12) and "too narrow" in note_r
+    # with an entry for both feet, a leg without its own uses it
+    both = ModelError("parameter", "side", "stride_length", "both", "m", bias=0.0, sd=0.05, n_cases=10)
+    lo_b, hi_b, note_b = parameter_interval(replace(p, side="R"), q, ErrorModel(entries=(entry, both)))
+    assert hi_b - lo_b == pytest.approx(2 * h, abs=1e-12) and "(both feet)" in note_b
 
 
 def test_fitted_model_round_trips_through_its_file(tmp_path):
