@@ -67,11 +67,11 @@ def evaluate_case(case: VideoCase, lifter, *, mocap_dir: str | Path = DEFAULT_MO
                   cache_dir: str | Path = CACHE_DIR, max_s: float | None = None) -> CaseResult:
     """Render (or reuse) ``case``, analyse the video as an upload, compare with the markers and plates."""
     from gaitscope.analysis.agreement import compare_reports
+    from gaitscope.analysis.reliability import estimate_view
     from gaitscope.platform.detect import cached_detection
     from gaitscope.platform.mocap import load_motion
     from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
     from gaitscope.platform.validate import _reference, analyse_or_partial
-    from gaitscope.analysis.reliability import estimate_view
 
     refuse_training_trial(case.trial)
     video, meta = render_case(case, mocap_dir, cache_dir, max_s=max_s)
