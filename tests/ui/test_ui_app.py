@@ -112,7 +112,9 @@ def test_results_page_renders_a_stored_analysis(env):
     assert metrics["Cadence (steps/min)"] == "108" and metrics["GPS (deg)"] == "6.4"
     table = at.dataframe[0].value
     row = table[table["Parameter"] == "Double support"].iloc[0]
-    assert row["Flag"] == "high" and row["Both sides"] == "27.0 ± 0.5"
+    assert row["Flag"] == "high" and row["Both sides"].startswith("27.0 ± 0.5 [")  # value ± SD [95 % interval]
+    lo, hi = (float(x) for x in row["Both sides"].split("[")[1].rstrip("]").split(", "))
+    assert lo < 27.0 < hi and row["Reliability"] == "reliable"  # only a reliable number is flagged
     text = _texts(at)
     assert "children" in text.lower()  # the curve reference is labelled
     assert "parkinsonian_gait version example-0" in text  # classifier with its version
