@@ -100,16 +100,14 @@ def test_walker_with_legs_swapped_mid_stance_keeps_alternating_strikes_and_drops
     strikes still alternate at the walker's true times (within 2 frames), the stride whose stance was swapped is
     dropped with a note, and the kept strides' step lengths match the walker's truth within 5 cm."""
     import numpy as np
-    import pytest
     from analysis_helpers import to_camera_root_relative
 
     from gaitscope.analysis.report import analyze_gait
     from gaitscope.skeleton import J
-
-    walker = pytest.importorskip("gaitscope.synthetic.walker", reason="the synthetic walker is not in this checkout")
     from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
 
-    w = walker.simulate_walk(WalkParams(seed=7))
+    w = simulate_walk(WalkParams(seed=7))
     m = to_camera_root_relative(w.motion)
     hs_true = sorted((e.time_s, e.side) for e in w.truth.events if e.kind == "heel_strike")
     # in a left stance (from 18 % of a stride after a left heel strike in the middle of the walk), for 0.2 s

@@ -13,16 +13,15 @@ from analysis_helpers import rotation, to_camera_root_relative
 from gaitscope.analysis.filtering import smooth_and_fill
 from gaitscope.analysis.vertical import estimate_vertical
 from gaitscope.skeleton import J
-
-walker = pytest.importorskip("gaitscope.synthetic.walker", reason="the synthetic walker is not in this checkout")
-from gaitscope.synthetic.truth import WalkParams  # noqa: E402
+from gaitscope.synthetic.truth import WalkParams
+from gaitscope.synthetic.walker import simulate_walk
 
 #: Stated tolerance: the walker's trunk sways symmetrically, so what is left is noise (15 mm) after 6 Hz smoothing.
 ROLL_TOL_DEG = 1.0
 
 
 def _rolled(seed: int, roll_deg: float):
-    w = walker.simulate_walk(WalkParams(seed=seed))
+    w = simulate_walk(WalkParams(seed=seed))
     m = to_camera_root_relative(w.motion, yaw_deg=0.0)  # side view: camera x = walking direction
     r = rotation("x", roll_deg)  # a phone held crooked: turned about the walking direction
     xyz = m.xyz_m @ r.T + np.random.default_rng(seed).normal(0.0, 0.015, m.xyz_m.shape)
