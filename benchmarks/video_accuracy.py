@@ -144,14 +144,24 @@ def real_clip_facts(path: Path, lifter) -> dict | None:
     if not path.exists():
         print(f"\nreal clip: not found at {path}")
         return None
+    from gaitscope.errors import AnalysisError
+    from gaitscope.platform.validate import analyse_or_partial
+
     kp = cached_detection(path, "sarwesh_side", CACHE_DIR)
     motion, _ = lift_and_embed(lifter, kp, height_m=None)
-    report = analyse_motion(motion, height_m=None)
+    try:
+        report = analyse_motion(motion, height_m=None)
+        dropped = [w for w in report.warnings if " left out: " in w]
+    except AnalysisError as exc:  # every stride was judged impossible: events and steps from the partial analysis
+        report = analyse_or_partial(motion, height_m=None)
+        dropped = [f"no complete stride left: {exc.message}"]
     hs = sorted((e for e in report.events if e.kind == "heel_strike"), key=lambda e: e.time_s)
     steps = [(a, b) for a, b in zip(hs, hs[1:])]
     alternating = all(a.side != b.side for a, b in steps)
     times = [b.frame - a.frame for a, b in steps]
     lengths = [s.step_length_m for s in report.strides if math.isfinite(s.step_length_m)]
+    if not lengths:
+        lengths = [p.value for p in report.parameters if p.name == "step_length" and math.isfinite(p.value)]
     facts = {"heel_strikes": [f"{e.side}@{e.frame}" for e in hs], "alternating": alternating,
              "step_frames": times,
              "step_time_ratio": (max(times) / min(times)) if times and min(times) > 0 else float("nan"),
@@ -165,6 +175,8 @@ def real_clip_facts(path: Path, lifter) -> dict | None:
           f"longest/shortest = {facts['step_time_ratio']:.2f} (steady walker: <= 1.15)")
     print(f"step lengths (m, assumed height): {facts['step_lengths_m']}; shortest {facts['min_step_length_m']:.3f} "
           f"(>= 0.3 expected); cadence {facts['cadence']:.1f} steps/min (about 110 by counting frames)")
+    for note in dropped:
+        print(f"  {note}")
     return facts
 
 

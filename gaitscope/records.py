@@ -69,9 +69,14 @@ class Keypoints2D:
     raw: np.ndarray | None = None  # (T, K, 4) detector landmarks in pixels + confidence
     raw_format: str = ""  # "blazepose33" when raw is set
     notes: tuple[str, ...] = ()  # human-readable remarks: gaps filled, person chosen, ...
+    #: (T,) seconds of each row on the video's own clock (container time stamps, first frame at 0) where rows are
+    #: not ``frame_index / fps`` apart: a variable-frame-rate video resampled onto an even clock. None otherwise.
+    time_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t = self.xy_px.shape[0]
+        if self.time_s is not None:
+            _check_shape("time_s", self.time_s, (t,))
         _check_shape("xy_px", self.xy_px, (t, NUM_JOINTS, 2))
         _check_shape("conf", self.conf, (t, NUM_JOINTS))
         _check_shape("frame_index", self.frame_index, (t,))

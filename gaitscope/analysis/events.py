@@ -10,16 +10,21 @@ ankle joint stands in for both (H36M-17 has no foot).
 
 Checked on real walking with force plates (tests/analysis/test_analysis_realdata.py, OpenCap lab trials at
 100 Hz): heel strike from the heel point 20-55 ms early, toe off from the toe point within 10 ms; with the ankle
-joint standing in for the toe (lifter output), toe off comes 5-55 ms early (:data:`TOE_OFF_ANKLE_LATENCY_S`). On the synthetic walker the
-extrema fall ~1.5 frames (30 fps) before heel strike and after toe off, because its swing foot starts and ends
+joint standing in for the toe (lifter output), toe off comes 5-55 ms early (:data:`TOE_OFF_ANKLE_LATENCY_S`).
+On the synthetic walker the extrema fall ~1.5 frames (30 fps) before heel strike and after toe off, because its swing foot starts and ends
 at rest; stance % is then overestimated there (see tests/analysis/test_analysis_validation.py). On Horst et
 al. 2019 (250 Hz, 6 heel strikes) Zeni's heel strike was within 4 ms. A refinement that moves heel strike to
 where the heel's speed falls below 10 % of its swing peak (in the spirit of Ghoussayni et al. 2004) helped on
 the OpenCap trials and the walker but was 40-70 ms late on Horst, so it was not adopted.
 
-Peaks are found with ``scipy.signal.find_peaks`` with a prominence relative to the signal's own range and a
-minimum spacing of 60 % of the stride period; a parabola through the peak and its neighbours gives sub-frame
-timing. Each event gets a quality in [0, 1] from three checks: its prominence relative to the median, the
+Peaks are found label-free (:func:`_sided_peaks`): heel strikes as maxima of the FRONT foot's Zeni signal,
+whichever foot that is, toe offs as maxima of the BACK foot's, with ``scipy.signal.find_peaks`` (prominence
+relative to the signal's own range, minimum spacing 60 % of a step); a parabola through the peak and its
+neighbours gives sub-frame timing. Heel strikes then alternate feet, the phase chosen by which labelled foot
+is in front; a toe off belongs to the foot other than that of the nearest heel strike. Per-foot peaks (the
+method before) gave one foot two strikes 17 frames apart on a real side clip where BlazePose swapped the leg
+labels for a few frames; on the rendered side views of real motion the label-free peaks missed 1 of 72 force-
+plate heel strikes instead of 3 and 9 of 72 toe offs instead of 13 (docs/validation.md). Each event gets a quality in [0, 1] from three checks: its prominence relative to the median, the
 regularity of the spacing to its neighbours, and alternation (heel strike and toe off of one foot alternate,
 left and right heel strikes alternate).
 """
@@ -48,6 +53,28 @@ HEEL_STRIKE_LATENCY_S = 0.030
 #: --ankles): Horst 2019 -5 ms, OpenCap -53 ms, Camargo 2021 -45 ms, BMClab -25 ms (median of the sets -35 ms).
 #: Toe offs found from the ankle are moved later by this constant, again a conservative part of that.
 TOE_OFF_ANKLE_LATENCY_S = 0.025
+#: Events of either foot (one per step) are at least this fraction of a stride apart (60 % of a step).
+STEP_SPACING = 0.3
+#: Consecutive heel strikes farther apart than this many median steps: a step was missed there.
+MAX_STEP_GAP_RATIO = 1.6
+#: Walking within this angle (deg) of a camera's optical axis is a frontal or back view (:func:`walks_along_depth`).
+DEPTH_VIEW_DEG = 25.0
+
+
+def walks_along_depth(frame: GaitFrame, root_relative: bool) -> bool:
+    """True for 3D in a camera's axes (lifter output: x right, y down, z away from the camera) whose walking
+    direction is within :data:`DEPTH_VIEW_DEG` of the optical axis: a frontal or back view.
+
+    There the feet's fore-aft order rests on the lifter's depth, its weakest axis, while left and right are
+    plain in the image, so events follow each labelled foot. Measured on the rendered frontal and back views of
+    real motion: the label-free front-foot strikes raised spurious heel strikes from 3 to 7 (frontal) and
+    spurious toe offs from 14 to 22 (back) of 72.
+    """
+    if not root_relative:
+        return False
+    along = np.abs(np.asarray(frame.forward)[:, 2])
+    along = along[np.isfinite(along)]
+    return bool(along.size and float(np.median(along)) > np.cos(np.radians(DEPTH_VIEW_DEG)))
 
 
 @dataclass(frozen=True)
@@ -104,14 +131,18 @@ def detect_events(
     bouts: list[tuple[int, int]],
     feet: dict[str, np.ndarray] | None = None,
     measured: np.ndarray | None = None,
+    label_free: bool = True,
 ) -> tuple[GaitEvent, ...]:
     """Zeni events inside each bout ``[start, stop)``, sorted by time, with a quality per event.
+
+    ``label_free``: find strikes on the front foot and alternate them (:func:`_sided_peaks`); False: peaks of
+    each labelled foot's own signal, for views where the fore-aft order of the feet rests on depth
+    (:func:`walks_along_depth`).
 
     ``measured`` (T,) is False where a frame was missing in the input and has been interpolated; an event
     within 2 frames of such a frame has its quality halved (its timing rests on interpolated positions).
     """
     signals = zeni_signals(xyz, frame, feet)
-    min_dist = int(0.6 * stride_s * fps)
     events: list[GaitEvent] = []
     latency_s = {
         (s, kind): (HEEL_STRIKE_LATENCY_S if kind == "heel_strike"
@@ -119,13 +150,15 @@ def detect_events(
         for s, p in _PREFIX.items() for kind in ("heel_strike", "toe_off")
     }
     for a, b in bouts:
-        found: dict[tuple[str, str], list[_Peak]] = {}
-        for key, sig in signals.items():
-            peaks = _find(sig[a:b], min_dist)
-            shift = latency_s[key] * fps
-            found[key] = [
-                _Peak(int(round(p.time_frame + a + shift)), p.time_frame + a + shift, p.prominence) for p in peaks
-            ]
+        found: dict[tuple[str, str], list[_Peak]] = {(s, k): [] for s in _PREFIX for k in ("heel_strike", "toe_off")}
+        if label_free:
+            sided = _sided_peaks(signals, a, b, int(STEP_SPACING * stride_s * fps))
+        else:
+            sided = [(key, p) for key, sig in signals.items() for p in _find(sig[a:b], int(0.6 * stride_s * fps))]
+        for (side, kind), peak in sided:
+            shift = latency_s[(side, kind)] * fps
+            found[(side, kind)].append(
+                _Peak(int(round(peak.time_frame + a + shift)), peak.time_frame + a + shift, peak.prominence))
         events.extend(_with_quality(found, fps, stride_s))
     if measured is not None:
         near_gap = ~np.asarray(measured, dtype=bool)
@@ -134,6 +167,62 @@ def detect_events(
                   for e in events]
     events.sort(key=lambda e: (e.time_s, e.side))
     return tuple(events)
+
+
+def _alternate(peaks: list[_Peak], lead: np.ndarray) -> list[str]:
+    """Sides "L"/"R" for consecutive events that alternate feet, each run's phase chosen by the labels.
+
+    ``lead`` (one value per peak) is positive where the left-labelled foot is the one the event belongs to
+    (for heel strikes: the left foot is in front). Within a run the sides alternate; the phase that agrees best
+    with ``lead`` (weighted by its size) wins, so a 2D detector that swaps the labels for a few frames cannot
+    make one foot strike twice in a row. A gap longer than :data:`MAX_STEP_GAP_RATIO` median steps (a missed
+    step) starts a new run with its own phase.
+    """
+    if not peaks:
+        return []
+    times = np.array([p.time_frame for p in peaks])
+    gaps = np.diff(times)
+    med = float(np.median(gaps)) if gaps.size else np.inf
+    breaks = [0] + [i + 1 for i, g in enumerate(gaps) if g > MAX_STEP_GAP_RATIO * med] + [len(peaks)]
+    sides: list[str] = []
+    for lo, hi in zip(breaks[:-1], breaks[1:]):
+        alt = np.array([1.0 if (k - lo) % 2 == 0 else -1.0 for k in range(lo, hi)])
+        vote = float(np.nansum(alt * lead[lo:hi]))
+        first = "L" if vote > 0 or (vote == 0 and lead[lo] >= 0) else "R"
+        other = "R" if first == "L" else "L"
+        sides += [first if (k - lo) % 2 == 0 else other for k in range(lo, hi)]
+    return sides
+
+
+def _sided_peaks(signals: dict[tuple[str, str], np.ndarray], a: int, b: int,
+                 min_distance: int) -> list[tuple[tuple[str, str], _Peak]]:
+    """Heel strikes and toe offs in frames ``[a, b)`` (peaks relative to ``a``), each with its foot.
+
+    Found label-free, then given feet: a heel strike is a maximum of the FRONT foot's position (whichever foot
+    that is; each foot's Zeni signal peaks there when it strikes), a toe off a maximum of the BACK foot's
+    backward position. Heel strikes alternate feet (:func:`_alternate`, phase from which labelled foot is in
+    front); a toe off belongs to the foot other than that of the nearest heel strike (the left toe comes off
+    at the end of the double support that the right heel strike starts, 10 % of a stride later, and 40 % before
+    its own heel strike: Perry & Burnfield 2010).
+    Why: a 2D detector swaps or merges the legs when they cross (on the real side clip ``sarwesh_side``
+    BlazePose exchanged the labels for 10-20 frames at a time), and per-foot peaks then give one foot two heel
+    strikes 17 frames apart; the front and back envelopes do not depend on the labels.
+    """
+    hs = {s: signals[(s, "heel_strike")][a:b] for s in _PREFIX}
+    to = {s: signals[(s, "toe_off")][a:b] for s in _PREFIX}
+    front, back = np.fmax(hs["L"], hs["R"]), np.fmax(to["L"], to["R"])
+    out: list[tuple[tuple[str, str], _Peak]] = []
+    hs_peaks = _find(front, min_distance)
+    hs_sides = _alternate(hs_peaks, np.array([hs["L"][p.frame] - hs["R"][p.frame] for p in hs_peaks]))
+    out += [((s, "heel_strike"), p) for s, p in zip(hs_sides, hs_peaks)]
+    hs_t = np.array([p.time_frame for p in hs_peaks])
+    for p in _find(back, min_distance):
+        if hs_sides:  # the nearest heel strike is the other foot's (10 % of a stride before, at the end of
+            side = "R" if hs_sides[int(np.argmin(np.abs(hs_t - p.time_frame)))] == "L" else "L"  # double support)
+        else:  # no heel strike in the bout: the labels say which foot is behind
+            side = "L" if to["L"][p.frame] >= to["R"][p.frame] else "R"
+        out.append(((side, "toe_off"), p))
+    return out
 
 
 def _with_quality(found: dict[tuple[str, str], list[_Peak]], fps: float, stride_s: float) -> list[GaitEvent]:

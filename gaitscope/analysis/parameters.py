@@ -84,6 +84,10 @@ class StrideWindow:
     #: foot has heel strikes in this bout at all (else alternation cannot be checked)
     contralateral_strikes: int = 1
     contralateral_seen: bool = True
+    #: how far (m) the foot moved FORWARD relative to the pelvis during its stance, beyond where it struck
+    #: (a planted foot only moves backward relative to the pelvis; much more than noise means the legs were
+    #: swapped or merged there)
+    stance_forward_m: float = float("nan")
 
 
 def _at_many(series: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -148,6 +152,8 @@ def build_strides(
             stance = (to[0] - t0) / fps / stride_t * 100 if len(to) == 1 else np.nan
             step_t = (t1 - chs[-1]) / fps if len(chs) == 1 else np.nan
             step_len = _max_separation(a_s, a_c, frame.forward, t1, 0.1 * (t1 - t0))
+            stance_end = to[0] if len(to) == 1 else t0 + 0.6 * (t1 - t0)
+            stance_fwd = _forward_excursion(a_s - pelvis, frame.forward, t0, stance_end)
             width = float((_at(a_s, t1) - _at(a_c, t1)) @ lat) * (1.0 if s == "L" else -1.0)
             if len(chs) == 1 and len(cto) == 1 and len(to) == 1 and to[0] > chs[0]:
                 ds = ((cto[0] - t0) + (to[0] - chs[0])) / fps / stride_t * 100
@@ -187,7 +193,8 @@ def build_strides(
             )
             bout_of = [b for b in bouts if b.start <= t0 and t1 <= b.stop - 1]
             seen = any(bout_of[0].start <= t <= bout_of[0].stop - 1 for t in tf[(c, "heel_strike")])
-            out.append(StrideWindow(stride, rom["arm"], t0, t1, rom["knee"], rom["hip"], len(chs), seen))
+            out.append(StrideWindow(stride, rom["arm"], t0, t1, rom["knee"], rom["hip"], len(chs), seen,
+                                    stance_fwd))
     out.sort(key=lambda w: (w.start_time_frame, w.stride.side))
     return out
 
@@ -202,13 +209,26 @@ MAX_STRIDE_TIME_RATIO = 1.6
 MIN_STEP_RATIO = 0.35
 #: Fewer strides than this: no walk-relative rule (the median of two strides says nothing about which is wrong).
 MIN_STRIDES_FOR_RELATIVE_RULES = 3
+#: No walking stride is shorter: 0.6 s is a cadence of 200 steps/min, beyond the fastest walking of adults
+#: (about 140-150 steps/min; Tudor-Locke et al. 2018, Br J Sports Med 52:776) and of toddlers (about 180).
+MIN_STRIDE_TIME_S = 0.6
+#: A stride this much longer than the one before it (either foot) hides a missed heel strike: stride time
+#: changes little from one stride to the next (CV 2-3 % healthy, rarely above 10-15 % in patients; Hausdorff
+#: 2005), and a missed heel strike makes a stride about 1.5-2 times the previous one.
+MAX_STRIDE_GROWTH = 1.4
+#: A planted foot only moves backward relative to the pelvis; forward beyond this during stance (lifter jitter
+#: after 6 Hz smoothing is about 1-2 cm) means the 2D detector swapped or merged the legs there.
+STANCE_FORWARD_TOL_M = 0.08
 
 
 def drop_implausible_strides(windows: list[StrideWindow]) -> tuple[list[StrideWindow], list[str]]:
     """The strides that can be real, and a note for each one dropped (never averaged into the result).
 
-    A stride is dropped when the other foot's heel strikes do not alternate with it (none or two inside it,
-    where that foot was seen striking in the bout), when its step is not forward, or, with at least
+    A stride is dropped when it is shorter than any walking stride (:data:`MIN_STRIDE_TIME_S`), more than
+    :data:`MAX_STRIDE_GROWTH` times the stride before it, when its foot was not still in stance (it moved
+    forward relative to the pelvis by more than :data:`STANCE_FORWARD_TOL_M`), when the other foot's heel
+    strikes do not alternate with it (none or two inside it, where that foot was seen striking in the bout),
+    when its step is not forward, or, with at least
     :data:`MIN_STRIDES_FOR_RELATIVE_RULES` strides, when its time or its step length is far from the walk's
     median (the constants above). Such strides come from missed or spurious events (a swap of the legs, a
     foot the detector lost), not from the patient: a clinician must not read them as variability.
@@ -219,11 +239,20 @@ def drop_implausible_strides(windows: list[StrideWindow]) -> tuple[list[StrideWi
     med_t = float(np.nanmedian(times)) if relative and np.isfinite(times).any() else float("nan")
     med_s = float(np.nanmedian(steps)) if relative and np.isfinite(steps).any() else float("nan")
     kept, notes = [], []
+    prev_t = float("nan")  # the last kept stride before, in time order (either foot)
     for w, t, step in zip(windows, times, steps):
         st = w.stride
         where = f"{'Left' if st.side == 'L' else 'Right'} stride at frames {st.start_frame}-{st.end_frame}"
-        why = None
-        if w.contralateral_seen and w.contralateral_strikes != 1:
+        why, cause = None, "missed or spurious gait event"
+        if np.isfinite(t) and t < MIN_STRIDE_TIME_S:
+            why = f"its time {t:.2f} s is shorter than any walking stride ({MIN_STRIDE_TIME_S:.1f} s)"
+        elif np.isfinite(prev_t) and np.isfinite(t) and t > MAX_STRIDE_GROWTH * prev_t:
+            why = f"its time {t:.2f} s is more than {MAX_STRIDE_GROWTH:g} times the stride before it ({prev_t:.2f} s)"
+        elif np.isfinite(w.stance_forward_m) and w.stance_forward_m > STANCE_FORWARD_TOL_M:
+            why = (f"the foot moved {w.stance_forward_m:.2f} m forward relative to the pelvis during its stance (a "
+                   "planted foot only moves backward)")
+            cause = "the legs were swapped or merged there, e.g. by the 2D detector"
+        elif w.contralateral_seen and w.contralateral_strikes != 1:
             why = (f"the other foot struck {w.contralateral_strikes} times inside it (heel strikes must alternate)")
         elif np.isfinite(step) and step <= 0:
             why = f"its step length is {step:.2f} m (the foot did not land ahead of the other)"
@@ -233,23 +262,44 @@ def drop_implausible_strides(windows: list[StrideWindow]) -> tuple[list[StrideWi
             why = f"its step length {step:.2f} m is below {MIN_STEP_RATIO:.0%} of the walk's median step {med_s:.2f} m"
         if why is None:
             kept.append(w)
+            prev_t = t if np.isfinite(t) else prev_t
         else:
-            notes.append(f"{where} left out: {why}; it cannot be a real stride (missed or spurious gait event).")
+            notes.append(f"{where} left out: {why}; it cannot be a real stride ({cause}).")
     return kept, notes
+
+
+def _forward_excursion(rel: np.ndarray, fwd: np.ndarray, t0: float, t1: float) -> float:
+    """Largest forward movement of a foot relative to the pelvis (``rel`` (T, 3)) during ``[t0, t1]`` (m, >= 0):
+    how far it came forward again from the farthest back it had been. Zero for a planted foot, which only
+    moves backward relative to the pelvis; a swap of the legs shows as a jump forward."""
+    ts = np.arange(t0, t1 + 1e-9, 0.5)
+    ts = ts[(ts >= 0) & (ts <= len(rel) - 1)]
+    if ts.size < 2:
+        return float("nan")
+    x = (_at_many(rel, ts) * _at_many(fwd, ts)).sum(-1)
+    if not np.isfinite(x).all():
+        return float("nan")
+    return float(np.max(x - np.minimum.accumulate(x)))
 
 
 def _max_separation(lead: np.ndarray, trail: np.ndarray, fwd: np.ndarray, t: float, half_window: float) -> float:
     """Largest separation of the feet along the progression within +/- ``half_window`` frames of ``t``.
 
-    The feet are farthest apart around initial contact, so taking the maximum near the detected heel strike
-    makes the step length insensitive to a frame or two of event-timing error.
+    The feet are farthest apart around initial contact, both planted (double support), so the maximum near the
+    detected heel strike is the distance between where the two feet are planted, insensitive to a frame or two
+    of event-timing error.
     """
     ts = np.arange(t - half_window, t + half_window + 1e-9, 0.25)
     ts = ts[(ts >= 0) & (ts <= len(lead) - 1)]
     if ts.size == 0:
         return float("nan")
     d = ((_at_many(lead, ts) - _at_many(trail, ts)) * _at_many(fwd, ts)).sum(-1)
-    return float(np.nanmax(d)) if np.isfinite(d).any() else float("nan")
+    if not np.isfinite(d).any():
+        return float("nan")
+    # The events put the striking foot in front (events.py finds heel strikes on the front foot, whichever
+    # label it has), so the step is the feet's largest separation, whatever its sign: a negative one only says
+    # that the 2D detector had the labels swapped at that instant.
+    return float(np.nanmax(np.abs(d)))
 
 
 def _stats(v: np.ndarray) -> tuple[float, float, float, int]:

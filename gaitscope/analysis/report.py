@@ -3,7 +3,8 @@
 Order of work (each step in its own module):
 
 1. :mod:`filtering` - fill short gaps (PCHIP), low-pass 6 Hz zero-lag Butterworth;
-2. :mod:`frames` - stride period, body-fixed gait frame (progression / lateral / vertical), turns and
+2. :mod:`vertical` - for 3D in a camera's axes, the camera's roll from the motion (mean trunk);
+   :mod:`frames` - stride period, body-fixed gait frame (progression / lateral / vertical), turns and
    standing trimmed, straight walking bouts;
 3. :mod:`kinematics` - joint angles over time in documented conventions;
 4. :mod:`events` - heel strike / toe off per foot, Zeni et al. 2008, with a quality per event;
@@ -31,11 +32,13 @@ from gaitscope.analysis.kinematics import has_ankle, joint_angles
 from gaitscope.analysis.normative import PCT, CurveReference, SpatiotemporalReference, rom_range
 from gaitscope.analysis.parameters import StrideWindow, build_strides, drop_implausible_strides, summarize
 from gaitscope.analysis.scores import GPS_VARIABLES, TD_GPS_SD_DEG, compute_scores, expected_reference_gps
+from gaitscope.analysis.vertical import estimate_vertical
 from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitCurve, GaitReport, Motion3D, ParameterSummary
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
-ANALYSIS_VERSION = ("gaitscope-analysis 0.3.0 (Zeni 2008 events, ankle toe-off latency, implausible strides left out, "
+ANALYSIS_VERSION = ("gaitscope-analysis 0.3.1 (camera roll from the motion, Zeni 2008 events on the front/back foot, "
+                    "ankle toe-off latency, implausible strides left out, "
                     "Baker 2009 per-cycle GVS, 6 Hz Butterworth, Schwartz 2008 bands, ROM bands, GPS normal value)")
 
 #: curve name -> (angle column stem, sided column?)
@@ -55,6 +58,7 @@ CURVES: dict[str, bool] = {
 }
 
 MIN_FRAMES = 8
+NOTED_ROLL_DEG = 1.0  # a camera roll found in the motion is reported from this size on
 LEG_JOINTS = frozenset(J[n] for n in ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
                                       "right_ankle"))
 NOISY_MM = 8.0  # jitter above which per-stride ranges of motion are replaced by the mean curve's range
@@ -115,10 +119,13 @@ def analyze_gait(
     if not usable.any():
         raise AnalysisError("The motion has no valid frame.", "Check the 3D reconstruction of this recording.")
 
-    up = np.asarray(motion.up, dtype=float)
+    up_declared, roll_note = camera_vertical(np.where(usable[:, None, None], xyz, np.nan), motion)
+    if roll_note:
+        warnings.append(roll_note)
+    up = np.asarray(up_declared, dtype=float)
     stride_s = fr.estimate_stride_period_s(np.where(usable[:, None, None], xyz, np.nan), fps, up)
     frame, frame_warn = fr.build_gait_frame(
-        np.where(usable[:, None, None], xyz, np.nan), fps, motion.up, motion.root_relative, stride_s
+        np.where(usable[:, None, None], xyz, np.nan), fps, up_declared, motion.root_relative, stride_s
     )
     warnings += frame_warn
     state = fr.frame_states(xyz, usable, frame, fps, stride_s)
@@ -140,13 +147,16 @@ def analyze_gait(
     angles[~usable] = np.nan
     angles = angles.loc[:, angles.notna().any()]  # angles the source cannot give (no such joints)
     events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None,
-                              measured=valid & np.all(np.isfinite(xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2)))
+                              measured=valid & np.all(np.isfinite(xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2)),
+                              label_free=not ev.walks_along_depth(frame, motion.root_relative))
     windows, dropped = drop_implausible_strides(build_strides(events, xyz, frame, fps, bouts, angles, feet or None))
     warnings += dropped
     if not windows:
         raise AnalysisError(
             f"No complete stride (heel strike to heel strike of the same foot) was found in {t / fps:.1f} s of "
-            f"motion ({len(events)} gait events detected).",
+            f"motion ({len(events)} gait events detected)"
+            + (f"; {len(dropped)} found could not be real and were left out ({' '.join(dropped)})" if dropped else "")
+            + ".",
             "The recording is too short or the subject is not walking; record several strides of steady walking.",
         )
     sides = {w.stride.side for w in windows}
@@ -236,6 +246,26 @@ def analyze_gait(
     )
 
 
+def camera_vertical(xyz: np.ndarray, motion: Motion3D) -> tuple[tuple[float, float, float], str | None]:
+    """The vertical to analyse ``xyz`` (smoothed, NaN where unusable) with, and the note to report, if any.
+
+    World-frame motion (motion capture, the walker) keeps its declared vertical. In a camera's axes (lifter
+    output) the camera's roll about the walking direction is estimated from the motion
+    (:func:`~gaitscope.analysis.vertical.estimate_vertical`), except in frontal and back views: there the
+    walking line it turns about rests on the lifter's depth, its weakest axis, so the declared vertical stays
+    (a reasoned choice; on the rendered back views it made no measurable difference either way).
+    """
+    if not motion.root_relative:
+        return motion.up, None
+    stride_s = fr.estimate_stride_period_s(xyz, motion.fps, np.asarray(motion.up, dtype=float))
+    frame, _ = fr.build_gait_frame(xyz, motion.fps, motion.up, True, stride_s)
+    if ev.walks_along_depth(frame, True):
+        return motion.up, None
+    vertical = estimate_vertical(xyz, motion.up)
+    note = vertical.note if vertical.used and vertical.tilt_deg >= NOTED_ROLL_DEG else None
+    return vertical.up, note
+
+
 def _gps_parameters(scores, curves, cref: CurveReference) -> tuple[ParameterSummary, ...]:
     """The GPS as a parameter with a normal value and a flag (``name="gps"``, side both/L/R).
 
@@ -263,7 +293,8 @@ def _gps_parameters(scores, curves, cref: CurveReference) -> tuple[ParameterSumm
     return tuple(out)
 
 
-def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:
+def on_source_timeline(report: GaitReport, first_frame: int, *, frame_index: np.ndarray | None = None,
+                       time_s: np.ndarray | None = None) -> GaitReport:
     """``report`` with its frames and times counted from the start of the source instead of from the motion's
     first row.
 
@@ -273,9 +304,16 @@ def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:
     ``frame`` index and ``time_s`` column) are shifted; everything else (durations, parameters, curves) does not
     depend on where the clock starts. Times stay ``frame / fps`` (sub-frame event times shift by the same
     ``first_frame / fps``).
+
+    A variable-frame-rate video's rows are on an even clock that drifts from the video's own frames wherever the
+    rate changes; then ``frame_index`` (the video frame of each row) and ``time_s`` (each row's time on the
+    video's clock, :attr:`~gaitscope.records.Keypoints2D.time_s`) map every row instead: an event at a fractional
+    row gets the time interpolated between its rows and the video frame of the nearest row.
     """
     from dataclasses import replace
 
+    if time_s is not None and frame_index is not None:
+        return _on_video_clock(report, np.asarray(frame_index), np.asarray(time_s, dtype=float))
     off = int(first_frame)
     if off == 0:
         return report
@@ -292,6 +330,34 @@ def on_source_timeline(report: GaitReport, first_frame: int) -> GaitReport:
         angles.index = angles.index + off
         if "time_s" in angles:
             angles["time_s"] = angles["time_s"] + dt
+    return replace(report, events=events, strides=strides, angles=angles)
+
+
+def _on_video_clock(report: GaitReport, frame_index: np.ndarray, time_s: np.ndarray) -> GaitReport:
+    """:func:`on_source_timeline` for rows with their own video frame and time (variable frame rate)."""
+    from dataclasses import replace
+
+    n = len(frame_index)
+    if len(time_s) != n or n < 1:
+        raise ValueError(f"frame_index and time_s must have one entry per row, got {n} and {len(time_s)}")
+    rows = np.arange(n, dtype=float)
+
+    def frame_of(row: float) -> int:
+        return int(frame_index[int(np.clip(round(row), 0, n - 1))])
+
+    fps = float(report.fps)
+    events = tuple(replace(e, frame=frame_of(e.time_s * fps), time_s=float(np.interp(e.time_s * fps, rows, time_s)))
+                   for e in report.events)
+    strides = tuple(replace(s, start_frame=frame_of(s.start_frame), end_frame=frame_of(s.end_frame),
+                            toe_off_frame=None if s.toe_off_frame is None else frame_of(s.toe_off_frame))
+                    for s in report.strides)
+    angles = report.angles
+    if angles is not None:
+        angles = angles.copy()
+        idx = np.clip(np.asarray(angles.index, dtype=int), 0, n - 1)
+        if "time_s" in angles:
+            angles["time_s"] = time_s[idx]
+        angles.index = pd.Index(frame_index[idx], name=angles.index.name)
     return replace(report, events=events, strides=strides, angles=angles)
 
 

@@ -444,6 +444,8 @@ def _pose_rows(
             "frame_index": np.asarray(kp.frame_index, dtype=np.int64),
             "interpolated": np.asarray(kp.interpolated, dtype=bool),
         }
+        if kp.time_s is not None:  # variable frame rate: each row's time on the video's clock
+            aux["time_s"] = np.asarray(kp.time_s, dtype=np.float64)
         meta: dict[str, Any] = {
             "width": int(kp.width),
             "height": int(kp.height),
@@ -760,6 +762,7 @@ def load_poses(s: Session, analysis_id: int) -> tuple[Motion3D, Keypoints2D | No
             raw=raw,
             raw_format=raw_format if raw is not None else "",
             notes=tuple(m2.get("notes", ())),
+            time_s=aux.get("time_s"),
         )
     return motion, kp
 

@@ -66,7 +66,8 @@ def mean_rate(times: np.ndarray) -> float:
 
 
 def resample_keypoints(kp: Keypoints2D, times_s: np.ndarray, fps: float) -> Keypoints2D:
-    """``kp`` (one row per decoded frame, taken at ``times_s[kp.frame_index]``) on an even clock at ``fps``.
+    """``kp`` (one row per decoded frame, taken at ``times_s[kp.frame_index]``) on an even clock at ``fps``; each
+    new row's time on the video's clock is in ``time_s``.
 
     Positions, confidences and the raw landmarks are interpolated linearly in time; ``frame_index`` of each new
     row is the source frame nearest in time; rows farther than :data:`MAX_SOURCE_DISTANCE` intervals from any
@@ -94,4 +95,5 @@ def resample_keypoints(kp: Keypoints2D, times_s: np.ndarray, fps: float) -> Keyp
         xy_px=interp(kp.xy_px), conf=interp(kp.conf), fps=float(fps), width=kp.width, height=kp.height,
         frame_index=kp.frame_index[nearest], interpolated=far | was_filled, source=kp.source,
         raw=None if kp.raw is None else interp(kp.raw), raw_format=kp.raw_format, notes=kp.notes + (note,),
+        time_s=t_new,
     )

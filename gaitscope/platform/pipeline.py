@@ -205,7 +205,8 @@ def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, 
     here to be the same record as a local one. ``first_frame``: the index in the source (video frame, file
     sample) of the motion's first row; the report's frames and times are counted from the start of the source, so
     a clinician finds an event of the exported tables in the video
-    (:func:`~gaitscope.analysis.report.on_source_timeline`). ``age``/``sex`` pick the normal ranges. Every
+    (:func:`~gaitscope.analysis.report.on_source_timeline`); on a variable-frame-rate video each row is mapped
+    through ``keypoints.frame_index`` and ``keypoints.time_s`` (the video's own frames and times). ``age``/``sex`` pick the normal ranges. Every
     parameter is graded from the recording (camera view, leg visibility in ``keypoints``, usable strides) and only
     reliable ones are flagged (:mod:`gaitscope.analysis.reliability`).
     """
@@ -217,7 +218,9 @@ def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, 
     report = normative_choice.analyze_with(motion, reference, height_m=height_m, age=age, sex=sex)
     report = apply_reliability(report, assess(report, motion, keypoints))
     report = with_2d_notes(report, keypoints)
-    return on_source_timeline(report, first_frame)
+    vfr = keypoints is not None and keypoints.time_s is not None and keypoints.n_frames == motion.n_frames
+    return on_source_timeline(report, first_frame, frame_index=keypoints.frame_index if vfr else None,
+                              time_s=keypoints.time_s if vfr else None)
 
 
 def analyze_video(

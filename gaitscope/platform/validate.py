@@ -78,6 +78,7 @@ def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     from gaitscope.analysis import frames as fr
     from gaitscope.analysis.filtering import smooth_and_fill
     from gaitscope.analysis.kinematics import joint_angles
+    from gaitscope.analysis.report import camera_vertical
     from gaitscope.skeleton import FOOT_POINTS
 
     fps = float(motion.fps)
@@ -94,14 +95,16 @@ def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     feet = {k: smooth_and_fill(np.asarray(motion.feet[k], float), valid, fps)[0] for k in FOOT_POINTS
             if k in motion.feet}
     masked = np.where(usable[:, None, None], xyz, np.nan)
-    stride_s = fr.estimate_stride_period_s(masked, fps, np.asarray(motion.up))
-    frame, _ = fr.build_gait_frame(masked, fps, motion.up, motion.root_relative, stride_s)
+    up, _ = camera_vertical(masked, motion)  # as analyze_gait does
+    stride_s = fr.estimate_stride_period_s(masked, fps, np.asarray(up))
+    frame, _ = fr.build_gait_frame(masked, fps, up, motion.root_relative, stride_s)
     state = fr.frame_states(xyz, usable, frame, fps, stride_s)
     spans = [(b.start, b.stop) for b in fr.split_bouts(state, fps, min_s=stride_s)]
     if not spans:  # a lab trial shorter than the stride-long bout the full analysis asks for: take it whole
         idx = np.flatnonzero(usable)
         spans = [(int(idx[0]), int(idx[-1]) + 1)] if len(idx) else []
-    events = ev.detect_events(xyz, frame, fps, stride_s, spans, feet or None)
+    events = ev.detect_events(xyz, frame, fps, stride_s, spans, feet or None,
+                              label_free=not ev.walks_along_depth(frame, motion.root_relative))
     angles = joint_angles(xyz, frame, feet or None)
     angles[~usable] = np.nan
     angles = angles.loc[:, angles.notna().any()]

@@ -172,3 +172,50 @@ def test_event_timing_against_the_walkers_known_contacts(feet):
             assert recall == 1.0, (name, kind)
             assert abs(err_ms.mean()) <= 1000.0 / 60.0, (name, kind, err_ms.mean())
             assert np.abs(err_ms).max() <= 2000.0 / 60.0, (name, kind, np.abs(err_ms).max())
+
+
+
+def _swap_labels(xyz: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The left and right legs exchanged in frames [lo, hi), as a 2D detector does when the legs cross."""
+    out = xyz.copy()
+    for a, b in (("left_ankle", "right_ankle"), ("left_knee", "right_knee"), ("left_hip", "right_hip")):
+        out[lo:hi, J[a]], out[lo:hi, J[b]] = xyz[lo:hi, J[b]], xyz[lo:hi, J[a]]
+    return out
+
+
+@pytest.mark.parametrize("lo,hi", [(38, 50), (70, 84), (100, 126)])
+def test_heel_strikes_alternate_and_keep_their_time_when_the_legs_are_swapped_for_a_while(lo, hi):
+    """A label swap spanning a heel strike gave per-foot peaks two strikes of one foot in a row (the real side
+    clip: R@16 L@33 R@76, steps of 17 and 43 frames). The strikes are found on the front foot and alternate:
+    same times as without the swap, sides alternating, within 0.15 frame."""
+    xyz = synthetic_ankles()
+    clean = detect_events(xyz, _frame(len(xyz)), FPS, PERIOD / FPS, [(0, len(xyz))])
+    swapped = detect_events(_swap_labels(xyz, lo, hi), _frame(len(xyz)), FPS, PERIOD / FPS, [(0, len(xyz))])
+    hs = [e for e in swapped if e.kind == "heel_strike"]
+    assert all(a.side != b.side for a, b in zip(hs, hs[1:]))
+    # by construction: the left ankle's maxima at 10.3 + k * PERIOD, the right's half a stride later
+    maxima = sorted((10.3 + k * PERIOD / 2, "L" if k % 2 == 0 else "R") for k in range(14) if 10.3 + k * PERIOD / 2 < 239)
+    assert [e.side for e in hs] == [s for _, s in maxima]
+    hs_clean = [e.time_s for e in clean if e.kind == "heel_strike"]
+    assert np.allclose([e.time_s for e in hs], hs_clean, atol=0.15 / FPS)  # the swap moves no strike
+    to_clean = [(e.side, round(e.time_s * FPS, 1)) for e in clean if e.kind == "toe_off"]
+    to_swapped = [(e.side, round(e.time_s * FPS, 1)) for e in swapped if e.kind == "toe_off"]
+    assert to_swapped == to_clean
+
+
+@pytest.mark.parametrize("yaw,frontal", [(0.0, False), (40.0, False), (90.0, True), (-85.0, True)])
+def test_frontal_and_back_views_keep_the_labelled_feet(yaw, frontal):
+    """Walking along the camera's depth (within 25 deg of the optical axis) the fore-aft order of the feet rests
+    on the lifter's weakest axis: events then follow the labelled feet. Side (0 deg) and oblique (40 deg)
+    views use the front foot. World-frame motion (motion capture) is never a camera view."""
+    from analysis_helpers import to_camera_root_relative
+
+    from gaitscope.analysis.events import walks_along_depth
+    from gaitscope.analysis.frames import build_gait_frame
+
+    w = simulate_walk(WalkParams(seed=3))
+    m = to_camera_root_relative(w.motion, yaw_deg=yaw)
+    f, _ = build_gait_frame(m.xyz_m, m.fps, m.up, True, 1.1)
+    assert walks_along_depth(f, True) is frontal
+    fw, _ = build_gait_frame(w.motion.xyz_m, w.motion.fps, w.motion.up, False, 1.1)
+    assert walks_along_depth(fw, False) is False

@@ -429,3 +429,23 @@ def test_optional_payloads_round_trip(db):
     assert kp2.raw is None and kp2.raw_format == ""
     assert emb1.per_frame.shape == (0, smp.embedding.dim)
     np.testing.assert_array_equal(emb1.pooled, smp.embedding.pooled)
+
+
+def test_keypoints_of_a_variable_rate_video_keep_their_video_times(db):
+    """A VFR video's keypoints are on an even clock; each row's time on the video's own clock (``time_s``) is
+    stored and comes back, so a stored analysis maps events to the video's frames and times as the first did.
+    (Constant-rate keypoints store none and load with None.)"""
+    smp = make_sample_analysis(seed=4)
+    k0 = smp.keypoints2d
+    times = 0.35 + np.arange(k0.n_frames) / k0.fps  # the video's clock, e.g. a stretch starting at 0.35 s
+    vfr = dataclasses.replace(smp, keypoints2d=dataclasses.replace(k0, time_s=times))
+    with db.session() as s:
+        rec = new_recording(s)
+        aid = _save(s, rec, vfr).id
+        rec2 = new_recording(s, name="cfr.mp4")
+        aid2 = _save(s, rec2, smp).id
+    with db.session() as s:
+        _, _, kp, _, _ = load_analysis(s, aid)
+        _, _, kp2, _, _ = load_analysis(s, aid2)
+    np.testing.assert_array_equal(kp.time_s, times)  # float64: no rounding of the clock
+    assert kp2.time_s is None

@@ -113,3 +113,58 @@ def test_a_variable_rate_walk_has_the_walkers_stride_time(tmp_path):
     stride_times = [s.stride_time_s for s in result.report.strides]
     assert len(stride_times) >= 3
     np.testing.assert_allclose(stride_times, truth, rtol=0.05)
+    # events carry the video's own frames and clock (the frames and times the test wrote), not even-clock rows
+    written = times[keep]
+    truth_hs = [e.time_s for e in walk.truth.events if e.kind == "heel_strike"]
+    for e in (e for e in result.report.events if e.kind == "heel_strike"):
+        assert abs(written[e.frame] - e.time_s) <= 0.5 / 15 + 0.5 / info.fps + 1e-6
+        assert min(abs(t - e.time_s) for t in truth_hs) < 3.0 / 30  # BlazePose + lifter: within 3 frames
+
+
+def test_events_on_a_vfr_video_carry_the_videos_own_frames_and_times(tmp_path):
+    """The walker filmed at 30 fps, then 15 fps (every other frame), written with those time stamps; the 2D
+    stage kept the stretch from decoded frame 10 on. Events, strides and angles must name the video's own
+    frames (the written frame nearest in time) and its clock (the walker's event times, within the analysis'
+    own 2-frame accuracy), not rows of the even clock, which drift from the frames in the 15 fps half.
+    Truth is what the test wrote: the frame times and the walker's events."""
+    from gaitscope.analysis.report import analyze_gait, on_source_timeline
+    from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
+
+    walk = simulate_walk(WalkParams(fps=30.0, duration_s=6.0, seed=2))
+    n = walk.motion.n_frames
+    keep = np.concatenate([np.arange(0, n // 2), np.arange(n // 2, n, 2)])
+    written = np.arange(n)[keep] / 30.0  # the video's clock = the walker's clock
+    path = tmp_path / "vfr.mp4"
+    _write(path, [np.full((64, 96, 3), 10 * i % 255, np.uint8) for i in range(len(keep))], written, (96, 64))
+    times = read_frame_times(str(path))
+    np.testing.assert_allclose(times, written, atol=1.5e-3)
+
+    first = 10  # the stretch the 2D stage kept starts at decoded frame 10
+    rows = len(keep) - first
+    kp = Keypoints2D(xy_px=np.zeros((rows, 17, 2), np.float32), conf=np.ones((rows, 17), np.float32),
+                     fps=float((len(times) - 1) / times[-1]), width=96, height=64,
+                     frame_index=np.arange(first, len(keep)), interpolated=np.zeros(rows, bool), source="test")
+    even = resample_keypoints(kp, times, kp.fps)
+    np.testing.assert_allclose(even.time_s, times[first] + np.arange(even.n_frames) / even.fps)
+    # the lifted motion on the even clock: the walker sampled at those times
+    t_walk = np.arange(n) / 30.0
+    xyz = np.stack([np.stack([np.interp(even.time_s, t_walk, walk.motion.xyz_m[:, j, c]) for c in range(3)], -1)
+                    for j in range(walk.motion.xyz_m.shape[1])], axis=1)
+    motion = replace(walk.motion, xyz_m=xyz, fps=even.fps, feet={}, valid=None)
+    report = on_source_timeline(analyze_gait(motion), first, frame_index=even.frame_index, time_s=even.time_s)
+
+    truth = [e.time_s for e in walk.truth.events if e.kind == "heel_strike"]
+    hs = [e for e in report.events if e.kind == "heel_strike"]
+    assert len(hs) >= 6 and any(e.time_s > 3.5 for e in hs)  # strikes in the 15 fps half too
+    row_dt = 1.0 / even.fps
+    for e in hs:
+        # the written frame the nearest even-clock row was taken from: within half a row and half a written
+        # interval (1/15 s in the second half) of the event
+        gap = np.diff(written)[min(max(e.frame - 1, 0), len(written) - 2):e.frame + 1].max()
+        assert abs(written[e.frame] - e.time_s) <= 0.5 * row_dt + 0.5 * gap + 1e-6
+        assert min(abs(t - e.time_s) for t in truth) < 2.0 / 30.0  # the video's clock, not rows / mean fps
+    for s in report.strides:
+        assert abs(written[s.start_frame] - min(truth, key=lambda t: abs(t - written[s.start_frame]))) < 2.5 / 30
+    assert report.angles.index[0] == first and report.angles.index[-1] == len(keep) - 1
+    np.testing.assert_allclose(report.angles["time_s"].to_numpy(), even.time_s)
