@@ -127,6 +127,7 @@ class Selection:
     stop: int
     valid: np.ndarray  # (stop - start,) bool: credible detection in that row
     notes: tuple[str, ...]
+    n_person_changes: int = 0  # changes of the person followed that cut a stretch (all stretches)
 
 
 def select_person(
@@ -210,4 +211,5 @@ def select_person(
             f"{n_phantom} frame(s) with a doubtful body (too small, distorted, or a pose seen in an empty room) "
             "were ignored."
         )
-    return Selection(start=start, stop=stop, valid=valid[start:stop].copy(), notes=tuple(notes))
+    return Selection(start=start, stop=stop, valid=valid[start:stop].copy(), notes=tuple(notes),
+                     n_person_changes=n_breaks)

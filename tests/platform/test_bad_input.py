@@ -301,7 +301,7 @@ def test_full_disk_under_out_leaves_no_partial_report_and_keeps_the_database(sto
     assert main(["analyze", str(walks / "second.trc"), "--db", db_url, "--out", str(out), "--quiet"]) == 0
     assert "Already analysed" in capsys.readouterr().out
     assert _files(out) == sorted(["curves.csv", "events.csv", "parameters.csv", "references.csv", "report.pdf",
-                                   "strides.csv"])
+                                   "strides.csv", "warnings.csv"])
     assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert _state(db_url)["analysis"] == after["analysis"]
 
