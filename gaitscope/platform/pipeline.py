@@ -430,16 +430,23 @@ def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | 
 
 
 def _person_still(result: AnalysisResult) -> dict:
-    """The PDF's still frame of the person measured (``ReportContext`` fields); empty when there are no keypoints or
-    the video cannot be read (the report is still written)."""
-    if result.keypoints is None or not Path(result.video.path).exists():
+    """The PDF's still frame of the person measured (``ReportContext`` fields) of a result."""
+    if result.keypoints is None:
+        return {}
+    return person_still_fields(str(result.video.path), result.keypoints)
+
+
+def person_still_fields(video: str, keypoints: Keypoints2D) -> dict:
+    """``ReportContext`` fields with a frame of ``video`` showing the person measured boxed; empty when the video
+    cannot be read (the report is still written, without it)."""
+    if not Path(video).exists():
         return {}
     import cv2
 
     from gaitscope.platform.people import measured_still
 
-    people = result.keypoints.people
-    image = measured_still(str(result.video.path), result.keypoints, people)
+    people = keypoints.people
+    image = measured_still(video, keypoints, people)
     if image is None:
         return {}
     ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
