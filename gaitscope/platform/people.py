@@ -124,6 +124,14 @@ def _iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area (1 when one box holds the other)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / small if small > 0 else 0.0
+
+
 def _tiles(w: int, h: int) -> list[tuple[int, int, int, int]]:
     """The whole frame and two overlapping squares along its longer side: ``(x0, y0, x1, y1)``."""
     out = [(0, 0, w, h)]
@@ -326,18 +334,31 @@ def find_people(info: VideoInfo, *, max_s: float = FIND_MAX_S, every_s: float = 
     det = _litert_detector()
     step = max(1, int(round(every_s * info.fps)))
     stop = min(info.n_frames, start + int(max_s * info.fps) + 1)
-    best: PeopleFrame | None = None
+    best: tuple | None = None  # (frame index, RGB image, people)
     for index, frame in iter_frames(info, start, stop):
         if (index - start) % step:
             continue
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        boxes = [b for b, _ in people_in_frame(det, rgb)]
-        if boxes and (best is None or len(boxes) > len(best.boxes)):
-            best = PeopleFrame(index, rgb, tuple(sorted(boxes, key=_cx)))
+        people = all_people(det, rgb)
+        if people and (best is None or len(people) > len(best[2])):
+            best = (index, rgb, people)
     if best is None:
         raise NoPersonError(f"No person was found in the first {max_s:g} s of the video.",
                             "Check that the whole body is visible and large enough in the picture.")
-    return best
+    index, rgb, people = best
+    boxes: list[Box] = []
+    for box in (_landmark_box_of(det, rgb, p) for p in people):  # best score first
+        if all(_overlap(box, b) <= 0.6 for b in boxes):  # two detections of one person: on the same landmarks
+            boxes.append(box)
+    return PeopleFrame(index, rgb, tuple(sorted(boxes, key=_cx)))
+
+
+def _landmark_box_of(det, rgb: np.ndarray, person) -> Box:
+    """The box around the landmarks the pose network places in a detected person's region (the detector's own
+    box is only the face, and the alignment circle is offset from the body), else the circle's body box."""
+    flag, pts = det.landmarks(rgb, person.roi)
+    box = landmark_box(pts[:33, :2]) if flag >= det.min_tracking_confidence else None
+    return box if box is not None else person.body
 
 
 # ------------------------------------------------------------------------------------------------------------------
