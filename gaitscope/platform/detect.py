@@ -450,7 +450,7 @@ def detect_keypoints(
     )
     chosen = person.key if person is not None else ""
     seen, why = people_mod.summarize(sorted(samples, key=lambda x: x.frame), (start + sel.start, start + sel.stop),
-                                     info.fps, chosen=chosen, n_person_changes=sel.n_person_changes)
+                                     info.fps, chosen=chosen, change_frames=sel.change_frames)
     if why is not None:
         raise people_mod.refuse(why, chosen=person is not None)
     kept = _interpolate_gaps(raw[sel.start : sel.stop], sel.valid)

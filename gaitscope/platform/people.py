@@ -210,14 +210,23 @@ def _cy(b: Box) -> float:
     return 0.5 * (b[1] + b[3])
 
 
-def ambiguity(samples: Sequence[Sample], fps: float, n_person_changes: int = 0) -> str | None:
-    """Why the person measured cannot be told apart from another person, in plain words; None when they can."""
-    several = any(s.others for s in samples)
-    if not several:
+def ambiguity(samples: Sequence[Sample], fps: float, change_frames: Sequence[int] = (),
+              kept: tuple[int, int] | None = None) -> str | None:
+    """Why the person measured cannot be told apart from another person, in plain words; None when they can.
+
+    ``samples``: looks at the others over the whole analysed range; ``kept``: the frames ``[start, stop)`` whose
+    person is measured (None: all); ``change_frames``: where the tracker changed person (the person gate cut
+    there). A change while somebody else was in view (a sample within :data:`CROSS_WINDOW_S`) is a swap between
+    people who were both there, not one person leaving and the next coming in."""
+    for f in change_frames:
+        near = [s for s in samples if abs(s.frame - f) <= CROSS_WINDOW_S * fps and s.others]
+        if near:
+            return (f"the person being followed changed at {f / fps:.1f} s while another person was in view, so "
+                    "it may have swapped between them")
+    if kept is not None:
+        samples = [s for s in samples if kept[0] <= s.frame < kept[1]]
+    if not any(s.others for s in samples):
         return None
-    if n_person_changes:
-        return (f"the person being followed changed {n_person_changes} time(s) while other people were in view, so "
-                "the measurements may mix two people")
     last_side: tuple[int, float] | None = None  # side (-1 left, +1 right) of a similar person near, and when
     for s in samples:
         if s.measured is None:
@@ -241,14 +250,14 @@ def ambiguity(samples: Sequence[Sample], fps: float, n_person_changes: int = 0) 
 
 
 def summarize(samples: Sequence[Sample], kept: tuple[int, int], fps: float, *, chosen: str = "",
-              n_person_changes: int = 0) -> tuple[PeopleSeen | None, str | None]:
+              change_frames: Sequence[int] = ()) -> tuple[PeopleSeen | None, str | None]:
     """The :class:`PeopleSeen` of the kept frames ``[kept[0], kept[1])`` (None when only one person was ever seen)
     and, when the person measured cannot be told apart, why."""
     inside = [s for s in samples if kept[0] <= s.frame < kept[1]]
     most = max((len(s.others) + (s.measured is not None) for s in samples), default=1)
     if most < 2:
         return None, None
-    why = ambiguity(inside, fps, n_person_changes)
+    why = ambiguity(samples, fps, change_frames, kept)
     shown = [s for s in inside if s.measured is not None]
     if not shown:
         return PeopleSeen(max_in_view=most, frame=-1, measured_box=None, other_boxes=(), chosen=chosen), why

@@ -127,7 +127,7 @@ class Selection:
     stop: int
     valid: np.ndarray  # (stop - start,) bool: credible detection in that row
     notes: tuple[str, ...]
-    n_person_changes: int = 0  # changes of the person followed that cut a stretch (all stretches)
+    change_frames: tuple[int, ...] = ()  # video frames where the person followed changed (cutting a stretch)
 
 
 def select_person(
@@ -157,11 +157,14 @@ def select_person(
     n_gap_splits = 0
     prev = None
     n_breaks = 0  # identity changes that cut a stretch (a change across a long gap is just a new stretch)
+    change_frames: list[int] = []
     for k in np.flatnonzero(valid):
         long_gap = prev is not None and (k - prev - 1) > max_gap
         if prev is None or long_gap or breaks[k]:
             n_gap_splits += int(long_gap)
-            n_breaks += int(bool(breaks[k]) and not long_gap and prev is not None)
+            if breaks[k] and not long_gap and prev is not None:
+                n_breaks += 1
+                change_frames.append(int(k) + frame_offset)
             runs.append([k, k, 1])
         else:
             runs[-1][1] = k
@@ -212,4 +215,4 @@ def select_person(
             "were ignored."
         )
     return Selection(start=start, stop=stop, valid=valid[start:stop].copy(), notes=tuple(notes),
-                     n_person_changes=n_breaks)
+                     change_frames=tuple(change_frames))

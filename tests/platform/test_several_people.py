@@ -65,7 +65,11 @@ def test_a_similar_person_crossing_is_ambiguous_a_smaller_one_is_not():
     smaller = [Sample(10 * k, me[k], other(k, h=95)) for k in range(6)]  # half my size: nearer or farther, told apart
     assert ambiguity(smaller, fps=30.0) is None
     assert ambiguity([Sample(10 * k, me[k], ()) for k in range(6)], fps=30.0) is None
-    assert "changed 2 time(s)" in ambiguity(smaller, fps=30.0, n_person_changes=2)
+    # the tracker changed person while somebody else was in view (a swap), or with nobody else around (the next
+    # person came in after the first left: told apart by the person gate)
+    assert "changed at 1.0 s while another person was in view" in ambiguity(smaller, fps=30.0, change_frames=[30])
+    alone_then = [Sample(10 * k, me[k], () if k < 4 else other(k, h=95)) for k in range(6)]
+    assert ambiguity(alone_then[:4], fps=30.0, change_frames=[15]) is None
 
 
 def test_person_choice_parses_numbers_and_points_and_refuses_the_rest():
