@@ -118,9 +118,9 @@ def run_stages(
     progress("decode", 1, 1)
 
     if keypoints is None:
+        picked = {"person": person_choice(options)} if options.person else {}
         keypoints = detect_keypoints(
-            info, workers=options.workers, progress=lambda done, total: progress("2d", done, total),
-            person=person_choice(options),
+            info, workers=options.workers, progress=lambda done, total: progress("2d", done, total), **picked
         )
     progress("2d", 1, 1)
 
@@ -274,9 +274,9 @@ def analyze_video(
     info = probe_video(str(video_path), max_duration_s=options.max_duration_s)
     # BlazePose is the slowest stage: it starts now and runs while the database, the reference set and the lifter
     # are loaded; it is cancelled when the video turns out to be analysed already (or the setup fails).
+    picked = {"person": person_choice(options)} if options.person else {}  # (test doubles take no person)
     detection = BackgroundDetection(info, workers=options.workers,
-                                    progress=lambda done, total: progress("2d", done, total),
-                                    person=person_choice(options))
+                                    progress=lambda done, total: progress("2d", done, total), **picked)
     try:
         reference = normative_choice.resolve(options.normative)  # a bad choice fails before anything is stored
         inputs = None
