@@ -468,6 +468,10 @@ def analyze_file(path: str | Path, **kwargs) -> AnalysisResult:
     from gaitscope.platform.landmarks_io import is_landmark_file
     from gaitscope.platform.mocap_pipeline import analyze_mocap, is_mocap_file
 
+    options = kwargs.get("options")
+    if options is not None and options.person and (is_mocap_file(path) or is_landmark_file(path)):
+        raise InvalidInputError(f"A person can be picked in a video only; {Path(path).name} holds one person's "
+                                "data.", "Leave out --person for motion-capture and landmark files.")
     if is_mocap_file(path):
         kwargs.pop("lifter", None)
         return analyze_mocap(path, **kwargs)

@@ -403,3 +403,10 @@ def test_a_malformed_person_is_refused_before_any_work(tmp_path, sqlite_url, cap
                  "--quiet"]) == 2
     _refused(capsys, "'the tall one' does not say which person to analyse", "--person 2")
     assert _state(sqlite_url) == before
+
+
+def test_a_person_for_a_motion_capture_file_is_refused(stored, sqlite_url, capsys):
+    before = _state(sqlite_url)
+    assert main(["analyze", str(stored[1] / "second.trc"), "--db", sqlite_url, "--person", "2", "--quiet"]) == 2
+    _refused(capsys, "A person can be picked in a video only", "Leave out --person")
+    assert _state(sqlite_url) == before
