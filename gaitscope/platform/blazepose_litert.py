@@ -228,6 +228,9 @@ class BlazePoseLiteRT:
         #: A point (image pixels) near the person to follow: a (re-)detection takes the person nearest it instead of
         #: the best-scoring one, and it moves with the followed person's hips. None: MediaPipe's choice.
         self.follow: tuple[float, float] | None = None
+        #: What finds every person when following one (``rgb -> [PersonBox]``; the caller sets
+        #: gaitscope.platform.people.all_people, which also looks at tiles for small people); None: detect_people.
+        self.find_all = None
         # One-Euro constants. Auxiliary points (next frame's ROI): min cutoff 0.01, beta 1.0, as MediaPipe's
         # PoseLandmarkFiltering graph; with beta 10 the ROI followed the swinging legs on the real 60 fps side-view
         # clip and the analysis saw 40 deg of heading wobble (MediaPipe: 13; beta 1.0: 14). Landmarks: 0.05 / 80,
@@ -252,9 +255,7 @@ class BlazePoseLiteRT:
         if self.follow is None:
             people = self.detect_people(rgb)
             return people[0].roi if people else None
-        from gaitscope.platform.people import all_people  # whole frame and tiles: small people too
-
-        people = all_people(self, rgb)
+        people = self.find_all(rgb) if self.find_all is not None else self.detect_people(rgb)
         return nearest_person(people, self.follow).roi if people else None
 
     def detect_people(self, rgb: np.ndarray) -> list["PersonBox"]:

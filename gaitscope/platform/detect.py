@@ -40,8 +40,8 @@ import numpy as np
 from gaitscope.errors import GaitscopeError, VideoError
 from gaitscope.platform.blazepose_map import DEFAULT_MIN_VISIBILITY, blazepose_to_h36m
 from gaitscope.platform.frame_times import read_frame_times, resample_keypoints
-from gaitscope.platform.person_gate import GateParams, select_person
 from gaitscope.platform.people import PersonChoice
+from gaitscope.platform.person_gate import GateParams, select_person
 from gaitscope.platform.video import iter_frames, probe_video
 from gaitscope.records import Keypoints2D, VideoInfo
 
@@ -193,7 +193,10 @@ def _detect_range(
     pending = 0
     with warnings.catch_warnings(), _new_pose(engine) as pose:
         if follow is not None:
+            from gaitscope.platform.people import all_people
+
             pose.follow = (follow[0] * small[0] / w, follow[1] * small[1] / h)
+            pose.find_all = lambda rgb: all_people(pose, rgb)
         counter = _people_detector(engine, pose) if people_every and people_sink is not None else None
         # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated, once per process.
         warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
