@@ -21,6 +21,10 @@ the shortest step length -- facts anyone can check by stepping through the video
 
     nice -n 10 .venv/bin/python benchmarks/video_accuracy.py [--views side oblique frontal back] [--fps 30 60]
         [--cameras fixed panning] [--render-only] [--csv runs/video_eval/rows.csv] [--no-real-clip]
+        [--param-csv runs/h21ci/params.csv]
+
+``--param-csv`` writes every parameter and curve point of every case beside its reference: the input of
+``benchmarks/error_model.py``, which fits and checks the error model of the 95 % intervals (issue 21).
 """
 
 from __future__ import annotations
@@ -37,7 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gaitscope.platform.real_motion_video import (  # noqa: E402
-    CACHE_DIR, DEFAULT_MOCAP_DIR, EVAL_MOCAP, RENDERER_VERSION, default_cases, render_case,
+    CACHE_DIR,
+    DEFAULT_MOCAP_DIR,
+    EVAL_MOCAP,
+    RENDERER_VERSION,
+    default_cases,
+    render_case,
 )
 
 REAL_CLIP = ROOT / ".." / "shared" / "data" / "video" / "sarwesh_side" / "sarwesh_side.mp4"
@@ -129,8 +138,8 @@ def print_cases(rows: list[dict]) -> None:
 
 def real_clip_facts(path: Path, lifter) -> dict | None:
     """Heel strikes on the real side-view clip and the facts a person can check by eye."""
-    from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
     from gaitscope.platform.detect import cached_detection
+    from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
 
     if not path.exists():
         print(f"\nreal clip: not found at {path}")
@@ -169,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--render-only", action="store_true", help="render (and cache) the videos, analyse nothing")
     ap.add_argument("--no-real-clip", action="store_true")
     ap.add_argument("--csv", type=Path, default=None, help="write every row here")
+    ap.add_argument("--param-csv", type=Path, default=None,
+                    help="write every parameter (value, stride SD, n, reference) here, and the curves beside it "
+                         "(<name>_curves.csv): the input of benchmarks/error_model.py (issue 21 intervals)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     if not args.data.is_dir():
@@ -186,15 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.video_eval import case_rows, evaluate_case
+    from gaitscope.platform.video_eval import case_rows, curve_rows, evaluate_case, parameter_rows
 
     torch.set_num_threads(args.threads)
     lifter = load_lifter()
     rows: list[dict] = []
+    prows: list[dict] = []
+    crows: list[dict] = []
     t0 = time.perf_counter()
     for c in cases:
         try:
-            rows += case_rows(evaluate_case(c, lifter, mocap_dir=args.data))
+            cr = evaluate_case(c, lifter, mocap_dir=args.data)
+            rows += case_rows(cr)
+            prows += parameter_rows(cr)
+            crows += curve_rows(cr)
         except Exception as exc:  # a case that fails is reported, never silently dropped
             print(f"FAILED {c.name}: {type(exc).__name__}: {exc}")
     print(f"evaluated {len({r['case'] for r in rows})} of {len(cases)} cases in {time.perf_counter() - t0:.0f} s; "
@@ -207,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows).to_csv(args.csv, index=False, float_format="%.6g")
         print(f"wrote {args.csv}")
+    if args.param_csv:
+        import pandas as pd
+
+        args.param_csv.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(prows).to_csv(args.param_csv, index=False, float_format="%.6g")
+        curves = args.param_csv.with_name(args.param_csv.stem + "_curves.csv")
+        pd.DataFrame(crows).to_csv(curves, index=False, float_format="%.6g")
+        print(f"wrote {args.param_csv} and {curves}")
     if not args.no_real_clip:
         real_clip_facts(REAL_CLIP, lifter)
     return 0

@@ -269,6 +269,11 @@ class ParameterSummary:
     #: how far this recording supports the number: "reliable", "limited" or "not measurable" ("" = not graded);
     #: only a reliable number is flagged (gaitscope.analysis.reliability)
     reliability: str = ""
+    #: 95 % interval of the value: stride-to-stride spread and the video path's own measured error
+    #: (gaitscope.analysis.intervals); NaN where neither is known. ``ci_note`` says what it is made of.
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    ci_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -292,6 +297,37 @@ class RecordingQuality:
 
 
 @dataclass(frozen=True)
+class ModelError:
+    """The video path's measured error for one quantity in one view class: test - reference over the cases of
+    the video evaluation of real motion (``benchmarks/error_model.py``). ``leg``: "near"/"far" (side and oblique
+    views), "L"/"R" (frontal/back), "both" for both-feet values. ``kind``: "parameter" or "curve" (for a curve the
+    error of every % of the cycle, pooled)."""
+
+    kind: str
+    view: str
+    name: str
+    leg: str
+    unit: str
+    bias: float
+    sd: float
+    n_cases: int
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """All :class:`ModelError` entries of the shipped error model, with the provenance lines of its file."""
+
+    entries: tuple[ModelError, ...]
+    provenance: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {(e.kind, e.view, e.name, e.leg): e for e in self.entries})
+
+    def get(self, kind: str, view: str, name: str, leg: str) -> ModelError | None:
+        return self._index.get((kind, view, name, leg))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
 class GaitCurve:
     """A joint angle over the gait cycle (0-100 %, 101 points), mean and SD over strides of one side.
 
@@ -308,12 +344,15 @@ class GaitCurve:
     normal_mean: np.ndarray | None = None
     normal_sd: np.ndarray | None = None
     normal_source: str = ""
+    #: 95 % band per % of cycle (gaitscope.analysis.intervals), None when not computed
+    ci_low: np.ndarray | None = None
+    ci_high: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.pct.shape[0]
         for nm in ("mean", "sd"):
             _check_shape(nm, getattr(self, nm), (n,))
-        for nm in ("normal_mean", "normal_sd"):
+        for nm in ("normal_mean", "normal_sd", "ci_low", "ci_high"):
             if getattr(self, nm) is not None:
                 _check_shape(nm, getattr(self, nm), (n,))
 
@@ -374,6 +413,8 @@ class GaitReport:
         for c in self.curves:
             nm = c.normal_mean if c.normal_mean is not None else np.full_like(c.mean, np.nan)
             ns = c.normal_sd if c.normal_sd is not None else np.full_like(c.mean, np.nan)
+            lo = c.ci_low if c.ci_low is not None else np.full_like(c.mean, np.nan)
+            hi = c.ci_high if c.ci_high is not None else np.full_like(c.mean, np.nan)
             rows.append(
                 pd.DataFrame(
                     {
@@ -386,10 +427,13 @@ class GaitReport:
                         "normal_mean": nm,
                         "normal_sd": ns,
                         "n_strides": c.n_strides,
+                        "ci_low": lo,
+                        "ci_high": hi,
                     }
                 )
             )
-        cols = ["curve", "side", "unit", "pct", "mean", "sd", "normal_mean", "normal_sd", "n_strides"]
+        cols = ["curve", "side", "unit", "pct", "mean", "sd", "normal_mean", "normal_sd", "n_strides", "ci_low",
+                "ci_high"]
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
 

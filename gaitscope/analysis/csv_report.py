@@ -13,6 +13,9 @@ Plain output (issue 21 point 5):
   ``comment="#"``), so a separate file was chosen.
 * A number that was not measured is an empty cell (``pandas`` reads it as NaN, a spreadsheet as blank); never the
   text ``nan``. Its ``flag`` says ``not measured``.
+* ``ci_low``/``ci_high``: the 95 % interval of the value (curves: per percent of the cycle), from the stride
+  spread and the video path's measured error (:mod:`gaitscope.analysis.intervals`); ``ci_note`` says what it is
+  made of; ``reliability`` the grade of :mod:`gaitscope.analysis.reliability`. Empty when not computed.
 * Numbers are rounded to a resolution that suits their unit (:data:`UNIT_DECIMALS`: millimetres, milliseconds,
   0.1 deg, 0.1 %), not to six significant digits of noise.
 """
@@ -42,7 +45,7 @@ NOT_MEASURED = "not measured"
 _STRIDE_DECIMALS = {"stride_time_s": 3, "stride_length_m": 3, "step_time_s": 3, "step_length_m": 3,
                     "stance_pct": 1, "swing_pct": 1, "double_support_pct": 1, "step_width_m": 3, "speed_m_s": 2}
 _EVENT_DECIMALS = {"time_s": 3, "quality": 2}
-_CURVE_DECIMALS = {"pct": 0, "mean": 1, "sd": 1, "normal_mean": 1, "normal_sd": 1}
+_CURVE_DECIMALS = {"pct": 0, "mean": 1, "sd": 1, "normal_mean": 1, "normal_sd": 1, "ci_low": 1, "ci_high": 1}
 
 
 def _reference_keys(sources, prefix: str, table: str, refs: list[dict]) -> dict[str, str]:
@@ -65,7 +68,7 @@ def report_tables(report: GaitReport) -> dict[str, "object"]:
         keys = _reference_keys(params["normal_source"], "S", "parameters", refs)
         params["normal_source"] = params["normal_source"].map(lambda s: keys.get(s, ""))
         digits = params["unit"].map(lambda u: UNIT_DECIMALS.get(u, 2))
-        for col in ("value", "sd", "normal_low", "normal_high"):
+        for col in ("value", "sd", "normal_low", "normal_high", "ci_low", "ci_high"):
             params[col] = [round(float(v), int(d)) if np.isfinite(v) else np.nan for v, d in zip(params[col], digits)]
         params["cv_pct"] = params["cv_pct"].round(1)
         params["flag"] = [NOT_MEASURED if not np.isfinite(v) else f for v, f in zip(params["value"], params["flag"])]

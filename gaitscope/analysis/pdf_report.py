@@ -117,6 +117,17 @@ def _value_text(p: ParameterSummary) -> str:
     return text
 
 
+def interval_text(p: ParameterSummary) -> str:
+    """The 95 % interval of a reported value, "[low, high]" (gaitscope.analysis.intervals); "" when the value is
+    not reported or has no interval."""
+    if not (math.isfinite(p.value) and math.isfinite(p.ci_low) and math.isfinite(p.ci_high)):
+        return ""
+    if p.reliability == "not measurable":
+        return ""
+    d = _digits(p.unit)
+    return f"[{_fmt(p.ci_low, d)}, {_fmt(p.ci_high, d)}]"
+
+
 def _range_text(p: ParameterSummary) -> str:
     if not (math.isfinite(p.normal_low) and math.isfinite(p.normal_high)):
         return ""
@@ -141,6 +152,17 @@ class ParameterGridRow:
     flags: dict[str, str]  # side -> "low" / "normal" / "high" / "unknown"
     normal_range: str
     reliability: dict[str, str] = field(default_factory=dict)  # side -> "reliable" / "limited" / "not measurable"
+    intervals: dict[str, str] = field(default_factory=dict)  # side -> "[low, high]", the 95 % interval
+
+    @property
+    def reliability_text(self) -> str:
+        """The grade of the row: one word when all sides share it, else per side ("L: limited; R: reliable")."""
+        grades = {s: g for s, g in self.reliability.items() if g}
+        if not grades:
+            return "-"
+        if len(set(grades.values())) == 1:
+            return next(iter(grades.values()))
+        return "; ".join(f"{ {'both': 'L+R'}.get(s, s)}: {g}" for s, g in grades.items())
 
     @property
     def out_of_range(self) -> list[str]:
@@ -189,7 +211,8 @@ def parameter_grid(parameters: tuple[ParameterSummary, ...] | list[ParameterSumm
             cells={s: _value_text(by_side[s]) for s in GRID_SIDES if s in by_side},
             flags={s: by_side[s].flag for s in GRID_SIDES if s in by_side}, normal_range=rng,
             reliability={s: by_side[s].reliability for s in GRID_SIDES
-                         if s in by_side and math.isfinite(by_side[s].value)}))
+                         if s in by_side and math.isfinite(by_side[s].value)},
+            intervals={s: interval_text(by_side[s]) for s in GRID_SIDES if s in by_side and interval_text(by_side[s])}))
     return rows
 
 
@@ -229,8 +252,18 @@ def _kv_table(pairs: list[tuple[str, str]], styles, col_widths):
     return table
 
 
+#: parameter table column widths (fractions of the text width): Parameter, Unit, Left, Right, Both, range, Flag
+PARAMETER_COLUMNS = (0.22, 0.09, 0.14, 0.14, 0.14, 0.13, 0.14)
+CELL_PADDING = 3.0
+
+
 def _parameter_table(parameters: list[ParameterSummary], styles, width_pt: float):
-    """Parameter | unit | left | right | both | normal range | flag; out-of-range value cells shaded red."""
+    """Parameter | unit | left | right | both | normal range | flag; out-of-range value cells shaded red. Each
+    value cell holds "value ± SD" and, below it, its 95 % interval in brackets.
+
+    Column widths: every word of a cell must fit its column (reportlab otherwise splits a long word, e.g. the flag
+    "not measurable here" printed as "measura-ble" in a 10 % column), hence the wider flag column and the 3 pt
+    side padding."""
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
@@ -238,11 +271,11 @@ def _parameter_table(parameters: list[ParameterSummary], styles, width_pt: float
     grid = parameter_grid(parameters)
     data = [header]
     for row in grid:
-        cells = [row.label, row.unit] + [row.cells.get(s, "") for s in GRID_SIDES] + [row.normal_range,
-                                                                                      row.flag_text]
-        data.append([Paragraph(escape(c), styles["cell"]) for c in cells])
-    frac = (0.26, 0.11, 0.13, 0.13, 0.13, 0.14, 0.10)
-    table = Table(data, colWidths=[f * width_pt for f in frac], repeatRows=1, hAlign="LEFT")
+        values = [escape(row.cells.get(s, "")) + (f"<br/>{escape(row.intervals[s])}" if s in row.intervals else "")
+                  for s in GRID_SIDES]
+        cells = [escape(row.label), escape(row.unit)] + values + [escape(row.normal_range), escape(row.flag_text)]
+        data.append([Paragraph(c, styles["cell"]) for c in cells])
+    table = Table(data, colWidths=[f * width_pt for f in PARAMETER_COLUMNS], repeatRows=1, hAlign="LEFT")
     red = colors.HexColor("#fde0dc")
     style = [
         ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
@@ -250,6 +283,7 @@ def _parameter_table(parameters: list[ParameterSummary], styles, width_pt: float
         ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING), ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
     ]
     for i, row in enumerate(grid, start=1):
         for side in row.out_of_range:
@@ -355,7 +389,11 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     if main:
         story.append(_parameter_table(main, st, width))
         sources = sorted({p.normal_source for p in main if p.normal_source})
-        note = ("Values shaded red are outside the normal range (value ± SD over strides). Only numbers graded "
+        note = ("Each value is the mean ± SD over strides, with its 95 % interval below it in brackets: "
+                + ("the stride-to-stride spread (motion capture: no model error added)" if mocap else
+                   "the stride-to-stride spread and the video method's own error measured on video of real walking "
+                   "(a known bias of the method widens the interval towards the likely true value; the value "
+                   "itself is never shifted)") + ". Values shaded red are outside the normal range. Only numbers graded "
                 "reliable from this recording are flagged; \"not reported\" means the camera view cannot measure "
                 "it (see Reliability of this recording and the warnings).")
         if sources:
@@ -371,7 +409,8 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     fig = report_plots.curves_figure(report)
     if fig is not None:
         shown = [c for c in report.curves if c.name.startswith(report_plots.PDF_CURVE_PREFIXES)]
-        note = Paragraph(escape("Left red, right blue, reference band grey. " + report_plots.reference_note(shown)),
+        note = Paragraph(escape("Left red, right blue, each lightly shaded over its 95 % band; reference band grey. "
+                                + report_plots.reference_note(shown)),
                          st["small"])
         story.append(KeepTogether([heading, _image(report_plots.figure_png(fig), width), note]))
     else:

@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from gaitscope.analysis.intervals import apply_intervals
 from gaitscope.records import GaitReport, Keypoints2D, Motion3D, ParameterSummary, RecordingQuality
 from gaitscope.skeleton import J
 
@@ -198,8 +199,8 @@ def _advice(quality: RecordingQuality, graded: list[ParameterSummary]) -> tuple[
 
 
 def apply_reliability(report: GaitReport, quality: RecordingQuality) -> GaitReport:
-    """``report`` with a grade on every parameter, flags kept only on reliable ones, and warnings that say what
-    was not graded reliable, why, and how to film better. Idempotent (applying it to a stored report again gives
+    """``report`` with a grade and a 95 % interval on every parameter (a band on every curve), flags kept only on
+    reliable ones, and warnings that say what was not graded reliable, why, and how to film better. Idempotent (applying it to a stored report again gives
     the same report)."""
     graded: list[ParameterSummary] = []
     why: dict[str, list[str]] = {}
@@ -224,7 +225,8 @@ def apply_reliability(report: GaitReport, quality: RecordingQuality) -> GaitRepo
         notes.append("Not reported (" + reason + "): " + ", ".join(items) + ".")
     notes += [f"How to film better: {a}" for a in quality.advice]
     warnings = tuple(report.warnings) + tuple(n for n in notes if n not in report.warnings)
-    return replace(report, parameters=tuple(graded), warnings=warnings, quality=quality)
+    # the 95 % intervals follow from the view graded here (gaitscope.analysis.intervals); not stored either
+    return apply_intervals(replace(report, parameters=tuple(graded), warnings=warnings, quality=quality))
 
 
 def _summary(quality: RecordingQuality, graded: list[ParameterSummary]) -> str:

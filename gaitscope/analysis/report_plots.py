@@ -110,6 +110,8 @@ def _draw_curve_axes(ax, by_side: Mapping[str, GaitCurve], title: str) -> None:
     for side, curve in sorted(by_side.items(), key=lambda kv: {"R": 0, "": 1, "L": 2}.get(kv[0], 1)):
         color = {"L": LEFT_COLOR, "R": RIGHT_COLOR}.get(side, CENTRE_COLOR)
         label = {"L": "left", "R": "right"}.get(side, "")
+        if curve.ci_low is not None and curve.ci_high is not None:  # 95 % band (gaitscope.analysis.intervals)
+            ax.fill_between(curve.pct, curve.ci_low, curve.ci_high, color=color, alpha=0.12, linewidth=0)
         ax.plot(curve.pct, curve.mean, color=color, linewidth=1.2 if side == "L" else 2.4, label=label or None)
     ax.set_title(title, fontsize=9)
     ax.set_xlim(0, 100)

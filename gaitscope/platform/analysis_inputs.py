@@ -92,7 +92,6 @@ def for_video(*, model_source: str, checkpoint: str | Path | None, reference, he
     """Inputs of a video analysis by the lifter whose Motion3D source is ``model_source``; ``person``: the
     :attr:`~gaitscope.platform.people.PersonChoice.key` of the person picked, None when the detector chose."""
     from gaitscope.platform import normative_choice
-
     from gaitscope.platform.detect import detector_source, resolve_engine
 
     return AnalysisInputs(kind="video", model=model_source, checkpoint_sha256=checkpoint_digest(checkpoint),

@@ -46,6 +46,8 @@ class CaseResult:
     reference: GaitReport
     full_analysis: bool
     duration_s: float
+    #: (view angle in degrees, near leg) estimated on the lifted motion, as the product grades a recording
+    view_estimate: tuple[float | None, str | None] = (None, None)
 
 
 def _cut_trial(trial, t0_s: float, duration_s: float):
@@ -65,6 +67,7 @@ def evaluate_case(case: VideoCase, lifter, *, mocap_dir: str | Path = DEFAULT_MO
                   cache_dir: str | Path = CACHE_DIR, max_s: float | None = None) -> CaseResult:
     """Render (or reuse) ``case``, analyse the video as an upload, compare with the markers and plates."""
     from gaitscope.analysis.agreement import compare_reports
+    from gaitscope.analysis.reliability import estimate_view
     from gaitscope.platform.detect import cached_detection
     from gaitscope.platform.mocap import load_motion
     from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
@@ -75,6 +78,7 @@ def evaluate_case(case: VideoCase, lifter, *, mocap_dir: str | Path = DEFAULT_MO
     kp = cached_detection(video, meta["key"], cache_dir)  # the upload's defaults
     height_m = round(float(meta["height_m"]), 2)  # as a clinician enters it, to the centimetre
     motion, _ = lift_and_embed(lifter, kp, height_m=height_m)
+    view_estimate = estimate_view(motion)
     try:
         test, full = analyse_motion(motion, height_m=height_m), True
     except AnalysisError as exc:
@@ -86,7 +90,7 @@ def evaluate_case(case: VideoCase, lifter, *, mocap_dir: str | Path = DEFAULT_MO
     reference, events, ev_source, values, notes = _reference(trial)
     res = compare_reports(test, reference, 0.0, reference_events=events, event_reference=ev_source,
                           reference_values=values, name=case.name, notes=notes)
-    return CaseResult(case, meta, res, test, reference, full, duration)
+    return CaseResult(case, meta, res, test, reference, full, duration, view_estimate)
 
 
 def _angle_range(report: GaitReport, col: str, t: np.ndarray) -> float:
@@ -175,4 +179,69 @@ def case_rows(cr: CaseResult) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["CaseResult", "EDGE_S", "case_rows", "evaluate_case"]
+def _estimated(cr: CaseResult) -> tuple[str, str | None]:
+    """(view class, near leg) as the product estimates them from the lifted motion: the error model is looked up
+    by the estimated class, so it is fitted and checked by it too (a side view read as oblique uses the oblique
+    entries)."""
+    from gaitscope.analysis.reliability import view_class
+
+    angle, near = cr.view_estimate
+    return view_class(angle), near
+
+
+def _leg(view: str, near: str | None, side: str) -> str:
+    """"near"/"far" of a leg in a side or oblique view, the side itself in frontal/back views, "both" for both
+    (as :func:`gaitscope.analysis.intervals.leg_key`)."""
+    if side not in ("L", "R"):
+        return "both"
+    if view not in ("side", "oblique") or near not in ("L", "R"):
+        return side
+    return "near" if side == near else "far"
+
+
+def parameter_rows(cr: CaseResult) -> list[dict[str, Any]]:
+    """One row per parameter the test measured (derived ones included): the test's value, stride SD and number
+    of strides beside the reference value, for fitting and checking the error model of the 95 % intervals
+    (:mod:`gaitscope.analysis.intervals`, issue 21). The reference value is the one ``gaitscope validate``
+    compares with (force-plate steps where the trial has plates, else the markers' own analysis). ``view`` is the
+    estimated view class (``rendered_view`` the rendering camera's)."""
+    case = cr.case
+    view, near = _estimated(cr)
+    ref = {(p.name, p.side): p.reference for p in cr.result.parameters}
+    ref_all = {(p.name, p.side): p.value for p in cr.reference.parameters}
+    base = {"case": case.name, "trial": case.trial, "view": view, "rendered_view": case.view, "camera": case.camera,
+            "fps": case.fps, "view_deg": cr.meta.get("view_deg", float("nan")), "full_analysis": cr.full_analysis}
+    rows = []
+    for p in cr.test.parameters:
+        r = ref.get((p.name, p.side), ref_all.get((p.name, p.side), float("nan")))
+        if not (math.isfinite(p.value) and math.isfinite(r)):
+            continue
+        rows.append({**base, "name": p.name, "side": p.side, "leg": _leg(view, near, p.side), "unit": p.unit,
+                     "value": float(p.value), "sd": float(p.sd), "n": int(p.n), "reference": float(r)})
+    return rows
+
+
+def curve_rows(cr: CaseResult) -> list[dict[str, Any]]:
+    """One row per curve and % of the gait cycle that both analyses have: the test's mean, SD over strides and
+    number of strides beside the reference's mean (each cut at its own heel strikes); views as
+    :func:`parameter_rows`."""
+    case = cr.case
+    view, near = _estimated(cr)
+    ref = {(c.name, c.side): c for c in cr.reference.curves}
+    base = {"case": case.name, "trial": case.trial, "view": view, "rendered_view": case.view, "camera": case.camera,
+            "fps": case.fps, "full_analysis": cr.full_analysis}
+    rows = []
+    for c in cr.test.curves:
+        rc = ref.get((c.name, c.side))
+        if rc is None:
+            continue
+        for i, pct in enumerate(np.asarray(c.pct, float)):
+            m, r = float(c.mean[i]), float(rc.mean[i])
+            if math.isfinite(m) and math.isfinite(r):
+                rows.append({**base, "name": c.name, "side": c.side, "leg": _leg(view, near, c.side), "unit": c.unit,
+                             "pct": float(pct), "value": m, "sd": float(c.sd[i]), "n": int(c.n_strides),
+                             "reference": r})
+    return rows
+
+
+__all__ = ["EDGE_S", "CaseResult", "case_rows", "curve_rows", "evaluate_case", "parameter_rows"]

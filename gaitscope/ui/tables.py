@@ -14,13 +14,18 @@ from gaitscope.analysis.pdf_report import GRID_SIDES, parameter_grid
 from gaitscope.records import ParameterSummary
 
 SIDE_COLUMNS = {"L": "Left", "R": "Right", "both": "Both sides"}
-SPATIOTEMPORAL_COLUMNS = ["Parameter", "Unit", "Left", "Right", "Both sides", "Normal range", "Flag"]
+SPATIOTEMPORAL_COLUMNS = ["Parameter", "Unit", "Left", "Right", "Both sides", "Normal range", "Flag", "Reliability"]
 OUT_OF_RANGE_STYLE = "background-color: #fde0dc; color: #8a1c12; font-weight: 600"
 
 
 def spatiotemporal_table(parameters: tuple[ParameterSummary, ...] | list[ParameterSummary]) -> pd.DataFrame:
-    """One row per parameter: value ± SD per side, the normal range and the flag(s)."""
-    rows = [[r.label, r.unit] + [r.cells.get(s, "") for s in GRID_SIDES] + [r.normal_range, r.flag_text]
+    """One row per parameter: value ± SD per side followed by its 95 % interval in brackets
+    (:mod:`gaitscope.analysis.intervals`), the normal range, the flag(s) and the reliability grade(s)."""
+    def cell(r, side: str) -> str:
+        text = r.cells.get(side, "")
+        return f"{text} {r.intervals[side]}" if side in r.intervals else text
+
+    rows = [[r.label, r.unit] + [cell(r, s) for s in GRID_SIDES] + [r.normal_range, r.flag_text, r.reliability_text]
             for r in parameter_grid(parameters)]
     return pd.DataFrame(rows, columns=SPATIOTEMPORAL_COLUMNS)
 

@@ -25,7 +25,7 @@ from gaitscope.analysis.reliability import (
 )
 from gaitscope.analysis.report import analyze_gait
 from gaitscope.records import Keypoints2D, RecordingQuality
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 from gaitscope.synthetic.camera import frontal_view, oblique_view, side_view, view_from_angle
 from gaitscope.synthetic.truth import WalkParams
 from gaitscope.synthetic.walker import simulate_walk
@@ -143,7 +143,7 @@ def test_csv_and_pdf_carry_the_grades_and_the_filming_advice(walk, tmp_path):
     report = analyze_gait(motion, height_m=1.7)
     graded = apply_reliability(report, assess(report, motion))
     params = pd.read_csv(write_csv_reports(graded, tmp_path)["parameters"])
-    assert list(params.columns)[-2:] == ["flag", "reliability"]
+    assert list(params.columns)[-5:] == ["flag", "reliability", "ci_low", "ci_high", "ci_note"]
     row = params[(params["name"] == "step_length") & (params["side"] == "both")].iloc[0]
     assert row["reliability"] == "not measurable" and row["flag"] == "unknown"
     assert params[params["name"] == "cadence"]["reliability"].iloc[0] == "reliable"

@@ -15,9 +15,9 @@ from ui_app_helpers import plain as _plain  # noqa: E402
 from ui_app_helpers import texts as _texts  # noqa: E402
 from ui_app_helpers import user_of as _user  # noqa: E402
 
+from gaitscope.ui import data, jobs  # noqa: E402
 from gaitscope.ui.components import PAGE_RESULTS, PAGE_UPLOAD  # noqa: E402
 from gaitscope.ui.demo_data import DEMO_SITE  # noqa: E402
-from gaitscope.ui import data, jobs  # noqa: E402
 
 
 def test_app_starts_on_an_empty_database_and_shows_demo_patients(env):
@@ -112,7 +112,9 @@ def test_results_page_renders_a_stored_analysis(env):
     assert metrics["Cadence (steps/min)"] == "108" and metrics["GPS (deg)"] == "6.4"
     table = at.dataframe[0].value
     row = table[table["Parameter"] == "Double support"].iloc[0]
-    assert row["Flag"] == "high" and row["Both sides"] == "27.0 ± 0.5"
+    assert row["Flag"] == "high" and row["Both sides"].startswith("27.0 ± 0.5 [")  # value ± SD [95 % interval]
+    lo, hi = (float(x) for x in row["Both sides"].split("[")[1].rstrip("]").split(", "))
+    assert lo < 27.0 < hi and row["Reliability"] == "reliable"  # only a reliable number is flagged
     text = _texts(at)
     assert "children" in text.lower()  # the curve reference is labelled
     assert "parkinsonian_gait version example-0" in text  # classifier with its version
@@ -148,7 +150,6 @@ def test_upload_refuses_a_file_that_is_not_a_video(env):
 
 
 def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
-    pytest.importorskip("gaitscope.platform.video", reason="the video ingest module is not available yet")
     from gaitscope.platform.uploads import leftover_temp_files
     from gaitscope.ui.uploads import uploads_dir
 

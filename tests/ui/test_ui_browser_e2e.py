@@ -13,6 +13,7 @@ in through the form first.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -213,6 +214,13 @@ def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
     _shot(page, tmp_path, shot.replace(".png", "_curves.png"))
     _open_tab(page, "Parameters")
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    # the parameters table has a separate reliability column, and the caption explains the 95 % intervals
+    table = page.locator('[data-testid="stDataFrame"]').first
+    # (the grid's accessible table is not "visible" to get_by_role: its cells are drawn on a canvas)
+    assert table.locator('th[role="columnheader"]', has_text="Reliability").count() == 1
+    cadence = table.locator('tr', has_text="Cadence").first.inner_text()
+    assert re.search(r"± [0-9.]+ \[[0-9.]+, [0-9.]+\]", cadence) and "reliable" in cadence, cadence
+    assert page.get_by_text("95 % interval in brackets", exact=False).count() >= 1
     _shot(page, tmp_path, shot)
     _open_tab(page, "Reports")
     pdf = _download(page, "Download PDF report", tmp_path / "report.pdf")
@@ -223,8 +231,11 @@ def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
     csv = _download(page, "Download parameters.csv", tmp_path / "parameters.csv")
     frame = pd.read_csv(csv)
     assert list(frame.columns) == ["name", "label", "unit", "side", "value", "sd", "cv_pct", "n", "normal_low",
-                                   "normal_high", "normal_source", "flag", "reliability"]
+                                   "normal_high", "normal_source", "flag", "reliability", "ci_low", "ci_high",
+                                   "ci_note"]
     assert "cadence" in set(frame["name"])
+    cad = frame[(frame["name"] == "cadence") & (frame["side"] == "both")].iloc[0]
+    assert cad["ci_low"] <= cad["value"] <= cad["ci_high"]  # every measured value has its 95 % interval
     assert not page.errors, page.errors  # type: ignore[attr-defined]
 
 
@@ -291,7 +302,7 @@ def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path,
 
     if not SAMPLE_VIDEO.exists():
         pytest.skip("the bundled sample video is not there yet")
-    models = pytest.importorskip("gaitscope.models.checkpoints", reason="the model package is not available yet")
+    from gaitscope.models import checkpoints as models
     from gaitscope.models.inference import Lifter
 
     lifter = Lifter.untrained("small")
