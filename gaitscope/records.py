@@ -50,6 +50,21 @@ class VideoInfo:
 
 
 @dataclass(frozen=True)
+class PeopleSeen:
+    """Other people the 2D stage saw beside the person measured (:mod:`gaitscope.platform.people`).
+
+    ``frame`` is the video frame (in the kept stretch) where the most people were seen, with the measured
+    person's box and the others' boxes on it, in pixels ``(x0, y0, x1, y1)``; ``chosen`` is the person the user
+    picked (``"#2"``, ``"410,180"``), ``""`` when the detector chose."""
+
+    max_in_view: int
+    frame: int
+    measured_box: tuple[float, float, float, float] | None
+    other_boxes: tuple[tuple[float, float, float, float], ...] = ()
+    chosen: str = ""
+
+
+@dataclass(frozen=True)
 class Keypoints2D:
     """2D joints of one person over time, in H36M-17 order, in pixels of the (rotated) image.
 
@@ -72,6 +87,7 @@ class Keypoints2D:
     #: (T,) seconds of each row on the video's own clock (container time stamps, first frame at 0) where rows are
     #: not ``frame_index / fps`` apart: a variable-frame-rate video resampled onto an even clock. None otherwise.
     time_s: np.ndarray | None = None
+    people: PeopleSeen | None = None  # other people seen (None: only the person measured, or not looked for)
 
     def __post_init__(self) -> None:
         t = self.xy_px.shape[0]

@@ -34,6 +34,7 @@ CSV_FILES: dict[str, str] = {
     "events": "events.csv",
     "curves": "curves.csv",
     "references": "references.csv",
+    "warnings": "warnings.csv",
 }
 
 #: decimals written per unit: 1 mm, 1 ms, 0.01 m/s, 0.1 %, 0.1 step/min, 0.1 deg, 0.01 for ratios
@@ -82,8 +83,10 @@ def report_tables(report: GaitReport) -> dict[str, "object"]:
     if len(curves):
         curves["pct"] = curves["pct"].astype(int)
     references = pd.DataFrame(refs, columns=["key", "table", "source"])
+    # what the report's warnings say (several people in view first), so a table read without the PDF says it too
+    warnings = pd.DataFrame({"warning": list(report.warnings)}, columns=["warning"])
     return {"parameters": params, "strides": strides, "events": events, "curves": curves,
-            "references": references}
+            "references": references, "warnings": warnings}
 
 
 def table_csv(frame) -> str:

@@ -80,6 +80,8 @@ class ReportContext:
     notes: str = ""
     source_kind: str = "video"  # "video" or "mocap" (marker-based motion capture: no image, no lifter)
     source_description: str = ""  # e.g. "marker-based motion capture: plug-in-gait markers, C3D file"
+    person_still_png: bytes | None = None  # a video frame with the person measured boxed (PNG)
+    person_still_caption: str = ""
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -352,6 +354,11 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
     for w in report.warnings:  # a possible change of person must be read before any number
         if w.startswith("Several people"):
             story.append(Paragraph("<b>Attention:</b> " + escape(w), st["body"]))
+    if context.person_still_png:  # which person was measured, before any number
+        story.append(Paragraph("Person measured", st["h2"]))
+        story.append(_image(context.person_still_png, 0.5 * width))
+        if context.person_still_caption:
+            story.append(Paragraph(escape(context.person_still_caption), st["body"]))
 
     res = f"{context.video_resolution[0]} x {context.video_resolution[1]} px" if context.video_resolution else "n/a"
     mocap = context.source_kind == "mocap"

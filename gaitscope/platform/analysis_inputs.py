@@ -14,7 +14,10 @@ input that changes a number is the same, so all of them take part in the key the
   key when not given, so analyses stored before they existed keep their key;
 * flip test-time augmentation (it changes the lifted 3D);
 * for video, the 2D detector: its engine and versions (``Keypoints2D.source``: the MediaPipe graph and the LiteRT
-  port place landmarks differently by a few pixels).
+  port place landmarks differently by a few pixels);
+* for video, the person picked when several walk (``#2`` or ``x,y``, :class:`~gaitscope.platform.people.PersonChoice`):
+  another person is another analysis of the same file; left out of the key when the detector chose, so analyses
+  stored before the picker existed keep their key.
 
 What does not change a number is left out: the file name, the patient code (it decides where the recording is
 filed, not what is computed), the visit date, the number of 2D processes.
@@ -42,13 +45,14 @@ class AnalysisInputs:
     detector: str = ""  # the 2D stage's Keypoints2D.source; "" for motion capture
     age_years: float | None = None  # the subject's age for the normal ranges (None: adults 18-69)
     sex: str | None = None  # "M" / "F" for the normal ranges (None: both sexes)
+    person: str | None = None  # the person picked (PersonChoice.key: "#2", "410,180"); None: the detector's choice
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["height_cm"] = None if self.height_cm is None else round(float(self.height_cm), 3)
         # Absent when not given: the key of an analysis stored before age/sex took part stays the same (it was
         # computed without them), while any given age or sex makes a different analysis.
-        for name in ("age_years", "sex"):
+        for name in ("age_years", "sex", "person"):
             if d[name] is None:
                 del d[name]
         if "age_years" in d:
@@ -83,15 +87,18 @@ def checkpoint_digest(checkpoint: str | Path | None) -> str:
 
 
 def for_video(*, model_source: str, checkpoint: str | Path | None, reference, height_cm: float | None,
-              flip_tta: bool, age_years: float | None = None, sex: str | None = None) -> AnalysisInputs:
-    """Inputs of a video analysis by the lifter whose Motion3D source is ``model_source``."""
+              flip_tta: bool, age_years: float | None = None, sex: str | None = None,
+              person: str | None = None) -> AnalysisInputs:
+    """Inputs of a video analysis by the lifter whose Motion3D source is ``model_source``; ``person``: the
+    :attr:`~gaitscope.platform.people.PersonChoice.key` of the person picked, None when the detector chose."""
     from gaitscope.platform import normative_choice
     from gaitscope.platform.detect import detector_source, resolve_engine
 
     return AnalysisInputs(kind="video", model=model_source, checkpoint_sha256=checkpoint_digest(checkpoint),
                           analysis_version=normative_choice.analysis_version(reference),
                           reference=str(reference.identity), height_cm=height_cm, flip_tta=bool(flip_tta),
-                          detector=detector_source(resolve_engine(None)), age_years=age_years, sex=sex)
+                          detector=detector_source(resolve_engine(None)), age_years=age_years, sex=sex,
+                          person=person or None)
 
 
 def for_mocap(*, model_source: str, reference, height_cm: float | None, age_years: float | None = None,

@@ -225,6 +225,12 @@ class BlazePoseLiteRT:
         self.min_tracking_confidence = min_tracking_confidence
         self.smooth = smooth_landmarks
         self._roi: Roi | None = None
+        #: A point (image pixels) near the person to follow: a (re-)detection takes the person nearest it instead of
+        #: the best-scoring one, and it moves with the followed person's hips. None: MediaPipe's choice.
+        self.follow: tuple[float, float] | None = None
+        #: What finds every person when following one (``rgb -> [PersonBox]``; the caller sets
+        #: gaitscope.platform.people.all_people, which also looks at tiles for small people); None: detect_people.
+        self.find_all = None
         # One-Euro constants. Auxiliary points (next frame's ROI): min cutoff 0.01, beta 1.0, as MediaPipe's
         # PoseLandmarkFiltering graph; with beta 10 the ROI followed the swinging legs on the real 60 fps side-view
         # clip and the analysis saw 40 deg of heading wobble (MediaPipe: 13; beta 1.0: 14). Landmarks: 0.05 / 80,
@@ -244,7 +250,20 @@ class BlazePoseLiteRT:
 
     # -- stages ------------------------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> Roi | None:
-        """Run the person detector on the whole frame; the ROI of the best person, or None."""
+        """Run the person detector on the whole frame; the ROI of the best person (or, with :attr:`follow` set, of
+        the person nearest that point), or None."""
+        if self.follow is None:
+            people = self.detect_people(rgb)
+            return people[0].roi if people else None
+        people = self.find_all(rgb) if self.find_all is not None else self.detect_people(rgb)
+        return nearest_person(people, self.follow).roi if people else None
+
+    def detect_people(self, rgb: np.ndarray) -> list["PersonBox"]:
+        """Every person the detector finds in the frame, best score first (MediaPipe keeps only the first).
+
+        Boxes are merged as MediaPipe merges the best one: each remaining best-scoring box absorbs the boxes that
+        overlap it by more than :data:`NMS_IOU` (score-weighted mean of boxes and key points), then the next one.
+        """
         h, w = rgb.shape[:2]
         s = DETECTOR_SIZE / max(w, h)
         off = np.array([(DETECTOR_SIZE - w * s) / 2, (DETECTOR_SIZE - h * s) / 2])
@@ -258,20 +277,28 @@ class BlazePoseLiteRT:
         scores = _sigmoid(self._det.get_tensor(self._det_scores)[0, :, 0])
         keep = np.flatnonzero(scores >= self.min_detection_confidence)
         if keep.size == 0:
-            return None
+            return []
         anchors = ssd_anchors()
         boxes = raw[keep, :4] / DETECTOR_SIZE
         centre = boxes[:, :2] + anchors[keep]
         half = boxes[:, 2:4] / 2
         corners = np.concatenate([centre - half, centre + half], axis=1)
         kps = raw[keep, 4:12].reshape(-1, 4, 2) / DETECTOR_SIZE + anchors[keep][:, None, :]
-        best = int(np.argmax(scores[keep]))
-        iou = _iou(corners[best], corners)
-        group = iou > NMS_IOU
-        weights = scores[keep][group]
-        kp = (kps[group] * weights[:, None, None]).sum(axis=0) / weights.sum()
-        kp_px = (kp * DETECTOR_SIZE - off) / s  # tensor-normalised -> image pixels
-        return Roi.from_alignment(kp_px[0], kp_px[1])
+        sc = scores[keep]
+        left = np.ones(len(keep), dtype=bool)
+        people: list[PersonBox] = []
+        while left.any():
+            best = int(np.flatnonzero(left)[np.argmax(sc[left])])
+            group = left & (_iou(corners[best], corners) > NMS_IOU)
+            left &= ~group
+            weights = sc[group]
+            kp = (kps[group] * weights[:, None, None]).sum(axis=0) / weights.sum()
+            box = (corners[group] * weights[:, None]).sum(axis=0) / weights.sum()
+            kp_px = (kp * DETECTOR_SIZE - off) / s  # tensor-normalised -> image pixels
+            box_px = (box.reshape(2, 2) * DETECTOR_SIZE - off) / s
+            people.append(PersonBox(tuple(float(v) for v in box_px.ravel()), float(sc[best]),  # type: ignore[arg-type]
+                                    Roi.from_alignment(kp_px[0], kp_px[1])))
+        return people
 
     def landmarks(self, rgb: np.ndarray, roi: Roi) -> tuple[float, np.ndarray]:
         """Landmark network on one ROI: (presence score, ``(39, 5)`` rows x_px, y_px, z_px, visibility, presence)."""
@@ -313,12 +340,51 @@ class BlazePoseLiteRT:
             aux_xyz, _ = self._aux.apply(aux[:, :3], aux[:, 3], _object_scale(aux_xy))
             aux_xy = aux_xyz[:, :2]
         self._roi = Roi.from_alignment(aux_xy[0], aux_xy[1])
+        if self.follow is not None:  # where to look for this person if the tracker loses them
+            self.follow = (float(0.5 * (xyz[23, 0] + xyz[24, 0])), float(0.5 * (xyz[23, 1] + xyz[24, 1])))
         out = np.empty((N_POSE_LANDMARKS, 4), np.float32)
         out[:, 0] = xyz[:, 0] / w
         out[:, 1] = xyz[:, 1] / h
         out[:, 2] = xyz[:, 2] / w
         out[:, 3] = vis
         return out
+
+
+@dataclass(frozen=True)
+class PersonBox:
+    """One person found by the detector: its face box ``(x0, y0, x1, y1)`` in image pixels (what the detector's
+    box encloses), its score, and the landmark ROI built from its two alignment points (mid-hip centre, and a
+    point whose distance from it is the radius of the circle around the whole body)."""
+
+    face: tuple[float, float, float, float]
+    score: float
+    roi: Roi
+
+    @property
+    def body(self) -> tuple[float, float, float, float]:
+        """An upright box around the body, centred on the hips: the alignment circle's radius / 1.3 above and below
+        (on the two-walker test videos this matched the landmarks' height within 5 %: the circle has a margin),
+        0.4 x that either side."""
+        r = self.roi.size / (2.0 * ROI_SCALE) / 1.3
+        return self.roi.cx - 0.4 * r, self.roi.cy - r, self.roi.cx + 0.4 * r, self.roi.cy + r
+
+    def shifted(self, dx: float, dy: float) -> "PersonBox":
+        """The same person in a frame of which this one's image was the crop at ``(dx, dy)``."""
+        f = self.face
+        return PersonBox((f[0] + dx, f[1] + dy, f[2] + dx, f[3] + dy), self.score,
+                         Roi(self.roi.cx + dx, self.roi.cy + dy, self.roi.size, self.roi.rotation))
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.roi.cx, self.roi.cy
+
+
+def nearest_person(people: list[PersonBox], point: tuple[float, float]) -> PersonBox:
+    """The person ``point`` (image pixels) designates: among those whose body box holds it, the one whose hips
+    are nearest; else the one whose hips are nearest."""
+    px, py = point
+    inside = [p for p in people if p.body[0] <= px <= p.body[2] and p.body[1] <= py <= p.body[3]]
+    return min(inside or people, key=lambda p: math.hypot(p.centre[0] - px, p.centre[1] - py))
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

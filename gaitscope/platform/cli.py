@@ -1,7 +1,7 @@
 """The ``gaitscope`` command line.
 
     gaitscope analyze FILE [--out DIR] [--height-cm H] [--age Y] [--sex M|F] [--patient CODE] [--db URL]
-                           [--checkpoint PATH] [--normative SET] [--force]
+                           [--checkpoint PATH] [--normative SET] [--person N|X,Y] [--force]
                            # FILE: a video, motion capture (.c3d .trc .bvh) or MediaPipe Pose landmarks (.csv)
     gaitscope demo                       # the bundled sample video, end to end, into the embedded database
     gaitscope db upgrade [--db URL]      # apply schema migrations
@@ -83,6 +83,9 @@ def _print_summary(result, truth: dict | None = None) -> None:
             if result.source_note:
                 print(f"Source: {result.source_note}")
         print(f"3D: {result.motion.source}; scale: {result.motion.scale_source}")
+    for w in report.warnings:  # several people: read before any number
+        if w.startswith("Several people"):
+            print(f"ATTENTION: {w}")
     if getattr(result, "reused", False):
         print("Already analysed for this patient with these inputs (versions, reference, height): the stored "
               "analysis is shown (use --force to rerun and replace it).")
@@ -114,7 +117,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     options = AnalysisOptions(height_cm=args.height_cm, checkpoint=args.checkpoint, workers=args.workers,
                               flip_tta=not args.no_flip, normative=args.normative, age_years=args.age,
-                              sex=args.sex)
+                              sex=args.sex, person=args.person)
     bars = StageBars(enabled=not args.quiet)
     db_url = None if args.no_db else (args.db or _default_db_url())
     try:
@@ -202,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--normative", default=None, metavar="SET",
                    help="reference set: a .json from `gaitscope normative build`, a saved set's name, or "
                         "schwartz2008 (default: $GAITSCOPE_NORMATIVE, else `gaitscope normative use`, else bundled)")
+    a.add_argument("--person", default=None, metavar="N|X,Y",
+                   help="when several people walk: the one to analyse, as a number (1 = leftmost) or a pixel point "
+                        "x,y on the first frame where the most people are seen (video only)")
     a.add_argument("--force", action="store_true",
                    help="rerun every stage even if this file was already analysed for this patient with the same "
                         "inputs; the new analysis replaces the stored one")

@@ -26,6 +26,7 @@ Conversion to H36M-17 is in :mod:`gaitscope.platform.blazepose_map`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue as queue_mod
 import warnings
@@ -39,6 +40,7 @@ import numpy as np
 from gaitscope.errors import GaitscopeError, VideoError
 from gaitscope.platform.blazepose_map import DEFAULT_MIN_VISIBILITY, blazepose_to_h36m
 from gaitscope.platform.frame_times import read_frame_times, resample_keypoints
+from gaitscope.platform.people import PersonChoice
 from gaitscope.platform.person_gate import GateParams, select_person
 from gaitscope.platform.video import iter_frames, probe_video
 from gaitscope.records import Keypoints2D, VideoInfo
@@ -154,6 +156,16 @@ def _new_mediapipe_pose() -> Any:
     )
 
 
+def _people_detector(engine: str, pose: Any) -> Any:
+    """What looks for the other people: the LiteRT pose itself (its detector does not disturb its tracking), a
+    LiteRT detector beside MediaPipe's graph, or None where LiteRT is not installed (nobody else is looked for)."""
+    if engine == "litert":
+        return pose
+    from gaitscope.platform.blazepose_litert import BlazePoseLiteRT, litert_available
+
+    return BlazePoseLiteRT() if litert_available() else None
+
+
 def _detect_range(
     info: VideoInfo,
     start: int,
@@ -163,10 +175,17 @@ def _detect_range(
     report: Callable[[int], None] | None = None,
     engine: str = "mediapipe",
     cancel: Any = None,
+    people_every: int = 0,
+    people_sink: list | None = None,
+    follow: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """BlazePose on frames ``[warm_start, stop)``; returns rows for ``[start, stop)``: ``(n, 33, 4)`` px, NaN if none.
 
-    ``report(n)`` is called with the number of newly finished frames of ``[start, stop)``.
+    ``report(n)`` is called with the number of newly finished frames of ``[start, stop)``. Every ``people_every``
+    frames (0: never) the other people in view are appended to ``people_sink`` as
+    :class:`~gaitscope.platform.people.Sample` (full-resolution pixels). ``follow``: a point (full-resolution
+    pixels) on the person to follow (LiteRT only): they are detected there, and found again near where they were
+    last seen.
     """
     out = np.full((stop - start, N_LANDMARKS, 4), np.nan, dtype=np.float32)
     w, h = info.width, info.height
@@ -174,6 +193,12 @@ def _detect_range(
     small = (max(1, round(w * scale)), max(1, round(h * scale)))
     pending = 0
     with warnings.catch_warnings(), _new_pose(engine) as pose:
+        if follow is not None:
+            from gaitscope.platform.people import all_people
+
+            pose.follow = (follow[0] * small[0] / w, follow[1] * small[1] / h)
+            pose.find_all = lambda rgb: all_people(pose, rgb)
+        counter = _people_detector(engine, pose) if people_every and people_sink is not None else None
         # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated, once per process.
         warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
         for index, frame in iter_frames(info, warm_start, stop):
@@ -191,6 +216,8 @@ def _detect_range(
                 continue
             if lms is not None:
                 out[index - start] = lms * np.array([w, h, w, 1.0], dtype=np.float32)
+            if counter is not None and (index - start) % people_every == 0:
+                people_sink.append(_people_sample(counter, rgb, lms, index, w / rgb.shape[1], h / rgb.shape[0]))
             pending += 1
             if report is not None and pending >= _PROGRESS_EVERY:
                 report(pending)
@@ -200,13 +227,29 @@ def _detect_range(
     return out
 
 
+def _people_sample(counter: Any, rgb: np.ndarray, lms: np.ndarray | None, index: int, sx: float, sy: float):
+    """The other people on one (possibly downscaled) frame, boxes in full-resolution pixels."""
+    from gaitscope.platform.people import Sample, landmark_box, people_in_frame
+
+    sh, sw = rgb.shape[:2]
+    mask = landmark_box(lms[:, :2] * np.array([sw, sh])) if lms is not None else None
+    others = people_in_frame(counter, rgb, mask)
+
+    def full(b):
+        return (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy)
+
+    return Sample(index, None if mask is None else full(mask), tuple(full(b) for b, _ in others))
+
+
 def _worker(info: VideoInfo, chunk: int, start: int, stop: int, warm_start: int, max_side: int, q: Any,
-            engine: str = "mediapipe") -> None:
+            engine: str = "mediapipe", people_every: int = 0) -> None:
     """Process entry point: detect one chunk and send progress, then the result (or the error) to ``q``."""
     try:
+        sink: list = []
         arr = _detect_range(info, start, stop, warm_start, max_side,
-                            report=lambda n: q.put(("progress", chunk, n)), engine=engine)
-        q.put(("done", chunk, arr))
+                            report=lambda n: q.put(("progress", chunk, n)), engine=engine,
+                            people_every=people_every, people_sink=sink)
+        q.put(("done", chunk, (arr, sink)))
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent, which raises it
         q.put(("error", chunk, f"{type(exc).__name__}: {exc}"))
 
@@ -237,6 +280,8 @@ def _detect_parallel(
     info: VideoInfo, start: int, stop: int, n_workers: int, warm: int, max_side: int, progress: Progress | None,
     engine: str = "mediapipe",
     cancel: Any = None,
+    people_every: int = 0,
+    people_sink: list | None = None,
 ) -> np.ndarray:
     import multiprocessing as mp_proc
 
@@ -247,7 +292,8 @@ def _detect_parallel(
     for c in range(n_workers):
         a, b = int(bounds[c]), int(bounds[c + 1])
         warm_start = max(start, a - warm) if c else a
-        p = ctx.Process(target=_worker, args=(info, c, a, b, warm_start, max_side, q, engine), daemon=True)
+        p = ctx.Process(target=_worker, args=(info, c, a, b, warm_start, max_side, q, engine, people_every),
+                        daemon=True)
         with _main_module_hidden():
             p.start()
         procs.append(p)
@@ -289,7 +335,9 @@ def _detect_parallel(
                 p.terminate()
             p.join(timeout=5)
         q.close()
-    return np.concatenate([results[c] for c in range(n_workers)], axis=0)
+    if people_sink is not None:
+        people_sink.extend(sample for c in range(n_workers) for sample in results[c][1])
+    return np.concatenate([results[c][0] for c in range(n_workers)], axis=0)
 
 
 def _interpolate_gaps(raw: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -326,6 +374,8 @@ def detect_keypoints(
     gate: GateParams = GateParams(),
     engine: str | None = None,
     cancel: Any = None,
+    person: PersonChoice | None = None,
+    look_for_people: bool = True,
 ) -> Keypoints2D:
     """Detect the walking person's 2D joints in ``[start, stop)`` of a video.
 
@@ -341,13 +391,31 @@ def detect_keypoints(
     BlazePose runtime (:func:`resolve_engine`; ``source`` names the one used). ``cancel``: a
     ``threading.Event``; once set, detection stops (its processes too) and :class:`DetectionCancelled` is raised.
 
+    Other people (:mod:`gaitscope.platform.people`, ``look_for_people``; needs LiteRT): when several are seen, a
+    note says so first and ``people`` holds where; when the person measured cannot be told apart from another one
+    (crossing, overlapping, or a change of the person followed while others were in view) the analysis is refused
+    with :class:`~gaitscope.errors.MultiplePeopleError`. ``person``: the person to analyse, picked on the frame
+    where the most people are seen (:func:`~gaitscope.platform.people.find_people`); detection then starts at that
+    frame, in one process, with LiteRT.
+
     Raises :class:`~gaitscope.errors.NoPersonError` (no, or too short, presence of a person),
-    :class:`~gaitscope.errors.MultiplePeopleError` (the tracker keeps switching between people) and
-    :class:`~gaitscope.errors.VideoError` (unreadable video, detector crash).
+    :class:`~gaitscope.errors.MultiplePeopleError` (the tracker keeps switching between people, or the person
+    cannot be told apart) and :class:`~gaitscope.errors.VideoError` (unreadable video, detector crash).
     """
+    from gaitscope.platform import people as people_mod
+
     info = path_or_info if isinstance(path_or_info, VideoInfo) else probe_video(path_or_info)
     stop = info.n_frames if stop is None else min(int(stop), info.n_frames)
     start = max(0, int(start))
+    follow = None
+    if person is not None:
+        if resolve_engine(engine) != "litert":
+            raise GaitscopeError("Picking a person needs the LiteRT pose engine (MediaPipe's graph always follows "
+                                 "the person it finds first).",
+                                 "Install ai-edge-litert, or set GAITSCOPE_POSE_ENGINE=litert.")
+        frame = people_mod.find_people(info, start=start)
+        follow = frame.resolve(person)
+        start, workers = frame.frame, 1
     if stop - start < 1:
         raise VideoError(f"No frames to analyse between frame {start} and {stop}.",
                          "Choose a longer part of the video.")
@@ -355,6 +423,8 @@ def detect_keypoints(
     engine_used = resolve_engine(engine)
     n_workers = max(1, min(int(workers), os.cpu_count() or 1, total // MIN_FRAMES_PER_WORKER))
     warm = int(np.clip(round(overlap_s * info.fps), 0, 60))
+    people_every = max(1, int(round(people_mod.SAMPLE_EVERY_S * info.fps))) if look_for_people else 0
+    samples: list = []
 
     try:
         if n_workers == 1:
@@ -365,10 +435,11 @@ def detect_keypoints(
                 if progress is not None:
                     progress(min(done[0], total), total)
 
-            raw = _detect_range(info, start, stop, start, max_side, report=report, engine=engine_used, cancel=cancel)
+            raw = _detect_range(info, start, stop, start, max_side, report=report, engine=engine_used, cancel=cancel,
+                                people_every=people_every, people_sink=samples, follow=follow)
         else:
             raw = _detect_parallel(info, start, stop, n_workers, warm, max_side, progress, engine=engine_used,
-                                   cancel=cancel)
+                                   cancel=cancel, people_every=people_every, people_sink=samples)
     except GaitscopeError:
         raise
     except Exception as exc:  # MediaPipe/OpenCV internals: never show a raw traceback to the user
@@ -381,10 +452,19 @@ def detect_keypoints(
         raw, info.width, info.height, info.fps,
         min_person_frames=min_person_frames, max_gap_s=max_gap_s, frame_offset=start, params=gate,
     )
+    chosen = person.key if person is not None else ""
+    seen, why = people_mod.summarize(sorted(samples, key=lambda x: x.frame), (start + sel.start, start + sel.stop),
+                                     info.fps, chosen=chosen, change_frames=sel.change_frames)
+    if why is not None:
+        raise people_mod.refuse(why, chosen=person is not None)
     kept = _interpolate_gaps(raw[sel.start : sel.stop], sel.valid)
     xy, conf = blazepose_to_h36m(kept, min_visibility=min_visibility)
     interpolated = ~sel.valid
     notes = list(sel.notes)
+    if seen is not None:
+        notes.insert(0, people_mod.several_people_note(seen))
+    elif person is not None:
+        notes.insert(0, f"The person picked ({chosen}) was analysed from frame {start} on.")
     if interpolated.any():
         notes.append(
             f"Filled {_count_runs(interpolated)} short gap(s) ({int(interpolated.sum())} frames, each gap at most "
@@ -402,11 +482,12 @@ def detect_keypoints(
         raw=kept.astype(np.float32),
         raw_format="blazepose33",
         notes=tuple(notes),
+        people=seen,
     )
     if info.variable_rate:
         times = read_frame_times(info.path)
         if times is not None and len(times) >= info.n_frames:
-            kp = resample_keypoints(kp, times[: info.n_frames], info.fps)
+            kp = dataclasses.replace(resample_keypoints(kp, times[: info.n_frames], info.fps), people=seen)
     return kp
 
 

@@ -21,11 +21,13 @@ class BackgroundDetection:
     never reports progress after the caller has moved on).
     """
 
-    def __init__(self, info: VideoInfo, *, workers: int, progress: Callable[[int, int], None] | None = None) -> None:
+    def __init__(self, info: VideoInfo, *, workers: int, progress: Callable[[int, int], None] | None = None,
+                 person=None) -> None:
         self._cancel = threading.Event()
         self._progress = progress
         self._result: Keypoints2D | None = None
         self._error: BaseException | None = None
+        self._person = person  # a gaitscope.platform.people.PersonChoice, or None
         self._thread = threading.Thread(target=self._run, args=(info, workers), name="gaitscope-2d", daemon=True)
         self._thread.start()
 
@@ -37,7 +39,8 @@ class BackgroundDetection:
         from gaitscope.platform.detect import detect_keypoints
 
         try:
-            self._result = detect_keypoints(info, workers=workers, progress=self._report, cancel=self._cancel)
+            self._result = detect_keypoints(info, workers=workers, progress=self._report, cancel=self._cancel,
+                                            person=self._person)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
             self._error = exc
 

@@ -127,6 +127,7 @@ class Selection:
     stop: int
     valid: np.ndarray  # (stop - start,) bool: credible detection in that row
     notes: tuple[str, ...]
+    change_frames: tuple[int, ...] = ()  # video frames where the person followed changed (cutting a stretch)
 
 
 def select_person(
@@ -156,11 +157,14 @@ def select_person(
     n_gap_splits = 0
     prev = None
     n_breaks = 0  # identity changes that cut a stretch (a change across a long gap is just a new stretch)
+    change_frames: list[int] = []
     for k in np.flatnonzero(valid):
         long_gap = prev is not None and (k - prev - 1) > max_gap
         if prev is None or long_gap or breaks[k]:
             n_gap_splits += int(long_gap)
-            n_breaks += int(bool(breaks[k]) and not long_gap and prev is not None)
+            if breaks[k] and not long_gap and prev is not None:
+                n_breaks += 1
+                change_frames.append(int(k) + frame_offset)
             runs.append([k, k, 1])
         else:
             runs[-1][1] = k
@@ -210,4 +214,5 @@ def select_person(
             f"{n_phantom} frame(s) with a doubtful body (too small, distorted, or a pose seen in an empty room) "
             "were ignored."
         )
-    return Selection(start=start, stop=stop, valid=valid[start:stop].copy(), notes=tuple(notes))
+    return Selection(start=start, stop=stop, valid=valid[start:stop].copy(), notes=tuple(notes),
+                     change_frames=tuple(change_frames))

@@ -49,8 +49,15 @@ class AnalysisOptions:
     # (birth year, sex) when the analysis is filed under a patient, else adult ranges of both sexes
     age_years: float | None = None
     sex: str | None = None
+    # the person to analyse when several walk: "2" (numbered left to right) or "x,y" (a pixel point) on the frame
+    # where the most people are seen (gaitscope.platform.people); None: the person the detector follows
+    person: str | None = None
 
     def __post_init__(self) -> None:
+        from gaitscope.platform.people import PersonChoice
+
+        choice = PersonChoice.parse(self.person)  # a malformed choice fails here, before any work
+        object.__setattr__(self, "person", None if choice is None else choice.key)
         if self.age_years is not None and not (0.0 <= self.age_years <= 120.0):
             raise InvalidInputError(f"Age {self.age_years:g} years is outside 0-120.",
                                     "Enter the subject's age in years.")
@@ -111,8 +118,9 @@ def run_stages(
     progress("decode", 1, 1)
 
     if keypoints is None:
+        picked = {"person": person_choice(options)} if options.person else {}
         keypoints = detect_keypoints(
-            info, workers=options.workers, progress=lambda done, total: progress("2d", done, total)
+            info, workers=options.workers, progress=lambda done, total: progress("2d", done, total), **picked
         )
     progress("2d", 1, 1)
 
@@ -147,6 +155,13 @@ def with_patient_subject(options: AnalysisOptions, database, patient_code: str |
     return replace(options, age_years=age, sex=options.sex if options.sex is not None else (sex or None))
 
 
+def person_choice(options: AnalysisOptions):
+    """The :class:`~gaitscope.platform.people.PersonChoice` of ``options`` (None: the detector's choice)."""
+    from gaitscope.platform.people import PersonChoice
+
+    return PersonChoice.parse(options.person)
+
+
 SEVERAL_PEOPLE = ("Several people may be in the video: the person being followed changed, so only the longest "
                   "stretch showing one person was analysed. Check on the video that the person measured in that "
                   "stretch is the patient; if not, film the patient walking alone or trim the video.")
@@ -158,14 +173,14 @@ def with_2d_notes(report: GaitReport, keypoints: Keypoints2D | None) -> GaitRepo
     Idempotent (a stored report already holds them)."""
     if keypoints is None or not keypoints.notes:
         return report
-    notes = [f"Video: {n}" for n in keypoints.notes]
+    notes = [f"Video: {n}" if not n.startswith("Several people") else n for n in keypoints.notes]
     if any("change(s) of the person being followed" in n for n in keypoints.notes):
         notes.insert(0, SEVERAL_PEOPLE)
     new = [n for n in notes if n not in report.warnings]
     if not new:
         return report
-    lead = [n for n in new if n == SEVERAL_PEOPLE]
-    rest = [n for n in new if n != SEVERAL_PEOPLE]
+    lead = [n for n in new if n.startswith("Several people")]
+    rest = [n for n in new if not n.startswith("Several people")]
     return replace(report, warnings=tuple(lead) + tuple(report.warnings) + tuple(rest))
 
 
@@ -262,8 +277,9 @@ def analyze_video(
     info = probe_video(str(video_path), max_duration_s=options.max_duration_s)
     # BlazePose is the slowest stage: it starts now and runs while the database, the reference set and the lifter
     # are loaded; it is cancelled when the video turns out to be analysed already (or the setup fails).
+    picked = {"person": person_choice(options)} if options.person else {}  # (test doubles take no person)
     detection = BackgroundDetection(info, workers=options.workers,
-                                    progress=lambda done, total: progress("2d", done, total))
+                                    progress=lambda done, total: progress("2d", done, total), **picked)
     try:
         reference = normative_choice.resolve(options.normative)  # a bad choice fails before anything is stored
         inputs = None
@@ -276,7 +292,7 @@ def analyze_video(
             inputs = analysis_inputs.for_video(
                 model_source=analysis_inputs.lifter_source(lifter), checkpoint=options.checkpoint,
                 reference=reference, height_cm=options.height_cm, flip_tta=options.flip_tta,
-                age_years=options.age_years, sex=options.sex)
+                age_years=options.age_years, sex=options.sex, person=options.person)
             if not force:
                 reused = _reuse(database, info, inputs, out_dir, patient_code, visit_date, options.height_cm,
                                 original_name or video_path.name, progress, on_found=detection.cancel)
@@ -408,11 +424,41 @@ def write_outputs(result: AnalysisResult, out_dir: Path, *, patient_code: str | 
         height_cm=height_cm, model_name=model_name, model_version=model_version,
         analysis_version=result.report.analysis_version, predictions=tuple(result.predictions),
         source_kind=result.kind, source_description=result.source_note,
+        **({} if mocap else _person_still(result)),
     )
     with staged_outputs(out_dir) as staging:
         written = csv_report.write_csv_reports(result.report, staging)
         written["pdf"] = pdf_report.write_pdf_report(result.report, staging / "report.pdf", context=context)
     return {key: out_dir / Path(p).name for key, p in written.items()}
+
+
+def _person_still(result: AnalysisResult) -> dict:
+    """The PDF's still frame of the person measured (``ReportContext`` fields) of a result."""
+    if result.keypoints is None:
+        return {}
+    return person_still_fields(str(result.video.path), result.keypoints)
+
+
+def person_still_fields(video: str, keypoints: Keypoints2D) -> dict:
+    """``ReportContext`` fields with a frame of ``video`` showing the person measured boxed; empty when the video
+    cannot be read (the report is still written, without it)."""
+    if not Path(video).exists():
+        return {}
+    import cv2
+
+    from gaitscope.platform.people import measured_still
+
+    people = keypoints.people
+    image = measured_still(video, keypoints, people)
+    if image is None:
+        return {}
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        return {}
+    frame = people.frame if people is not None and people.frame >= 0 else None
+    caption = ("Green box: the person whose numbers are reported" + (f" (video frame {frame})" if frame is not None
+               else "") + (". Grey boxes: other people seen." if people is not None and people.other_boxes else "."))
+    return {"person_still_png": png.tobytes(), "person_still_caption": caption}
 
 
 def analyze_file(path: str | Path, **kwargs) -> AnalysisResult:
@@ -425,6 +471,10 @@ def analyze_file(path: str | Path, **kwargs) -> AnalysisResult:
     from gaitscope.platform.landmarks_io import is_landmark_file
     from gaitscope.platform.mocap_pipeline import analyze_mocap, is_mocap_file
 
+    options = kwargs.get("options")
+    if options is not None and options.person and (is_mocap_file(path) or is_landmark_file(path)):
+        raise InvalidInputError(f"A person can be picked in a video only; {Path(path).name} holds one person's "
+                                "data.", "Leave out --person for motion-capture and landmark files.")
     if is_mocap_file(path):
         kwargs.pop("lifter", None)
         return analyze_mocap(path, **kwargs)

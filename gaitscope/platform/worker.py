@@ -53,13 +53,14 @@ SYSTEM_ACTOR = "system:worker"
 def job_options(video_path: str | Path, *, patient_code: str | None = None, visit_date: date | None = None,
                 height_cm: float | None = None, original_name: str | None = None, checkpoint: str | None = None,
                 workers: int | None = None, out_dir: str | Path | None = None,
-                actor: str | None = None, normative: str | None = None) -> dict[str, Any]:
+                actor: str | None = None, normative: str | None = None, person: str | None = None) -> dict[str, Any]:
     """The JSON ``options`` of an analysis job (only what is set). ``normative``: the reference set chosen for
-    this analysis (see :class:`~gaitscope.platform.pipeline.AnalysisOptions`); None = the configured default."""
+    this analysis (see :class:`~gaitscope.platform.pipeline.AnalysisOptions`); None = the configured default.
+    ``person``: the person picked when several walk (``"2"`` or ``"x,y"``); None = the detector's choice."""
     opts: dict[str, Any] = {"video_path": str(video_path)}
     for key, value in (("patient_code", patient_code), ("height_cm", height_cm), ("original_name", original_name),
                        ("checkpoint", checkpoint), ("workers", workers), ("actor", actor),
-                       ("normative", normative)):
+                       ("normative", normative), ("person", person)):
         if value is not None:
             opts[key] = value
     if visit_date is not None:
@@ -87,6 +88,8 @@ def pipeline_runner(db_url: str) -> Runner:
             kwargs["workers"] = int(o["workers"])
         if o.get("normative"):
             kwargs["normative"] = str(o["normative"])
+        if o.get("person"):
+            kwargs["person"] = str(o["person"])
         result = analyze_file(  # a video, or a motion-capture file uploaded in the dashboard (by its extension)
             path, db_url=db_url, patient_code=o.get("patient_code"),
             visit_date=date.fromisoformat(o["visit_date"]) if o.get("visit_date") else None,

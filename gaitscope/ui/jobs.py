@@ -228,7 +228,8 @@ def analysis_job(job_id: int | str | None, db_url: str) -> JobState | None:
 
 def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visit_date: date,
                        height_cm: float | None, original_name: str, user=None, recording_id: int | None = None,
-                       out_dir: Path | None = None, normative: str | None = None) -> JobState:
+                       out_dir: Path | None = None, normative: str | None = None,
+                       person: str | None = None) -> JobState:
     """Queue the analysis of an uploaded video (a row in the job table) and make sure a worker will run it.
 
     The upload page registers the recording first (through :func:`gaitscope.db.access.register_upload`, which
@@ -237,7 +238,8 @@ def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visi
     dashboard's own worker thread (:func:`ensure_worker`) — runs the pipeline, which finds that recording by the
     video's content hash and stores the analysis on it. ``user`` (the signed-in
     :class:`~gaitscope.db.auth.CurrentUser`; None for the demo sample) is named in the audit entries of the
-    outcome. Returns the job as :func:`analysis_job` shows it; poll that with the returned ``id``.
+    outcome. ``person``: the person picked on the people frame (``"2"``), None for the detector's choice. Returns
+    the job as :func:`analysis_job` shows it; poll that with the returned ``id``.
     """
     from gaitscope.db import jobs as db_jobs
     from gaitscope.platform.pipeline import AnalysisOptions
@@ -246,7 +248,7 @@ def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visi
 
     # validates the height now, in the page, rather than as a failed job; the lifter is the bundled one unless
     # the lab configured another checkpoint (an official MotionBERT file, its own fine-tuned model)
-    AnalysisOptions(height_cm=height_cm)
+    AnalysisOptions(height_cm=height_cm, person=person)
     db = data.database(db_url)
     if recording_id is None:
         from gaitscope.platform import storage
@@ -257,7 +259,7 @@ def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visi
     actor = user.username if user is not None else data.SYSTEM_ACTOR
     options = job_options(video_path, patient_code=patient_code, visit_date=visit_date, height_cm=height_cm,
                           original_name=original_name, checkpoint=checkpoint_override(), out_dir=out_dir,
-                          actor=actor, normative=normative)
+                          actor=actor, normative=normative, person=person)
     row = db_jobs.enqueue(db, recording_id, options)
     ensure_worker(db_url)
     return analysis_job(row.id, db_url)

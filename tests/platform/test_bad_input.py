@@ -301,7 +301,7 @@ def test_full_disk_under_out_leaves_no_partial_report_and_keeps_the_database(sto
     assert main(["analyze", str(walks / "second.trc"), "--db", db_url, "--out", str(out), "--quiet"]) == 0
     assert "Already analysed" in capsys.readouterr().out
     assert _files(out) == sorted(["curves.csv", "events.csv", "parameters.csv", "references.csv", "report.pdf",
-                                   "strides.csv"])
+                                   "strides.csv", "warnings.csv"])
     assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert _state(db_url)["analysis"] == after["analysis"]
 
@@ -366,3 +366,47 @@ def test_trc_cut_off_mid_number_is_refused_and_nothing_is_stored(stored, tmp_pat
     _refused(capsys, "half.trc: line", "the file was probably cut off", "complete file again")
     assert _state(db_url) == before
     assert _files(out) == []
+
+
+# ------------------------------------------------------------------------------------------------ several people
+
+
+@pytest.fixture(scope="module")
+def crossing_video(tmp_path_factory) -> Path:
+    """Two people of about the same size walking toward each other and crossing (gaitscope.synthetic.people)."""
+    pytest.importorskip("ai_edge_litert", reason="finding several people uses the LiteRT pose detector")
+    from gaitscope.synthetic.people import make_scene, render_people
+
+    return render_people(make_scene("crossing"), tmp_path_factory.mktemp("people") / "crossing.mp4")
+
+
+def test_a_crossing_video_is_refused_and_the_database_keeps_what_it_had(crossing_video, tmp_path, db_url, capsys):
+    """Issue 21.3: when the person measured cannot be told apart, no report; what was stored stays."""
+    before = _state(db_url)
+    out = tmp_path / "out"
+    assert main(["analyze", str(crossing_video), "--db", db_url, "--patient", "P-CROSS", "--out", str(out),
+                 "--quiet", "--workers", "1"]) == 2
+    _refused(capsys, "Several people are in the video and the person measured cannot be told apart",
+             "crossed the person measured", "Film one person at a time")
+    after = _state(db_url)
+    # the analysis stored before is untouched; the refused video's recording is kept as failed, with the reason
+    assert {k: after[k] for k in ("analysis", "gait_parameter")} == {k: before[k] for k in ("analysis",
+                                                                                          "gait_parameter")}
+    assert after["recordings"][: len(before["recordings"])] == before["recordings"]
+    assert [r[1:] for r in after["recordings"][len(before["recordings"]):]] == [("failed", "crossing.mp4")]
+    assert _files(out) == []
+
+
+def test_a_malformed_person_is_refused_before_any_work(tmp_path, sqlite_url, capsys):
+    before = _state(sqlite_url)
+    assert main(["analyze", str(tmp_path / "any.mp4"), "--db", sqlite_url, "--person", "the tall one",
+                 "--quiet"]) == 2
+    _refused(capsys, "'the tall one' does not say which person to analyse", "--person 2")
+    assert _state(sqlite_url) == before
+
+
+def test_a_person_for_a_motion_capture_file_is_refused(stored, sqlite_url, capsys):
+    before = _state(sqlite_url)
+    assert main(["analyze", str(stored[1] / "second.trc"), "--db", sqlite_url, "--person", "2", "--quiet"]) == 2
+    _refused(capsys, "A person can be picked in a video only", "Leave out --person")
+    assert _state(sqlite_url) == before

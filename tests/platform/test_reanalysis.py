@@ -260,3 +260,30 @@ def test_another_2d_engine_is_another_analysis(monkeypatch):
         assert engine in inputs.detector
         keys[engine] = inputs.key
     assert keys["mediapipe"] != keys["litert"]
+
+
+class _PickedDetection(_GivenDetection):
+    """Like :class:`_GivenDetection`, and records the person each analysis asked the 2D stage for."""
+
+    asked: list = []
+
+    def __init__(self, info, *, workers, progress=None, person=None) -> None:
+        type(self).asked.append(None if person is None else person.key)
+
+
+def test_another_person_of_the_same_video_is_a_new_analysis(real_sample_result, lifter, tmp_path, monkeypatch):
+    """Issue 21.3: the person picked takes part in the inputs key; the same person again is the stored analysis."""
+    from gaitscope.platform import detect_background
+
+    _PickedDetection.keypoints, _PickedDetection.asked = real_sample_result.keypoints, []
+    monkeypatch.setattr(detect_background, "BackgroundDetection", _PickedDetection)
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    runs = [analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-1", lifter=lifter,
+                          options=AnalysisOptions(height_cm=170, person=person))
+            for person in (None, "1", "2", "#2")]
+    auto, first, second, again = runs
+    assert len({auto.analysis_id, first.analysis_id, second.analysis_id}) == 3
+    assert not any(r.reused for r in runs[:3]) and again.reused and again.analysis_id == second.analysis_id
+    assert _PickedDetection.asked[:3] == [None, "#1", "#2"]  # the 2D stage was told whom to follow
+    stored = [r[0] for r in _rows(url, "SELECT inputs FROM analysis ORDER BY id")]
+    assert '"person"' not in str(stored[0]) and "#1" in str(stored[1]) and "#2" in str(stored[2])

@@ -368,6 +368,69 @@ def test_browser_upload_sample_video_end_to_end(server, page, tmp_path):
     _shot(page, tmp_path, "dashboard_sample_overlay.png")
 
 
+def test_browser_person_picker_analyses_the_person_picked(server, server_env, page, tmp_path):
+    """Issue 21.3: two people walk; the clinician asks to pick, sees them numbered on a frame, picks person 1 (the
+    far walker, not the one the detector would follow), and that person is analysed and shown after a reload."""
+    import numpy as np
+
+    reason = _pipeline_missing()
+    if reason:
+        pytest.skip(f"full pipeline not available: {reason}")
+    pytest.importorskip("ai_edge_litert", reason="finding several people uses the LiteRT pose detector")
+    from gaitscope.skeleton import J
+    from gaitscope.synthetic.people import make_scene, project_walker, render_people
+
+    scene = make_scene("depths")  # walker 0: 1.85 m near the camera; walker 1: 1.55 m, 3 m farther, on the left
+    video = render_people(scene, tmp_path / "two_walkers.mp4")
+    _sign_in(page, server)
+    _open_page(page, "New analysis")
+    _wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(video))
+    page.get_by_text(video.name).first.wait_for(timeout=60_000)
+    page.get_by_text("Several people walk in this video: let me pick the person to analyse").click()
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Pick the person to analyse").first.wait_for(timeout=120_000)
+    try:
+        page.get_by_text("People found on frame").first.wait_for(timeout=120_000)  # after the detector's look
+    finally:
+        _shot(page, tmp_path, "dashboard_person_picker.png")
+    _wait_idle(page)
+    assert page.locator('[data-testid="stImage"] img').count() >= 1  # the frame with the numbered boxes
+    _choose(page, "Person to analyse", "Person 1")
+    page.get_by_role("button", name="Analyse this person").click()
+    finished, error = _wait_for_outcome(page)
+    assert finished, error
+
+    # the stored keypoints follow the far walker (truth: the renderer's camera), not the near one
+    from gaitscope.db import open_database
+    from gaitscope.platform import storage
+
+    db = open_database(server_env["GAITSCOPE_DB_URL"])
+    try:
+        with db.read_session() as s:
+            import sqlalchemy as sa
+
+            analysis_id = s.execute(sa.text("SELECT MAX(id) FROM analysis")).scalar_one()
+        _, _, kp, _, _ = storage.load_stored(db, analysis_id)
+    finally:
+        db.dispose()
+    truth = [project_walker(scene, k)[kp.frame_index, J["pelvis"]] for k in (0, 1)]
+    err = [float(np.median(np.linalg.norm(kp.xy_px[:, J["pelvis"]] - t, axis=1))) for t in truth]
+    assert err[1] < 10.0 < 50.0 < err[0], err
+
+    page.get_by_role("button", name="Open results").click()
+    page.get_by_text("Several people were seen in the video").first.wait_for(timeout=60_000)
+    assert page.get_by_text("the person picked (#1)").count() >= 1
+    _open_tab(page, "Video and 2D")
+    page.get_by_text("Person measured (green box)").first.wait_for(timeout=60_000)
+    _shot(page, tmp_path, "dashboard_person_measured.png")
+    page.reload()  # the session and the analysis shown survive a reload
+    page.get_by_text(f"Signed in as {CLINICIAN}").first.wait_for(timeout=60_000)
+    _open_page(page, "Results")
+    page.get_by_text("Several people were seen in the video").first.wait_for(timeout=60_000)
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # a clinician's day (issue 22): switching patients and analyses, the height of the chosen patient, a reload
 # that keeps the session, a video that plays, downloads, sign-out that ends the session

@@ -68,9 +68,17 @@ def graded(bundle: data.ResultBundle) -> data.ResultBundle:
 
 
 @st.cache_data(max_entries=8, show_spinner="Writing the PDF report...")
-def _pdf_for(analysis_id: int, url: str) -> bytes:
+def _pdf_for(analysis_id: int, url: str, video: str | None = None) -> bytes:
+    """The PDF of a stored analysis; with the recording's ``video`` (clinicians), a still of the person measured."""
+    from dataclasses import replace
+
     bundle = graded(cached_result(analysis_id, url))
-    return pdf_bytes(bundle.report, context=report_context(bundle))
+    context = report_context(bundle)
+    if video is not None and bundle.keypoints is not None:
+        from gaitscope.platform.pipeline import person_still_fields
+
+        context = replace(context, **person_still_fields(video, bundle.keypoints))
+    return pdf_bytes(bundle.report, context=context)
 
 
 def _choose_analysis(user, url: str) -> int | None:
@@ -191,7 +199,8 @@ def _find_video(user, b: data.ResultBundle, url: str) -> Path | None:
     return video
 
 
-def _video_tab(user, b: data.ResultBundle, url: str) -> None:
+def _video_tab(user, b: data.ResultBundle, url: str) -> Path | None:
+    """The video, the skeleton over it and the person measured; returns the video shown (None if none)."""
     kp = b.keypoints
     left, right = st.columns(2)
     try:
@@ -215,10 +224,12 @@ def _video_tab(user, b: data.ResultBundle, url: str) -> None:
                 _original_video(b, video)
                 if kp is not None:
                     _overlay_video(b, video)
+            if kp is not None:
+                _person_still(video, kp)
     with right:
         if kp is None:
             st.info("No 2D keypoints were stored for this analysis.")
-            return
+            return video
         row = st.slider("Frame", 0, kp.n_frames - 1, value=min(kp.n_frames // 2, kp.n_frames - 1),
                         key=f"overlay_row_{b.analysis_id}")
         st.image(overlay_frame(video, kp, row), caption=f"frame {int(kp.frame_index[row])} - "
@@ -226,6 +237,17 @@ def _video_tab(user, b: data.ResultBundle, url: str) -> None:
         low = float(np.mean(kp.conf < 0.5)) * 100
         st.caption(f"2D source: {md_escape(kp.source)}; {int(kp.interpolated.sum())} filled frames; "
                    f"{low:.0f} % of joints below 0.5 confidence.")
+    return video
+
+
+def _person_still(video: Path, kp) -> None:
+    """Which person was measured: a frame of the video with them boxed (several people may walk in it)."""
+    from gaitscope.platform.people import measured_still
+
+    image = measured_still(str(video), kp, kp.people)
+    if image is not None:
+        st.image(image, caption="Person measured (green box): the numbers of this analysis are theirs",
+                 width="stretch")
 
 
 def _curves_tab(b: data.ResultBundle) -> None:
@@ -288,13 +310,14 @@ def _trends_tab(user, b: data.ResultBundle, url: str) -> None:
         st.dataframe(trend.pivot_table(index="visit_date", columns="parameter", values="value"), width="stretch")
 
 
-def _reports_tab(user, b: data.ResultBundle, url: str) -> None:
+def _reports_tab(user, b: data.ResultBundle, url: str, video: Path | None = None) -> None:
     if user.role != "clinician":  # the access layer would refuse to record the export anyway
         st.info("Reports leave the system only through clinicians: ask a clinician of your site for a PDF or CSV.")
         return
     stem = f"gaitscope_{re.sub(r'[^A-Za-z0-9_.-]+', '_', b.patient_code)}_{b.visit_date}_a{b.analysis_id}"
     with user_errors("The PDF could not be written"):
-        st.download_button("Download PDF report", data=_pdf_for(b.analysis_id, url), file_name=f"{stem}.pdf",
+        st.download_button("Download PDF report", data=_pdf_for(b.analysis_id, url, str(video) if video else None),
+                           file_name=f"{stem}.pdf",
                            mime="application/pdf", key=f"dl_pdf_{b.analysis_id}", icon=":material/picture_as_pdf:",
                            on_click=data.record_export, args=(user, b.analysis_id, "pdf", f"{stem}.pdf", url))
     cols = st.columns(len(CSV_FILES))
@@ -327,11 +350,12 @@ def render() -> None:
     names = ["Video and 2D", "3D motion", "Gait cycle", "Parameters", "Scores and classifiers", "Trends", "Reports"]
     mocap = b.keypoints is None and (b.model_name or "").startswith("mocap")  # marker data: no video, no 2D
     tabs = st.tabs(names[1:] if mocap else names)
+    video = None
     if mocap:
         tabs = [None] + list(tabs)
     else:
         with tabs[0]:
-            _video_tab(user, b, url)
+            video = _video_tab(user, b, url)
     with tabs[1]:
         st.plotly_chart(plots.skeleton_3d_figure(b.motion), key=f"skel3d_{b.analysis_id}", width="stretch")
         st.caption(f"Scale: {md_escape(b.motion.scale_source)}. Press Play or drag the slider.")
@@ -344,4 +368,4 @@ def render() -> None:
     with tabs[5]:
         _trends_tab(user, b, url)
     with tabs[6]:
-        _reports_tab(user, b, url)
+        _reports_tab(user, b, url, video)

@@ -9,6 +9,7 @@ even a restart of the dashboard) never interrupts the analysis."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import streamlit as st
 
@@ -121,6 +122,48 @@ def _reference_choice() -> str | None:
     return "schwartz2008" if row["path"] == "(bundled)" else str(row["path"])
 
 
+@st.cache_data(max_entries=4, show_spinner="Looking for the people in the video...")
+def _people_frame(path: str) -> tuple[int, object, int]:
+    """(frame index, RGB image with numbered boxes, number of people) of the first frame where the most people
+    are seen (:func:`gaitscope.platform.people.find_people`)."""
+    from gaitscope.platform.people import find_people, numbered_frame
+    from gaitscope.platform.video import probe_video
+
+    found = find_people(probe_video(path))
+    return found.frame, numbered_frame(found), len(found.boxes)
+
+
+def _person_picker(pick: dict, user, url: str) -> None:
+    """The people found on one frame, numbered from the left, and the choice of the one to analyse.
+
+    Streamlit 1.60's ``st.image`` reports no clicks (a click on a picture needs a custom component), so the
+    person is chosen by the number drawn on the frame; the command line takes the same number
+    (``gaitscope analyze --person N``) or a pixel point."""
+    st.subheader(f"Pick the person to analyse in {md_escape(pick['original_name'])}")
+    try:
+        frame, image, n = _people_frame(pick["path"])
+    except GaitscopeError as exc:
+        st.error(str(exc))
+        return
+    st.image(image, caption=f"People found on frame {frame}, numbered from the left", width="stretch")
+    k = st.selectbox("Person to analyse", list(range(1, n + 1)), format_func=lambda i: f"Person {i}",
+                     key="upload_person")
+    st.caption("The analysis starts at this frame and follows the person picked.")
+    if st.button("Analyse this person", key="upload_person_go", type="primary"):
+        try:
+            job = jobs.start_analysis_job(Path(pick["path"]), db_url=url, patient_code=pick["code"],
+                                          visit_date=pick["visit_date"], height_cm=pick["height_cm"],
+                                          original_name=pick["original_name"], user=user,
+                                          recording_id=pick["recording_id"], normative=pick["normative"],
+                                          person=str(k))
+        except GaitscopeError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.pop("people_pick", None)
+        st.session_state["job_id"] = job.id
+        st.rerun()
+
+
 @guarded
 def render() -> None:
     url = db_url()
@@ -156,6 +199,8 @@ def render() -> None:
                                    key="upload_date")
         normative = _reference_choice()
         notes = st.text_area("Notes (optional)", key="upload_notes", max_chars=2000)
+        pick = st.checkbox("Several people walk in this video: let me pick the person to analyse",
+                           key="upload_pick")
         submitted = st.form_submit_button("Analyse")
 
     if submitted:
@@ -167,9 +212,17 @@ def render() -> None:
             receive = receive_mocap_upload if mocap else receive_upload
             saved = receive(user, video, video.name, patient_code=code, visit_date=visit_date,
                             notes=notes, size_bytes=video.size, url=url)
-            job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
-                                          height_cm=height_cm, original_name=saved.original_name, user=user,
-                                          recording_id=saved.recording_id, normative=normative)
+            if pick and not mocap:  # the analysis starts once the person is picked (below)
+                st.session_state["people_pick"] = dict(
+                    path=str(saved.path), code=code, visit_date=visit_date, height_cm=height_cm,
+                    original_name=saved.original_name, recording_id=saved.recording_id, normative=normative,
+                    sha256=saved.sha256)
+                st.session_state.pop("job_id", None)
+                job = None
+            else:
+                job = jobs.start_analysis_job(saved.path, db_url=url, patient_code=code, visit_date=visit_date,
+                                              height_cm=height_cm, original_name=saved.original_name, user=user,
+                                              recording_id=saved.recording_id, normative=normative)
         except GaitscopeError as exc:
             st.error(str(exc))
         else:
@@ -177,11 +230,14 @@ def render() -> None:
 
             if not mocap:
                 prepare_playable(saved.path, saved.sha256)  # the Results page can then play it at once
-            st.session_state["job_id"] = job.id
+            if job is not None:
+                st.session_state["job_id"] = job.id
             st.session_state["patient_code"] = code
             if height_cm is None:
                 st.warning("No height given: lengths and speed will use an assumed height and be less accurate.")
 
+    if st.session_state.get("people_pick"):
+        _person_picker(st.session_state["people_pick"], user, url)
     job_id = st.session_state.get("job_id")
     job = jobs.analysis_job(job_id, url) if job_id else None
     if job is not None:
