@@ -109,11 +109,16 @@ def main() -> None:
     ap.add_argument("--minutes", default="1,3,10")
     ap.add_argument("--resolution", default="1080", choices=sorted(SIZES))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--unit", type=Path, default=None,
+                    help="keep the looped 14 s unit here and reuse it when it exists (runs in parallel share it)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        unit, n_unit, fps = make_unit(tmp / "unit.mp4", SIZES[args.resolution])
+        if args.unit is not None and args.unit.exists():
+            unit, fps = args.unit, cv2.VideoCapture(str(args.unit)).get(cv2.CAP_PROP_FPS)
+        else:
+            unit, _, fps = make_unit(args.unit or tmp / "unit.mp4", SIZES[args.resolution])
         for minutes in (float(m) for m in args.minutes.split(",")):
             n = int(round(minutes * 60 * fps)) - (int(fps / 2) if minutes >= 10 else 0)
             clip = tmp / f"walk{minutes:g}.mp4"

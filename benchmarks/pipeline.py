@@ -24,9 +24,10 @@ Rows, per resolution:
 * ``store``: register the recording + save every record in a fresh SQLite file (one transaction).
 * ``end to end``: :func:`gaitscope.platform.pipeline.analyze_video` into a fresh SQLite database, in a NEW
   process (imports, model loading and BlazePose process start-up included, as a user's first analysis pays them).
-* ``end to end (warm worker)``: the same, as ``gaitscope worker`` runs it: a process that analysed a 2 s clip
-  before (imports done, the lifter loaded once and kept) analyses the clip; wall and CPU of that second analysis
-  only (the BlazePose processes still start per video), peak RSS of the whole process.
+* ``2d alone (warm process)`` and ``end to end (warm worker)``: as ``gaitscope worker`` runs analyses, in a
+  process that analysed a 2 s clip before (imports done, the lifter loaded once and kept): the 2D stage alone and
+  the whole analysis of the clip, alternated ``--warm-repeats`` times under the same load, medians (the BlazePose
+  processes still start per video); the ratio of each pair is printed (issue 24's goal: >= 0.9 on a 10 s clip).
 
 Columns: ``s/s video`` = wall seconds of processing per second of video (below 1.0 is faster than real time);
 ``fps`` = frames processed per wall second; ``CPU s/s`` = CPU seconds (this process + its children) per second of
@@ -167,14 +168,18 @@ def _end_to_end_child(video: str, db_url: str, workers: int) -> None:
     analyze_video(video, db_url=db_url, options=AnalysisOptions(height_cm=172.0, workers=workers))
 
 
-def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int) -> None:
+def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int, repeats: int = 1) -> None:
     """Runs in a fresh process as ``gaitscope worker`` does: one analysis first (imports, the lifter loaded once
-    and kept), then the timed one; prints its wall and CPU seconds (this process and its detector processes)."""
+    and kept), then, ``repeats`` times in turn, the 2D stage alone and the whole analysis of ``video`` (a new
+    database file each time: a stored analysis would be reused); prints their wall and CPU seconds (this process
+    and its detector processes). Alternating in one process compares the two under the same load."""
     import json
     import resource
 
     from gaitscope.platform.batch import LazyLifter
+    from gaitscope.platform.detect import detect_keypoints
     from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+    from gaitscope.platform.video import probe_video
 
     lifter = LazyLifter(None)
     options = AnalysisOptions(height_cm=172.0, workers=workers)
@@ -184,9 +189,17 @@ def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int) -
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
-    c0, t0 = cpu(), time.perf_counter()
-    analyze_video(video, db_url=db_url, options=options, lifter=lifter)
-    print("WARM " + json.dumps({"wall": time.perf_counter() - t0, "cpu": cpu() - c0}), flush=True)
+    def timed(fn) -> dict:
+        c0, t0 = cpu(), time.perf_counter()
+        fn()
+        return {"wall": time.perf_counter() - t0, "cpu": cpu() - c0}
+
+    out: dict[str, list] = {"2d": [], "e2e": []}
+    for r in range(repeats):
+        out["2d"].append(timed(lambda: detect_keypoints(probe_video(video), workers=workers)))
+        url = db_url.replace(".db", f"-{r}.db")
+        out["e2e"].append(timed(lambda: analyze_video(video, db_url=url, options=options, lifter=lifter)))
+    print("WARM " + json.dumps(out), flush=True)
 
 
 def _in_new_process(code: str) -> tuple[float, float, int, int]:
@@ -209,7 +222,7 @@ def _in_new_process(code: str) -> tuple[float, float, int, int]:
 
 
 def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = True,
-               warmup: Path | None = None) -> list[tuple]:
+               warmup: Path | None = None, warm_repeats: int = 1, stages: bool = True) -> list[tuple]:
     from gaitscope.platform import storage
     from gaitscope.platform.detect import detect_keypoints, resolve_engine
     from gaitscope.platform.lifter_choice import load_lifter
@@ -224,35 +237,36 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
         rows.append((stage, info.n_frames, info.duration_s, wall, cpu, peak))
         return out
 
-    row("decode", lambda: sum(1 for _ in iter_frames(info)))
-    from gaitscope.platform.detect import MIN_FRAMES_PER_WORKER
+    if stages:
+        row("decode", lambda: sum(1 for _ in iter_frames(info)))
+        from gaitscope.platform.detect import MIN_FRAMES_PER_WORKER
 
-    used = max(1, min(workers, os.cpu_count() or 1, info.n_frames // MIN_FRAMES_PER_WORKER))
-    procs = f"{used} proc"
-    engine = resolve_engine()
-    if compare_engines and engine != "mediapipe":  # the same networks in MediaPipe's own graph, for comparison
-        row(f"2d (MediaPipe graph, {procs})", lambda: detect_keypoints(info, workers=workers, engine="mediapipe"))
-    kp = row(f"2d ({'LiteRT' if engine == 'litert' else 'MediaPipe graph'}, {procs}; default)",
-             lambda: detect_keypoints(info, workers=workers, engine=engine))
-    lifter = load_lifter()
-    lifter.lift(kp, height_m=1.72)  # warm-up (first torch call allocates)
-    # as the pipeline runs them: one encoder pass gives the pose (flip TTA) and the embedding
-    motion, emb = row(f"3d + embed ({lifter.name}, flip TTA)",
-                      lambda: lift_and_embed(lifter, kp, height_m=1.72, flip_tta=True))
-    from gaitscope.platform import normative_choice
+        used = max(1, min(workers, os.cpu_count() or 1, info.n_frames // MIN_FRAMES_PER_WORKER))
+        procs = f"{used} proc"
+        engine = resolve_engine()
+        if compare_engines and engine != "mediapipe":  # the same networks in MediaPipe's own graph, for comparison
+            row(f"2d (MediaPipe graph, {procs})", lambda: detect_keypoints(info, workers=workers, engine="mediapipe"))
+        kp = row(f"2d ({'LiteRT' if engine == 'litert' else 'MediaPipe graph'}, {procs}; default)",
+                 lambda: detect_keypoints(info, workers=workers, engine=engine))
+        lifter = load_lifter()
+        lifter.lift(kp, height_m=1.72)  # warm-up (first torch call allocates)
+        # as the pipeline runs them: one encoder pass gives the pose (flip TTA) and the embedding
+        motion, emb = row(f"3d + embed ({lifter.name}, flip TTA)",
+                          lambda: lift_and_embed(lifter, kp, height_m=1.72, flip_tta=True))
+        from gaitscope.platform import normative_choice
 
-    reference = normative_choice.resolve(None)  # the pipeline resolves it once, before the stages
-    report = row("analysis", lambda: analyse_motion(motion, reference, height_m=1.72))
-    db_url = f"sqlite:///{tmp / f'stages-{video.stem}.db'}"
-    database = storage.open_db(db_url)
-    result = AnalysisResult(info, kp, motion, emb, report)
+        reference = normative_choice.resolve(None)  # the pipeline resolves it once, before the stages
+        report = row("analysis", lambda: analyse_motion(motion, reference, height_m=1.72))
+        db_url = f"sqlite:///{tmp / f'stages-{video.stem}.db'}"
+        database = storage.open_db(db_url)
+        result = AnalysisResult(info, kp, motion, emb, report)
 
-    def store():
-        rec = storage.register(database, info, patient_code="BENCH", visit_date=None, original_name=video.name)
-        return storage.save(database, rec, result, pipeline_version=PIPELINE_VERSION)
+        def store():
+            rec = storage.register(database, info, patient_code="BENCH", visit_date=None, original_name=video.name)
+            return storage.save(database, rec, result, pipeline_version=PIPELINE_VERSION)
 
-    row("store (SQLite)", store)
-    database.dispose()
+        row("store (SQLite)", store)
+        database.dispose()
     code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
             f"b._end_to_end_child({str(video)!r}, {('sqlite:///' + str(tmp / f'e2e-{video.stem}.db'))!r}, {workers})")
     wall, cpu, peak, rc = _in_new_process(code)
@@ -261,15 +275,22 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
     if warmup is not None:
         code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
                 f"b._warm_end_to_end_child({str(warmup)!r}, {str(video)!r}, "
-                f"{('sqlite:///' + str(tmp / f'warm-{video.stem}.db'))!r}, {workers})")
+                f"{('sqlite:///' + str(tmp / f'warm-{video.stem}.db'))!r}, {workers}, {warm_repeats})")
         _, _, peak, rc = _in_new_process(code)
         import json
+        import statistics
 
         line = [ln for ln in _in_new_process.stdout.splitlines() if ln.startswith("WARM ")]
         if rc == 0 and line:
             warm = json.loads(line[-1][5:])
-            rows.append(("end to end (warm worker, 2nd video)", info.n_frames, info.duration_s, warm["wall"],
-                         warm["cpu"], peak))
+            n = len(warm["2d"])
+            for key, label in (("2d", "2d alone (warm process)"), ("e2e", "end to end (warm worker)")):
+                rows.append((f"{label}{f', median of {n}' if n > 1 else ''}", info.n_frames, info.duration_s,
+                             statistics.median(x["wall"] for x in warm[key]),
+                             statistics.median(x["cpu"] for x in warm[key]), peak))
+            ratios = [a["wall"] / b["wall"] for a, b in zip(warm["2d"], warm["e2e"])]
+            print(f"warm worker: end to end fps / 2D-alone fps per alternated pair: "
+                  f"{', '.join(f'{x:.2f}' for x in ratios)}", flush=True)
         else:
             rows.append((f"end to end (warm worker) FAILED rc={rc}", info.n_frames, info.duration_s, 1.0, 0.0, peak))
     return rows
@@ -348,6 +369,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="play the clip forward and backward this many times (a longer recording)")
     ap.add_argument("--skip-warm", action="store_true", help="skip the warm-worker end-to-end row")
+    ap.add_argument("--warm-repeats", type=int, default=3,
+                    help="alternated pairs (2D alone, end to end) in the warm process; medians are printed")
+    ap.add_argument("--skip-stages", action="store_true",
+                    help="only the end-to-end rows (and the warm pairs): skip decode/2d/3d/analysis/store")
     ap.add_argument("--seconds", type=float, default=None,
                     help="cut the (repeated) clip to its first SECONDS (e.g. --repeat 2 --seconds 10: a 10 s walk)")
     args = ap.parse_args()
@@ -363,7 +388,8 @@ def main() -> None:
                 cv2.CAP_PROP_FPS)))
             clip = _resize(source, tmp / f"clip{res}.mp4", sizes[res], n=n)
             warmup = None if args.skip_warm else _resize(SAMPLE, tmp / f"warmup{res}.mp4", sizes[res], n=60)
-            rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp, not args.no_engine_compare, warmup)]
+            rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp, not args.no_engine_compare, warmup,
+                                                             args.warm_repeats, not args.skip_stages)]
         batches = []
         if not args.skip_batch:
             folder, secs = batch_clips(tmp, args.batch_clips)
