@@ -170,9 +170,10 @@ def _end_to_end_child(video: str, db_url: str, workers: int) -> None:
 
 def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int, repeats: int = 1) -> None:
     """Runs in a fresh process as ``gaitscope worker`` does: one analysis first (imports, the lifter loaded once
-    and kept), then, ``repeats`` times in turn, the 2D stage alone and the whole analysis of ``video`` (a new
-    database file each time: a stored analysis would be reused); prints their wall and CPU seconds (this process
-    and its detector processes). Alternating in one process compares the two under the same load."""
+    and kept, the database created and migrated), then, ``repeats`` times in turn, the 2D stage alone and the
+    whole analysis of ``video`` into that database, filed under another patient each time (the same patient's
+    analysis would be reused); prints their wall and CPU seconds (this process and its detector processes).
+    Alternating in one process compares the two under the same load."""
     import json
     import resource
 
@@ -197,8 +198,9 @@ def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int, r
     out: dict[str, list] = {"2d": [], "e2e": []}
     for r in range(repeats):
         out["2d"].append(timed(lambda: detect_keypoints(probe_video(video), workers=workers)))
-        url = db_url.replace(".db", f"-{r}.db")
-        out["e2e"].append(timed(lambda: analyze_video(video, db_url=url, options=options, lifter=lifter)))
+        # another patient each time: a new analysis (the same one would be reused), in the worker's database
+        out["e2e"].append(timed(lambda: analyze_video(video, db_url=db_url, patient_code=f"BENCH-{r}",
+                                                      options=options, lifter=lifter)))
     print("WARM " + json.dumps(out), flush=True)
 
 
@@ -222,7 +224,8 @@ def _in_new_process(code: str) -> tuple[float, float, int, int]:
 
 
 def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = True,
-               warmup: Path | None = None, warm_repeats: int = 1, stages: bool = True) -> list[tuple]:
+               warmup: Path | None = None, warm_repeats: int = 1, stages: bool = True,
+               cold: bool = True) -> list[tuple]:
     from gaitscope.platform import storage
     from gaitscope.platform.detect import detect_keypoints, resolve_engine
     from gaitscope.platform.lifter_choice import load_lifter
@@ -267,11 +270,13 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
 
         row("store (SQLite)", store)
         database.dispose()
-    code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
-            f"b._end_to_end_child({str(video)!r}, {('sqlite:///' + str(tmp / f'e2e-{video.stem}.db'))!r}, {workers})")
-    wall, cpu, peak, rc = _in_new_process(code)
-    rows.append(("end to end (new process)" + ("" if rc == 0 else f" FAILED rc={rc}"), info.n_frames,
-                 info.duration_s, wall, cpu, peak))
+    if cold:
+        code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
+                f"b._end_to_end_child({str(video)!r}, {('sqlite:///' + str(tmp / f'e2e-{video.stem}.db'))!r}, "
+                f"{workers})")
+        wall, cpu, peak, rc = _in_new_process(code)
+        rows.append(("end to end (new process)" + ("" if rc == 0 else f" FAILED rc={rc}"), info.n_frames,
+                     info.duration_s, wall, cpu, peak))
     if warmup is not None:
         code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
                 f"b._warm_end_to_end_child({str(warmup)!r}, {str(video)!r}, "
@@ -369,6 +374,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="play the clip forward and backward this many times (a longer recording)")
     ap.add_argument("--skip-warm", action="store_true", help="skip the warm-worker end-to-end row")
+    ap.add_argument("--skip-cold", action="store_true", help="skip the new-process end-to-end row")
     ap.add_argument("--warm-repeats", type=int, default=3,
                     help="alternated pairs (2D alone, end to end) in the warm process; medians are printed")
     ap.add_argument("--skip-stages", action="store_true",
@@ -389,7 +395,8 @@ def main() -> None:
             clip = _resize(source, tmp / f"clip{res}.mp4", sizes[res], n=n)
             warmup = None if args.skip_warm else _resize(SAMPLE, tmp / f"warmup{res}.mp4", sizes[res], n=60)
             rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp, not args.no_engine_compare, warmup,
-                                                             args.warm_repeats, not args.skip_stages)]
+                                                             args.warm_repeats, not args.skip_stages,
+                                                             not args.skip_cold)]
         batches = []
         if not args.skip_batch:
             folder, secs = batch_clips(tmp, args.batch_clips)
