@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import SAMPLE, PeakRSS, _in_new_process  # noqa: E402  (the same meters as the pipeline benchmark)
+from pipeline import SAMPLE, _in_new_process  # noqa: E402  (the same meter as the pipeline benchmark)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"720": (1280, 720), "1080": (1920, 1080)}

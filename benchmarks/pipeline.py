@@ -199,7 +199,7 @@ def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int, r
     for r in range(repeats):
         out["2d"].append(timed(lambda: detect_keypoints(probe_video(video), workers=workers)))
         # another patient each time: a new analysis (the same one would be reused), in the worker's database
-        out["e2e"].append(timed(lambda: analyze_video(video, db_url=db_url, patient_code=f"BENCH-{r}",
+        out["e2e"].append(timed(lambda r=r: analyze_video(video, db_url=db_url, patient_code=f"BENCH-{r}",
                                                       options=options, lifter=lifter)))
     print("WARM " + json.dumps(out), flush=True)
 

@@ -98,11 +98,11 @@ def main() -> None:
         for res in args.resolutions.split(","):
             clip = tmp / f"clip{res}.mp4"
             n = make_clip(args.video, clip, sizes[res], args.seconds)
-            ways = [("before: VP9/WebM via OpenCV, <= 960 px", lambda o: opencv_vp9(clip, o, 960), ".webm")]
+            ways = [("before: VP9/WebM via OpenCV, <= 960 px", lambda o, clip=clip: opencv_vp9(clip, o, 960), ".webm")]
             if not args.skip_full_width_vp9:
-                ways.append((f"VP9/WebM via OpenCV, <= {MAX_WIDTH} px", lambda o: opencv_vp9(clip, o, MAX_WIDTH),
+                ways.append((f"VP9/WebM via OpenCV, <= {MAX_WIDTH} px", lambda o, clip=clip: opencv_vp9(clip, o, MAX_WIDTH),
                              ".webm"))
-            ways.append((f"now: H.264/MP4 via PyAV, <= {MAX_WIDTH} px", lambda o: write_playable_copy(clip, o),
+            ways.append((f"now: H.264/MP4 via PyAV, <= {MAX_WIDTH} px", lambda o, clip=clip: write_playable_copy(clip, o),
                          ".mp4"))
             for k, (label, fn, ext) in enumerate(ways):
                 out = tmp / f"out{res}-{k}{ext}"
