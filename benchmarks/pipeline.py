@@ -5,6 +5,8 @@ Usage::
 
     .venv/bin/python benchmarks/pipeline.py [--video PATH] [--workers 2] [--batch-clips 3] [--skip-batch]
                                             [--repeat N]   # N passes of the clip, forward and backward
+                                            [--seconds S]  # cut to the first S seconds (issue 24: 10 s)
+                                            [--skip-warm]  # no warm-worker row
 
 Clips: the bundled synthetic sample ``gaitscope/data/sample/walk_side.mp4`` (7 s, 1280x720, 30 fps) as it is,
 and upscaled to 1920x1080 with OpenCV into a temporary file (MPEG-4 Part 2, the encoder every OpenCV wheel has).
@@ -22,6 +24,10 @@ Rows, per resolution:
 * ``store``: register the recording + save every record in a fresh SQLite file (one transaction).
 * ``end to end``: :func:`gaitscope.platform.pipeline.analyze_video` into a fresh SQLite database, in a NEW
   process (imports, model loading and BlazePose process start-up included, as a user's first analysis pays them).
+* ``2d alone (warm process)`` and ``end to end (warm worker)``: as ``gaitscope worker`` runs analyses, in a
+  process that analysed a 2 s clip before (imports done, the lifter loaded once and kept): the 2D stage alone and
+  the whole analysis of the clip, alternated ``--warm-repeats`` times under the same load, medians (the BlazePose
+  processes still start per video); the ratio of each pair is printed (issue 24's goal: >= 0.9 on a 10 s clip).
 
 Columns: ``s/s video`` = wall seconds of processing per second of video (below 1.0 is faster than real time);
 ``fps`` = frames processed per wall second; ``CPU s/s`` = CPU seconds (this process + its children) per second of
@@ -162,6 +168,42 @@ def _end_to_end_child(video: str, db_url: str, workers: int) -> None:
     analyze_video(video, db_url=db_url, options=AnalysisOptions(height_cm=172.0, workers=workers))
 
 
+def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int, repeats: int = 1) -> None:
+    """Runs in a fresh process as ``gaitscope worker`` does: one analysis first (imports, the lifter loaded once
+    and kept, the database created and migrated), then, ``repeats`` times in turn, the 2D stage alone and the
+    whole analysis of ``video`` into that database, filed under another patient each time (the same patient's
+    analysis would be reused); prints their wall and CPU seconds (this process and its detector processes).
+    Alternating in one process compares the two under the same load."""
+    import json
+    import resource
+
+    from gaitscope.platform.batch import LazyLifter
+    from gaitscope.platform.detect import detect_keypoints
+    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+    from gaitscope.platform.video import probe_video
+
+    lifter = LazyLifter(None)
+    options = AnalysisOptions(height_cm=172.0, workers=workers)
+    analyze_video(warmup, db_url=db_url, options=options, lifter=lifter)
+
+    def cpu() -> float:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def timed(fn) -> dict:
+        c0, t0 = cpu(), time.perf_counter()
+        fn()
+        return {"wall": time.perf_counter() - t0, "cpu": cpu() - c0}
+
+    out: dict[str, list] = {"2d": [], "e2e": []}
+    for r in range(repeats):
+        out["2d"].append(timed(lambda: detect_keypoints(probe_video(video), workers=workers)))
+        # another patient each time: a new analysis (the same one would be reused), in the worker's database
+        out["e2e"].append(timed(lambda r=r: analyze_video(video, db_url=db_url, patient_code=f"BENCH-{r}",
+                                                      options=options, lifter=lifter)))
+    print("WARM " + json.dumps(out), flush=True)
+
+
 def _in_new_process(code: str) -> tuple[float, float, int, int]:
     """(wall s, CPU s, peak RSS of the tree, return code) of ``python -c code``. CPU: RUSAGE_CHILDREN grows by
     the child's CPU and that of every descendant it waited for (its BlazePose processes)."""
@@ -172,15 +214,18 @@ def _in_new_process(code: str) -> tuple[float, float, int, int]:
         return k.ru_utime + k.ru_stime
 
     c0, t0 = kids_cpu(), time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with PeakRSS(p.pid) as mem:
-        _, err = p.communicate()
+        out, err = p.communicate()
     if p.returncode:
         print(err.decode(errors="replace")[-2000:], file=sys.stderr)
+    _in_new_process.stdout = out.decode(errors="replace")
     return time.perf_counter() - t0, kids_cpu() - c0, mem.peak, p.returncode
 
 
-def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = True) -> list[tuple]:
+def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = True,
+               warmup: Path | None = None, warm_repeats: int = 1, stages: bool = True,
+               cold: bool = True) -> list[tuple]:
     from gaitscope.platform import storage
     from gaitscope.platform.detect import detect_keypoints, resolve_engine
     from gaitscope.platform.lifter_choice import load_lifter
@@ -195,40 +240,64 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
         rows.append((stage, info.n_frames, info.duration_s, wall, cpu, peak))
         return out
 
-    row("decode", lambda: sum(1 for _ in iter_frames(info)))
-    from gaitscope.platform.detect import MIN_FRAMES_PER_WORKER
+    if stages:
+        row("decode", lambda: sum(1 for _ in iter_frames(info)))
+        from gaitscope.platform.detect import MIN_FRAMES_PER_WORKER
 
-    used = max(1, min(workers, os.cpu_count() or 1, info.n_frames // MIN_FRAMES_PER_WORKER))
-    procs = f"{used} proc"
-    engine = resolve_engine()
-    if compare_engines and engine != "mediapipe":  # the same networks in MediaPipe's own graph, for comparison
-        row(f"2d (MediaPipe graph, {procs})", lambda: detect_keypoints(info, workers=workers, engine="mediapipe"))
-    kp = row(f"2d ({'LiteRT' if engine == 'litert' else 'MediaPipe graph'}, {procs}; default)",
-             lambda: detect_keypoints(info, workers=workers, engine=engine))
-    lifter = load_lifter()
-    lifter.lift(kp, height_m=1.72)  # warm-up (first torch call allocates)
-    # as the pipeline runs them: one encoder pass gives the pose (flip TTA) and the embedding
-    motion, emb = row(f"3d + embed ({lifter.name}, flip TTA)",
-                      lambda: lift_and_embed(lifter, kp, height_m=1.72, flip_tta=True))
-    from gaitscope.platform import normative_choice
+        used = max(1, min(workers, os.cpu_count() or 1, info.n_frames // MIN_FRAMES_PER_WORKER))
+        procs = f"{used} proc"
+        engine = resolve_engine()
+        if compare_engines and engine != "mediapipe":  # the same networks in MediaPipe's own graph, for comparison
+            row(f"2d (MediaPipe graph, {procs})", lambda: detect_keypoints(info, workers=workers, engine="mediapipe"))
+        kp = row(f"2d ({'LiteRT' if engine == 'litert' else 'MediaPipe graph'}, {procs}; default)",
+                 lambda: detect_keypoints(info, workers=workers, engine=engine))
+        lifter = load_lifter()
+        lifter.lift(kp, height_m=1.72)  # warm-up (first torch call allocates)
+        # as the pipeline runs them: one encoder pass gives the pose (flip TTA) and the embedding
+        motion, emb = row(f"3d + embed ({lifter.name}, flip TTA)",
+                          lambda: lift_and_embed(lifter, kp, height_m=1.72, flip_tta=True))
+        from gaitscope.platform import normative_choice
 
-    reference = normative_choice.resolve(None)  # the pipeline resolves it once, before the stages
-    report = row("analysis", lambda: analyse_motion(motion, reference, height_m=1.72))
-    db_url = f"sqlite:///{tmp / f'stages-{video.stem}.db'}"
-    database = storage.open_db(db_url)
-    result = AnalysisResult(info, kp, motion, emb, report)
+        reference = normative_choice.resolve(None)  # the pipeline resolves it once, before the stages
+        report = row("analysis", lambda: analyse_motion(motion, reference, height_m=1.72))
+        db_url = f"sqlite:///{tmp / f'stages-{video.stem}.db'}"
+        database = storage.open_db(db_url)
+        result = AnalysisResult(info, kp, motion, emb, report)
 
-    def store():
-        rec = storage.register(database, info, patient_code="BENCH", visit_date=None, original_name=video.name)
-        return storage.save(database, rec, result, pipeline_version=PIPELINE_VERSION)
+        def store():
+            rec = storage.register(database, info, patient_code="BENCH", visit_date=None, original_name=video.name)
+            return storage.save(database, rec, result, pipeline_version=PIPELINE_VERSION)
 
-    row("store (SQLite)", store)
-    database.dispose()
-    code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
-            f"b._end_to_end_child({str(video)!r}, {('sqlite:///' + str(tmp / f'e2e-{video.stem}.db'))!r}, {workers})")
-    wall, cpu, peak, rc = _in_new_process(code)
-    rows.append(("end to end (new process)" + ("" if rc == 0 else f" FAILED rc={rc}"), info.n_frames,
-                 info.duration_s, wall, cpu, peak))
+        row("store (SQLite)", store)
+        database.dispose()
+    if cold:
+        code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
+                f"b._end_to_end_child({str(video)!r}, {('sqlite:///' + str(tmp / f'e2e-{video.stem}.db'))!r}, "
+                f"{workers})")
+        wall, cpu, peak, rc = _in_new_process(code)
+        rows.append(("end to end (new process)" + ("" if rc == 0 else f" FAILED rc={rc}"), info.n_frames,
+                     info.duration_s, wall, cpu, peak))
+    if warmup is not None:
+        code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pipeline as b; "
+                f"b._warm_end_to_end_child({str(warmup)!r}, {str(video)!r}, "
+                f"{('sqlite:///' + str(tmp / f'warm-{video.stem}.db'))!r}, {workers}, {warm_repeats})")
+        _, _, peak, rc = _in_new_process(code)
+        import json
+        import statistics
+
+        line = [ln for ln in _in_new_process.stdout.splitlines() if ln.startswith("WARM ")]
+        if rc == 0 and line:
+            warm = json.loads(line[-1][5:])
+            n = len(warm["2d"])
+            for key, label in (("2d", "2d alone (warm process)"), ("e2e", "end to end (warm worker)")):
+                rows.append((f"{label}{f', median of {n}' if n > 1 else ''}", info.n_frames, info.duration_s,
+                             statistics.median(x["wall"] for x in warm[key]),
+                             statistics.median(x["cpu"] for x in warm[key]), peak))
+            ratios = [a["wall"] / b["wall"] for a, b in zip(warm["2d"], warm["e2e"])]
+            print(f"warm worker: end to end fps / 2D-alone fps per alternated pair: "
+                  f"{', '.join(f'{x:.2f}' for x in ratios)}", flush=True)
+        else:
+            rows.append((f"end to end (warm worker) FAILED rc={rc}", info.n_frames, info.duration_s, 1.0, 0.0, peak))
     return rows
 
 
@@ -304,6 +373,14 @@ def main() -> None:
                     help="skip the 2D row of MediaPipe's own graph when LiteRT is the default")
     ap.add_argument("--repeat", type=int, default=1,
                     help="play the clip forward and backward this many times (a longer recording)")
+    ap.add_argument("--skip-warm", action="store_true", help="skip the warm-worker end-to-end row")
+    ap.add_argument("--skip-cold", action="store_true", help="skip the new-process end-to-end row")
+    ap.add_argument("--warm-repeats", type=int, default=3,
+                    help="alternated pairs (2D alone, end to end) in the warm process; medians are printed")
+    ap.add_argument("--skip-stages", action="store_true",
+                    help="only the end-to-end rows (and the warm pairs): skip decode/2d/3d/analysis/store")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="cut the (repeated) clip to its first SECONDS (e.g. --repeat 2 --seconds 10: a 10 s walk)")
     args = ap.parse_args()
     if not args.video.exists():
         raise SystemExit(f"no clip: {args.video}")
@@ -313,8 +390,13 @@ def main() -> None:
         tmp = Path(tmp_name)
         source = args.video if args.repeat <= 1 else _ping_pong(args.video, tmp / "long.mp4", args.repeat)
         for res in args.resolutions.split(","):
-            clip = _resize(source, tmp / f"clip{res}.mp4", sizes[res])
-            rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp, not args.no_engine_compare)]
+            n = None if args.seconds is None else int(round(args.seconds * cv2.VideoCapture(str(source)).get(
+                cv2.CAP_PROP_FPS)))
+            clip = _resize(source, tmp / f"clip{res}.mp4", sizes[res], n=n)
+            warmup = None if args.skip_warm else _resize(SAMPLE, tmp / f"warmup{res}.mp4", sizes[res], n=60)
+            rows += [(f"{res}p", *r) for r in stage_rows(clip, args.workers, tmp, not args.no_engine_compare, warmup,
+                                                             args.warm_repeats, not args.skip_stages,
+                                                             not args.skip_cold)]
         batches = []
         if not args.skip_batch:
             folder, secs = batch_clips(tmp, args.batch_clips)

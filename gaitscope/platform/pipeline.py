@@ -265,22 +265,24 @@ def analyze_video(
     ``force=True`` reruns every stage anyway and the new analysis replaces the stored one of the same inputs, so
     the database holds the numbers that were exported.
     """
-    from gaitscope.platform import analysis_inputs, normative_choice, storage
     from gaitscope.platform.detect_background import BackgroundDetection
     from gaitscope.platform.video import probe_video
 
-    check_patient_code(patient_code)
     video_path = Path(video_path)
     recording_id = None
     database = None
     progress("decode", 0, 1)
     info = probe_video(str(video_path), max_duration_s=options.max_duration_s)
-    # BlazePose is the slowest stage: it starts now and runs while the database, the reference set and the lifter
-    # are loaded; it is cancelled when the video turns out to be analysed already (or the setup fails).
+    # BlazePose is the slowest stage: it starts now, before anything else is imported or loaded (the database
+    # layer, SciPy, torch and the lifter take seconds of CPU on a cold start), and runs while they load; it is
+    # cancelled when the input turns out to be bad or the video analysed already (or the setup fails).
     picked = {"person": person_choice(options)} if options.person else {}  # (test doubles take no person)
     detection = BackgroundDetection(info, workers=options.workers,
                                     progress=lambda done, total: progress("2d", done, total), **picked)
     try:
+        from gaitscope.platform import analysis_inputs, normative_choice, storage
+
+        check_patient_code(patient_code)
         reference = normative_choice.resolve(options.normative)  # a bad choice fails before anything is stored
         inputs = None
         if db_url is not None:

@@ -71,7 +71,21 @@ def job_options(video_path: str | Path, *, patient_code: str | None = None, visi
 
 
 def pipeline_runner(db_url: str) -> Runner:
-    """The real work: :func:`analyze_file` on the job's video or motion-capture file, stored in ``db_url``."""
+    """The real work: :func:`analyze_file` on the job's video or motion-capture file, stored in ``db_url``.
+
+    The lifter of each checkpoint is loaded on the first job that needs it and kept (issue 24: a cold start --
+    importing torch, building the model -- cost more than the 2D stage of a 10 s clip on two cores)."""
+
+    lifters: dict[tuple, Any] = {}  # kept across jobs: a warm worker pays torch and the model load once
+
+    def lifter_for(checkpoint: str | None) -> Any:
+        from gaitscope.platform.batch import LazyLifter
+
+        try:  # a checkpoint file replaced on disk is loaded again
+            stamp = Path(checkpoint).stat().st_mtime_ns if checkpoint else None
+        except OSError:
+            stamp = None
+        return lifters.setdefault((checkpoint, stamp), LazyLifter(checkpoint))
 
     def run(job, progress: ProgressFn) -> int | None:
         from gaitscope.platform.pipeline import AnalysisOptions, analyze_file
@@ -94,7 +108,7 @@ def pipeline_runner(db_url: str) -> Runner:
             path, db_url=db_url, patient_code=o.get("patient_code"),
             visit_date=date.fromisoformat(o["visit_date"]) if o.get("visit_date") else None,
             options=AnalysisOptions(**kwargs), out_dir=o.get("out_dir"), progress=progress,
-            original_name=o.get("original_name"),
+            original_name=o.get("original_name"), lifter=lifter_for(o.get("checkpoint")),
         )
         return result.analysis_id
 

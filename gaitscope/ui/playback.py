@@ -1,4 +1,4 @@
-"""Playback of stored recordings in the browser: the original when browsers play it, else its VP9/WebM copy,
+"""Playback of stored recordings in the browser: the original when browsers play it, else its H.264/MP4 copy,
 written once in the background (:mod:`gaitscope.platform.playable` says why and how)."""
 
 from __future__ import annotations

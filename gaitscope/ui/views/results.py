@@ -149,14 +149,14 @@ def _job_progress(job_id: str, stage: str, text: str) -> None:
 
 
 def _original_video(b: data.ResultBundle, video: Path) -> None:
-    """The recording as browsers can play it: the original, or its VP9 copy (written in the background once)."""
+    """The recording as browsers can play it: the original, or its H.264 copy (written in the background once)."""
     ready = playback.playable_or_job(video, b.sha256)
     if isinstance(ready, Path):
         st.video(str(ready))
     elif ready.status == "failed":
         st.error(f"The video cannot be shown in the browser: {ready.snapshot().error}")
     else:
-        st.caption("This camera's video format does not play in browsers; a playable copy (VP9) is being written "
+        st.caption("This camera's video format does not play in browsers; a playable copy (H.264) is being written "
                    "once.")
         _job_progress(ready.id, playback.STAGE, "Preparing the video for the browser")
 
