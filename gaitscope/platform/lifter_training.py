@@ -111,6 +111,14 @@ def _trial_key(path: str | Path) -> str:
 _TRAIN_KEYS = frozenset(_trial_key(t) for t in TRAIN_MOCAP)
 
 
+def subject_in_training(path: str | Path) -> bool:
+    """Whether another recording of ``path``'s person is in :data:`TRAIN_MOCAP` (same data-set folder: each
+    folder of the mocap data holds one person, except BMClab and Camargo, none of whose trials are trained on).
+    The video evaluation reports these subjects apart: a held-out trial of a trained-on person is easier."""
+    folder = Path(str(path).replace("\\", "/")).parts[0].lower()
+    return folder in {Path(t).parts[0].lower() for t in TRAIN_MOCAP}
+
+
 def refuse_training_trial(path: str | Path) -> None:
     """Raise :class:`TrainingTrialError` when ``path`` is a trial in :data:`TRAIN_MOCAP`.
 
