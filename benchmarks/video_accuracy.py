@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gaitscope.platform.lifter_training import subject_in_training  # noqa: E402
+from gaitscope.platform.mocap_trials import subject_in_training  # noqa: E402
 from gaitscope.platform.real_motion_video import (  # noqa: E402
     CACHE_DIR, DEFAULT_MOCAP_DIR, EVAL_MOCAP, RENDERER_VERSION, default_cases, render_case,
 )

@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from gaitscope.errors import InvalidInputError
-from gaitscope.platform.lifter_training import EVAL_MOCAP, TRAIN_MOCAP, _trial_key
+from gaitscope.platform.mocap_trials import EVAL_MOCAP, TRAIN_MOCAP, _trial_key
 from gaitscope.platform.real_motion_video import (
     DEFAULT_MOCAP_DIR, REPO_ROOT, VideoCase, case_camera, real_walk, render_video,
 )

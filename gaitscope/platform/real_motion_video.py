@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaitscope.platform.lifter_training import EVAL_MOCAP, refuse_training_trial
+from gaitscope.platform.mocap_trials import EVAL_MOCAP, refuse_training_trial
 from gaitscope.records import GaitEvent, Motion3D
 from gaitscope.skeleton import J
 
