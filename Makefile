@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast app bench train-lifter clean
+.PHONY: install demo test test-fast lint app bench train-lifter clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -27,6 +27,11 @@ test: install
 ## Quick loop while developing: skips tests marked slow.
 test-fast: install
 	$(PY) -m pytest -m "not slow" -q
+
+## The rooms' import contracts (docs/architecture.md) and ruff; the suite runs both too (tests/test_architecture.py).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 app: install
 	$(VENV)/bin/streamlit run streamlit_app.py

@@ -38,7 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from gaitscope.platform.mocap_trials import subject_in_training  # noqa: E402
 from gaitscope.platform.real_motion_video import (  # noqa: E402
-    CACHE_DIR, DEFAULT_MOCAP_DIR, EVAL_MOCAP, RENDERER_VERSION, default_cases, render_case,
+    CACHE_DIR,
+    DEFAULT_MOCAP_DIR,
+    EVAL_MOCAP,
+    RENDERER_VERSION,
+    default_cases,
+    render_case,
 )
 
 REAL_CLIP = ROOT / ".." / "shared" / "data" / "video" / "sarwesh_side" / "sarwesh_side.mp4"
@@ -130,8 +135,8 @@ def print_cases(rows: list[dict]) -> None:
 
 def real_clip_facts(path: Path, lifter) -> dict | None:
     """Heel strikes on the real side-view clip and the facts a person can check by eye."""
-    from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
     from gaitscope.platform.detect import cached_detection
+    from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
 
     if not path.exists():
         print(f"\nreal clip: not found at {path}")

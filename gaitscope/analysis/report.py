@@ -28,7 +28,7 @@ from gaitscope.analysis import events as ev
 from gaitscope.analysis import frames as fr
 from gaitscope.analysis.filtering import DEFAULT_CUTOFF_HZ, smooth_and_fill
 from gaitscope.analysis.kinematics import has_ankle, joint_angles
-from gaitscope.analysis.normative import PCT, CurveReference, NormalRange, SpatiotemporalReference, rom_range
+from gaitscope.analysis.normative import PCT, CurveReference, SpatiotemporalReference, rom_range
 from gaitscope.analysis.parameters import StrideWindow, build_strides, drop_implausible_strides, summarize
 from gaitscope.analysis.scores import GPS_VARIABLES, TD_GPS_SD_DEG, compute_scores, expected_reference_gps
 from gaitscope.errors import AnalysisError

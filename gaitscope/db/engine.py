@@ -1,4 +1,4 @@
-"""Opening a database: URL resolution, engine set-up, sessions, and the schema-version gate.
+"""Opening a database: sessions and the schema-version gate (URL resolution and engine set-up: :mod:`gaitscope.db.connect`).
 
 * Default URL: ``sqlite:///<GAITSCOPE_HOME or ~/.gaitscope>/gaitscope.db``; ``GAITSCOPE_DB_URL`` overrides it;
   PostgreSQL works through ``postgresql+psycopg://user:pass@host:port/db``.
@@ -14,72 +14,21 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, inspect
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# URL resolution and engine set-up live in gaitscope.db.connect, which gaitscope.db.migrate imports too (so the
+# two modules no longer import each other); they are re-exported here, where callers have always found them.
+from gaitscope.db.connect import SQLITE_BUSY_TIMEOUT_MS, default_url, gaitscope_home, make_engine
 from gaitscope.db.translate import translate
 from gaitscope.errors import AccessDeniedError, DatabaseError, SchemaOutdatedError
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def gaitscope_home() -> Path:
-    """``$GAITSCOPE_HOME`` or ``~/.gaitscope``: where the embedded database and uploads live."""
-    return Path(os.environ.get("GAITSCOPE_HOME") or Path.home() / ".gaitscope")
-
-
-def default_url() -> str:
-    """The URL used when none is given: ``$GAITSCOPE_DB_URL`` or the embedded SQLite file."""
-    env = os.environ.get("GAITSCOPE_DB_URL")
-    if env:
-        return env
-    return f"sqlite:///{gaitscope_home() / 'gaitscope.db'}"
-
-
-def _is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
-def _install_sqlite_pragmas(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
-        # Let SQLAlchemy (not the sqlite3 module) emit BEGIN, so SAVEPOINTs and BEGIN IMMEDIATE work.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; FULL costs an fsync per commit
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # noqa: ANN001
-        mode = conn.get_execution_options().get("gaitscope_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine with gaitscope's connection settings (SQLite pragmas, pool pre-ping)."""
-    try:
-        u = make_url(url)
-    except sa_exc.ArgumentError as exc:
-        raise DatabaseError(f"The database URL {url!r} is not valid.", hint="Example: sqlite:///path/to/gaitscope.db") from exc
-    if u.get_backend_name() == "sqlite":
-        db = u.database
-        if db and db != ":memory:" and not db.startswith("file:"):
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _install_sqlite_pragmas(engine)
-        return engine
-    return create_engine(u, echo=echo, pool_pre_ping=True)
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Database", "default_url", "gaitscope_home", "make_engine", "open_database"]
 
 
 class Database:

@@ -52,7 +52,7 @@ def current_revision(engine: Engine | str | None = None) -> str | None:
     """The database's revision (``engine`` may be an Engine or a URL; default: the configured database), or
     None when it has never been migrated (empty database)."""
     if not isinstance(engine, Engine):
-        from gaitscope.db.engine import default_url, make_engine
+        from gaitscope.db.connect import default_url, make_engine
 
         own = make_engine(engine or default_url())
         try:
@@ -96,7 +96,7 @@ def downgrade_engine(engine: Engine, target: str = "-1") -> None:
 
 def upgrade(url: str | None = None, target: str = "head") -> str:
     """Create or upgrade the schema at ``url`` (default: the configured database). Returns the new revision."""
-    from gaitscope.db.engine import default_url, make_engine
+    from gaitscope.db.connect import default_url, make_engine
 
     engine = make_engine(url or default_url())
     try:
@@ -108,7 +108,7 @@ def upgrade(url: str | None = None, target: str = "head") -> str:
 
 def downgrade(url: str, target: str = "-1") -> str | None:
     """Step the schema back (``"-1"``, a revision id, or ``"base"`` to drop everything). Returns the revision."""
-    from gaitscope.db.engine import make_engine
+    from gaitscope.db.connect import make_engine
 
     engine = make_engine(url)
     try:
@@ -120,7 +120,7 @@ def downgrade(url: str, target: str = "-1") -> str | None:
 
 def status(url: str | None = None) -> dict[str, str | None]:
     """``{"current": ..., "head": ...}`` for ``gaitscope db status``."""
-    from gaitscope.db.engine import default_url, make_engine
+    from gaitscope.db.connect import default_url, make_engine
 
     engine = make_engine(url or default_url())
     try:

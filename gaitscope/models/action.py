@@ -423,8 +423,8 @@ def predict_logits(model: ActionNet, clips: np.ndarray | torch.Tensor, batch_siz
 
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
-    """Rows: true class, columns: predicted class."""
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    for t, p in zip(y_true, y_pred):
-        cm[int(t), int(p)] += 1
-    return cm
+    """Rows: true class, columns: predicted class, over all ``n_classes`` (:func:`sklearn.metrics.confusion_matrix`)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    return sk_confusion_matrix(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int),
+                               labels=np.arange(n_classes))

@@ -27,7 +27,6 @@ mesh head and its losses are tested without the licensed files.
 from __future__ import annotations
 
 import io
-import os
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,8 +69,9 @@ def smpl_dir(explicit: str | Path | None = None) -> Path | None:
     """The SMPL folder: ``explicit`` (a CLI argument), else ``$GAITSCOPE_SMPL_DIR``, else None."""
     if explicit:
         return Path(explicit)
-    env = os.environ.get(SMPL_DIR_ENV)
-    return Path(env) if env else None
+    from gaitscope.settings import settings
+
+    return settings().smpl_dir
 
 
 def _how_to(folder: Path | None) -> str:

@@ -50,8 +50,9 @@ log = logging.getLogger(__name__)
 
 def default_weights_dir() -> Path:
     """Where model files are looked for: ``$GAITSCOPE_WEIGHTS_DIR`` or ``gaitscope/models/weights/``."""
-    env = os.environ.get(_WEIGHTS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent / "weights"
+    from gaitscope.settings import settings
+
+    return settings().weights_dir or Path(__file__).resolve().parent / "weights"
 
 
 @dataclass(frozen=True)

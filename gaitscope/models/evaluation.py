@@ -113,10 +113,11 @@ def assert_subject_disjoint(groups: Sequence[str] | np.ndarray, splits: Sequence
 
 
 def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """``(K, K)`` counts, rows = true class, columns = predicted class."""
-    return np.bincount(np.asarray(y) * n_classes + np.asarray(pred), minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes
-    )
+    """``(K, K)`` counts, rows = true class, columns = predicted class, over all K classes
+    (:func:`sklearn.metrics.confusion_matrix`)."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(np.asarray(y), np.asarray(pred), labels=np.arange(n_classes))
 
 
 def _f1_parts(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,7 +134,9 @@ def metrics_from_confusion(cm: np.ndarray) -> dict[str, float]:
     """Weighted and macro F1, balanced accuracy and accuracy (sklearn's definitions, zero_division=0).
 
     Macro F1 averages over the classes present in ``y`` or in the predictions (as sklearn does with
-    ``labels`` unset); balanced accuracy over the classes present in ``y``.
+    ``labels`` unset); balanced accuracy over the classes present in ``y``. The bootstrap's fast path: thousands of
+    resamples each need only a confusion matrix, where sklearn's functions would re-read the labels every time;
+    :func:`classification_metrics` calls sklearn itself, and tests hold the two equal.
     """
     f1, recall, support = _f1_parts(cm)
     n = support.sum()
@@ -144,21 +147,6 @@ def metrics_from_confusion(cm: np.ndarray) -> dict[str, float]:
         "balanced_accuracy": float(np.nanmean(recall)) if np.isfinite(recall).any() else float("nan"),
         "accuracy": float(np.trace(cm) / n) if n else float("nan"),
     }
-
-
-def quadratic_weighted_kappa(cm: np.ndarray) -> float:
-    """Cohen's kappa with quadratic weights (Cohen 1968) from a confusion matrix: agreement on an ORDINAL scale,
-    where predicting 3 for a 0 is worse than predicting 1; the usual agreement statistic for UPDRS-type items."""
-    cm = cm.astype(float)
-    k = cm.shape[0]
-    n = cm.sum()
-    if n == 0:
-        return float("nan")
-    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-    w = (i - j) ** 2 / max((k - 1) ** 2, 1)
-    expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / n
-    den = (w * expected).sum()
-    return float(1.0 - (w * cm).sum() / den) if den > 0 else float("nan")
 
 
 def brier_multiclass(y: np.ndarray, proba: np.ndarray) -> float:
@@ -182,18 +170,33 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, n_bins: int = 1
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     """All metrics of one set of pooled predictions (``proba`` ``(n, K)`` over all K classes)."""
+    import warnings
+
+    from sklearn import metrics as skm
+
     y = np.asarray(y, dtype=int)
     k = proba.shape[1]
+    labels = np.arange(k)
     pred = proba.argmax(axis=1)
-    cm = confusion(y, pred, k)
-    out: dict[str, Any] = metrics_from_confusion(cm)
-    _, recall, _ = _f1_parts(cm)
-    out["mae"] = float(np.mean(np.abs(pred - y)))  # ordinal scale: how far off, in classes
-    out["qwk"] = quadratic_weighted_kappa(cm)
+    with warnings.catch_warnings():  # a class absent from y or never predicted: defined by zero_division below
+        warnings.simplefilter("ignore", UserWarning)
+        out: dict[str, Any] = {
+            # macro F1 over the classes present in y or pred (labels unset), balanced accuracy over those in y
+            "weighted_f1": float(skm.f1_score(y, pred, average="weighted", zero_division=0)),
+            "macro_f1": float(skm.f1_score(y, pred, average="macro", zero_division=0)),
+            "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+            "accuracy": float(skm.accuracy_score(y, pred)),
+        }
+        recall = skm.recall_score(y, pred, labels=labels, average=None, zero_division=np.nan)
+        # Cohen's kappa with quadratic weights (Cohen 1968) over all K classes: agreement on an ORDINAL scale,
+        # where predicting 3 for a 0 is worse than predicting 1; the usual agreement statistic for UPDRS items
+        qwk = float(skm.cohen_kappa_score(y, pred, labels=labels, weights="quadratic"))
+    out["mae"] = float(skm.mean_absolute_error(y, pred))  # ordinal scale: how far off, in classes
+    out["qwk"] = qwk
     out["brier"] = brier_multiclass(y, proba)
     out["ece"] = expected_calibration_error(y, proba)
     out.update({f"recall_{c}": float(recall[c]) for c in range(k)})
-    out["confusion"] = cm
+    out["confusion"] = confusion(y, pred, k)
     return out
 
 

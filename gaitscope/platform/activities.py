@@ -144,7 +144,9 @@ def mesh_status(smpl_dir: str | os.PathLike | None = None, checkpoint: str | os.
         find_model_file(smpl_dir)
     except CheckpointError as exc:
         return MeshStatus(False, str(exc))
-    ckpt = str(checkpoint) if checkpoint else os.environ.get(MESH_CHECKPOINT_ENV)
+    from gaitscope.settings import settings
+
+    ckpt = str(checkpoint) if checkpoint else settings().mesh_checkpoint
     folder = str(resolve_dir(smpl_dir))
     if not ckpt:
         return MeshStatus(False, f"SMPL files found in {folder}, but no mesh model is configured: set "

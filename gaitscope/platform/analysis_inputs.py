@@ -86,7 +86,6 @@ def for_video(*, model_source: str, checkpoint: str | Path | None, reference, he
               flip_tta: bool, age_years: float | None = None, sex: str | None = None) -> AnalysisInputs:
     """Inputs of a video analysis by the lifter whose Motion3D source is ``model_source``."""
     from gaitscope.platform import normative_choice
-
     from gaitscope.platform.detect import detector_source, resolve_engine
 
     return AnalysisInputs(kind="video", model=model_source, checkpoint_sha256=checkpoint_digest(checkpoint),

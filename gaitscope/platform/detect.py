@@ -78,8 +78,9 @@ def resolve_engine(engine: str | None = None) -> str:
     is not installed is an error (a silent fallback would change the 2D noise behind a user's back).
     """
     from gaitscope.platform.blazepose_litert import litert_available
+    from gaitscope.settings import settings
 
-    choice = (engine or os.environ.get("GAITSCOPE_POSE_ENGINE") or "auto").strip().lower()
+    choice = (engine or settings().pose_engine or "auto").strip().lower()
     if choice not in ENGINES:
         raise GaitscopeError(f"Unknown pose engine '{choice}'.", f"Use one of: {', '.join(ENGINES)}.")
     if choice == "auto":

@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from gaitscope.models.alignment import procrustes_align
+from gaitscope.platform.noise_model import CACHE_DIR  # the detection cache, shared with the noise measurement
 from gaitscope.records import Keypoints2D
 from gaitscope.skeleton import H36M_JOINTS, J
 
@@ -225,8 +226,6 @@ VIEW_CASES: tuple[tuple[str, float, int, int, float, int], ...] = (
     ("frontal", 90.0, 9012, 34, 1.62, 90),
     ("back", -90.0, 9013, 35, 1.78, 90),
 )
-#: Where BlazePose detections of the rendered evaluation walks are cached (git-ignored ``tmp/``).
-CACHE_DIR = Path(__file__).resolve().parents[2] / "tmp" / "cache" / "lifter_eval"
 
 
 def _cached_detection(video_fn, key: str, cache_dir: str | Path | None) -> Keypoints2D:

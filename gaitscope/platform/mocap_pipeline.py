@@ -26,10 +26,10 @@ from gaitscope.platform.pipeline import (
     _no_progress,
     _reuse,
     analyse_motion,
-    with_patient_subject,
     check_patient_code,
     failure_recorded,
     store_and_export,
+    with_patient_subject,
 )
 from gaitscope.records import VideoInfo
 

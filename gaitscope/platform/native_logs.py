@@ -35,7 +35,13 @@ LIBRARY_LOG_ENV: dict[str, str] = {
 
 
 def keep_native_logs() -> bool:
-    return os.environ.get("GAITSCOPE_NATIVE_LOGS", "").strip().lower() not in ("", "0", "false", "no")
+    from gaitscope.errors import InvalidInputError
+    from gaitscope.settings import settings
+
+    try:
+        return settings().native_logs
+    except InvalidInputError:  # a bad setting is reported by the command that reads it (exit code 2), not here
+        return False
 
 
 def quiet_library_env() -> None:

@@ -50,6 +50,9 @@ import numpy as np
 from gaitscope.skeleton import H36M_JOINTS, NUM_JOINTS, J
 
 NOISE_JSON = Path(__file__).resolve().parents[1] / "data" / "noise" / "blazepose_noise.json"
+#: BlazePose detections of rendered walks, shared by this measurement and the lifter evaluation (git-ignored).
+#: Defined here, not in lifter_eval, so that this module does not import the evaluation that imports it.
+CACHE_DIR = Path(__file__).resolve().parents[2] / "tmp" / "cache" / "lifter_eval"
 CONF_BINS = np.linspace(0.0, 1.0, 21)
 #: Joints moved together by a left/right swap (BlazePose swaps whole limbs, not single joints).
 SWAP_GROUPS: dict[str, tuple[tuple[int, int], ...]] = {
@@ -619,12 +622,10 @@ def measure_blazepose_noise(
 
     ``cache_dir``: keep each view's detections there and reuse them (default: the evaluation's git-ignored
     ``tmp/cache/lifter_eval``; None there too means no cache)."""
-    from gaitscope.platform.lifter_eval import CACHE_DIR, _cached_detection
-
     cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     import tempfile
 
-    from gaitscope.platform.detect import detector_source, resolve_engine
+    from gaitscope.platform.detect import cached_detection, detector_source, resolve_engine
     from gaitscope.synthetic.camera import view_from_angle
     from gaitscope.synthetic.render import render_walk
     from gaitscope.synthetic.truth import WalkParams
@@ -646,8 +647,8 @@ def measure_blazepose_noise(
             return video
 
         # detections cached per view in ``cache_dir`` (re-fitting then needs no rendering or BlazePose)
-        kp = _cached_detection(render, f"noise-walk{seed}-app{app_seed}-h{height:.2f}-yaw{yaw:+.0f}-f{frames_per_view}",
-                               cache_dir)
+        kp = cached_detection(render, f"noise-walk{seed}-app{app_seed}-h{height:.2f}-yaw{yaw:+.0f}-f{frames_per_view}",
+                               cache_dir, min_person_frames=10)
         idx = np.asarray(kp.frame_index)
         xyz = walk.motion.xyz_m[idx]
         xy_t = cam.project(xyz)

@@ -19,7 +19,6 @@ analysis instead of being mistaken for it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,7 +45,9 @@ def config_path() -> Path:
 
 def configured_default() -> str | None:
     """The choice in effect when none is given: ``$GAITSCOPE_NORMATIVE``, else the config file, else None."""
-    env = os.environ.get(ENV_VAR, "").strip()
+    from gaitscope.settings import settings
+
+    env = settings().normative
     if env:
         return env
     p = config_path()

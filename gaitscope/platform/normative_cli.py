@@ -160,21 +160,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         mark = "* " if r["default"] else "  "
         who = r["subjects"] + (" (children)" if r["children"] else "")
         print(f"{mark}{r['name']:<28}{who:<36}{r['path']}")
-    import os
+    from gaitscope.settings import settings
 
-    note = f" (set by {ENV_VAR}={configured_default()!r})" if os.environ.get(ENV_VAR) else ""
+    note = f" (set by {ENV_VAR}={configured_default()!r})" if settings().normative else ""
     print(f"\n* = used when --normative is not given{note}")
     return 0
 
 
 def cmd_use(args: argparse.Namespace) -> int:
-    import os
-
     from gaitscope.platform.normative_choice import ENV_VAR, set_default
+    from gaitscope.settings import settings
 
     path = set_default(None if args.set.lower() in ("schwartz2008", "bundled", "default") else args.set)
     print(f"Default reference set recorded in {path}")
-    if os.environ.get(ENV_VAR):
+    if settings().normative:
         print(f"Note: {ENV_VAR} is set in this environment and takes precedence.", file=sys.stderr)
     return 0
 

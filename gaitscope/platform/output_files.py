@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
 from gaitscope.errors import OutputError
 
 _STAGING_PREFIX = ".gaitscope-partial-"

@@ -180,11 +180,10 @@ def _cache_path(cache_dir: Path, walk: PDWalk) -> Path:
 def walk_features(walk: PDWalk, lifter, cache_dir: str | Path = DEFAULT_CACHE, *, refresh: bool = False) -> dict:
     """The cached arrays of one walk (lifting and analysing it first when not cached, or when ``refresh``)."""
     from gaitscope.analysis import analyze_gait
+    from gaitscope.analysis.report import ANALYSIS_VERSION
     from gaitscope.models.features import kinematic_names, kinematic_vector
     from gaitscope.platform.landmarks_io import load_mediapipe_csv
     from gaitscope.platform.landmarks_pipeline import LEG_JOINTS, lift_landmarks
-
-    from gaitscope.analysis.report import ANALYSIS_VERSION
 
     cache = _cache_path(Path(cache_dir), walk)
     if cache.exists() and not refresh:

@@ -105,9 +105,8 @@ def find_existing(database, sha256: str, patient_code: str | None, inputs_key: s
 
 def load_stored(database, analysis_id: int) -> tuple:
     """``(report, motion, keypoints | None, embedding | None, predictions)`` of a stored analysis."""
-    from gaitscope.db import repository as repo
-
     from gaitscope.analysis.reliability import apply_reliability, assess
+    from gaitscope.db import repository as repo
 
     with database.read_session() as s:
         report, motion, kp, emb, preds = repo.load_analysis(s, analysis_id)

@@ -388,9 +388,7 @@ def write_validation_outputs(validations: Sequence[TrialValidation], out_dir: st
     """``agreement_angles.csv``, ``agreement_events.csv`` (every match) + ``agreement_event_summary.csv``,
     ``agreement_parameters.csv``, ``bland_altman.csv`` (several results only) and ``validation.pdf``."""
     from gaitscope.analysis.agreement import bland_altman_table
-
     from gaitscope.analysis.agreement_pdf import write_validation_pdf
-
     from gaitscope.platform.output_files import staged_outputs
 
     out = Path(out_dir)

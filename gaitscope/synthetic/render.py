@@ -18,9 +18,9 @@ Frames are streamed to ``cv2.VideoWriter`` one at a time: a long video never sit
 from __future__ import annotations
 
 import colorsys
-from functools import lru_cache
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 

@@ -85,7 +85,7 @@ from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from gaitscope.records import GaitEvent, Motion3D
-from gaitscope.skeleton import FOOT_POINTS, J, NUM_JOINTS
+from gaitscope.skeleton import FOOT_POINTS, NUM_JOINTS, J
 from gaitscope.synthetic.truth import GaitTruth, SyntheticWalk, WalkParams
 
 __all__ = ["BodyDims", "simulate_walk", "make_cohort", "knee_flexion_deg", "hip_flexion_deg"]

@@ -3,9 +3,8 @@ signed-in user and which pages each role may open."""
 
 from __future__ import annotations
 
-import os
-import re
 import functools
+import re
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -44,9 +43,10 @@ def md_escape(text: object) -> str:
 
 def db_url() -> str:
     """``$GAITSCOPE_DB_URL`` or the embedded SQLite file (read on every rerun, so tests can point it elsewhere)."""
+    from gaitscope.settings import settings
     from gaitscope.ui.data import default_db_url
 
-    return os.environ.get("GAITSCOPE_DB_URL") or default_db_url()
+    return settings().db_url or default_db_url()
 
 
 @contextmanager

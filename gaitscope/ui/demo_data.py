@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -127,7 +126,9 @@ def demo_analysis(knobs: dict) -> tuple[GaitReport, Motion3D, str, str]:
 
 
 def demo_video_enabled() -> bool:
-    return os.environ.get("GAITSCOPE_DEMO_VIDEO", "1").strip().lower() not in ("0", "false", "no", "off")
+    from gaitscope.settings import settings
+
+    return settings().demo_video
 
 
 def _sample_height_cm() -> float | None:

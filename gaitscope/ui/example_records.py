@@ -20,7 +20,7 @@ from gaitscope.records import (
     Prediction,
     Stride,
 )
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 
 PCT = np.linspace(0.0, 100.0, 101)
 

@@ -15,7 +15,6 @@ Streamlit reruns the page script on every interaction, so a long task cannot run
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import traceback
@@ -121,12 +120,16 @@ def start_job(label: str, stages: tuple[str, ...], work: Callable[[Callable[[str
 
 def checkpoint_override() -> str | None:
     """``$GAITSCOPE_CHECKPOINT``: a lifter checkpoint the dashboard uses instead of the bundled one."""
-    return os.environ.get("GAITSCOPE_CHECKPOINT") or None
+    from gaitscope.settings import settings
+
+    return settings().checkpoint
 
 
 def _analysis_worker_fresh_s() -> float:
     """How recent a worker's heartbeat must be for the dashboard to leave a queued job to it."""
-    return float(os.environ.get("GAITSCOPE_WORKER_FRESH_S", "60"))
+    from gaitscope.settings import settings
+
+    return settings().worker_fresh_s
 
 
 _FALLBACK: dict[str, threading.Thread] = {}
@@ -162,8 +165,9 @@ def ensure_worker(db_url: str) -> bool:
         if db_jobs.live_workers(database(db_url), _analysis_worker_fresh_s()):
             return False
         from gaitscope.platform.worker import Worker
+        from gaitscope.settings import settings
 
-        worker = Worker(db_url, kind="app", poll_s=1.0, stale_s=float(os.environ.get("GAITSCOPE_STALE_S", "120")))
+        worker = Worker(db_url, kind="app", poll_s=1.0, stale_s=settings().stale_s)
         worker.register()  # visible at once: a second server process does not start its own as well
 
         def run() -> None:

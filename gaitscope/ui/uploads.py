@@ -16,26 +16,24 @@ from typing import BinaryIO
 from gaitscope.db.auth import CurrentUser
 from gaitscope.errors import DuplicateError, InvalidInputError
 
-DEFAULT_MAX_UPLOAD_MB = 500
 #: Extensions offered in the file picker (a convenience only: the content decides).
 VIDEO_EXTENSIONS = ("mp4", "mov", "m4v", "avi", "mkv", "webm", "mpg", "mpeg", "ts", "wmv", "flv", "3gp")
 
 
 def max_upload_bytes() -> int:
-    """``$GAITSCOPE_MAX_UPLOAD_MB`` megabytes (default 500)."""
-    raw = os.environ.get("GAITSCOPE_MAX_UPLOAD_MB", "")
-    try:
-        mb = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
-    except ValueError:
-        mb = DEFAULT_MAX_UPLOAD_MB
-    return int(mb * 1024 * 1024)
+    """``$GAITSCOPE_MAX_UPLOAD_MB`` megabytes (default 500; a value that is not a number is a clear error)."""
+    from gaitscope.settings import settings
+
+    return int(settings().max_upload_mb * 1024 * 1024)
 
 
 def uploads_dir() -> Path:
     """``$GAITSCOPE_UPLOAD_DIR`` or ``<gaitscope home>/uploads``, created on first use."""
-    env = os.environ.get("GAITSCOPE_UPLOAD_DIR")
+    from gaitscope.settings import settings
+
+    env = settings().upload_dir
     if env:
-        path = Path(env)
+        path = env
     else:
         from gaitscope.db.engine import gaitscope_home
 

@@ -14,9 +14,8 @@ from gaitscope.analysis.frames import (
     horizontal_basis,
     split_bouts,
 )
-
-walker = pytest.importorskip("gaitscope.synthetic.walker", reason="the synthetic walker is not in this checkout")
-from gaitscope.synthetic.truth import WalkParams  # noqa: E402
+from gaitscope.synthetic import walker
+from gaitscope.synthetic.truth import WalkParams
 
 
 def _walk(**kw):

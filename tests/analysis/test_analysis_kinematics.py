@@ -5,7 +5,7 @@ import pytest
 
 from gaitscope.analysis.frames import GaitFrame
 from gaitscope.analysis.kinematics import joint_angles
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 
 
 def _frame(t: int) -> GaitFrame:

@@ -13,7 +13,7 @@ import pytest
 
 from gaitscope.analysis.events import detect_events
 from gaitscope.analysis.frames import GaitFrame
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mocap" / "opencap_lab_subject"
 pytestmark = [

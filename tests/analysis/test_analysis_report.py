@@ -1,6 +1,7 @@
 """The ``GaitReport`` that ``analyze_gait`` returns: every field filled, names stable, errors clear."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,8 @@ from gaitscope.analysis import ANALYSIS_VERSION, analyze_gait
 from gaitscope.analysis.normative import CurveReference
 from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitReport
-
-walker = pytest.importorskip("gaitscope.synthetic.walker", reason="the synthetic walker is not in this checkout")
-from gaitscope.synthetic.truth import WalkParams  # noqa: E402
+from gaitscope.synthetic import walker
+from gaitscope.synthetic.truth import WalkParams
 
 BASE_NAMES = ("cadence", "speed", "stride_time", "step_time", "stride_length", "step_length", "stance_pct",
               "swing_pct", "double_support_pct", "step_width", "arm_swing")
@@ -93,6 +93,68 @@ def test_scores(report):
     gvs = {k for k in report.scores if k.startswith("GVS_")}
     assert "GVS_knee_flexion_L" in gvs and "GVS_hip_flexion_R" in gvs
     assert not any("ankle" in k for k in gvs)
+
+
+SCHWARTZ = Path(__file__).resolve().parents[2] / "gaitscope" / "data" / "normative" / "schwartz2008"
+#: Schwartz 2008's Plug-in-Gait variables in gaitscope's conventions, stated here from the paper and
+#: gaitscope/analysis/kinematics.py's definitions (not read from the code's map): hip abduction is PiG's
+#: adduction with the sign flipped; hip flexion is the thigh to the vertical = PiG hip flexion - PiG pelvic tilt;
+#: the others are PiG's own.
+PIG = {"knee_flexion": [(+1, "Knee Flex/Extension")], "hip_abduction": [(-1, "Hip Ad/Abduction")],
+       "pelvis_obliquity": [(+1, "Pelvic Up/Down Obliquity")], "pelvis_rotation": [(+1, "Pelvic Int/External Rotation")],
+       "hip_flexion": [(+1, "Hip Flex/Extension"), (-1, "Pelvic Ant/Posterior Tilt")]}
+
+
+def _published(long: pd.DataFrame, speed_class: str, curve: str) -> np.ndarray:
+    """The Schwartz 2008 curve of ``curve`` in gaitscope's conventions, on 101 points (linear interpolation)."""
+    pct = np.linspace(0.0, 100.0, 101)
+    ref = np.zeros(101)
+    for sign, var in PIG[curve]:
+        sub = long[(long.speed == speed_class) & (long.variable == var)].sort_values("pct_gait_cycle")
+        assert len(sub) > 10, (speed_class, var)
+        ref += sign * np.interp(pct, sub.pct_gait_cycle.to_numpy(float), sub.mean_deg.to_numpy(float))
+    return ref
+
+
+def test_reference_bands_are_the_published_curves_in_our_conventions():
+    """Every band the GVS/GPS use equals the published curve converted as stated in PIG (a sign error in the
+    reference map fails here whatever the subject's curve looks like)."""
+    long = pd.read_csv(SCHWARTZ / "schwartz2008_kinematics_long.csv")
+    ref = CurveReference.schwartz2008()
+    for speed_class in long.speed.unique():
+        for curve in PIG:
+            band = ref.band(speed_class, curve)
+            assert band is not None, (speed_class, curve)
+            np.testing.assert_allclose(band.mean, _published(long, speed_class, curve), atol=1e-9,
+                                       err_msg=f"{speed_class} {curve}")
+
+
+def test_gps_equals_bakers_score_against_the_published_reference(report):
+    """GVS and GPS recomputed from the published Schwartz 2008 table (read here) and Baker 2009's definitions:
+    GVS = RMS difference over the cycle to the reference mean, averaged over cycles; GPS = RMS of the GVS with the
+    pelvic variables once (left side). The report keeps only the mean curve and its SD, so the cycle average is
+    bracketed: RMS(mean curve - ref) <= GVS <= sqrt(RMS(mean - ref)^2 + mean(SD^2)) (triangle inequality and
+    Jensen). A sign error in the reference map (e.g. hip abduction not flipped) moves the GVS far outside that."""
+    long = pd.read_csv(SCHWARTZ / "schwartz2008_kinematics_long.csv")
+    lo: dict[tuple[str, str], float] = {}
+    hi: dict[tuple[str, str], float] = {}
+    for c in report.curves:
+        if c.name not in PIG or c.n_strides == 0:
+            continue
+        ref = _published(long, c.normal_source.split("; ")[1], c.name)
+        rms = float(np.sqrt(np.mean((c.mean - ref) ** 2)))
+        lo[(c.name, c.side)], hi[(c.name, c.side)] = rms, float(np.sqrt(rms**2 + np.mean(c.sd**2)))
+        got = report.scores[f"GVS_{c.name}_{c.side}"]
+        assert rms - 1e-6 <= got <= hi[(c.name, c.side)] + 1e-6, (c.name, c.side, rms, got, hi[(c.name, c.side)])
+    assert {n for n, _ in lo} == set(PIG)
+    pelvic = ("pelvis_obliquity", "pelvis_rotation")
+    keys = [k for k in lo if k[0] not in pelvic] + [(n, "L") for n in pelvic]
+
+    def pooled(d):
+        return float(np.sqrt(np.mean([d[k] ** 2 for k in keys])))
+
+    assert pooled(lo) - 1e-6 <= report.scores["GPS"] <= pooled(hi) + 1e-6
+    assert pooled(hi) - pooled(lo) < 0.5  # the bracket is tight for the walker's regular cycles
 
 
 def test_ankle_curves_with_heel_and_toe(walk):

@@ -25,7 +25,7 @@ from gaitscope.analysis.reliability import (
 )
 from gaitscope.analysis.report import analyze_gait
 from gaitscope.records import Keypoints2D, RecordingQuality
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 from gaitscope.synthetic.camera import frontal_view, oblique_view, side_view, view_from_angle
 from gaitscope.synthetic.truth import WalkParams
 from gaitscope.synthetic.walker import simulate_walk

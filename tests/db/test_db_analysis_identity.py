@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from db_helpers import sha
 
 from gaitscope.db import migrate, open_database
 from gaitscope.db import repository as repo
 from gaitscope.errors import DuplicateError
-from db_helpers import sha
 
 
 def _recording(s, code: str, content: str = "walk"):

@@ -11,8 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from gaitscope.db import create_patient, get_patient, open_database
-from gaitscope.db import migrate
+from gaitscope.db import create_patient, get_patient, migrate, open_database
 from gaitscope.db.engine import default_url, make_engine
 from gaitscope.db.models import Base
 from gaitscope.errors import DatabaseError, SchemaOutdatedError

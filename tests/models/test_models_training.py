@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from gaitscope.models.checkpoints import load_checkpoint
 from gaitscope.models.datasets import (
     CameraView,
     ClipDataset,
@@ -19,7 +20,6 @@ from gaitscope.models.datasets import (
     orthographic_sampler,
     pinhole_view,
 )
-from gaitscope.models.checkpoints import load_checkpoint
 from gaitscope.models.dstformer import DSTformer
 from gaitscope.models.heads import ClassificationHead, EncoderClassifier
 from gaitscope.models.losses import LossWeights, mpjpe, n_mpjpe, pose3d_loss, velocity_loss

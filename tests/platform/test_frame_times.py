@@ -7,7 +7,7 @@ walker's own stride time.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import replace  # noqa: F401  (kept: the branch h20cam uses it; remove if unused after merging)
 from fractions import Fraction
 
 import av

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel, body_frame, fit_noise_model
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 
 
 def _clean_walk_2d(n: int = 1500) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gaitscope.analysis import report
 from gaitscope.platform.mocap import load_motion
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mocap"
@@ -17,7 +18,6 @@ pytestmark = [
     pytest.mark.realdata,
     pytest.mark.skipif(not DATA.is_dir(), reason=f"real mocap data not found at {DATA} (../shared/data/mocap)"),
 ]
-report = pytest.importorskip("gaitscope.analysis.report", reason="gaitscope.analysis.report not available")
 
 
 def _plate_cadence(trial) -> float:

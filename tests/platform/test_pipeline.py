@@ -2,8 +2,8 @@
 
 The 3D stage is replaced by an oracle that returns the walker's true 3D motion for the detected frames, so these
 tests check the wiring and the all-or-nothing storage independently of the lifter's accuracy (which
-``tests/platform/test_lifter_*.py`` and ``benchmarks/lifter_accuracy.py`` measure). One test runs the real
-bundled lifter when it exists.
+``tests/platform/test_lifter_*.py`` and ``benchmarks/lifter_accuracy.py`` measure; the bundled lifter on the
+sample video: ``tests/platform/test_lifter_bundled.py``).
 """
 
 from __future__ import annotations

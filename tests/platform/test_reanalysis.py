@@ -8,8 +8,6 @@ tests/conftest.py), handed to :func:`analyze_video` in place of its background d
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest

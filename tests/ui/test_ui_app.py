@@ -15,9 +15,9 @@ from ui_app_helpers import plain as _plain  # noqa: E402
 from ui_app_helpers import texts as _texts  # noqa: E402
 from ui_app_helpers import user_of as _user  # noqa: E402
 
+from gaitscope.ui import data, jobs  # noqa: E402
 from gaitscope.ui.components import PAGE_RESULTS, PAGE_UPLOAD  # noqa: E402
 from gaitscope.ui.demo_data import DEMO_SITE  # noqa: E402
-from gaitscope.ui import data, jobs  # noqa: E402
 
 
 def test_app_starts_on_an_empty_database_and_shows_demo_patients(env):
@@ -148,7 +148,6 @@ def test_upload_refuses_a_file_that_is_not_a_video(env):
 
 
 def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
-    pytest.importorskip("gaitscope.platform.video", reason="the video ingest module is not available yet")
     from gaitscope.platform.uploads import leftover_temp_files
     from gaitscope.ui.uploads import uploads_dir
 

@@ -291,7 +291,7 @@ def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path,
 
     if not SAMPLE_VIDEO.exists():
         pytest.skip("the bundled sample video is not there yet")
-    models = pytest.importorskip("gaitscope.models.checkpoints", reason="the model package is not available yet")
+    from gaitscope.models import checkpoints as models
     from gaitscope.models.inference import Lifter
 
     lifter = Lifter.untrained("small")

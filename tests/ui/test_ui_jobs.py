@@ -167,7 +167,6 @@ def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, t
 def test_a_motion_capture_file_is_uploaded_like_a_video_and_its_results_have_no_video_tab(env, tmp_path):
     """A TRC marker file of a synthetic walk (known truth: cadence 110 steps/min) goes through the upload page,
     the job table and the real marker pipeline; Results shows it without the video tab."""
-    pytest.importorskip("gaitscope.platform.mocap")
     from gaitscope.platform.synthetic_mocap import write_walk_trc
     from gaitscope.synthetic.truth import WalkParams
     from gaitscope.synthetic.walker import simulate_walk

@@ -17,11 +17,10 @@ from ui_app_helpers import plain as _plain  # noqa: E402
 from ui_app_helpers import texts as _texts  # noqa: E402
 from ui_app_helpers import user_of as _user  # noqa: E402
 
-from gaitscope.ui.components import PAGE_RESULTS, PAGE_UPLOAD  # noqa: E402
-from gaitscope.ui.demo_data import DEMO_SITE  # noqa: E402
 from gaitscope.db import auth  # noqa: E402
 from gaitscope.ui import data  # noqa: E402
-
+from gaitscope.ui.components import PAGE_RESULTS, PAGE_UPLOAD  # noqa: E402
+from gaitscope.ui.demo_data import DEMO_SITE  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------
 # first run, sign-in, roles

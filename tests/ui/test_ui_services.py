@@ -56,7 +56,6 @@ def _avi(path, frames: int = 30) -> bytes:
 
 
 def test_receive_upload_stores_under_a_generated_name_and_registers_for_the_clinician(tmp_path, db_url, cheap_hasher):
-    pytest.importorskip("gaitscope.platform.video", reason="the video ingest module is not available yet")
     from sqlalchemy import select
 
     from gaitscope.db.models import AuditLog, Recording

@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 from gaitscope.errors import MocapError
 from gaitscope.platform.mocap.markers import Y_UP_TO_Z_UP
 from gaitscope.records import Motion3D
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 
 CMU_UNIT_M = 0.0254 / 0.45
 ASSUMED_LEG_M = 0.85  # hip centre to ankle, adult of ~1.75 m (Winter, Biomechanics and Motor Control, ch. 4)

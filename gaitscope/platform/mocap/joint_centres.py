@@ -30,7 +30,7 @@ import numpy as np
 from gaitscope.errors import MocapError
 from gaitscope.platform.mocap.marker_sets import REQUIRED_LEG_ROLES, SIDES, MarkerSet
 from gaitscope.platform.mocap.markers import MarkerData, normalize_label
-from gaitscope.skeleton import J, NUM_JOINTS
+from gaitscope.skeleton import NUM_JOINTS, J
 
 MARKER_RADIUS_M = 0.007  # 14 mm markers, the usual gait-lab size
 SHOULDER_DROP_M = 0.04  # glenohumeral centre below the acromion marker (Plug-in-Gait uses ~ this offset)

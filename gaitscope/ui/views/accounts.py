@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from gaitscope.db.models import ROLES
 from gaitscope.errors import InvalidInputError
 from gaitscope.ui import data
 from gaitscope.ui.components import db_url, flash, guarded, md_escape, show_flash, signed_in_user, user_errors

@@ -17,8 +17,8 @@ import streamlit as st
 from gaitscope.analysis.csv_report import CSV_FILES, report_tables, table_csv
 from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
 from gaitscope.analysis.report_plots import reference_note
-from gaitscope.ui import data, jobs, playback, plots, tables
 from gaitscope.errors import AccessDeniedError
+from gaitscope.ui import data, jobs, playback, plots, tables
 from gaitscope.ui.components import (
     analysis_choices,
     cached_result,

@@ -34,7 +34,6 @@ Create Date: 2026-12-05
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -58,7 +57,9 @@ def _ident(name: str) -> str:
 
 
 def audit_owner_role() -> str:
-    return os.environ.get("GAITSCOPE_AUDIT_OWNER_ROLE") or AUDIT_OWNER
+    from gaitscope.settings import settings
+
+    return settings().audit_owner_role or AUDIT_OWNER
 
 
 def secure_audit_sql(app_role: str, owner_role: str, sequence: str | None) -> list[str]:
