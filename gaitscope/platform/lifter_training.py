@@ -62,7 +62,6 @@ from typing import Sequence
 
 import numpy as np
 
-from gaitscope.errors import InvalidInputError
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.platform.mocap_trials import (  # noqa: F401  (re-exported: the recipe's public names)
     EVAL_MOCAP,
@@ -483,7 +482,11 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
                             repeats=[1] * len(walks) + [rep] * len(real))
     if recipe.real_failure_share > 0:
         from gaitscope.platform.real_failures import (
-            DetectedClips, MixedDataset, build_pairs, describe, training_cases,
+            DetectedClips,
+            MixedDataset,
+            build_pairs,
+            describe,
+            training_cases,
         )
 
         if not mocap_dir:

@@ -35,9 +35,13 @@ import numpy as np
 from gaitscope.errors import InvalidInputError
 from gaitscope.platform.mocap_trials import EVAL_MOCAP, TRAIN_MOCAP, _trial_key
 from gaitscope.platform.real_motion_video import (
-    DEFAULT_MOCAP_DIR, REPO_ROOT, VideoCase, case_camera, real_walk, render_video,
+    DEFAULT_MOCAP_DIR,
+    REPO_ROOT,
+    VideoCase,
+    case_camera,
+    real_walk,
+    render_video,
 )
-from gaitscope.skeleton import J
 
 CACHE_DIR = REPO_ROOT / "runs" / "lifter_real_failures"
 #: Seeds of training cases start here, far from the evaluation's (100 upwards, one per case).

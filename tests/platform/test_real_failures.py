@@ -15,8 +15,14 @@ import pytest
 from gaitscope.errors import InvalidInputError
 from gaitscope.platform.lifter_training import EVAL_MOCAP, TRAIN_MOCAP
 from gaitscope.platform.real_failures import (
-    DetectedClips, DetectedPair, EvaluationTrialError, MixedDataset, detected_pair, pair_arrays,
-    refuse_evaluation_trial, training_cases,
+    DetectedClips,
+    DetectedPair,
+    EvaluationTrialError,
+    MixedDataset,
+    detected_pair,
+    pair_arrays,
+    refuse_evaluation_trial,
+    training_cases,
 )
 from gaitscope.platform.real_motion_video import VideoCase, default_cases
 from gaitscope.records import Keypoints2D
