@@ -40,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gaitscope.platform.mocap_trials import subject_in_training  # noqa: E402
 from gaitscope.platform.real_motion_video import (  # noqa: E402
     CACHE_DIR,
     DEFAULT_MOCAP_DIR,
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="write every parameter (value, stride SD, n, reference) here, and the curves beside it "
                          "(<name>_curves.csv): the input of benchmarks/error_model.py (issue 21 intervals)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint", type=Path, default=None, help="lifter checkpoint (default: the bundled one)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"no motion capture at {args.data}")
@@ -213,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     from gaitscope.platform.video_eval import case_rows, curve_rows, evaluate_case, parameter_rows
 
     torch.set_num_threads(args.threads)
-    lifter = load_lifter()
+    lifter = load_lifter(args.checkpoint)
+    print(f"lifter: {lifter.version}")
     rows: list[dict] = []
     prows: list[dict] = []
     crows: list[dict] = []
@@ -230,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
           f"trials: {', '.join(sorted({Path(r['trial']).name for r in rows}))}")
     print_cases(rows)
     print_tables(rows)
+    unseen = [r for r in rows if not subject_in_training(r["trial"])]
+    if unseen and len(unseen) < len(rows):
+        print("\n#### subjects the lifter never saw (no trial of theirs in TRAIN_MOCAP): "
+              f"{', '.join(sorted({Path(r['trial']).parts[0] for r in unseen}))}")
+        print_tables(unseen)
     if args.csv:
         import pandas as pd
 

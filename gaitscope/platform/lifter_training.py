@@ -62,8 +62,16 @@ from typing import Sequence
 
 import numpy as np
 
-from gaitscope.errors import InvalidInputError
 from gaitscope.models.configs import DSTformerConfig, get_config
+from gaitscope.platform.mocap_trials import (  # noqa: F401  (re-exported: the recipe's public names)
+    EVAL_MOCAP,
+    HELDOUT_MOCAP,
+    TRAIN_MOCAP,
+    TrainingTrialError,
+    _trial_key,
+    refuse_training_trial,
+    subject_in_training,
+)
 from gaitscope.platform.noise_model import (
     NOISE_JSON,
     NoiseModel,
@@ -77,50 +85,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MOCAP_DIR = REPO_ROOT / ".." / "shared" / "data" / "mocap"
 WEIGHTS_PATH = Path(__file__).resolve().parents[1] / "models" / "weights" / "lifter_small.pt"
 MODEL_VERSION_PREFIX = "gaitscope-small"
-
-#: Training trials (relative to the mocap folder); full-body or head-only gaps.
-TRAIN_MOCAP: tuple[str, ...] = tuple(
-    [f"horst2019_S01/c3d/S01_{i:04d}_Gait.c3d" for i in range(2, 18)]
-    + ["opencap_lab_subject/MarkerData/walking2.trc", "opencap_lab_subject/MarkerData/walking4.trc",
-       "cmu_131/131_01.bvh", "cmu_131/131_02.bvh"]
-)
-#: Held out from training, used by the evaluation.
-HELDOUT_MOCAP: tuple[str, ...] = tuple(
-    [f"horst2019_S01/c3d/S01_{i:04d}_Gait.c3d" for i in range(18, 22)]
-    + ["opencap_lab_subject/MarkerData/walking3.trc"]
-)
-#: Real marker recordings the video evaluation (:mod:`gaitscope.platform.real_motion_video`) renders: every
-#: walking trial in the mocap folder that is not in :data:`TRAIN_MOCAP` (Horst S01_0001 is a static pose).
-EVAL_MOCAP: tuple[str, ...] = HELDOUT_MOCAP + (
-    "bmclab/data/Gait.c3d", "bmclab/data/walk.trc", "bmclab/data/walk1.trc", "bmclab/data/walk2.trc",
-    "camargo2021_circuit/levelground_ccw_fast_01_01.trc",
-)
-
-
-class TrainingTrialError(InvalidInputError):
-    """An evaluation was asked to measure accuracy on a trial the lifter was trained on."""
-
-
-def _trial_key(path: str | Path) -> str:
-    """``folder/file`` of a trial path (absolute or relative to the mocap folder), lower case: the same
-    recording is the same key wherever the data folder is mounted."""
-    p = Path(str(path).replace("\\", "/"))
-    return f"{p.parent.name}/{p.name}".lower()
-
-
-_TRAIN_KEYS = frozenset(_trial_key(t) for t in TRAIN_MOCAP)
-
-
-def refuse_training_trial(path: str | Path) -> None:
-    """Raise :class:`TrainingTrialError` when ``path`` is a trial in :data:`TRAIN_MOCAP`.
-
-    Why: an accuracy measured on a trial the lifter has seen is not an accuracy (issue 19). Every evaluation
-    that loads a marker recording calls this first; the training list is the single place that says which
-    trials are off limits."""
-    if _trial_key(path) in _TRAIN_KEYS:
-        raise TrainingTrialError(f"{path} is a training trial of the lifter (TRAIN_MOCAP); it cannot be used to "
-                                 "measure accuracy.", "Evaluate on the trials in EVAL_MOCAP.")
-
 
 #: Skipped: no upper body (see the module docstring).
 SKIPPED_MOCAP = ("bmclab/data/walk*.trc (lower body only)", "camargo2021_circuit (lower body only)",
@@ -467,6 +431,8 @@ class Recipe:
     view_occlusion: bool = True  # far-side limb joints dropped in runs as measured (False: per-frame dropouts only)
     frontal_p: float = 0.0  # share of clips seen from near frontal / rear (stage 3: 0.3; stages 1-2: 0)
     pair_gain: bool = True  # BlazePose's shrunk left-right limb separation (noise files with ``pair_gain`` only)
+    real_failure_share: float = 0.0  # share of items from BlazePose's detections of rendered training trials
+    real_failure_views: tuple[str, ...] = ("side", "oblique")
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -514,6 +480,23 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
                             augment=Augment(view_occlusion=recipe.view_occlusion, frontal_p=recipe.frontal_p,
                                             pair_gain=recipe.pair_gain),
                             repeats=[1] * len(walks) + [rep] * len(real))
+    if recipe.real_failure_share > 0:
+        from gaitscope.platform.real_failures import (
+            DetectedClips,
+            MixedDataset,
+            build_pairs,
+            describe,
+            training_cases,
+        )
+
+        if not mocap_dir:
+            raise ValueError("real_failure_share needs the motion-capture folder (training trials to render)")
+        pairs = build_pairs(training_cases(views=recipe.real_failure_views), mocap_dir,
+                            log=lambda m: None)
+        log(f"data: {len(pairs)} rendered training cases detected by BlazePose "
+            f"({sum(len(p.x) for p in pairs)} frames, {time.perf_counter() - t0:.0f} s)")
+        mixed = MixedDataset(ds, DetectedClips(pairs, recipe.clip_len, seed=recipe.seed),
+                             recipe.real_failure_share, seed=recipe.seed)
     desc = {
         "synthetic": f"{len(walks)} gaitscope walker walks (seeds from stream {recipe.seed + 1}), "
                      f"{syn_frames} frames, parameters over the walker's full range",
@@ -528,6 +511,10 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
                    f"{0.5 * (1 - recipe.frontal_p):.0%} near side views, the rest uniform all round; height "
                    "0.5-1.7 m, hfov 40-75 deg, 35 % sliding (tracking) cameras, landscape/portrait frames",
     }
+    if recipe.real_failure_share > 0:
+        desc["real_failures"] = {**describe(pairs), "share": recipe.real_failure_share,
+                                 "views": list(recipe.real_failure_views)}
+        return mixed, desc
     return ds, desc
 
 
@@ -578,6 +565,8 @@ def train_lifter(
             version += "-occ"
         if recipe.frontal_p > 0:
             version += f"-front{int(round(100 * recipe.frontal_p))}"
+        if recipe.real_failure_share > 0:
+            version += f"-det{int(round(100 * recipe.real_failure_share))}"
     meta = {
         "model_version": version,
         "training_data": desc,
@@ -677,7 +666,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     n_walks=args.walks, seed=args.seed, threads=args.threads, dim_feat=args.dim_feat,
                     depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight,
                     view_occlusion=not args.no_view_occlusion, frontal_p=args.frontal_share,
-                    pair_gain=not args.no_pair_gain)
+                    pair_gain=not args.no_pair_gain, real_failure_share=args.real_failures,
+                    real_failure_views=tuple(args.real_failure_views))
     if args.measure_noise:
         from gaitscope.platform.noise_model import measure_blazepose_noise
 
@@ -727,6 +717,11 @@ def register_cli(subparsers) -> None:
                     help="do not shrink left-right limb separations as BlazePose does (noise field pair_gain)")
     tr.add_argument("--frontal-share", type=float, default=Recipe.frontal_p,
                     help="share of clips seen from near frontal/rear views (stage 3 of the bundled model: 0.3)")
+    tr.add_argument("--real-failures", type=float, default=Recipe.real_failure_share,
+                    help="share of clips whose 2D is BlazePose's detection of a rendered training trial "
+                         "(gaitscope.platform.real_failures; renders and detects on first use, cached in runs/)")
+    tr.add_argument("--real-failure-views", nargs="+", default=list(Recipe.real_failure_views),
+                    choices=["side", "oblique", "frontal", "back"])
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaitscope.platform.lifter_training import EVAL_MOCAP, refuse_training_trial
+from gaitscope.platform.mocap_trials import EVAL_MOCAP, refuse_training_trial
 from gaitscope.records import GaitEvent, Motion3D
 from gaitscope.skeleton import J
 
@@ -298,10 +298,7 @@ def render_case(case: VideoCase, mocap_dir: str | Path = DEFAULT_MOCAP_DIR, cach
 
     The metadata (JSON beside the video) holds ``t0_s`` (recording time of frame 0: the clocks' offset),
     the stature, girth, view angle and camera. Raises :class:`TrainingTrialError` for a training trial."""
-    import cv2
-
     from gaitscope.platform.mocap import load_motion
-    from gaitscope.synthetic.render import available_codec, random_appearance, render_frames
 
     refuse_training_trial(case.trial)
     cache = Path(cache_dir)
@@ -315,11 +312,32 @@ def render_case(case: VideoCase, mocap_dir: str | Path = DEFAULT_MOCAP_DIR, cach
         start = crop[0] if crop else 0.0
         crop = (start, min(crop[1], start + max_s) if crop else start + max_s)
     rw = real_walk(trial.motion, case.fps, crop)
+    cache.mkdir(parents=True, exist_ok=True)
+    track, yaw, codec, (gain, bias) = render_video(case, rw, video)
+    meta = {"case": asdict(case), "name": case.name, "key": key, "renderer": RENDERER_VERSION,
+            "t0_s": rw.t0_s, "n_frames": rw.walk.motion.n_frames, "height_m": rw.height_m, "girth": rw.girth,
+            "upper_body_added": rw.upper_body_added, "yaw_deg": yaw, "view_deg": _view_deg(yaw),
+            "camera_static": bool(track.is_static), "size": [track.width, track.height], "codec": codec,
+            "light": [gain, bias], "appearance_seed": case.seed}
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return video, meta
+
+
+def render_video(case: VideoCase, rw: RealWalk, video: Path):
+    """Film ``rw`` with ``case``'s camera and look (all drawn from ``case.seed``) into ``video`` (written to a
+    temporary name and moved in whole). Returns ``(camera track, yaw, codec, (gain, bias))``. No trial check:
+    callers decide which trials may be rendered (:func:`render_case` only evaluation trials,
+    :mod:`gaitscope.platform.real_failures` only training trials)."""
+    import cv2
+
+    from gaitscope.synthetic.render import available_codec, random_appearance, render_frames
+
     rng = np.random.default_rng(case.seed)
     track, yaw = case_camera(case, rw.walk, rng)
     app = random_appearance(case.seed)
     gain, bias = float(rng.uniform(0.75, 1.15)), float(rng.uniform(-20.0, 20.0))
-    cache.mkdir(parents=True, exist_ok=True)
+    video = Path(video)
+    video.parent.mkdir(parents=True, exist_ok=True)
     tmp = video.with_suffix(".part.mp4")
     codec = available_codec()
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), float(case.fps), (track.width, track.height))
@@ -331,13 +349,7 @@ def render_case(case: VideoCase, mocap_dir: str | Path = DEFAULT_MOCAP_DIR, cach
     finally:
         writer.release()
     tmp.replace(video)
-    meta = {"case": asdict(case), "name": case.name, "key": key, "renderer": RENDERER_VERSION,
-            "t0_s": rw.t0_s, "n_frames": rw.walk.motion.n_frames, "height_m": rw.height_m, "girth": rw.girth,
-            "upper_body_added": rw.upper_body_added, "yaw_deg": yaw, "view_deg": _view_deg(yaw),
-            "camera_static": bool(track.is_static), "size": [track.width, track.height], "codec": codec,
-            "light": [gain, bias], "appearance_seed": case.seed}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return video, meta
+    return track, yaw, codec, (gain, bias)
 
 
 def _view_deg(yaw: float) -> float:
@@ -362,5 +374,6 @@ __all__ = [
     "default_cases",
     "real_walk",
     "render_case",
+    "render_video",
     "stature_m",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from gaitscope.errors import AnalysisError
-from gaitscope.platform.lifter_training import refuse_training_trial
+from gaitscope.platform.mocap_trials import refuse_training_trial
 from gaitscope.platform.real_motion_video import CACHE_DIR, DEFAULT_MOCAP_DIR, VideoCase, render_case, shift_events
 from gaitscope.records import GaitReport, Motion3D
 
