@@ -111,6 +111,10 @@ def test_every_measured_parameter_and_curve_has_a_finite_interval_around_it(side
     measured = [p for p in side_report.parameters if math.isfinite(p.value)]
     assert len(measured) > 20
     for p in measured:
+        derived = p.name.endswith(("_symmetry_index", "_symmetry_ratio", "_cv"))
+        if derived and not math.isfinite(p.ci_low):  # too few evaluation cases of this derived value: says so
+            assert p.ci_note.startswith("no interval:"), (p.name, p.ci_note)
+            continue
         assert math.isfinite(p.ci_low) and math.isfinite(p.ci_high), (p.name, p.side, p.ci_note)
         assert p.ci_low <= p.value <= p.ci_high, (p.name, p.side)
     main = [p for p in measured if p.name in ("cadence", "step_length", "stance_pct") and p.side == "both"]

@@ -91,7 +91,9 @@ def test_grading_rules_follow_the_validation_tables():
     assert grade("step_length", "both", front)[0] == NOT_MEASURABLE  # depth: -23 % from the front
     assert grade("hip_rom", "L", side)[0] == RELIABLE
     assert grade("knee_rom", "L", side)[0] == LIMITED  # near leg: usable
-    assert grade("knee_rom", "R", side)[0] == NOT_MEASURABLE  # far leg: 14.5 deg short
+    assert grade("knee_rom", "R", side)[0] == LIMITED  # far leg: 5.8 deg short since the legs are anchored
+    assert grade("knee_rom", "L", _q("oblique", 40.0))[0] == NOT_MEASURABLE  # oblique: 11 deg too large
+    assert grade("stance_pct", "L", side)[0] == RELIABLE  # -1.1 (1.6) %pt
     assert "frontal view" in grade("step_length", "both", front)[1]
     # a leg hidden most of the time, few strides, variability from too few strides
     hidden = _q("side", 90.0, vis={"L": 0.95, "R": 0.3})
