@@ -14,11 +14,11 @@ camera cancels:
   the forward flexion (stoop), in a frontal view the lateral lean.
 * **cadence** from oscillation spectra (Welch): the left-minus-right ankle (else wrist) signal oscillates at the
   stride frequency, so steps/min = 120 x its peak frequency in 0.3-1.6 Hz; and the share of power within
-  +-0.15 Hz of that peak
-  (regularity; Moe-Nilssen & Helbostad, J Biomech 2004 use the same idea on trunk acceleration).
+  +-0.15 Hz of that peak (regularity; Moe-Nilssen & Helbostad, J Biomech 2004 use the same idea on trunk acceleration).
 * **smoothness**: RMS jerk of the low-passed (6 Hz, Winter 2009) mid-hip path relative to that of a pure sinusoid
   at the stride frequency with the same RMS velocity (1 for a perfectly smooth periodic path, larger when jerky);
-  after Hogan & Sternad, J Mot Behav 2009 (dimensionless jerk).
+  after Hogan & Sternad, J Mot Behav 2009 (dimensionless jerk); stored as log10 (it spans 1 to 10^4 on the
+  clinic walks, where landmark jitter dominates the third derivative).
 * **progression**: median sideways speed of the mid-hip in torso lengths/s (side views) and the rate of change of
   the apparent torso length, ``|d ln(torso)/dt|`` in 1/s (= speed/distance when walking towards or away from the
   camera). Walking speed in body heights/s would need the feet, which are often out of view.
@@ -52,7 +52,7 @@ GAIT_FEATURE_NAMES: tuple[str, ...] = (
     "arm_swing_left", "arm_swing_right", "arm_swing_mean", "arm_swing_asymmetry_deg",
     "trunk_lean_median_deg", "trunk_lean_sd_deg",
     "cadence_steps_per_min", "stride_peak_power_share",
-    "jerk_ratio",
+    "log10_jerk_ratio",
     "progression_lateral_per_s", "approach_rate_per_s",
     "knee_range_left_deg", "knee_range_right_deg",
     "turning_share", "turn_duration_s",
@@ -140,8 +140,8 @@ def stride_frequency(signal: np.ndarray, fps: float) -> tuple[float, float]:
     if 0 < i < len(f) - 1 and min(p[i - 1], p[i], p[i + 1]) > 0:  # parabolic interpolation on log power:
         a, b, c = np.log(p[i - 1]), np.log(p[i]), np.log(p[i + 1])  # sub-bin peak (Welch bins are 1/8 Hz)
         den = a - 2 * b + c
-        if den < 0:
-            f_peak += float(0.5 * (a - c) / den) * float(f[1] - f[0])
+        if den < 0:  # a true local maximum: the vertex lies within half a bin (clipped at the band edge)
+            f_peak += float(np.clip(0.5 * (a - c) / den, -0.5, 0.5)) * float(f[1] - f[0])
     near = band & (np.abs(f - f_peak) <= 0.15 + 1e-9)
     return f_peak, float(p[near].sum() / p[band].sum())
 
@@ -230,7 +230,8 @@ def gait_features_2d(lm: np.ndarray) -> np.ndarray:
             break
     out["cadence_steps_per_min"] = 120.0 * f_stride if np.isfinite(f_stride) else float("nan")
     out["stride_peak_power_share"] = share
-    out["jerk_ratio"] = jerk_ratio(hip / torso, fps, f_stride)
+    jr = jerk_ratio(hip / torso, fps, f_stride)
+    out["log10_jerk_ratio"] = float(np.log10(jr)) if np.isfinite(jr) and jr > 0 else float("nan")
     # progression
     hx = _fill(hip[:, 0] / torso)
     if hx is not None:
