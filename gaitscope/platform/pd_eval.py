@@ -9,6 +9,12 @@ reused):
   subject-grouped 5-fold CV *inside* each outer training fold (never on the test subject). ``auto`` also chooses
   the feature set that way, so its score is the honest "one model, chosen without the test data" number; the
   per-feature-set rows beside it are a comparison, and picking the best of them after the fact is optimistic.
+* **Nested (session 5).** The ``nested`` head chooses a reduction (none, PCA to 3 or 10 components, the 10 best
+  columns by ANOVA F) and the L2 strength by an inner *leave-one-subject-out* on the outer training fold (pooled
+  inner log loss); the ``nested_sets`` row also chooses the feature set among :data:`NESTED_CANDIDATES`. Every
+  choice is fit on training subjects only (scaler, PCA and selection sit inside the pipeline), so its score is the
+  honest "one model, chosen without the test person" number (``tests/platform/test_pd_nested.py`` plants a
+  selection leak that only a leaky protocol exploits).
 * **Metrics on pooled out-of-fold predictions** (every walk predicted once, by the fold that did not see its
   subject), from :mod:`sklearn.metrics`: accuracy, balanced accuracy, ROC AUC (binary tasks), weighted and macro
   F1, Brier score. 95 % CIs: percentile bootstrap over *subjects* (1000 resamples, shared by all rows).
@@ -35,6 +41,11 @@ Feature sets (:func:`feature_matrices`), all from the per-walk cache of :mod:`ga
   al.'s temporal and spectral landmark features): per landmark and axis, position relative to the mid-hip in torso
   lengths, its SD, 5-95 % range, mean absolute velocity, dominant frequency and share of power in 0.5-3 Hz.
 * ``both``: kinematic + embedding; ``all``: kinematic_angles + embedding_windows + landmarks_2d.
+* ``gait_2d``: gait features that need no complete stride (:mod:`gaitscope.platform.pd_features`: arm swing and
+  its asymmetry, trunk lean, cadence from ankle/wrist spectra, jerk, progression, knee range in view, turning);
+  ``gait_2d_landmarks``: those + ``landmarks_2d``.
+* ``embedding_stats``: per channel mean, SD, 10/50/90 % quantiles and power share at the stride frequency of the
+  per-frame embedding; ``embedding_cycle``: gait-cycle-normalised pooling (4 phase bins, mean and SD over cycles).
 * ``recording`` (confound check, :data:`CONFOUND_SETS`): duration, portrait/landscape, apparent body size and
   the share of frames with the ankles, knees or head out of view.
 """
