@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default=",".join(pd_eval.TASKS))
     ap.add_argument("--feature-sets", default=",".join(pd_eval.FEATURE_SETS),
                     help=f"comma-separated from {', '.join(pd_eval.FEATURE_SETS + pd_eval.CONFOUND_SETS)}")
-    ap.add_argument("--heads", default=",".join(pd_eval.HEADS))
+    ap.add_argument("--heads", default=",".join(pd_eval.HEADS),
+                    help=f"comma-separated from {', '.join(pd_eval.ALL_HEADS)}")
+    ap.add_argument("--nested-sets", default="",
+                    help="candidate sets of the nested_sets row (set, reduction and C by inner LOSO); "
+                         f"'default' = {','.join(pd_eval.NESTED_CANDIDATES)}; empty: no such row")
     ap.add_argument("--no-auto", action="store_true", help="skip the inner-CV choice of feature set (slowest row)")
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
@@ -51,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {s}", file=sys.stderr)
     sets = tuple(s for s in args.feature_sets.split(",") if s)
     heads = tuple(h for h in args.heads.split(",") if h)
+    nested = (pd_eval.NESTED_CANDIDATES if args.nested_sets == "default"
+              else tuple(s for s in args.nested_sets.split(",") if s)) or None
     for task in [t for t in args.tasks.split(",") if t]:
         labels = pd_eval.task_table(task, walks, scores)
         mats = pd_eval.feature_matrices(cache, labels["walk_id"].tolist())
         t1 = time.time()
         res = pd_eval.evaluate_task(task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
-                                    n_boot=args.n_boot, seed=args.seed,
+                                    nested_sets=nested, n_boot=args.n_boot, seed=args.seed,
                                     progress=lambda s: print(f"\r {s:<60}", end="", file=sys.stderr))
         paths = pd_eval.save(res, args.out / (task if not args.tag else f"{task}_{args.tag}"))
         st = res.settings

@@ -683,17 +683,20 @@ def cmd_evaluate_pd_real(args: argparse.Namespace) -> int:
     if heads == ("linear", "mlp"):  # the synthetic default: use the real-data heads
         heads = pd_eval.HEADS
     bad = ([s for s in sets if s not in pd_eval.FEATURE_SETS + pd_eval.CONFOUND_SETS]
-           + [h for h in heads if h not in pd_eval.HEADS])
+           + [h for h in heads if h not in pd_eval.ALL_HEADS + ("nested_sets",)])
     if bad:
         raise InvalidInputError(f"Unknown feature set(s) or head(s) for pd-real: {bad}.",
-                                f"Feature sets: {', '.join(pd_eval.FEATURE_SETS)}; heads: {', '.join(pd_eval.HEADS)}.")
+                                f"Feature sets: {', '.join(pd_eval.FEATURE_SETS)}; heads: "
+                                f"{', '.join(pd_eval.ALL_HEADS)}, nested_sets.")
+    nested_sets = pd_eval.NESTED_CANDIDATES if "nested_sets" in heads else None
+    heads = tuple(h for h in heads if h != "nested_sets")
     walks, _ = pd_real.discover_walks(args.pd_root)
     scores = pd_real.load_scores(args.pd_root)
     cache = pd_real.build_cache(args.pd_root, args.pd_cache or pd_real.DEFAULT_CACHE)
     labels = pd_eval.task_table(args.task, walks, scores)
     mats = pd_eval.feature_matrices(cache, labels["walk_id"].tolist())
     res = pd_eval.evaluate_task(args.task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
-                                n_boot=args.n_boot, seed=args.seed)
+                                nested_sets=nested_sets, n_boot=args.n_boot, seed=args.seed)
     paths = pd_eval.save(res, args.out)
     st = res.settings
     print(f"{st['title']}: {st['n_walks']} walks of {st['n_subjects']} people, leave one subject out, "

@@ -9,6 +9,12 @@ reused):
   subject-grouped 5-fold CV *inside* each outer training fold (never on the test subject). ``auto`` also chooses
   the feature set that way, so its score is the honest "one model, chosen without the test data" number; the
   per-feature-set rows beside it are a comparison, and picking the best of them after the fact is optimistic.
+* **Nested (session 5).** The ``nested`` head chooses a reduction (none, PCA to 10 components, the 10 best
+  columns by ANOVA F) and the L2 strength by an inner *leave-one-subject-out* on the outer training fold (pooled
+  inner log loss); the ``nested_sets`` row also chooses the feature set among :data:`NESTED_CANDIDATES`. Every
+  choice is fit on training subjects only (scaler, PCA and selection sit inside the pipeline), so its score is the
+  honest "one model, chosen without the test person" number (``tests/platform/test_pd_nested.py`` plants a
+  selection leak that only a leaky protocol exploits).
 * **Metrics on pooled out-of-fold predictions** (every walk predicted once, by the fold that did not see its
   subject), from :mod:`sklearn.metrics`: accuracy, balanced accuracy, ROC AUC (binary tasks), weighted and macro
   F1, Brier score. 95 % CIs: percentile bootstrap over *subjects* (1000 resamples, shared by all rows).
@@ -35,6 +41,11 @@ Feature sets (:func:`feature_matrices`), all from the per-walk cache of :mod:`ga
   al.'s temporal and spectral landmark features): per landmark and axis, position relative to the mid-hip in torso
   lengths, its SD, 5-95 % range, mean absolute velocity, dominant frequency and share of power in 0.5-3 Hz.
 * ``both``: kinematic + embedding; ``all``: kinematic_angles + embedding_windows + landmarks_2d.
+* ``gait_2d``: gait features that need no complete stride (:mod:`gaitscope.platform.pd_features`: arm swing and
+  its asymmetry, trunk lean, cadence from ankle/wrist spectra, jerk, progression, knee range in view, turning);
+  ``gait_2d_landmarks``: those + ``landmarks_2d``.
+* ``embedding_stats``: per channel mean, SD, 10/50/90 % quantiles and power share at the stride frequency of the
+  per-frame embedding; ``embedding_cycle``: gait-cycle-normalised pooling (4 phase bins, mean and SD over cycles).
 * ``recording`` (confound check, :data:`CONFOUND_SETS`): duration, portrait/landscape, apparent body size and
   the share of frames with the ankles, knees or head out of view.
 """
@@ -49,6 +60,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from gaitscope.platform.pd_features import GAIT_FEATURE_NAMES, embedding_cycle, embedding_stats, gait_features_2d
 from gaitscope.models.evaluation import (
     assert_subject_disjoint,
     majority_proba,
@@ -77,12 +89,22 @@ TASKS: dict[str, TaskSpec] = {
     "off_on": TaskSpec("off_on", "OFF vs ON medication (people with both walks)", ("on", "off")),
 }
 FEATURE_SETS: tuple[str, ...] = ("kinematic", "kinematic_angles", "embedding", "embedding_legs", "embedding_windows",
-                                 "embedding_strides", "landmarks_2d", "both", "all")
+                                 "embedding_strides", "landmarks_2d", "both", "all", "gait_2d", "gait_2d_landmarks",
+                                 "embedding_stats", "embedding_cycle")
+#: The candidate sets of the ``nested_sets`` head (session 5): fixed before any of the new sets was measured on
+#: the real tasks, so the head's score is one honest number (set, reduction and C all chosen by inner LOSO). Kept
+#: to four for compute (inner LOSO x outer LOSO on 2 shared cores): the stored embedding, its whole-walk
+#: statistics, the stride-free gait features and those plus the 2D landmark features; the stride-based 3D sets
+#: are left out because 20 of 44 walks have no stride.
+NESTED_CANDIDATES: tuple[str, ...] = ("embedding", "embedding_stats", "gait_2d", "gait_2d_landmarks")
 #: Not a model input but a confound check: how the walk was FILMED (length, portrait or landscape, how close,
 #: how often feet and head were out of view). A set that predicts the label from these alone warns that the
 #: others may be reading the recording set-up rather than the patient.
 CONFOUND_SETS: tuple[str, ...] = ("recording",)
 HEADS: tuple[str, ...] = ("linear", "logreg_cv", "lasso_cv", "rf")
+#: Every head, including ``nested`` (reduction and C by inner leave-one-subject-out: about 25x the fits of
+#: ``logreg_cv``, so it is asked for by name: ``--heads ...,nested``).
+ALL_HEADS: tuple[str, ...] = HEADS + ("nested",)
 WINDOW_S = 2.0
 #: Landmarks (MediaPipe indices) whose trajectories make the 2D feature set: nose, shoulders, elbows, wrists, hips,
 #: knees, ankles, heels, toes.
@@ -203,7 +225,10 @@ def feature_matrices(cache: dict[str, dict], walk_ids: list[str]) -> dict[str, n
         strides = np.asarray(c["strides"]).reshape(-1, 2)
         per_stride = [frames[a:b].mean(axis=0) for a, b in strides if b > a]
         emb_str = _mean_sd(np.stack(per_stride)) if len(per_stride) >= 2 else _mean_sd(win)
-        lm2d = landmark_features(np.asarray(c["landmarks"]))
+        lm = np.asarray(c["landmarks"])
+        lm2d = landmark_features(lm)
+        g2d = gait_features_2d(lm)
+        stride_hz = g2d[GAIT_FEATURE_NAMES.index("cadence_steps_per_min")] / 120.0
         out["kinematic"].append(kin)
         out["kinematic_angles"].append(kin_ang)
         out["embedding"].append(frames.mean(axis=0))
@@ -213,7 +238,11 @@ def feature_matrices(cache: dict[str, dict], walk_ids: list[str]) -> dict[str, n
         out["landmarks_2d"].append(lm2d)
         out["both"].append(np.concatenate([kin, frames.mean(axis=0)]))
         out["all"].append(np.concatenate([kin_ang, _mean_sd(win), lm2d]))
-        out["recording"].append(recording_features(np.asarray(c["landmarks"])))
+        out["recording"].append(recording_features(lm))
+        out["gait_2d"].append(g2d)
+        out["gait_2d_landmarks"].append(np.concatenate([g2d, lm2d]))
+        out["embedding_stats"].append(embedding_stats(frames, fps, stride_hz))
+        out["embedding_cycle"].append(embedding_cycle(frames, fps, strides, stride_hz))
     mats = {k: np.vstack(v).astype(np.float64) for k, v in out.items()}
     for k, m in mats.items():
         m[~np.isfinite(m)] = np.nan
@@ -318,6 +347,122 @@ def fit_auto(mats: dict[str, np.ndarray], tr: np.ndarray, y: np.ndarray, groups:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Nested cross-validation: every choice by inner leave-one-subject-out on the training fold
+# ---------------------------------------------------------------------------------------------------------
+
+#: Dimension reductions the ``nested`` head may choose (inside the pipeline, so they are fit on training rows only):
+#: none (only for sets of at most :data:`MAX_FEATURES_UNREDUCED` columns), PCA to 10 components, the 10 best
+#: columns by ANOVA F (``SelectKBest(f_classif)``). (PCA to 3 was dropped for compute before any real-task run.)
+NESTED_REDUCERS: tuple[str, ...] = ("none", "pca10", "kbest10")
+NESTED_C: tuple[float, ...] = (0.01, 0.1, 1.0)
+MAX_FEATURES_UNREDUCED = 200
+
+
+@dataclass(frozen=True)
+class NestedConfig:
+    """One candidate model of the nested head: feature set, reduction and L2 strength."""
+
+    feature_set: str
+    reducer: str
+    C: float
+
+    def label(self) -> str:
+        return f"{self.feature_set}/{self.reducer}/C={self.C:g}"
+
+
+def _reducer_pipe(reducer: str, n_features: int, n_train: int, impute: bool = True):
+    """Impute (median) -> standardise -> reduction: the part of a nested candidate that does not depend on C.
+    ``impute=False`` leaves out the imputer (for a matrix without NaN, where it is the identity and the slowest
+    step)."""
+    from sklearn.decomposition import PCA
+    from sklearn.feature_selection import SelectKBest, f_classif
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    steps: list[Any] = ([SimpleImputer(strategy="median", keep_empty_features=True)] if impute else []) + [
+        StandardScaler()]
+    if reducer.startswith("pca"):
+        steps.append(PCA(n_components=min(int(reducer[3:]), n_features, n_train - 1), random_state=0))
+    elif reducer.startswith("kbest"):
+        steps.append(SelectKBest(f_classif, k=min(int(reducer[5:]), n_features)))
+    return make_pipeline(*steps)
+
+
+def _reduced_pipe(reducer: str, C: float, n_features: int, n_train: int):
+    """:func:`_reducer_pipe` followed by L2 logistic regression (balanced classes): one nested candidate."""
+    pipe = _reducer_pipe(reducer, n_features, n_train)
+    pipe.steps.append(("logisticregression", _logreg(C)))
+    return pipe
+
+
+def nested_configs(mats: dict[str, np.ndarray], reducers: tuple[str, ...] = NESTED_REDUCERS,
+                   Cs: tuple[float, ...] = NESTED_C) -> list[NestedConfig]:
+    """The grid of the nested head over the given feature sets (sets too wide for no reduction skip "none"; a
+    reduction to at least as many columns as the set has is the same as "none" and skipped)."""
+    out = []
+    for fs, X in mats.items():
+        for r in reducers:
+            if r == "none" and X.shape[1] > MAX_FEATURES_UNREDUCED:
+                continue
+            if r != "none" and X.shape[1] <= int(r.lstrip("pcakbest")):
+                continue
+            out.extend(NestedConfig(fs, r, C) for C in Cs)
+    return out
+
+
+def inner_loso_log_loss(feature_set: str, reducer: str, Cs: tuple[float, ...], X: np.ndarray, y: np.ndarray,
+                        groups: np.ndarray, k: int) -> dict[float, float]:
+    """Pooled log loss of each C's out-of-fold predictions under leave-one-subject-out on (X, y, groups): the
+    TRAINING fold of the outer loop only. Lower is better (a proper score: it rewards calibrated probabilities,
+    not one lucky threshold). The reduction is fit once per inner fold and shared by the Cs."""
+    from sklearn.metrics import log_loss
+
+    proba = {C: np.zeros((len(y), k)) for C in Cs}
+    for tr, te in subject_splits(groups, "loso"):
+        seen = np.unique(y[tr])
+        if len(seen) < 2:
+            for C in Cs:
+                proba[C][te, seen[0]] = 1.0
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            red = _reducer_pipe(reducer, X.shape[1], len(tr), impute=bool(np.isnan(X).any()))
+            Z_tr = red.fit_transform(X[tr], y[tr])
+            Z_te = red.transform(X[te])
+            for C in Cs:
+                proba[C][te] = _aligned(_logreg(C).fit(Z_tr, y[tr]).predict_proba(Z_te), seen, k)
+    out = {}
+    for C, p in proba.items():
+        p = np.clip(p, 1e-6, 1.0)
+        out[C] = float(log_loss(y, p / p.sum(axis=1, keepdims=True), labels=list(range(k))))
+    return out
+
+
+def fit_nested(mats: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, k: int,
+               reducers: tuple[str, ...] = NESTED_REDUCERS, Cs: tuple[float, ...] = NESTED_C):
+    """Choose (feature set, reduction, C) by :func:`inner_loso_log_loss` on these rows only, refit the winner on
+    all of them. ``mats`` holds the TRAINING rows of each candidate set; returns ``(config, fitted pipeline)``."""
+    from threadpoolctl import threadpool_limits
+
+    scores: dict[NestedConfig, float] = {}
+    pairs = sorted({(c.feature_set, c.reducer) for c in nested_configs(mats, reducers, Cs)})
+    # one BLAS thread: at 40 x 3000 the matrices are too small to gain from threads, and on a shared machine
+    # oversubscribed threads made each fit 10x slower
+    with threadpool_limits(limits=1):
+        for fs, r in pairs:
+            for C, loss in inner_loso_log_loss(fs, r, Cs, mats[fs], y, groups, k).items():
+                scores[NestedConfig(fs, r, C)] = loss
+    best = min(scores, key=lambda c: (scores[c], c.label()))
+    X = mats[best.feature_set]
+    m = _reduced_pipe(best.reducer, best.C, X.shape[1], len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(X, y)
+    return best, m
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Out-of-fold predictions and metrics
 # ---------------------------------------------------------------------------------------------------------
 
@@ -329,8 +474,9 @@ def _aligned(proba: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:
 
 
 def oof_proba(head: str, X: np.ndarray | dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, k: int,
-              splits, seed: int = 0) -> tuple[np.ndarray, list[str]]:
-    """Out-of-fold ``(n, k)`` probabilities and what each fold's inner CV chose. ``X`` is a dict for ``auto``."""
+              splits, seed: int = 0, nested_grid: dict | None = None) -> tuple[np.ndarray, list[str]]:
+    """Out-of-fold ``(n, k)`` probabilities and what each fold's inner CV chose. ``X`` is a dict for ``auto`` and
+    ``nested_sets``; ``nested_grid`` (``reducers``, ``Cs``) narrows the nested heads' grid (tests)."""
     proba = np.full((len(y), k), np.nan)
     chosen = []
     for tr, te in splits:
@@ -344,6 +490,11 @@ def oof_proba(head: str, X: np.ndarray | dict[str, np.ndarray], y: np.ndarray, g
             fs, C, m = fit_auto(X, tr, y, groups, seed)
             proba[te] = _aligned(m.predict_proba(X[fs][te]), seen, k)
             chosen.append(f"{fs} C={C:g}")
+        elif head in ("nested", "nested_sets"):
+            cand = X if isinstance(X, dict) else {"-": X}
+            cfg, m = fit_nested({fs: M[tr] for fs, M in cand.items()}, y[tr], groups[tr], k, **(nested_grid or {}))
+            proba[te] = _aligned(m.predict_proba(cand[cfg.feature_set][te]), seen, k)
+            chosen.append(cfg.label().removeprefix("-/"))
         else:
             fn, what = fit_head(head, X[tr], y[tr], groups[tr], seed)
             proba[te] = _aligned(fn(X[te]), seen, k)
@@ -430,7 +581,8 @@ class TaskResult:
 
 def evaluate_task(task: str, labels: pd.DataFrame, mats: dict[str, np.ndarray], *,
                   feature_sets: tuple[str, ...] = FEATURE_SETS, heads: tuple[str, ...] = HEADS,
-                  auto: bool = True, n_boot: int = 1000, seed: int = 0,
+                  auto: bool = True, nested_sets: tuple[str, ...] | None = None,
+                  n_boot: int = 1000, seed: int = 0,
                   progress: Callable[[str], None] | None = None) -> TaskResult:
     """Every feature set x head (plus ``auto`` and the majority baseline) under LOSO on one task."""
     spec = TASKS[task]
@@ -449,6 +601,11 @@ def evaluate_task(task: str, labels: pd.DataFrame, mats: dict[str, np.ndarray], 
             variants.append((fs, h, X))
     if auto:
         variants.append(("auto", "auto", {fs: X for fs, X in sets.items()}))
+    if nested_sets:  # the one honest headline: set, reduction and C chosen by inner LOSO among fixed candidates
+        variants.append(("nested_sets", "nested_sets", {fs: mats[fs] for fs in nested_sets}))
+    unknown = [h for h in heads if h not in ALL_HEADS]
+    if unknown:
+        raise ValueError(f"unknown head(s) {unknown}; use {', '.join(ALL_HEADS)}")
     rows, preds = [], []
     for fs, head, X in variants:
         if progress:
@@ -571,7 +728,8 @@ def save(res: TaskResult, out_dir: str | Path) -> dict[str, Path]:
              "settings": out / "settings.json"}
     res.table.to_csv(paths["table"], index=False, float_format="%.4f")
     res.predictions.to_csv(paths["predictions"], index=False, float_format="%.4f")
-    fs, head = ("auto", "auto") if (res.table["head"] == "auto").any() else tuple(
+    fs, head = ("nested_sets", "nested_sets") if (res.table["head"] == "nested_sets").any() else \
+        ("auto", "auto") if (res.table["head"] == "auto").any() else tuple(
         res.table[res.table["head"] != "majority"].iloc[0][["feature_set", "head"]])
     per_subject_table(res, fs, head).to_csv(paths["per_subject"], index=False)
     paths["settings"].write_text(json.dumps(res.settings, indent=2, default=str))
@@ -605,21 +763,22 @@ def markdown(res: TaskResult, metrics_shown: tuple[str, ...] | None = None) -> s
 
 def wide_markdown(table: pd.DataFrame, metrics_shown: tuple[str, ...]) -> str:
     """Compact table: one row per feature set, one column per head, cells ``metric [95 % CI]`` joined by " / "."""
-    heads = [h for h in HEADS if h in set(table["head"])]
+    heads = [h for h in ALL_HEADS if h in set(table["head"])]
     lines = ["| features | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
     base = table[table["head"] == "majority"]
     if len(base):
         cell = " / ".join(_ci(base.iloc[0], m) for m in metrics_shown)
         lines.append(f"| majority baseline | {cell} |" + " |" * (len(heads) - 1))
-    for fs in [f for f in table["feature_set"].unique() if f not in ("-", "auto")]:
+    for fs in [f for f in table["feature_set"].unique() if f not in ("-", "auto", "nested_sets")]:
         cells = []
         for h in heads:
             r = table[(table["feature_set"] == fs) & (table["head"] == h)]
             cells.append(" / ".join(_ci(r.iloc[0], m) for m in metrics_shown) if len(r) else "")
         lines.append(f"| {fs} | " + " | ".join(cells) + " |")
-    auto = table[table["head"] == "auto"]
-    if len(auto):
-        r = auto.iloc[0]
-        lines.append(f"| **auto** (set and C by inner CV) | {' / '.join(_ci(r, m) for m in metrics_shown)} |"
-                     + " |" * (len(heads) - 1))
+    for name, title in (("auto", "**auto** (set and C by inner 5-fold CV)"),
+                        ("nested_sets", "**nested_sets** (set, reduction and C by inner LOSO)")):
+        sel = table[table["head"] == name]
+        if len(sel):
+            r = sel.iloc[0]
+            lines.append(f"| {title} | {' / '.join(_ci(r, m) for m in metrics_shown)} |" + " |" * (len(heads) - 1))
     return "\n".join(lines)
