@@ -60,7 +60,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from gaitscope.platform.pd_features import GAIT_FEATURE_NAMES, embedding_cycle, embedding_stats, gait_features_2d
 from gaitscope.models.evaluation import (
     assert_subject_disjoint,
     majority_proba,
@@ -68,6 +67,7 @@ from gaitscope.models.evaluation import (
     subject_bootstrap_indices,
     subject_splits,
 )
+from gaitscope.platform.pd_features import GAIT_FEATURE_NAMES, embedding_cycle, embedding_stats, gait_features_2d
 
 
 @dataclass(frozen=True)
