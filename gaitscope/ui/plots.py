@@ -36,8 +36,20 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _band(c: GaitCurve) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The side's shaded band: its 95 % interval (stride spread and the video method's own error, as in the PDF and
+    curves.csv) where the analysis gave one, else mean +/- 1 SD over strides; None when neither is finite."""
+    lo, hi = getattr(c, "ci_low", None), getattr(c, "ci_high", None)
+    if lo is not None and hi is not None and np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
+        return np.asarray(lo, float), np.asarray(hi, float), "95 % interval"
+    if np.all(np.isfinite(c.sd)):
+        return c.mean - c.sd, c.mean + c.sd, "±1 SD"
+    return None
+
+
 def gait_curve_figure(by_side: Mapping[str, GaitCurve], title: str | None = None, show_sd: bool = True) -> go.Figure:
-    """One joint angle over 0-100 % of the cycle: reference band (mean +/- 1 SD), then each side's mean."""
+    """One joint angle over 0-100 % of the cycle: reference band (mean +/- 1 SD), then each side's mean with its
+    95 % interval band (mean +/- 1 SD over strides where there is no interval)."""
     fig = go.Figure()
     if not by_side:
         return fig
@@ -54,11 +66,12 @@ def gait_curve_figure(by_side: Mapping[str, GaitCurve], title: str | None = None
     for side in sorted(by_side, key=lambda s: {"R": 0, "": 1, "L": 2}.get(s, 1)):
         c = by_side[side]
         color = SIDE_COLORS.get(side, CENTRE_COLOR)
-        if show_sd and np.all(np.isfinite(c.sd)):
-            fig.add_trace(go.Scatter(x=np.concatenate([c.pct, c.pct[::-1]]),
-                                     y=np.concatenate([c.mean + c.sd, (c.mean - c.sd)[::-1]]),
+        band = _band(c) if show_sd else None
+        if band is not None:
+            lo, hi, what = band
+            fig.add_trace(go.Scatter(x=np.concatenate([c.pct, c.pct[::-1]]), y=np.concatenate([hi, lo[::-1]]),
                                      fill="toself", fillcolor=_rgba(color, 0.12), line=dict(width=0),
-                                     hoverinfo="skip", showlegend=False, name=f"{SIDE_NAMES.get(side, side)} ±1 SD"))
+                                     hoverinfo="skip", showlegend=False, name=f"{SIDE_NAMES.get(side, side)} {what}"))
         fig.add_trace(go.Scatter(x=c.pct, y=c.mean, mode="lines", line=dict(color=color, width=2.0 if side == "L"
                                                                              else 4.0),
                                  name=f"{SIDE_NAMES.get(side, side)} (n={c.n_strides})",

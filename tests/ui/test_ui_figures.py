@@ -175,3 +175,16 @@ def test_overlay_video_is_written_as_playable_webm(tmp_path):
     assert ok and frame.shape == (120, 160, 3)
     assert (np.abs(frame.astype(int) - 90).sum(axis=2) > 60).any()  # the skeleton is drawn on the grey frames
     assert calls[-1][0] == 12 and not list((tmp_path / "out").glob("*.part.webm"))
+
+
+def test_curve_band_is_the_95_percent_interval_when_the_analysis_gave_one():
+    report = example_report()
+    knee_l = curves_by_side(report.curves, "knee_flexion")["L"]
+    lo, hi = knee_l.mean - 7.5, knee_l.mean + 9.0  # an asymmetric interval (a bias widens one side)
+    fig = plots.gait_curve_figure({"L": replace(knee_l, ci_low=lo, ci_high=hi)})
+    band = next(t for t in fig.data if (t.name or "").endswith("95 % interval"))
+    np.testing.assert_allclose(band.y, np.concatenate([hi, lo[::-1]]))
+    # without an interval the band is mean +/- 1 SD over strides
+    fig = plots.gait_curve_figure({"L": replace(knee_l, ci_low=None, ci_high=None)})
+    band = next(t for t in fig.data if (t.name or "").endswith("±1 SD") and t.name.startswith("left"))
+    np.testing.assert_allclose(band.y, np.concatenate([knee_l.mean + knee_l.sd, (knee_l.mean - knee_l.sd)[::-1]]))

@@ -255,7 +255,8 @@ def _curves_tab(b: data.ResultBundle) -> None:
     if not figures:
         st.info("No gait-cycle curves: no complete stride was found.")
         return
-    st.caption(md_escape("Left red, right blue, mean ± 1 SD over strides. " + reference_note(b.report.curves)))
+    st.caption(md_escape("Left red, right blue, mean with its 95 % interval (stride spread and the video method's "
+                         "own error; ± 1 SD over strides where there is none). " + reference_note(b.report.curves)))
     for i in range(0, len(figures), 2):
         cols = st.columns(2)
         for col, (name, fig) in zip(cols, figures[i:i + 2]):
