@@ -241,9 +241,32 @@ def _people_sample(counter: Any, rgb: np.ndarray, lms: np.ndarray | None, index:
     return Sample(index, None if mask is None else full(mask), tuple(full(b) for b, _ in others))
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+
+    Why: the detector processes are daemons, which Python stops at a normal exit; but a parent stopped by a
+    signal (a job manager's SIGTERM, a kill, an out-of-memory kill) runs no exit handlers, and its BlazePose
+    processes went on decoding and detecting the whole video as orphans, holding both cores. Elsewhere (no
+    ``prctl``) nothing is done. A parent that died before the call is caught by the ``getppid`` check."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def _worker(info: VideoInfo, chunk: int, start: int, stop: int, warm_start: int, max_side: int, q: Any,
-            engine: str = "mediapipe", people_every: int = 0) -> None:
+            engine: str = "mediapipe", people_every: int = 0, parent_pid: int | None = None) -> None:
     """Process entry point: detect one chunk and send progress, then the result (or the error) to ``q``."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     try:
         sink: list = []
         arr = _detect_range(info, start, stop, warm_start, max_side,
@@ -292,8 +315,8 @@ def _detect_parallel(
     for c in range(n_workers):
         a, b = int(bounds[c]), int(bounds[c + 1])
         warm_start = max(start, a - warm) if c else a
-        p = ctx.Process(target=_worker, args=(info, c, a, b, warm_start, max_side, q, engine, people_every),
-                        daemon=True)
+        p = ctx.Process(target=_worker, args=(info, c, a, b, warm_start, max_side, q, engine, people_every,
+                                              os.getpid()), daemon=True)
         with _main_module_hidden():
             p.start()
         procs.append(p)
