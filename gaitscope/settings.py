@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     pose_engine: Optional[str] = Field(None, description="Runtime of BlazePose's networks: `auto` (default: LiteRT "
                                        "when `ai-edge-litert` is installed, about 2x cheaper per frame), `litert` or "
                                        "`mediapipe` (same model files).")
+    anchor_2d: bool = Field(True, description="Take each joint's image-plane position from the confident 2D "
+                            "detections and only the depth from the lifter (measured on video of real motion: "
+                            "the far knee's range from 14.5 to 5.8 deg short). `0` gives the lifter's own x, y "
+                            "(comparisons, or a lifter whose input is not BlazePose's).")
     native_logs: bool = Field(False, description="Keep the native libraries' own log lines (FFmpeg, OpenCV, "
                               "MediaPipe), for a developer chasing a library problem.")
     normative: Optional[str] = Field(None, description="Normative reference set used when `--normative` is not "

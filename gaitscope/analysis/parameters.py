@@ -24,7 +24,7 @@ GAITRite conventions of the reference table):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -225,13 +225,17 @@ def drop_implausible_strides(windows: list[StrideWindow]) -> tuple[list[StrideWi
     """The strides that can be real, and a note for each one dropped (never averaged into the result).
 
     A stride is dropped when it is shorter than any walking stride (:data:`MIN_STRIDE_TIME_S`), more than
-    :data:`MAX_STRIDE_GROWTH` times the stride before it, when its foot was not still in stance (it moved
-    forward relative to the pelvis by more than :data:`STANCE_FORWARD_TOL_M`), when the other foot's heel
-    strikes do not alternate with it (none or two inside it, where that foot was seen striking in the bout),
-    when its step is not forward, or, with at least
-    :data:`MIN_STRIDES_FOR_RELATIVE_RULES` strides, when its time or its step length is far from the walk's
-    median (the constants above). Such strides come from missed or spurious events (a swap of the legs, a
-    foot the detector lost), not from the patient: a clinician must not read them as variability.
+    :data:`MAX_STRIDE_GROWTH` times the stride before it, when the other foot's heel strikes do not alternate
+    with it (none or two inside it, where that foot was seen striking in the bout), when its step is not forward,
+    or, with at least :data:`MIN_STRIDES_FOR_RELATIVE_RULES` strides, when its time or its step length is far
+    from the walk's median (the constants above). Such strides come from missed or spurious events (a swap of the
+    legs, a foot the detector lost), not from the patient: a clinician must not read them as variability.
+
+    A stride whose foot was not still in stance (it moved forward relative to the pelvis by more than
+    :data:`STANCE_FORWARD_TOL_M`: the legs' labels were swapped or merged inside it) is kept for what needs no
+    labels -- its times and step length, from the heel strikes and the feet's separation found on the front foot
+    -- and its stance, swing, double support and joint ranges are left out, with a note. Dropping it whole left a
+    real walk (the side clip ``sarwesh_side``, heel strikes within 3 frames of the video's) with no stride at all.
     """
     times = np.array([w.stride.stride_time_s for w in windows], dtype=float)
     steps = np.array([w.stride.step_length_m for w in windows], dtype=float)
@@ -248,10 +252,6 @@ def drop_implausible_strides(windows: list[StrideWindow]) -> tuple[list[StrideWi
             why = f"its time {t:.2f} s is shorter than any walking stride ({MIN_STRIDE_TIME_S:.1f} s)"
         elif np.isfinite(prev_t) and np.isfinite(t) and t > MAX_STRIDE_GROWTH * prev_t:
             why = f"its time {t:.2f} s is more than {MAX_STRIDE_GROWTH:g} times the stride before it ({prev_t:.2f} s)"
-        elif np.isfinite(w.stance_forward_m) and w.stance_forward_m > STANCE_FORWARD_TOL_M:
-            why = (f"the foot moved {w.stance_forward_m:.2f} m forward relative to the pelvis during its stance (a "
-                   "planted foot only moves backward)")
-            cause = "the legs were swapped or merged there, e.g. by the 2D detector"
         elif w.contralateral_seen and w.contralateral_strikes != 1:
             why = (f"the other foot struck {w.contralateral_strikes} times inside it (heel strikes must alternate)")
         elif np.isfinite(step) and step <= 0:
@@ -261,11 +261,27 @@ def drop_implausible_strides(windows: list[StrideWindow]) -> tuple[list[StrideWi
         elif np.isfinite(med_s) and np.isfinite(step) and step < MIN_STEP_RATIO * med_s:
             why = f"its step length {step:.2f} m is below {MIN_STEP_RATIO:.0%} of the walk's median step {med_s:.2f} m"
         if why is None:
+            if np.isfinite(w.stance_forward_m) and w.stance_forward_m > STANCE_FORWARD_TOL_M:
+                w = _without_labelled_values(w)
+                notes.append(f"{where}: stance, swing, double support and the joint ranges not measured: the foot "
+                             f"moved {w.stance_forward_m:.2f} m forward relative to the pelvis during its stance (a "
+                             "planted foot only moves backward), so the legs were swapped or merged there, e.g. by "
+                             "the 2D detector; its timing and step length are kept (the heel strikes and steps are "
+                             "found on the front foot, whichever label it has).")
             kept.append(w)
             prev_t = t if np.isfinite(t) else prev_t
         else:
             notes.append(f"{where} left out: {why}; it cannot be a real stride ({cause}).")
     return kept, notes
+
+
+def _without_labelled_values(w: StrideWindow) -> StrideWindow:
+    """``w`` with the values that need the legs' labels inside the stride (the toe off of this foot, hence stance,
+    swing and double support; the per-leg joint ranges) set to not measured. The stride's times and its step length
+    come from the heel strikes and the feet's separation, found label-free (:mod:`gaitscope.analysis.events`)."""
+    nan = float("nan")
+    stride = replace(w.stride, stance_pct=nan, swing_pct=nan, double_support_pct=nan, toe_off_frame=None)
+    return replace(w, stride=stride, knee_rom_deg=nan, hip_rom_deg=nan)
 
 
 def _forward_excursion(rel: np.ndarray, fwd: np.ndarray, t0: float, t1: float) -> float:

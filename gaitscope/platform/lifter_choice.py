@@ -16,17 +16,23 @@ BUNDLED_LIFTER = BUNDLED_DIR / "lifter_small.pt"
 
 
 def load_lifter(checkpoint: str | os.PathLike | None = None):
-    """Return a ``gaitscope.models.inference.Lifter`` for ``checkpoint`` or the bundled lifter."""
+    """Return a ``gaitscope.models.inference.Lifter`` for ``checkpoint`` or the bundled lifter, anchored to the
+    2D detections unless ``GAITSCOPE_ANCHOR_2D=0`` (:mod:`gaitscope.models.anchoring`; recorded in its source)."""
     from gaitscope.models.inference import Lifter
+    from gaitscope.settings import settings
 
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.exists():
             raise CheckpointError(f"Checkpoint file not found: {path}.",
                                   "Pass the path of an official MotionBERT .bin or a gaitscope .pt file.")
-        return Lifter.from_checkpoint(path)
+        lifter = Lifter.from_checkpoint(path)
+        lifter.anchor_2d = settings().anchor_2d
+        return lifter
     if BUNDLED_LIFTER.exists():
-        return Lifter.from_checkpoint(BUNDLED_LIFTER)
+        lifter = Lifter.from_checkpoint(BUNDLED_LIFTER)
+        lifter.anchor_2d = settings().anchor_2d
+        return lifter
     raise CheckpointError(
         f"No bundled 3D lifter found at {BUNDLED_LIFTER}.",
         "Train it with `gaitscope train-lifter` or pass --checkpoint PATH to an official MotionBERT checkpoint.",

@@ -83,22 +83,31 @@ def test_a_stride_much_longer_than_the_one_before_is_left_out():
     assert len(kept) == 2 and notes == []
 
 
-def test_a_stride_whose_foot_moves_forward_in_stance_is_left_out():
+def test_a_stride_whose_foot_moves_forward_in_stance_keeps_its_timing_but_not_its_stance():
     """A planted foot moves only backward relative to the pelvis. 0.45 m forward (a swap of the legs mid-stance,
-    as on the real side clip: 0.47 m) drops the stride; 3 cm (jitter) does not."""
+    as on the real side clip: 0.47 m) leaves out the stride's stance-phase values and joint ranges, which need the
+    legs' labels, and keeps its times and step length (found label-free); 3 cm (jitter) changes nothing."""
+    import math
+
     walk = _walk()
     walk[2] = _window("L", 32, stance_forward_m=0.45)
     walk[4] = _window("L", 64, stance_forward_m=0.03)
     kept, notes = drop_implausible_strides(walk)
-    assert walk[2] not in kept and walk[4] in kept and len(kept) == 5
-    assert "0.45 m forward" in notes[0] and "swapped" in notes[0]
+    assert len(kept) == 6 and walk[4] in kept
+    swapped = next(w for w in kept if w.stride.start_frame == walk[2].stride.start_frame)
+    assert math.isnan(swapped.stride.stance_pct) and math.isnan(swapped.stride.double_support_pct)
+    assert math.isnan(swapped.knee_rom_deg) and swapped.stride.toe_off_frame is None
+    assert swapped.stride.stride_time_s == walk[2].stride.stride_time_s
+    assert swapped.stride.step_length_m == walk[2].stride.step_length_m
+    assert len(notes) == 1 and "0.45 m forward" in notes[0] and "swapped" in notes[0] and "not measured" in notes[0]
 
 
-def test_walker_with_legs_swapped_mid_stance_keeps_alternating_strikes_and_drops_only_that_stride():
+def test_walker_with_legs_swapped_mid_stance_keeps_alternating_strikes_and_leaves_out_that_stance():
     """End to end on the synthetic walker seen by a lifter (root-relative, camera axes): the left and right legs
     exchanged for 0.2 s in the middle of one foot's single support (what BlazePose did on the real side clip). Heel
-    strikes still alternate at the walker's true times (within 2 frames), the stride whose stance was swapped is
-    dropped with a note, and the kept strides' step lengths match the walker's truth within 5 cm."""
+    strikes still alternate at the walker's true times (within 2 frames), the stride whose stance was swapped keeps
+    its times but not its stance (with a note), and every stride's step length matches the walker's truth within
+    5 cm."""
     import numpy as np
     from analysis_helpers import to_camera_root_relative
 
@@ -128,7 +137,9 @@ def test_walker_with_legs_swapped_mid_stance_keeps_alternating_strikes_and_drops
         assert abs(t - e.time_s) * m.fps <= 2.0 and side == e.side
     assert any("Left stride" in x and "forward relative to the pelvis during its stance" in x
                for x in report.warnings)
-    assert not any(s.side == "L" and s.start_frame <= lo < s.end_frame for s in report.strides)
+    swapped = [s for s in report.strides if s.side == "L" and s.start_frame <= lo < s.end_frame]
+    assert len(swapped) == 1 and np.isnan(swapped[0].stance_pct)
+    assert abs(swapped[0].stride_time_s - stride) * m.fps <= 2.0
     assert len(report.strides) >= 4
     true_step = np.mean(list(w.truth.step_length_m.values()))
     for s in report.strides:

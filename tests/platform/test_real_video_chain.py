@@ -32,4 +32,5 @@ def test_real_side_view_video_gives_heel_strikes_and_a_plausible_cadence():
     assert result.keypoints.n_frames == result.video.n_frames  # the person is found in every frame
     steps = [s.step_length_m for s in result.report.strides if s.step_length_m == s.step_length_m]  # NaN: none
     assert steps and min(steps) > 0.3, steps
-    assert any("cannot be a real stride" in w for w in result.report.warnings)
+    # the legs' labels swap inside the strides of this clip: stance is left out there, with a note, not guessed
+    assert any("not measured" in w and "swapped" in w for w in result.report.warnings)

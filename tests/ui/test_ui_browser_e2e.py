@@ -293,7 +293,9 @@ def _wait_for_outcome(page, timeout_s: float = 900) -> tuple[bool, str]:
 
 
 def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path, server_env, request):
-    """The real pipeline with an UNTRAINED lifter: 2D works, the 3D motion is noise, the gait analysis refuses it.
+    """The real pipeline with an UNTRAINED lifter, not anchored to the detections: 2D works, the 3D motion is
+    noise, the gait analysis refuses it. (Anchored, the image-plane positions come from BlazePose and a side view's
+    sagittal numbers survive even a random lifter's depth, so the error path would not be reached.)
 
     Exercises upload, background processing with per-stage progress, the error path and the all-or-nothing
     storage, whether or not the trained lifter is bundled yet.
@@ -309,6 +311,7 @@ def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path,
     ckpt = models.save_checkpoint(tmp_path / "untrained.pt", lifter.model, lifter.config,
                                   {"model_version": "untrained-e2e"})
     server_env["GAITSCOPE_CHECKPOINT"] = str(ckpt)
+    server_env["GAITSCOPE_ANCHOR_2D"] = "0"
     server = request.getfixturevalue("server")
     page = request.getfixturevalue("page")
     from gaitscope.ui import data
