@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import SAMPLE, _in_new_process  # noqa: E402  (the same meter as the pipeline benchmark)
+from pipeline import SAMPLE, _in_new_process, read_frames  # noqa: E402  (the same meter as the pipeline benchmark)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"720": (1280, 720), "1080": (1920, 1080)}
@@ -41,15 +41,7 @@ SIZES = {"720": (1280, 720), "1080": (1920, 1080)}
 
 def make_unit(dst: Path, size: tuple[int, int]) -> tuple[Path, int, float]:
     """The sample at ``size``, forward then backward, MPEG-4 Part 2: (path, frames, fps)."""
-    cap = cv2.VideoCapture(str(SAMPLE))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC) if frame.shape[1] != size[0] else frame)
-    cap.release()
+    frames, fps = read_frames(SAMPLE, size, cv2.INTER_CUBIC)
     out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for frame in frames + frames[::-1]:
         out.write(frame)

@@ -139,10 +139,10 @@ def _resize(src: Path, dst: Path, size: tuple[int, int], first: int = 0, n: int 
     return dst
 
 
-def _ping_pong(src: Path, dst: Path, copies: int) -> Path:
-    """``copies`` passes over ``src``, alternately forward and backward: a longer recording of one person whose
-    pose never jumps between passes (the identity gate in detection would cut at a jump), as a clinic's 20-30 s
-    walkway recording is long enough for detection to run in several processes."""
+def read_frames(src: Path, size: tuple[int, int] | None = None,
+                interpolation: int = cv2.INTER_AREA) -> tuple[list, float]:
+    """Every frame of ``src`` (resized to ``size`` = (width, height) when given and different) and its frame rate:
+    the benchmarks' test clips are made from the short bundled sample, so holding it whole is fine."""
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS)
     frames = []
@@ -150,8 +150,18 @@ def _ping_pong(src: Path, dst: Path, copies: int) -> Path:
         ok, frame = cap.read()
         if not ok:
             break
+        if size is not None and frame.shape[1] != size[0]:
+            frame = cv2.resize(frame, size, interpolation=interpolation)
         frames.append(frame)
     cap.release()
+    return frames, fps
+
+
+def _ping_pong(src: Path, dst: Path, copies: int) -> Path:
+    """``copies`` passes over ``src``, alternately forward and backward: a longer recording of one person whose
+    pose never jumps between passes (the identity gate in detection would cut at a jump), as a clinic's 20-30 s
+    walkway recording is long enough for detection to run in several processes."""
+    frames, fps = read_frames(src)
     h, w = frames[0].shape[:2]
     out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     for k in range(copies):

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline import read_frames  # noqa: E402  (the benchmarks' one frame reader)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "gaitscope" / "data" / "sample" / "walk_side.mp4"
@@ -29,15 +33,8 @@ SAMPLE = REPO / "gaitscope" / "data" / "sample" / "walk_side.mp4"
 
 def make_clip(src: Path, dst: Path, size: tuple[int, int], seconds: float) -> int:
     """``src`` forward then backward until ``seconds``, at ``size``, MPEG-4 Part 2; returns the frame count."""
-    cap = cv2.VideoCapture(str(src))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if frame.shape[1] != size[0] else frame)
-    cap.release()
+    frames, fps = read_frames(src, size)
+    fps = fps or 30.0
     n = int(round(seconds * fps))
     out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     k = 0
