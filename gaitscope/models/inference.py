@@ -213,7 +213,7 @@ class Lifter:
             raise ValueError(f"height_m must be a body height in metres (0.5-2.5), got {height_m}")
         x, norm = normalise_keypoints(kp, self.norm_mode)
         pred = self.predict_normalised(x, flip_tta=flip_tta, window=window, stride=stride)
-        return self._motion(pred, kp, norm, height_m, flip_tta)
+        return self._motion(pred, x, kp, norm, height_m, flip_tta)
 
     def lift_and_embed(
         self, kp: Keypoints2D, height_m: float | None = None, flip_tta: bool = True, keep_per_joint: bool = False
@@ -256,16 +256,17 @@ class Lifter:
             pose, rep = out[..., :n_out], out[..., n_out:]
         else:
             pose, rep = out[:, 0, : n_joints * n_out].reshape(-1, n_joints, n_out), out[:, 0, n_joints * n_out :]
-        motion = self._motion(pose, kp, norm, height_m, flip_tta)
+        motion = self._motion(pose, x, kp, norm, height_m, flip_tta)
         embedding = to_motion_embedding(rep, self.name, self.version, keep_per_joint=keep_per_joint)
         return motion, embedding
 
-    def _motion(self, pred: np.ndarray, kp: Keypoints2D, norm, height_m: float | None, flip_tta: bool) -> Motion3D:
-        """Model output (normalised units) -> root-relative :class:`Motion3D` in metres, scaled by height."""
+    def _motion(self, pred: np.ndarray, x: np.ndarray, kp: Keypoints2D, norm, height_m: float | None,
+                flip_tta: bool) -> Motion3D:
+        """Model output (normalised units) -> root-relative :class:`Motion3D` in metres, scaled by height; ``x`` is
+        the model's input (the normalised detections), which anchoring takes the image-plane positions from."""
         pred = pred.astype(np.float64)
         pred = pred - pred[:, :1]
         if self.anchor_2d:
-            x, _ = normalise_keypoints(kp, self.norm_mode)
             pred = anchor_to_detections(pred, x, kp.conf)
         h_units = estimate_height_units(pred)
         if not h_units > 0:

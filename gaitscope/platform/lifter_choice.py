@@ -26,14 +26,13 @@ def load_lifter(checkpoint: str | os.PathLike | None = None):
         if not path.exists():
             raise CheckpointError(f"Checkpoint file not found: {path}.",
                                   "Pass the path of an official MotionBERT .bin or a gaitscope .pt file.")
-        lifter = Lifter.from_checkpoint(path)
-        lifter.anchor_2d = settings().anchor_2d
-        return lifter
-    if BUNDLED_LIFTER.exists():
-        lifter = Lifter.from_checkpoint(BUNDLED_LIFTER)
-        lifter.anchor_2d = settings().anchor_2d
-        return lifter
-    raise CheckpointError(
-        f"No bundled 3D lifter found at {BUNDLED_LIFTER}.",
-        "Train it with `gaitscope train-lifter` or pass --checkpoint PATH to an official MotionBERT checkpoint.",
-    )
+    elif BUNDLED_LIFTER.exists():
+        path = BUNDLED_LIFTER
+    else:
+        raise CheckpointError(
+            f"No bundled 3D lifter found at {BUNDLED_LIFTER}.",
+            "Train it with `gaitscope train-lifter` or pass --checkpoint PATH to an official MotionBERT checkpoint.",
+        )
+    lifter = Lifter.from_checkpoint(path)
+    lifter.anchor_2d = settings().anchor_2d
+    return lifter

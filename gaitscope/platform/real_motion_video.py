@@ -312,8 +312,7 @@ def render_case(case: VideoCase, mocap_dir: str | Path = DEFAULT_MOCAP_DIR, cach
         start = crop[0] if crop else 0.0
         crop = (start, min(crop[1], start + max_s) if crop else start + max_s)
     rw = real_walk(trial.motion, case.fps, crop)
-    cache.mkdir(parents=True, exist_ok=True)
-    track, yaw, codec, (gain, bias) = render_video(case, rw, video)
+    track, yaw, codec, (gain, bias) = render_video(case, rw, video)  # creates the cache folder
     meta = {"case": asdict(case), "name": case.name, "key": key, "renderer": RENDERER_VERSION,
             "t0_s": rw.t0_s, "n_frames": rw.walk.motion.n_frames, "height_m": rw.height_m, "girth": rw.girth,
             "upper_body_added": rw.upper_body_added, "yaw_deg": yaw, "view_deg": _view_deg(yaw),
