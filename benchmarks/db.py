@@ -32,7 +32,7 @@ from scipy.ndimage import gaussian_filter1d
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-import gaitscope.cohort as cohort
+import gaitscope.db.cohort as cohort
 from gaitscope.analysis.report import analyze_gait
 from gaitscope.db import create_patient, create_visit, open_database, register_recording, save_analysis
 from gaitscope.db.arrays import encode_array, encode_bundle

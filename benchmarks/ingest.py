@@ -21,8 +21,8 @@ from pathlib import Path
 
 import cv2
 
-from gaitscope.platform.detect import detect_keypoints
-from gaitscope.platform.video import iter_frames, probe_video
+from gaitscope.io.video import iter_frames, probe_video
+from gaitscope.pose2d.detect import detect_keypoints
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "gaitscope" / "data" / "sample" / "walk_side.mp4"

@@ -8,7 +8,7 @@
     .venv/bin/python benchmarks/lifter_accuracy.py --no-views            # skip the all-round rendered views
     .venv/bin/python benchmarks/lifter_accuracy.py --cpu-bf16            # the opt-in bf16 CPU path's error
 
-Sets (see ``gaitscope.platform.lifter_eval``): held-out synthetic walks projected with random cameras and the
+Sets (see ``gaitscope.training.lifter_eval``): held-out synthetic walks projected with random cameras and the
 measured BlazePose noise; held-out real mocap trials (Horst 2019 S01 trials 18-21, OpenCap walking3) projected the
 same way (skipped when ../shared/data is absent); held-out synthetic walks rendered to video and run through
 BlazePose; the same kind of walks from views all round (side, 35 and 60 deg oblique, frontal, back), per view and
@@ -30,8 +30,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gaitscope.platform.lifter_eval import evaluate_all, format_table  # noqa: E402
-from gaitscope.platform.lifter_training import DEFAULT_MOCAP_DIR, WEIGHTS_PATH  # noqa: E402
+from gaitscope.training.lifter_eval import evaluate_all, format_table  # noqa: E402
+from gaitscope.training.lifter_training import DEFAULT_MOCAP_DIR, WEIGHTS_PATH  # noqa: E402
 
 TARGETS = {"synthetic-video": 45.0, "mocap-projected": 60.0, "video-side": 45.0, "video-oblique-35": 45.0}
 

@@ -11,7 +11,7 @@ shifted time stamps (PyAV, no re-encoding) to the length asked for. The 10-minut
 of 10 minutes (the pipeline's default limit is 600 s).
 
 Each walk is analysed in a NEW process, as ``gaitscope analyze FILE --no-db --out DIR`` does
-(:func:`gaitscope.platform.pipeline.analyze_video` with the CSV/PDF reports; nothing stored), the bundled lifter.
+(:func:`gaitscope.pipeline.steps.analyze_video` with the CSV/PDF reports; nothing stored), the bundled lifter.
 Columns: ``wall s``; ``s per video min`` (flat when time is linear in length); ``fps``; ``CPU s`` of the process
 and its BlazePose processes; ``peak RSS tree`` (largest sum over the process and its children, sampled every
 20 ms) and ``peak RSS main`` (the analysing process alone, ``ru_maxrss``); then seconds per stage (2D includes
@@ -87,7 +87,7 @@ def analyze_child(video: str, out_dir: str, workers: int) -> None:
         t = time.perf_counter() - t0
         marks.setdefault(stage, [t, t])[1] = t
 
-    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+    from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
 
     analyze_video(video, options=AnalysisOptions(height_cm=172.0, workers=workers), out_dir=out_dir,
                   progress=progress)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from gaitscope.platform.mocap import load_motion
+from gaitscope.io.mocap import load_motion
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@
 
 The data (CC BY-NC-ND 4.0, evaluation only) is read in place from ``--root``; each walk is lifted ONCE by the
 shipped lifter and its features cached in ``--cache`` (git-ignored ``runs/``; nothing derived from the data may
-be committed). Protocol: :mod:`gaitscope.platform.pd_eval` (leave one subject out, inner CV for every
+be committed). Protocol: :mod:`gaitscope.training.pd_eval` (leave one subject out, inner CV for every
 hyper-parameter, subject bootstrap CIs, majority baseline). Writes per task ``table.csv``, ``predictions.csv``,
 ``per_subject.csv``, ``confusion.png``, ``calibration.png`` under ``--out`` and prints markdown tables.
 """
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gaitscope.platform import pd_eval, pd_real
+    from gaitscope.training import pd_eval, pd_real
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=None, help="video_tracking_pd/dataset folder (default: ../shared/data/...)")

@@ -13,16 +13,16 @@ and upscaled to 1920x1080 with OpenCV into a temporary file (MPEG-4 Part 2, the 
 
 Rows, per resolution:
 
-* ``decode``: :func:`gaitscope.platform.video.iter_frames` over the whole clip (upright BGR frames).
-* ``2d``: :func:`gaitscope.platform.detect.detect_keypoints` with ``workers=--workers`` (a clip shorter than
+* ``decode``: :func:`gaitscope.io.video.iter_frames` over the whole clip (upright BGR frames).
+* ``2d``: :func:`gaitscope.pose2d.detect.detect_keypoints` with ``workers=--workers`` (a clip shorter than
   ``2 x MIN_FRAMES_PER_WORKER`` frames runs in one process: starting a second costs more than it saves), with
   the default engine (LiteRT where installed) and, for comparison, MediaPipe's own graph (same networks).
-* ``3d + embed``: :func:`gaitscope.platform.pipeline.lift_and_embed` with the bundled small DSTformer lifter, flip
+* ``3d + embed``: :func:`gaitscope.pipeline.steps.lift_and_embed` with the bundled small DSTformer lifter, flip
   test-time augmentation on: one encoder pass gives the 3D pose and the motion embedding (what the pipeline runs).
-* ``analysis``: :func:`gaitscope.platform.pipeline.analyse_motion` (events, parameters, curves against the
+* ``analysis``: :func:`gaitscope.pipeline.steps.analyse_motion` (events, parameters, curves against the
   configured reference set).
 * ``store``: register the recording + save every record in a fresh SQLite file (one transaction).
-* ``end to end``: :func:`gaitscope.platform.pipeline.analyze_video` into a fresh SQLite database, in a NEW
+* ``end to end``: :func:`gaitscope.pipeline.steps.analyze_video` into a fresh SQLite database, in a NEW
   process (imports, model loading and BlazePose process start-up included, as a user's first analysis pays them).
 * ``2d alone (warm process)`` and ``end to end (warm worker)``: as ``gaitscope worker`` runs analyses, in a
   process that analysed a 2 s clip before (imports done, the lifter loaded once and kept): the 2D stage alone and
@@ -53,7 +53,7 @@ import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it (see gaitscope/platform/cli.py)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it (see gaitscope/cli/main.py)
 
 import cv2
 import psutil
@@ -173,7 +173,7 @@ def _ping_pong(src: Path, dst: Path, copies: int) -> Path:
 
 def _end_to_end_child(video: str, db_url: str, workers: int) -> None:
     """Runs in a fresh process: what a user's first analysis costs."""
-    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+    from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
 
     analyze_video(video, db_url=db_url, options=AnalysisOptions(height_cm=172.0, workers=workers))
 
@@ -187,10 +187,10 @@ def _warm_end_to_end_child(warmup: str, video: str, db_url: str, workers: int, r
     import json
     import resource
 
-    from gaitscope.platform.batch import LazyLifter
-    from gaitscope.platform.detect import detect_keypoints
-    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
-    from gaitscope.platform.video import probe_video
+    from gaitscope.io.video import probe_video
+    from gaitscope.pipeline.batch import LazyLifter
+    from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
+    from gaitscope.pose2d.detect import detect_keypoints
 
     lifter = LazyLifter(None)
     options = AnalysisOptions(height_cm=172.0, workers=workers)
@@ -236,11 +236,11 @@ def _in_new_process(code: str) -> tuple[float, float, int, int]:
 def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = True,
                warmup: Path | None = None, warm_repeats: int = 1, stages: bool = True,
                cold: bool = True) -> list[tuple]:
-    from gaitscope.platform import storage
-    from gaitscope.platform.detect import detect_keypoints, resolve_engine
-    from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.pipeline import PIPELINE_VERSION, AnalysisResult, analyse_motion, lift_and_embed
-    from gaitscope.platform.video import iter_frames, probe_video
+    from gaitscope.io.video import iter_frames, probe_video
+    from gaitscope.pipeline import storage
+    from gaitscope.pipeline.lifter_choice import load_lifter
+    from gaitscope.pipeline.steps import PIPELINE_VERSION, AnalysisResult, analyse_motion, lift_and_embed
+    from gaitscope.pose2d.detect import detect_keypoints, resolve_engine
 
     info = probe_video(video)
     rows = []
@@ -252,7 +252,7 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
 
     if stages:
         row("decode", lambda: sum(1 for _ in iter_frames(info)))
-        from gaitscope.platform.detect import MIN_FRAMES_PER_WORKER
+        from gaitscope.pose2d.detect import MIN_FRAMES_PER_WORKER
 
         used = max(1, min(workers, os.cpu_count() or 1, info.n_frames // MIN_FRAMES_PER_WORKER))
         procs = f"{used} proc"
@@ -266,7 +266,7 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
         # as the pipeline runs them: one encoder pass gives the pose (flip TTA) and the embedding
         motion, emb = row(f"3d + embed ({lifter.name}, flip TTA)",
                           lambda: lift_and_embed(lifter, kp, height_m=1.72, flip_tta=True))
-        from gaitscope.platform import normative_choice
+        from gaitscope.pipeline import normative_choice
 
         reference = normative_choice.resolve(None)  # the pipeline resolves it once, before the stages
         report = row("analysis", lambda: analyse_motion(motion, reference, height_m=1.72))
@@ -324,7 +324,7 @@ def batch_clips(tmp: Path, n_clips: int) -> tuple[Path, float]:
 def batch_row(folder: Path, seconds: float, n_clips: int, workers: int, db: Path) -> tuple:
     """(label, clips, seconds of video, wall s, CPU s, peak RSS, videos/hour) of ``gaitscope batch`` (local) in a
     new process, into a fresh database."""
-    code = ("import sys; from gaitscope.platform.cli import main; "
+    code = ("import sys; from gaitscope.cli.main import main; "
             f"sys.exit(main(['batch', {str(folder)!r}, '--db', {('sqlite:///' + str(db))!r}, "
             f"'--workers', '{workers}']))")
     wall, cpu, peak, rc = _in_new_process(code)

@@ -1,6 +1,6 @@
 """Playable copies for the dashboard: frames per second of writing a browser-playable copy, before (VP9 through
 OpenCV's writer, as gaitscope did up to issue 24) and now (H.264 through PyAV's libx264,
-:func:`gaitscope.platform.playable.write_playable_copy`), and the size of the copy.
+:func:`gaitscope.io.playable.write_playable_copy`), and the size of the copy.
 
 Usage::
 
@@ -80,7 +80,7 @@ def frames_in(path: Path) -> int:
 
 
 def main() -> None:
-    from gaitscope.platform.playable import MAX_WIDTH, write_playable_copy
+    from gaitscope.io.playable import MAX_WIDTH, write_playable_copy
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, default=SAMPLE)

@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     import torch
 
-    from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.mocap import load_motion
-    from gaitscope.platform.validate import _reference, validate_mocap_projected
+    from gaitscope.io.mocap import load_motion
+    from gaitscope.pipeline.lifter_choice import load_lifter
+    from gaitscope.training.validate import _reference, validate_mocap_projected
 
     torch.set_num_threads(args.threads)
     lifter = load_lifter(args.checkpoint)

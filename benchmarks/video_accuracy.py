@@ -1,10 +1,10 @@
 """The project's measure of accuracy: video of real walking, held out from training (issue 19).
 
 Every walking trial in ``../shared/data/mocap`` that is not in the lifter's training list
-(:data:`gaitscope.platform.lifter_training.EVAL_MOCAP`) is rendered as video of a person
-(:mod:`gaitscope.platform.real_motion_video`: the subject's own motion and proportions, far leg hidden as on
+(:data:`gaitscope.training.lifter_training.EVAL_MOCAP`) is rendered as video of a person
+(:mod:`gaitscope.training.real_motion_video`: the subject's own motion and proportions, far leg hidden as on
 film, clothing/floor/light from a seed, fixed and panning cameras, 30 and 60 fps, mp4v compression), analysed
-as an upload (BlazePose -> bundled lifter -> analysis, :mod:`gaitscope.platform.video_eval`) and compared with
+as an upload (BlazePose -> bundled lifter -> analysis, :mod:`gaitscope.training.video_eval`) and compared with
 the markers' own analysis and the force-plate events (``gaitscope validate``'s comparison). Videos and
 detections are cached in ``runs/video_eval/`` (git-ignored), so a second run only re-lifts and re-analyses.
 
@@ -40,8 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gaitscope.platform.mocap_trials import subject_in_training  # noqa: E402
-from gaitscope.platform.real_motion_video import (  # noqa: E402
+from gaitscope.training.mocap_trials import subject_in_training  # noqa: E402
+from gaitscope.training.real_motion_video import (
     CACHE_DIR,
     DEFAULT_MOCAP_DIR,
     EVAL_MOCAP,
@@ -139,14 +139,14 @@ def print_cases(rows: list[dict]) -> None:
 
 def real_clip_facts(path: Path, lifter) -> dict | None:
     """Heel strikes on the real side-view clip and the facts a person can check by eye."""
-    from gaitscope.platform.detect import cached_detection
-    from gaitscope.platform.pipeline import analyse_motion, lift_and_embed
+    from gaitscope.pipeline.steps import analyse_motion, lift_and_embed
+    from gaitscope.pose2d.detect import cached_detection
 
     if not path.exists():
         print(f"\nreal clip: not found at {path}")
         return None
     from gaitscope.errors import AnalysisError
-    from gaitscope.platform.validate import analyse_or_partial
+    from gaitscope.training.validate import analyse_or_partial
 
     kp = cached_detection(path, "sarwesh_side", CACHE_DIR)
     motion, _ = lift_and_embed(lifter, kp, height_m=None)
@@ -211,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import torch
 
-    from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.video_eval import case_rows, curve_rows, evaluate_case, parameter_rows
+    from gaitscope.pipeline.lifter_choice import load_lifter
+    from gaitscope.training.video_eval import case_rows, curve_rows, evaluate_case, parameter_rows
 
     torch.set_num_threads(args.threads)
     lifter = load_lifter(args.checkpoint)

@@ -45,13 +45,13 @@ class VideoInfo:
     size_bytes: int = 0
     sha256: str = ""  # content hash: identifies a recording whatever its file name
     #: frames are not evenly spaced in time (phone VFR); ``fps`` is then the mean rate and the 2D stage resamples
-    #: its keypoints onto an even clock from the container's frame times (gaitscope.platform.frame_times)
+    #: its keypoints onto an even clock from the container's frame times (gaitscope.io.frame_times)
     variable_rate: bool = False
 
 
 @dataclass(frozen=True)
 class PeopleSeen:
-    """Other people the 2D stage saw beside the person measured (:mod:`gaitscope.platform.people`).
+    """Other people the 2D stage saw beside the person measured (:mod:`gaitscope.pose2d.people`).
 
     ``frame`` is the video frame (in the kept stretch) where the most people were seen, with the measured
     person's box and the others' boxes on it, in pixels ``(x0, y0, x1, y1)``; ``chosen`` is the person the user

@@ -35,7 +35,7 @@ HORST_C3D = REPO / ".." / "shared" / "data" / "mocap" / "horst2019_S01" / "c3d" 
 def real_sample_result():
     """A real :class:`AnalysisResult` of the bundled sample video: real decoding, BlazePose, the bundled lifter
     and the analysis against the bundled reference (no database), with a 170 cm height. ~15 s, once a session."""
-    from gaitscope.platform.pipeline import AnalysisOptions, run_stages
+    from gaitscope.pipeline.steps import AnalysisOptions, run_stages
 
     return run_stages(SAMPLE_VIDEO, AnalysisOptions(height_cm=170.0, workers=1))
 
@@ -45,6 +45,6 @@ def real_c3d_result():
     """A real :class:`AnalysisResult` of a marker-based C3D trial (Horst 2019, subject 1), no database."""
     if not HORST_C3D.exists():
         pytest.skip(f"shared motion-capture data not found at {HORST_C3D}")
-    from gaitscope.platform.mocap_pipeline import analyze_mocap
+    from gaitscope.pipeline.mocap import analyze_mocap
 
     return analyze_mocap(HORST_C3D)

@@ -61,7 +61,7 @@ def test_a_bad_value_is_a_clear_error_naming_the_variable(clean_env, name, value
 def test_a_bad_value_exits_2_on_the_command_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path),
            "GAITSCOPE_HOME": str(tmp_path), "GAITSCOPE_MAX_UPLOAD_MB": "lots"}
-    proc = subprocess.run([sys.executable, "-m", "gaitscope.platform.cli", "db", "current"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "gaitscope.cli.main", "db", "current"], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "GAITSCOPE_MAX_UPLOAD_MB" in proc.stderr and "Traceback" not in proc.stderr

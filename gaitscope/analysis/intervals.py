@@ -96,7 +96,7 @@ def write_error_model(model: ErrorModel, path: str | Path) -> None:
 def fit_error_model(rows: pd.DataFrame, kind: str = "parameter", provenance: Iterable[str] = ()) -> ErrorModel:
     """Bias and spread of ``value - reference`` per (view, name, leg) over the evaluation's cases.
 
-    ``rows``: :func:`gaitscope.platform.video_eval.parameter_rows` (``kind="parameter"``) or ``curve_rows``
+    ``rows``: :func:`gaitscope.training.video_eval.parameter_rows` (``kind="parameter"``) or ``curve_rows``
     (``kind="curve"``: every % of the cycle of a case pooled; the number of cases, not of points, sets the t
     quantile, since the points of one curve are not independent). A group with fewer than :data:`MIN_CASES`
     cases is left out."""
@@ -254,7 +254,7 @@ def _same(a, b) -> bool:
 
 
 def _intervals(rows: pd.DataFrame, model: ErrorModel, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) of every row of :func:`gaitscope.platform.video_eval.parameter_rows`/``curve_rows`` under
+    """(low, high) of every row of :func:`gaitscope.training.video_eval.parameter_rows`/``curve_rows`` under
     ``model`` (the same arithmetic as :func:`parameter_interval`, vectorised)."""
     entries = [model_entry(model, kind, v, nm, lg) for v, nm, lg in zip(rows["view"], rows["name"], rows["leg"])]
     bias = np.array([e.bias if e else 0.0 for e in entries], float)

@@ -9,7 +9,7 @@ Typical use (what the pipeline does)::
         v = create_visit(s, p)
         rec = register_recording(s, v, sha256=..., original_name="walk.mp4", kind="video", fps=30, ...)
 
-Researchers use :mod:`gaitscope.cohort` instead (tidy DataFrames, no identifying data).
+Researchers use :mod:`gaitscope.db.cohort` instead (tidy DataFrames, no identifying data).
 """
 
 from gaitscope.db.engine import Database, default_url, gaitscope_home, make_engine, open_database

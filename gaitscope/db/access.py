@@ -249,7 +249,7 @@ def register_upload(
     size_bytes: int | None,
     kind: str = "video",
 ) -> Recording:
-    """Register a stored upload (see :mod:`gaitscope.platform.uploads`) for a visit of the clinician's site."""
+    """Register a stored upload (see :mod:`gaitscope.io.uploads`) for a visit of the clinician's site."""
     _require(user, ("clinician",), "upload recordings")
     visit = s.get(Visit, int(visit_id))
     patient = s.get(Patient, visit.patient_id) if visit is not None else None
@@ -375,7 +375,7 @@ def _cohort(db, user: CurrentUser, what: str, filters: Mapping[str, Any]):
     except AccessDeniedError as exc:
         db.record_refusal(exc)
         raise
-    from gaitscope.cohort import Cohort  # local: cohort imports the engine
+    from gaitscope.db.cohort import Cohort  # local: cohort imports the engine
 
     applied = dict(filters)
     if applied.get("age") is not None:

@@ -234,7 +234,7 @@ class Analysis(Base):
 
     UNIQUE(recording, inputs_key) (migration 0006): ``inputs_key`` is the SHA-256 of every input that changes a
     number (lifter or importer and its checkpoint, analysis version, reference set, subject height, flip TTA;
-    :mod:`gaitscope.platform.analysis_inputs`), ``inputs`` the same inputs as JSON. Re-running with the same
+    :mod:`gaitscope.pipeline.analysis_inputs`), ``inputs`` the same inputs as JSON. Re-running with the same
     inputs is idempotent; another height, reference or lifter adds a new analysis beside the old one. Analyses
     stored before 0006 have the key ``legacy-<id>`` and are never reused. Versions and sources are TEXT: the
     product writes them (82+ characters for the analysis version) and does not bound them.

@@ -318,7 +318,7 @@ class FinetuneClassifier(ClassifierMixin, BaseEstimator):
         if X.ndim != 4 or X.shape[2:] != (17, 3):
             raise ValueError(
                 f"FinetuneClassifier takes normalised 2D clips of shape (N, F, 17, 3), got an array of shape "
-                f"{X.shape}; build them with gaitscope.platform.classify (or preprocess.normalise_keypoints)."
+                f"{X.shape}; build them with gaitscope.training.classify (or preprocess.normalise_keypoints)."
             )
         if not np.all(np.isfinite(X)):
             raise ValueError("the clips contain NaN or infinite values; write missing joints as all-zero rows")

@@ -1,5 +1,5 @@
 """Research cohort helpers without Streamlit: a forgiving diagnosis filter, group summaries with confidence
-intervals, and the notebook call that gives the same table (:mod:`gaitscope.cohort`).
+intervals, and the notebook call that gives the same table (:mod:`gaitscope.db.cohort`).
 
 The page's data still comes only from :func:`gaitscope.db.access.cohort_patients` / ``cohort_parameters``
 (pseudonymised, researchers only); these functions work on those tables and add no column of identity.
@@ -60,12 +60,12 @@ def group_summary(values: pd.DataFrame, by: str, level: float = 0.95) -> pd.Data
 
 
 def notebook_call(db_hint: str, diagnoses: list[str] | None, sex: str | None) -> str:
-    """The :mod:`gaitscope.cohort` call that returns the same rows as the page (before pseudonymisation)."""
+    """The :mod:`gaitscope.db.cohort` call that returns the same rows as the page (before pseudonymisation)."""
     args = []
     if diagnoses is not None:
         args.append(f"diagnosis={diagnoses!r}")
     if sex:
         args.append(f"sex={sex!r}")
-    return ("import gaitscope.cohort as cohort\n"
+    return ("import gaitscope.db.cohort as cohort\n"
             f"c = cohort.load({db_hint!r}).patients({', '.join(args)})\n"
             "params = c.gait_parameters()  # the page shows it pseudonymised (age bands, visit years)")

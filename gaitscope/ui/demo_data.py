@@ -144,7 +144,7 @@ def _lifter_available() -> bool:
     import importlib.util
 
     try:
-        from gaitscope.platform.lifter_choice import BUNDLED_LIFTER
+        from gaitscope.pipeline.lifter_choice import BUNDLED_LIFTER
     except ImportError:
         return False
     if importlib.util.find_spec("gaitscope.models.inference") is None:  # without importing torch

@@ -164,7 +164,7 @@ def ensure_worker(db_url: str) -> bool:
             return False
         if db_jobs.live_workers(database(db_url), _analysis_worker_fresh_s()):
             return False
-        from gaitscope.platform.worker import Worker
+        from gaitscope.pipeline.worker import Worker
         from gaitscope.settings import settings
 
         worker = Worker(db_url, kind="app", poll_s=1.0, stale_s=settings().stale_s)
@@ -195,7 +195,7 @@ def analysis_job(job_id: int | str | None, db_url: str) -> JobState | None:
     """
     from gaitscope.db import jobs as db_jobs
     from gaitscope.db import latest_analysis
-    from gaitscope.platform.pipeline import STAGES
+    from gaitscope.pipeline.steps import STAGES
     from gaitscope.ui.data import database
 
     try:
@@ -242,8 +242,8 @@ def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visi
     the job as :func:`analysis_job` shows it; poll that with the returned ``id``.
     """
     from gaitscope.db import jobs as db_jobs
-    from gaitscope.platform.pipeline import AnalysisOptions
-    from gaitscope.platform.worker import job_options
+    from gaitscope.pipeline.steps import AnalysisOptions
+    from gaitscope.pipeline.worker import job_options
     from gaitscope.ui import data
 
     # validates the height now, in the page, rather than as a failed job; the lifter is the bundled one unless
@@ -251,8 +251,8 @@ def start_analysis_job(video_path: Path, *, db_url: str, patient_code: str, visi
     AnalysisOptions(height_cm=height_cm, person=person)
     db = data.database(db_url)
     if recording_id is None:
-        from gaitscope.platform import storage
-        from gaitscope.platform.video import probe_video
+        from gaitscope.io.video import probe_video
+        from gaitscope.pipeline import storage
 
         recording_id = storage.register(db, probe_video(str(video_path)), patient_code=patient_code,
                                         visit_date=visit_date, original_name=original_name)

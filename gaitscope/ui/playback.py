@@ -1,5 +1,5 @@
 """Playback of stored recordings in the browser: the original when browsers play it, else its H.264/MP4 copy,
-written once in the background (:mod:`gaitscope.platform.playable` says why and how)."""
+written once in the background (:mod:`gaitscope.io.playable` says why and how)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _lower_priority() -> None:
 def playable_or_job(video: Path, sha256: str) -> Path | jobs.JobState:
     """The file to give ``st.video`` for ``video``, or the background job that is writing it (started here when
     none runs). A failed job is returned as it is, so the page can show its message."""
-    from gaitscope.platform.playable import playable_path, playable_video, write_playable_copy
+    from gaitscope.io.playable import playable_path, playable_video, write_playable_copy
 
     ready = playable_video(video, playable_dir(), sha256)
     if ready is not None:

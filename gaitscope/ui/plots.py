@@ -1,6 +1,6 @@
 """Plotly figures of an analysis, built from records by pure functions (testable without Streamlit).
 
-Colours follow the PDF (:mod:`gaitscope.analysis.report_plots`): left red, right blue, reference band grey.
+Colours follow the PDF (:mod:`gaitscope.reports.plots`): left red, right blue, reference band grey.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from gaitscope.analysis.report_plots import (
+from gaitscope.records import GaitCurve, GaitReport, Motion3D, Prediction
+from gaitscope.reports.plots import (
     BAND_COLOR,
     CENTRE_COLOR,
     LEFT_COLOR,
@@ -23,7 +24,6 @@ from gaitscope.analysis.report_plots import (
     gvs_scores,
     ordered_curve_names,
 )
-from gaitscope.records import GaitCurve, GaitReport, Motion3D, Prediction
 from gaitscope.skeleton import H36M_BONES, H36M_JOINTS
 
 SIDE_COLORS = {"L": LEFT_COLOR, "R": RIGHT_COLOR, "": CENTRE_COLOR}

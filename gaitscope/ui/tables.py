@@ -1,6 +1,6 @@
 """Tables of an analysis for the dashboard (pandas), with out-of-range values highlighted.
 
-The layout is the PDF's (:func:`gaitscope.analysis.pdf_report.parameter_grid`): one row per parameter with
+The layout is the PDF's (:func:`gaitscope.reports.pdf_report.parameter_grid`): one row per parameter with
 left, right and both-sides columns, as clinical gait reports print them.
 """
 
@@ -10,8 +10,8 @@ import math
 
 import pandas as pd
 
-from gaitscope.analysis.pdf_report import GRID_SIDES, parameter_grid
 from gaitscope.records import ParameterSummary
+from gaitscope.reports.pdf_report import GRID_SIDES, parameter_grid
 
 SIDE_COLUMNS = {"L": "Left", "R": "Right", "both": "Both sides"}
 SPATIOTEMPORAL_COLUMNS = ["Parameter", "Unit", "Left", "Right", "Both sides", "Normal range", "Flag", "Reliability"]
@@ -47,7 +47,7 @@ def styled_spatiotemporal(parameters: tuple[ParameterSummary, ...] | list[Parame
 
 def scores_table(scores) -> pd.DataFrame:
     """GPS and GVS as a two-column table (label, degrees)."""
-    from gaitscope.analysis.report_plots import gvs_scores
+    from gaitscope.reports.plots import gvs_scores
 
     rows = [("GPS (overall)", scores.get("GPS", float("nan")))] + gvs_scores(scores)
     return pd.DataFrame([(lb, None if v is None or not math.isfinite(v) else round(float(v), 2)) for lb, v in rows],

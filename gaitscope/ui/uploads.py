@@ -1,7 +1,7 @@
 """Receiving a video from the browser and registering it for a patient, with the clinician's rights checked.
 
 The checks on the file itself (content sniffing, size and duration limits, a generated ``<uuid>.<ext>`` name,
-no temporary file left behind) are :func:`gaitscope.platform.uploads.staged_upload`; who may attach it to which
+no temporary file left behind) are :func:`gaitscope.io.uploads.staged_upload`; who may attach it to which
 patient is :func:`gaitscope.db.access.register_upload`. The browser's file name is only ever shown back as text.
 """
 
@@ -85,7 +85,7 @@ def receive_upload(user: CurrentUser, stream: BinaryIO, original_name: str | Non
     :class:`InvalidInputError` (too large) or :class:`DuplicateError` (the same video was uploaded before).
     """
     from gaitscope.db import access
-    from gaitscope.platform.uploads import UploadLimits, staged_upload
+    from gaitscope.io.uploads import UploadLimits, staged_upload
     from gaitscope.ui import data
     from gaitscope.ui.data import database
 
@@ -127,7 +127,7 @@ def receive_mocap_upload(user: CurrentUser, stream: BinaryIO, original_name: str
 
     The same rules as :func:`receive_upload` for videos (clinicians of the patient's site, size limit, a
     generated ``<uuid>.<ext>`` name, one transaction, no file left behind on failure); the content check is the
-    motion-capture reader itself (:func:`gaitscope.platform.mocap.load_motion`), which raises
+    motion-capture reader itself (:func:`gaitscope.io.mocap.load_motion`), which raises
     :class:`~gaitscope.errors.MocapError` with a clinician's message for a file it cannot read. The recording is
     registered as ``kind="mocap"``; the analysis job then takes the marker path of the pipeline (no 2D/3D stage).
     """
@@ -137,9 +137,9 @@ def receive_mocap_upload(user: CurrentUser, stream: BinaryIO, original_name: str
     import uuid
 
     from gaitscope.db import access
-    from gaitscope.platform.mocap import load_motion
-    from gaitscope.platform.mocap_pipeline import MOCAP_EXTENSIONS
-    from gaitscope.platform.uploads import sanitize_filename
+    from gaitscope.io.mocap import load_motion
+    from gaitscope.io.uploads import sanitize_filename
+    from gaitscope.pipeline.mocap import MOCAP_EXTENSIONS
     from gaitscope.ui import data
     from gaitscope.ui.data import database
 

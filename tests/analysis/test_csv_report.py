@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gaitscope.analysis.csv_report import write_csv_reports
+from gaitscope.reports.csv_report import write_csv_reports
 from gaitscope.ui.example_records import example_report
 
 COLUMNS = ["name", "label", "unit", "side", "value", "sd", "cv_pct", "n", "normal_low", "normal_high",

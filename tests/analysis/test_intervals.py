@@ -129,8 +129,8 @@ def test_every_measured_parameter_and_curve_has_a_finite_interval_around_it(side
 def test_csv_and_pdf_show_the_intervals(side_report, tmp_path):
     import pypdf
 
-    from gaitscope.analysis.csv_report import write_csv_reports
-    from gaitscope.analysis.pdf_report import ReportContext, write_pdf_report
+    from gaitscope.reports.csv_report import write_csv_reports
+    from gaitscope.reports.pdf_report import ReportContext, write_pdf_report
 
     paths = write_csv_reports(side_report, tmp_path)
     params = pd.read_csv(paths["parameters"])
@@ -151,7 +151,7 @@ def test_pdf_flag_column_keeps_words_whole(side_report, tmp_path):
     """Issue 21: "not measurable here" was printed as "measura" / "ble" in the narrow flag column."""
     import pypdf
 
-    from gaitscope.analysis.pdf_report import ReportContext, write_pdf_report
+    from gaitscope.reports.pdf_report import ReportContext, write_pdf_report
 
     params = tuple(replace(p, reliability=NOT_MEASURABLE, flag="unknown") if p.name == "step_width" else p
                    for p in side_report.parameters)

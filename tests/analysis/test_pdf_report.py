@@ -11,13 +11,7 @@ import pytest
 
 pypdf = pytest.importorskip("pypdf", reason="pypdf is a dev dependency (pip install -e '.[dev]')")
 
-from gaitscope.analysis.pdf_report import (  # noqa: E402
-    ReportContext,
-    parameter_grid,
-    parameter_rows,
-    pdf_bytes,
-    write_pdf_report,
-)
+from gaitscope.reports.pdf_report import ReportContext, parameter_grid, parameter_rows, pdf_bytes, write_pdf_report
 from gaitscope.ui.example_records import example_predictions, example_report  # noqa: E402
 
 
@@ -91,7 +85,7 @@ def test_bare_report_without_curves_scores_or_predictions(tmp_path):
 
 
 def test_pdf_module_keeps_the_analysis_layer_rule():
-    code = ("import sys, gaitscope.analysis.pdf_report, gaitscope.analysis.report_plots; "
+    code = ("import sys, gaitscope.reports.pdf_report, gaitscope.reports.plots; "
             "bad=[m for m in sys.modules if m.startswith(('gaitscope.ui','gaitscope.db','gaitscope.platform',"
             "'streamlit','sqlalchemy'))]; print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -130,7 +124,7 @@ def test_flag_text_of_unreliable_rows_ignores_sides_that_were_not_measured():
 
 def test_numbers_that_round_to_zero_print_without_a_minus_sign():
     """A symmetry index of -0.004 % is printed as 0.0, not -0.0 (seen in the demo report)."""
-    from gaitscope.analysis.pdf_report import _fmt
+    from gaitscope.reports.pdf_report import _fmt
 
     assert _fmt(-0.004, 1) == "0.0" and _fmt(-0.04, 1) == "0.0"
     assert _fmt(-0.06, 1) == "-0.1" and _fmt(0.26, 1) == "0.3" and _fmt(-1.0, 2) == "-1.00"

@@ -138,8 +138,8 @@ def test_csv_and_pdf_carry_the_grades_and_the_filming_advice(walk, tmp_path):
     import pandas as pd
 
     pypdf = pytest.importorskip("pypdf", reason="pypdf is a dev dependency")
-    from gaitscope.analysis.csv_report import write_csv_reports
-    from gaitscope.analysis.pdf_report import ReportContext, write_pdf_report
+    from gaitscope.reports.csv_report import write_csv_reports
+    from gaitscope.reports.pdf_report import ReportContext, write_pdf_report
 
     motion = filmed(walk, frontal_view(walk))
     report = analyze_gait(motion, height_m=1.7)

@@ -9,10 +9,10 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from gaitscope.cli import accounts as accounts_cli
 from gaitscope.db import auth, open_database
 from gaitscope.db.models import AuditLog, User
 from gaitscope.errors import GaitscopeError, InvalidInputError
-from gaitscope.platform import accounts_cli
 
 
 @pytest.fixture(autouse=True)

@@ -18,11 +18,11 @@ from argon2 import PasswordHasher
 from db_helpers import sha
 from sqlalchemy import select
 
+from gaitscope.cli import accounts as accounts_cli
 from gaitscope.db import access, auth, open_database
 from gaitscope.db.models import AuditLog, User
 from gaitscope.db.samples import make_sample_analysis
 from gaitscope.errors import AccessDeniedError
-from gaitscope.platform import accounts_cli
 
 PW = "correct horse battery"
 VERSIONS = dict(model_name="dstformer", model_version="m1", analysis_version="a1", pipeline_version="0.1.0")

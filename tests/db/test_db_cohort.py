@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from db_helpers import sha
 
-import gaitscope.cohort as cohort
+import gaitscope.db.cohort as cohort
 from gaitscope.db import create_patient, create_visit, register_recording, save_analysis, set_patient_identity
 from gaitscope.db.samples import make_sample_analysis
 from gaitscope.errors import DatabaseError

@@ -1,4 +1,4 @@
-"""The job queue (gaitscope.db.jobs) and the worker that drains it (gaitscope.platform.worker), on SQLite and on
+"""The job queue (gaitscope.db.jobs) and the worker that drains it (gaitscope.pipeline.worker), on SQLite and on
 PostgreSQL (when GAITSCOPE_TEST_PG_URL is set): every job runs exactly once with several workers, a worker that
 died mid-job leaves a job another worker takes over, and a job that keeps killing its worker is failed."""
 
@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from gaitscope.db import jobs
 from gaitscope.db.models import AuditLog, Job, Recording
 from gaitscope.errors import NoPersonError
-from gaitscope.platform.worker import JobProgress, Worker, job_options
+from gaitscope.pipeline.worker import JobProgress, Worker, job_options
 
 
 def _recordings(db, n: int) -> list[int]:

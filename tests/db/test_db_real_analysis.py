@@ -29,7 +29,7 @@ def real_result(request):
 
 
 def _inputs(result, reference):
-    from gaitscope.platform import analysis_inputs
+    from gaitscope.pipeline import analysis_inputs
 
     height = 170.0 if result.kind == "video" else None
     if result.kind == "video":
@@ -76,8 +76,8 @@ def _assert_stored_as_computed(db, aid: int, result) -> None:
 
 def test_a_real_analysis_is_stored_and_read_back_whole(db, real_result):
     """The pipeline's own storage calls, as ``gaitscope analyze`` makes them (failed on PostgreSQL before 0006)."""
-    from gaitscope.platform import storage
-    from gaitscope.platform.pipeline import PIPELINE_VERSION
+    from gaitscope.pipeline import storage
+    from gaitscope.pipeline.steps import PIPELINE_VERSION
 
     assert len(real_result.report.analysis_version) > 50
     rec_id = storage.register(db, real_result.video, patient_code="P-REAL", visit_date=None,
@@ -89,8 +89,8 @@ def test_a_real_analysis_is_stored_and_read_back_whole(db, real_result):
 def test_a_real_analysis_against_a_lab_reference_is_stored_beside_the_bundled_one(db, real_result):
     """A lab reference set appends its name and digest to the analysis version (300+ characters here)."""
     from gaitscope.analysis.normative_build import bundled_reference_set
-    from gaitscope.platform import normative_choice, storage
-    from gaitscope.platform.pipeline import PIPELINE_VERSION
+    from gaitscope.pipeline import normative_choice, storage
+    from gaitscope.pipeline.steps import PIPELINE_VERSION
 
     lab = _lab_reference()
     lab_result = replace(real_result, report=normative_choice.analyze_with(
@@ -106,7 +106,7 @@ def test_a_real_analysis_against_a_lab_reference_is_stored_beside_the_bundled_on
 
 
 def test_typed_values_longer_than_their_column_are_refused_clearly(db, real_sample_result):
-    from gaitscope.platform import storage
+    from gaitscope.pipeline import storage
 
     with pytest.raises(InvalidInputError, match="patient code is 65 characters long; 64 at most"):
         storage.register(db, real_sample_result.video, patient_code="P" * 65, visit_date=None, original_name="a.mp4")

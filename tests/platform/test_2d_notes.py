@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitscope.platform.pipeline import SEVERAL_PEOPLE, analyse_motion
+from gaitscope.pipeline.steps import SEVERAL_PEOPLE, analyse_motion
 from gaitscope.records import Keypoints2D
 from gaitscope.skeleton import NUM_JOINTS
 from gaitscope.synthetic.truth import WalkParams
@@ -38,7 +38,7 @@ def test_2d_notes_become_warnings_and_a_person_change_leads(motion):
 
 def test_the_pdf_shows_the_person_change_before_the_numbers(motion, tmp_path):
     pypdf = pytest.importorskip("pypdf", reason="pypdf is a dev dependency")
-    from gaitscope.analysis.pdf_report import ReportContext, write_pdf_report
+    from gaitscope.reports.pdf_report import ReportContext, write_pdf_report
 
     report = analyse_motion(motion, height_m=1.7, keypoints=_keypoints(motion.n_frames, (SWITCH,)))
     pdf = write_pdf_report(report, tmp_path / "r.pdf", context=ReportContext())

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
+from gaitscope.cli.main import main
 from gaitscope.models.configs import CONFIGS, DSTformerConfig
-from gaitscope.platform.cli import main
 
 TINY = DSTformerConfig(name="cli-tiny", dim_feat=32, dim_rep=24, depth=1, num_heads=4, mlp_ratio=2.0, maxlen=32)
 
@@ -61,9 +61,9 @@ def test_action_commands_report_user_errors_cleanly(tmp_path, capsys):
 
 
 def test_mesh_check_and_recover_with_a_stand_in_smpl_folder(tmp_path, capsys, monkeypatch):
+    from gaitscope.io.keypoints import save_coco_json
     from gaitscope.models.body_model import SMPL_DIR_ENV, SMPL_PARENTS, StandInBodyModel
     from gaitscope.models.mesh import MeshRegressor, save_mesh_checkpoint
-    from gaitscope.platform.keypoints_io import save_coco_json
     from gaitscope.ui.example_records import example_keypoints
 
     monkeypatch.delenv(SMPL_DIR_ENV, raising=False)

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gaitscope.platform.cli import main
+from gaitscope.cli.main import main
 
 PG_URL = os.environ.get("GAITSCOPE_TEST_PG_URL")
 BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)] if PG_URL else [])
@@ -32,7 +32,7 @@ def _home(tmp_path, monkeypatch):
 
 
 def _walk_trc(path: Path, seconds: float, seed: int) -> Path:
-    from gaitscope.platform.synthetic_mocap import write_walk_trc
+    from gaitscope.io.synthetic_mocap import write_walk_trc
     from gaitscope.synthetic.truth import WalkParams
     from gaitscope.synthetic.walker import simulate_walk
 
@@ -174,7 +174,7 @@ def _bvh(frames_line: str = "Frames: 120", time_line: str | None = "Frame Time: 
 
 def test_the_generated_bvh_is_a_valid_cmu_file(tmp_path):
     """The control for the cases below: with a real frame time the skeleton loads at 120 Hz."""
-    from gaitscope.platform.mocap.bvh import load_bvh
+    from gaitscope.io.mocap.bvh import load_bvh
 
     p = tmp_path / "ok.bvh"
     p.write_text(_bvh())
@@ -241,7 +241,7 @@ def _check_manifest_refused(data: bytes, phrases: list[str], tmp_path: Path, db_
 
 
 def test_manifest_in_utf8_with_or_without_bom_keeps_accents(tmp_path):
-    from gaitscope.platform.batch import read_items
+    from gaitscope.pipeline.batch import read_items
 
     text = "path,patient,height_cm\nwalk_a.mp4,Jos\u00e9-01,171\n"
     for name, data in (("plain.csv", text.encode("utf-8")), ("bom.csv", text.encode("utf-8-sig"))):
@@ -262,7 +262,7 @@ def test_batch_given_a_video_instead_of_a_manifest_says_so(tmp_path, sqlite_url,
 
 def _disk_full_after_half_a_pdf(monkeypatch) -> list[Path]:
     """``write_pdf_report`` writes half a file and then meets a full disk, as reportlab would."""
-    from gaitscope.analysis import pdf_report
+    from gaitscope.reports import pdf_report
 
     attempts: list[Path] = []
 
@@ -329,7 +329,7 @@ def test_batch_summary_on_a_full_disk_keeps_the_previous_summary(tmp_path, monke
     import csv as csv_module
 
     from gaitscope.errors import OutputError
-    from gaitscope.platform.batch import BatchItem, BatchSummary, ItemResult
+    from gaitscope.pipeline.batch import BatchItem, BatchSummary, ItemResult
 
     summary = BatchSummary([ItemResult(BatchItem(tmp_path / "a.mp4"), "done", seconds=1.0)])
     path = summary.write_csv(tmp_path / "batch_summary.csv")

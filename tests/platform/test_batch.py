@@ -13,7 +13,7 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from gaitscope.platform.batch import BatchItem, read_items, run_batch
+from gaitscope.pipeline.batch import BatchItem, read_items, run_batch
 
 SAMPLE = Path(__file__).resolve().parents[2] / "gaitscope" / "data" / "sample" / "walk_side.mp4"
 CORRUPT = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x07" * 5000  # MP4 magic, no video
@@ -39,7 +39,7 @@ def _cut(dst: Path, first_frame: int, seconds: float = 2.0) -> Path:
 def videos(tmp_path_factory) -> Path:
     if not SAMPLE.exists():
         pytest.skip("the bundled sample video is missing")
-    from gaitscope.platform.lifter_choice import BUNDLED_LIFTER
+    from gaitscope.pipeline.lifter_choice import BUNDLED_LIFTER
 
     if not BUNDLED_LIFTER.exists():
         pytest.skip("the bundled lifter is missing")
@@ -97,7 +97,7 @@ def test_local_batch_records_failures_and_a_rerun_skips_what_is_done(videos, tmp
     # again (the old analysis is kept beside the new one)
     from dataclasses import replace
 
-    from gaitscope.platform import batch
+    from gaitscope.pipeline import batch
 
     database = open_database(url)
     sha = batch.file_sha256(videos / "walk_a.mp4")

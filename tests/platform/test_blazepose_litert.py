@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import GaitscopeError
-from gaitscope.platform import blazepose_litert as bl
-from gaitscope.platform.detect import detect_keypoints, resolve_engine
+from gaitscope.pose2d import blazepose_litert as bl
+from gaitscope.pose2d.detect import detect_keypoints, resolve_engine
 
 SAMPLE = Path(__file__).resolve().parents[2] / "gaitscope" / "data" / "sample" / "walk_side.mp4"
 needs_litert = pytest.mark.skipif(not bl.litert_available(), reason="ai-edge-litert is not installed")
@@ -156,7 +156,7 @@ def test_detection_can_be_cancelled_and_stops_its_processes(monkeypatch, workers
     import threading
     import time
 
-    from gaitscope.platform import detect as detect_mod
+    from gaitscope.pose2d import detect as detect_mod
 
     monkeypatch.setattr(detect_mod, "MIN_FRAMES_PER_WORKER", 30)
     cancel = threading.Event()
@@ -176,9 +176,9 @@ def test_detection_can_be_cancelled_and_stops_its_processes(monkeypatch, workers
 
 def test_background_detection_hands_its_error_to_the_caller(monkeypatch):
     from gaitscope.errors import NoPersonError
-    from gaitscope.platform import detect as detect_mod
-    from gaitscope.platform.detect_background import BackgroundDetection
-    from gaitscope.platform.video import probe_video
+    from gaitscope.io.video import probe_video
+    from gaitscope.pose2d import detect as detect_mod
+    from gaitscope.pose2d.detect_background import BackgroundDetection
 
     def nobody(info, workers=2, progress=None, cancel=None, **kw):
         raise NoPersonError("No person was found in the video.", "Film the whole body.")
@@ -195,7 +195,7 @@ def test_detector_processes_do_not_rerun_the_parents_main_script(monkeypatch, tm
     import sys
     import types
 
-    from gaitscope.platform import detect as detect_mod
+    from gaitscope.pose2d import detect as detect_mod
 
     script = tmp_path / "app.py"
     script.write_text("raise SystemExit('the main script ran in a detector process')\n")

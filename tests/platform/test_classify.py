@@ -13,7 +13,7 @@ from gaitscope.errors import InvalidInputError
 from gaitscope.models.classifiers import LinearProbe
 from gaitscope.models.configs import DSTformerConfig
 from gaitscope.models.features import LabelledFeatures, kinematic_names
-from gaitscope.platform import classify
+from gaitscope.training import classify
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 GAITPDB = SHARED_DATA / "labels" / "gaitpdb" / "demographics.txt"

@@ -26,7 +26,7 @@ TINY = DSTformerConfig(name="tiny", dim_feat=32, dim_rep=48, depth=2, num_heads=
 @pytest.fixture(scope="module")
 def cohort():
     from gaitscope.models.inference import Lifter
-    from gaitscope.platform.classify import synthetic_features
+    from gaitscope.training.classify import synthetic_features
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)

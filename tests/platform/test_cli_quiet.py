@@ -1,6 +1,6 @@
 """The command line's stderr holds gaitscope's messages only: no MediaPipe / LiteRT / OpenCV / FFmpeg log lines.
 
-Each test runs ``python -m gaitscope.platform.cli`` (what the ``gaitscope`` script runs) in a fresh process, with
+Each test runs ``python -m gaitscope.cli.main`` (what the ``gaitscope`` script runs) in a fresh process, with
 none of the libraries' log switches set in its environment, and reads its stderr.
 """
 
@@ -35,7 +35,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _gaitscope(tmp_path: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gaitscope.platform.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gaitscope.cli.main", *args], capture_output=True, text=True,
                           env=_env(tmp_path, **env), cwd=tmp_path, timeout=timeout)
 
 
@@ -46,7 +46,7 @@ def _library_lines(stderr: str) -> list[str]:
 def test_native_writes_are_dropped_and_python_output_is_kept(tmp_path):
     code = """
 import logging, os, sys, warnings
-from gaitscope.platform.native_logs import native_stderr_silenced
+from gaitscope.pose2d.native_logs import native_stderr_silenced
 with native_stderr_silenced():
     os.write(2, b"I0000 00:00:1.0 native library line\\n")
     print("gaitscope: a message", file=sys.stderr)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import MultiplePeopleError, NoPersonError
-from gaitscope.platform import detect as detect_mod
-from gaitscope.platform.blazepose_map import blazepose_to_h36m
-from gaitscope.platform.detect import detect_keypoints
-from gaitscope.platform.person_gate import identity_breaks, plausible_frames, select_person
+from gaitscope.io.blazepose_map import blazepose_to_h36m
+from gaitscope.pose2d import detect as detect_mod
+from gaitscope.pose2d.detect import detect_keypoints
+from gaitscope.pose2d.person_gate import identity_breaks, plausible_frames, select_person
 from gaitscope.records import VideoInfo
 from gaitscope.skeleton import BLAZEPOSE_LANDMARKS, J
 

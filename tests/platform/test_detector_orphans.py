@@ -21,7 +21,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "gaitscope" / "data" / "sample" /
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
 
 SCRIPT = f"""
-from gaitscope.platform.detect import detect_keypoints
+from gaitscope.pose2d.detect import detect_keypoints
 detect_keypoints({str(SAMPLE)!r}, workers=2)
 """
 

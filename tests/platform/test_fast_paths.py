@@ -1,7 +1,7 @@
 """Issue 24: the fast paths of the pipeline give the numbers of the plain one.
 
 Fast: :func:`analyze_video` runs BlazePose in a background thread while the rest starts, and a warm worker keeps one
-lifter across jobs (:class:`gaitscope.platform.batch.LazyLifter`, as ``gaitscope worker`` does). Plain:
+lifter across jobs (:class:`gaitscope.pipeline.batch.LazyLifter`, as ``gaitscope worker`` does). Plain:
 :func:`run_stages` detects in the calling thread and lifts with a freshly loaded lifter. Same video, same options:
 the lifted motion and the embedding agree within 1e-6 and every event and parameter is the same.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gaitscope.platform.batch import LazyLifter
-from gaitscope.platform.cli import SAMPLE_VIDEO
-from gaitscope.platform.lifter_choice import load_lifter
-from gaitscope.platform.pipeline import AnalysisOptions, analyze_video, run_stages
+from gaitscope.cli.main import SAMPLE_VIDEO
+from gaitscope.pipeline.batch import LazyLifter
+from gaitscope.pipeline.lifter_choice import load_lifter
+from gaitscope.pipeline.steps import AnalysisOptions, analyze_video, run_stages
 
 
 def _same(fast, plain) -> None:

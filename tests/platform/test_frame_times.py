@@ -1,4 +1,4 @@
-"""Variable-frame-rate video (gaitscope/platform/frame_times.py): frame times from the container, keypoints
+"""Variable-frame-rate video (gaitscope/io/frame_times.py): frame times from the container, keypoints
 resampled onto an even clock, and the whole chain on a VFR walk.
 
 Truth is what the test wrote: the presentation time stamp of every frame (PyAV) and, for the walk, the synthetic
@@ -14,8 +14,8 @@ import av
 import numpy as np
 import pytest
 
-from gaitscope.platform.frame_times import is_variable_rate, read_frame_times, resample_keypoints
-from gaitscope.platform.video import probe_video
+from gaitscope.io.frame_times import is_variable_rate, read_frame_times, resample_keypoints
+from gaitscope.io.video import probe_video
 from gaitscope.records import Keypoints2D
 
 
@@ -90,7 +90,7 @@ def test_a_variable_rate_walk_has_the_walkers_stride_time(tmp_path):
     Taken as constant-rate, the 15 fps half would run at twice its real speed and its strides would be half as
     long in time as the 30 fps half's.
     """
-    from gaitscope.platform.pipeline import AnalysisOptions, run_stages
+    from gaitscope.pipeline.steps import AnalysisOptions, run_stages
     from gaitscope.synthetic.make_sample import sample_camera
     from gaitscope.synthetic.render import render_frames
     from gaitscope.synthetic.truth import WalkParams

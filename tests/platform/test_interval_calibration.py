@@ -19,17 +19,13 @@ CALIBRATION_TRIALS = ("bmclab/data/Gait.c3d", "bmclab/data/walk1.trc",
 
 @pytest.mark.realdata  # about 30-60 s with the cache of benchmarks/video_accuracy.py (runs/video_eval)
 def test_intervals_cover_the_markers_in_90_to_98_percent_of_held_out_trials(tmp_path):
-    from gaitscope.platform.real_motion_video import (
-        CACHE_DIR,
-        DEFAULT_MOCAP_DIR,
-        default_cases,
-    )
+    from gaitscope.training.real_motion_video import CACHE_DIR, DEFAULT_MOCAP_DIR, default_cases
 
     missing = [t for t in CALIBRATION_TRIALS if not (DEFAULT_MOCAP_DIR / t).exists()]
     if missing:
         pytest.skip(f"motion capture not found at {DEFAULT_MOCAP_DIR} ({', '.join(missing)}; needs ../shared/data)")
-    from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.video_eval import evaluate_case, parameter_rows
+    from gaitscope.pipeline.lifter_choice import load_lifter
+    from gaitscope.training.video_eval import evaluate_case, parameter_rows
 
     cache = CACHE_DIR if CACHE_DIR.is_dir() else tmp_path  # without the cache: rendered here (minutes)
     lifter = load_lifter()

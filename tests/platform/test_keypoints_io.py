@@ -9,15 +9,8 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import KeypointFormatError
-from gaitscope.platform.blazepose_map import blazepose_to_h36m
-from gaitscope.platform.keypoints_io import (
-    BODY25,
-    COCO17,
-    load_coco_json,
-    load_openpose_dir,
-    save_coco_json,
-    save_openpose_dir,
-)
+from gaitscope.io.blazepose_map import blazepose_to_h36m
+from gaitscope.io.keypoints import BODY25, COCO17, load_coco_json, load_openpose_dir, save_coco_json, save_openpose_dir
 from gaitscope.records import Keypoints2D
 from gaitscope.skeleton import J
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import KeypointFormatError
-from gaitscope.platform.landmarks_io import estimate_aspect, is_landmark_file, load_mediapipe_csv
-from gaitscope.platform.landmarks_pipeline import mask_unseen, measurement_warnings
+from gaitscope.io.landmarks import estimate_aspect, is_landmark_file, load_mediapipe_csv
+from gaitscope.pipeline.landmarks import mask_unseen, measurement_warnings
 from gaitscope.records import Motion3D
 from gaitscope.skeleton import BLAZEPOSE_LANDMARKS, J
 
@@ -145,7 +145,7 @@ def test_bad_files_are_refused_clearly(tmp_path, content, match):
 
 
 def test_cli_refuses_a_bad_landmark_file_with_exit_2(tmp_path, capsys):
-    from gaitscope.platform.cli import main
+    from gaitscope.cli.main import main
 
     f = tmp_path / "bad.csv"
     f.write_text("1,2,3\n")
@@ -176,7 +176,7 @@ def test_real_pd_walk_through_analyze(tmp_path):
     f = PD_DIR / "31917" / "google_31917_off_gait.csv"
     if not f.exists():
         pytest.skip(f"real PD landmark file not available: {f} (needs ../shared/data beside the repository)")
-    from gaitscope.platform.pipeline import analyze_file
+    from gaitscope.pipeline.steps import analyze_file
 
     res = analyze_file(f, db_url=None)
     assert res.keypoints.source == "mediapipe-landmarks-csv"
@@ -196,7 +196,7 @@ def test_batch_manifest_takes_landmark_files(tmp_path):
     f = PD_DIR / "31917" / "google_31917_off_gait.csv"
     if not f.exists():
         pytest.skip(f"real PD landmark file not available: {f} (needs ../shared/data beside the repository)")
-    from gaitscope.platform.batch import read_items, run_batch
+    from gaitscope.pipeline.batch import read_items, run_batch
 
     bad = tmp_path / "bad.csv"
     bad.write_text("1,2,3\n")

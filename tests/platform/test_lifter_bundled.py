@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from gaitscope.models.inference import Lifter
-from gaitscope.platform.lifter_choice import BUNDLED_LIFTER, load_lifter
-from gaitscope.platform.lifter_eval import joint_errors_mm, load_sample_truth
+from gaitscope.pipeline.lifter_choice import BUNDLED_LIFTER, load_lifter
 from gaitscope.records import Keypoints2D
+from gaitscope.training.lifter_eval import joint_errors_mm, load_sample_truth
 
 KP_CACHE = Path(__file__).resolve().parent / "data" / "lifter_sample_kp.npz"
 STRETCH = slice(30, 120)  # 3 s, about 3 strides

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel, body_frame, fit_noise_model
 from gaitscope.skeleton import NUM_JOINTS, J
+from gaitscope.training.noise_model import NOISE_JSON, NoiseModel, body_frame, fit_noise_model
 
 
 def _clean_walk_2d(n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +96,7 @@ def test_sampling_spread_scales_and_fps_keeps_correlation_time():
 
 
 def test_facing_angle_of_the_left_side():
-    from gaitscope.platform.noise_model import facing_left_deg
+    from gaitscope.training.noise_model import facing_left_deg
 
     xyz = np.zeros((1, NUM_JOINTS, 3))
     xyz[:, J["left_hip"]] = (0.0, 0.1, 1.0)  # walking along +x: the left side points to +y
@@ -108,7 +108,7 @@ def test_facing_angle_of_the_left_side():
 
 def _occlusion_model(missing_far: float = 0.8, run_far: float = 25.0) -> NoiseModel:
     """The shipped model with known occlusion statistics: only the elbow is lost, and only facing away."""
-    from gaitscope.platform.noise_model import FACING_BINS_DEG, LIMB_TYPES
+    from gaitscope.training.noise_model import FACING_BINS_DEG, LIMB_TYPES
 
     m = NoiseModel.from_json(NOISE_JSON)
     nb = len(FACING_BINS_DEG)
@@ -129,7 +129,7 @@ def _occlusion_model(missing_far: float = 0.8, run_far: float = 25.0) -> NoiseMo
 
 
 def test_far_side_joints_are_dropped_in_long_runs_as_measured():
-    from gaitscope.platform.noise_model import fit_occlusion
+    from gaitscope.training.noise_model import fit_occlusion
 
     m = _occlusion_model()
     xy, fwd = _clean_walk_2d(3000)
@@ -177,7 +177,7 @@ def test_noise_json_without_occlusion_still_loads(tmp_path):
 def test_fit_pair_gain_recovers_a_known_shrinkage_and_sampling_applies_it():
     """A detector that keeps 40 % of the feet's vertical separation (and all of the horizontal one) in frontal
     views, but all of it in side views: the fit finds that per approach angle, and the sampler reproduces it."""
-    from gaitscope.platform.noise_model import fit_pair_gain
+    from gaitscope.training.noise_model import fit_pair_gain
 
     xy, fwd = _clean_walk_2d(400)
     t = np.arange(len(xy))
@@ -210,7 +210,7 @@ def test_fit_pair_gain_recovers_a_known_shrinkage_and_sampling_applies_it():
 def test_shipped_noise_json_measures_the_feet_drawn_together():
     """Measured on the rendered walks: BlazePose keeps only about half to three quarters of the feet's vertical
     separation in the image (the depth cue of a frontal or rear view), most shrunk in those views."""
-    from gaitscope.platform.noise_model import approach_deg
+    from gaitscope.training.noise_model import approach_deg
 
     m = NoiseModel.from_json(NOISE_JSON)
     assert m.pair_gain is not None

@@ -8,8 +8,9 @@ import torch
 
 from gaitscope.models.checkpoints import load_checkpoint
 from gaitscope.models.inference import Lifter
-from gaitscope.platform.lifter_eval import joint_errors_mm, procrustes_align, scale_align
-from gaitscope.platform.lifter_training import (
+from gaitscope.records import Keypoints2D
+from gaitscope.training.lifter_eval import joint_errors_mm, procrustes_align, scale_align
+from gaitscope.training.lifter_training import (
     HELDOUT_MOCAP,
     TRAIN_MOCAP,
     Recipe,
@@ -20,8 +21,7 @@ from gaitscope.platform.lifter_training import (
     synthetic_motions,
     train_lifter,
 )
-from gaitscope.platform.noise_model import NOISE_JSON, NoiseModel
-from gaitscope.records import Keypoints2D
+from gaitscope.training.noise_model import NOISE_JSON, NoiseModel
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +128,9 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
 def test_side_views_drop_the_far_limbs_in_training_pairs(walks, monkeypatch):
     """With the measured occlusion, the limb facing away from a side camera is often unknown (zeros), the near one
     rarely; per-frame dropouts alone would treat both sides alike."""
-    import gaitscope.platform.lifter_training as lt
-    from gaitscope.platform.noise_model import facing_left_deg
+    import gaitscope.training.lifter_training as lt
     from gaitscope.skeleton import J
+    from gaitscope.training.noise_model import facing_left_deg
 
     seen = []
 
@@ -160,7 +160,7 @@ def test_side_views_drop_the_far_limbs_in_training_pairs(walks, monkeypatch):
 
 
 def test_resized_temporal_embedding_keeps_its_shape_in_time():
-    from gaitscope.platform.lifter_training import resize_temporal_embedding
+    from gaitscope.training.lifter_training import resize_temporal_embedding
 
     te = torch.linspace(0, 1, 9)[None, :, None, None].repeat(1, 1, 1, 4)  # (1, 9, 1, 4): a ramp in time
     out = resize_temporal_embedding({"temp_embed": te, "other": torch.ones(2)}, 27)
@@ -198,7 +198,7 @@ def test_frontal_share_puts_cameras_in_front_and_behind(walks):
 
 
 def test_recipe_frontal_share_reaches_the_dataset(tmp_path, monkeypatch):
-    import gaitscope.platform.lifter_training as lt
+    import gaitscope.training.lifter_training as lt
 
     got = []
 

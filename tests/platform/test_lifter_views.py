@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gaitscope.platform.lifter_eval import VIDEO_CASES, VIEW_CASES
+from gaitscope.training.lifter_eval import VIDEO_CASES, VIEW_CASES
 
 #: Bounds for the bundled model on the frontal and rear walks (see the two tests at the end).
 FRONTAL_BACK_PA_MAX_MM = 73.0
@@ -17,8 +17,8 @@ DEPTH_SPREAD_MIN = 0.2
 
 def test_eval_detection_cache_is_read_back_without_rendering(tmp_path):
     """Rendered evaluation walks are detected once; later runs read ``tmp/cache`` instead of re-rendering."""
-    from gaitscope.platform.detect import engine_tag, resolve_engine
-    from gaitscope.platform.lifter_eval import _cached_detection
+    from gaitscope.pose2d.detect import engine_tag, resolve_engine
+    from gaitscope.training.lifter_eval import _cached_detection
 
     t = 5
     xy = np.arange(t * 17 * 2, dtype=np.float32).reshape(t, 17, 2)
@@ -34,7 +34,7 @@ def test_eval_detection_cache_is_read_back_without_rendering(tmp_path):
 
 
 def test_view_cases_go_all_round_on_held_out_walks():
-    from gaitscope.platform.noise_model import MEASURE_VIEWS
+    from gaitscope.training.noise_model import MEASURE_VIEWS
 
     yaws = {name: yaw for name, yaw, *_ in VIEW_CASES}
     assert yaws["side"] % 180 == 0 and yaws["frontal"] == 90.0 and yaws["back"] == -90.0
@@ -74,7 +74,7 @@ def _coronal_case(lifter, view: str) -> dict:
 
 @pytest.fixture(scope="module")
 def coronal():
-    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.pipeline.lifter_choice import load_lifter
 
     lifter = load_lifter()
     return {v: _coronal_case(lifter, v) for v in ("frontal", "back")}
@@ -83,7 +83,7 @@ def coronal():
 def test_bundled_lifter_in_frontal_and_rear_views(coronal):
     """Walking toward and away from the camera (MODEL_CARD.md, per-view table): the stage-3 model measures
     68.1 mm pooled PA-MPJPE on these two walks; the stage-2 model 75.5 mm."""
-    from gaitscope.platform.lifter_eval import joint_errors_mm
+    from gaitscope.training.lifter_eval import joint_errors_mm
 
     pa = np.concatenate([joint_errors_mm(c["pred"], c["gt"])["pa_mpjpe"] for c in coronal.values()])
     assert pa.mean() < FRONTAL_BACK_PA_MAX_MM, f"frontal + rear PA-MPJPE {pa.mean():.1f} mm"
@@ -93,8 +93,8 @@ def test_bundled_lifter_puts_the_feet_apart_in_depth_when_walking_toward_the_cam
     """In a frontal view the step is depth: the distance between the feet along the camera axis. The stage-2
     model predicted a spread (sd of left minus right ankle depth) of 15 % of the true one, the stage-3 model 37 %
     (still far too small, see MODEL_CARD.md, Limits)."""
-    from gaitscope.platform.lifter_eval import procrustes_align
     from gaitscope.skeleton import J
+    from gaitscope.training.lifter_eval import procrustes_align
 
     c = coronal["frontal"]
     pa = procrustes_align(c["pred"], c["gt"])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gaitscope.analysis import report
-from gaitscope.platform.mocap import load_motion
+from gaitscope.io.mocap import load_motion
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mocap"
 pytestmark = [

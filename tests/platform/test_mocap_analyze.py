@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from gaitscope.cli.main import SAMPLE_DIR, SAMPLE_VIDEO, main
 from gaitscope.errors import AnalysisError, InvalidInputError, MocapError
-from gaitscope.platform.cli import SAMPLE_DIR, SAMPLE_VIDEO, main
-from gaitscope.platform.pipeline import AnalysisOptions, analyze_file, analyze_mocap, analyze_video
+from gaitscope.pipeline.steps import AnalysisOptions, analyze_file, analyze_mocap, analyze_video
 from gaitscope.records import Keypoints2D, Motion3D, MotionEmbedding
 
 MOCAP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mocap"
@@ -104,7 +104,7 @@ def test_c3d_is_analysed_stored_as_mocap_and_reported(horst_db):
 @needs_mocap
 def test_reanalysing_a_mocap_file_loads_the_stored_analysis(horst_db, monkeypatch):
     url, first, _ = horst_db
-    from gaitscope.platform import normative_choice
+    from gaitscope.pipeline import normative_choice
 
     runs = []
     real = normative_choice.analyze_with
@@ -239,7 +239,7 @@ class _TruthLifter:
 
 
 def test_reanalysing_a_stored_video_skips_every_stage(tmp_path, monkeypatch):
-    from gaitscope.platform import detect
+    from gaitscope.pose2d import detect
 
     z = np.load(SAMPLE_DIR / "walk_side.npz")
     calls = []

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import MocapError
-from gaitscope.platform.mocap import contact_intervals, load_motion, read_ik_angles, read_trc
-from gaitscope.platform.mocap.force_plates import Contact, events_from_contacts
-from gaitscope.platform.mocap.joint_centres import harrington_hjc, rigid_fit
-from gaitscope.platform.mocap.markers import Y_UP_TO_Z_UP, normalize_label
+from gaitscope.io.mocap import contact_intervals, load_motion, read_ik_angles, read_trc
+from gaitscope.io.mocap.force_plates import Contact, events_from_contacts
+from gaitscope.io.mocap.joint_centres import harrington_hjc, rigid_fit
+from gaitscope.io.mocap.markers import Y_UP_TO_Z_UP, normalize_label
 from gaitscope.skeleton import J
 
 ezc3d = pytest.importorskip("ezc3d")
@@ -255,7 +255,7 @@ Frame Time: 0.01
 0 20 0 0 0 0 0 0 0
 0 20 0 90 0 0 0 0 0
 """
-    from gaitscope.platform.mocap.bvh import forward_kinematics, parse_bvh
+    from gaitscope.io.mocap.bvh import forward_kinematics, parse_bvh
 
     p = tmp_path / "leg.bvh"
     p.write_text(bvh)

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from gaitscope.errors import MocapError
-from gaitscope.platform.mocap import load_motion, read_c3d, read_grf_plates, read_trc
-from gaitscope.platform.mocap.force_plates import contact_intervals
-from gaitscope.platform.mocap.joint_centres import harrington_hjc
+from gaitscope.io.mocap import load_motion, read_c3d, read_grf_plates, read_trc
+from gaitscope.io.mocap.force_plates import contact_intervals
+from gaitscope.io.mocap.joint_centres import harrington_hjc
 from gaitscope.skeleton import J
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mocap"

@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gaitscope.platform.analysis_inputs import AnalysisInputs
+from gaitscope.pipeline.analysis_inputs import AnalysisInputs
 
 
 @pytest.fixture(scope="module")
 def trc(tmp_path_factory):
-    from gaitscope.platform.synthetic_mocap import plug_in_gait_markers, write_trc
+    from gaitscope.io.synthetic_mocap import plug_in_gait_markers, write_trc
     from gaitscope.synthetic.truth import WalkParams
     from gaitscope.synthetic.walker import simulate_walk
 
@@ -54,8 +54,8 @@ def test_patient_record_age_and_sex_pick_the_ranges(trc, fresh_url):
     """A woman born 1950 seen in 2026 is 76: the GAITRite table's female 75-79 row (Hollman et al. 2011), cadence
     101-127 steps/min as mean -/+ 1 SD, i.e. 88-140 at -/+ 2 SD (read off the bundled CSV by hand)."""
     from gaitscope.db import repository as repo
-    from gaitscope.platform import storage
-    from gaitscope.platform.mocap_pipeline import analyze_mocap
+    from gaitscope.pipeline import storage
+    from gaitscope.pipeline.mocap import analyze_mocap
 
     url = fresh_url
     database = storage.open_db(url)
@@ -71,8 +71,8 @@ def test_patient_record_age_and_sex_pick_the_ranges(trc, fresh_url):
 
 
 def test_age_and_sex_options_override_and_make_another_analysis(trc, fresh_url):
-    from gaitscope.platform.mocap_pipeline import analyze_mocap
-    from gaitscope.platform.pipeline import AnalysisOptions
+    from gaitscope.pipeline.mocap import analyze_mocap
+    from gaitscope.pipeline.steps import AnalysisOptions
 
     url = fresh_url
     first = analyze_mocap(trc, db_url=url, patient_code="P-1")
@@ -100,7 +100,7 @@ def test_inputs_without_age_and_sex_keep_the_key_of_analyses_stored_before():
 
 
 def test_bad_age_or_sex_is_refused_with_exit_code_2(trc, capsys):
-    from gaitscope.platform.cli import main
+    from gaitscope.cli.main import main
 
     assert main(["analyze", str(trc), "--no-db", "--age", "300", "--quiet"]) == 2
     assert "Age 300" in capsys.readouterr().err

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaitscope.platform import pd_eval
-from gaitscope.platform.pd_real import PDWalk
+from gaitscope.training import pd_eval
+from gaitscope.training.pd_real import PDWalk
 
 PD_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "patients" / "video_tracking_pd" / "dataset"
 needs_pd = pytest.mark.skipif(not (PD_DIR / "motor_scales_all_2021.03.08.xlsx").exists(),
@@ -127,7 +127,7 @@ def test_within_person_features_remove_the_persons_mean():
 
 
 def test_train_classifier_refuses_the_licensed_real_data(capsys):
-    from gaitscope.platform.cli import main
+    from gaitscope.cli.main import main
 
     assert main(["train-classifier", "--data", "pd-real", "--no-db"]) == 2
     assert "CC BY-NC-ND" in capsys.readouterr().err
@@ -135,7 +135,7 @@ def test_train_classifier_refuses_the_licensed_real_data(capsys):
 
 @needs_pd
 def test_scores_from_the_real_workbook():
-    from gaitscope.platform.pd_real import discover_walks, load_scores
+    from gaitscope.training.pd_real import discover_walks, load_scores
 
     s = load_scores(PD_DIR).set_index(["pidn", "state"])
     for col in ("updrs3_total", "gait_3_10"):
@@ -153,7 +153,7 @@ def test_scores_from_the_real_workbook():
 @needs_pd
 def test_cli_evaluates_real_walks_from_a_subset(tmp_path, capsys):
     """End to end on 8 real walks of 4 people (linked, not copied, into a scratch folder)."""
-    from gaitscope.platform.cli import main
+    from gaitscope.cli.main import main
 
     root = tmp_path / "dataset"
     root.mkdir()

@@ -1,4 +1,4 @@
-"""Stride-free gait features and embedding pooling (gaitscope.platform.pd_features) on synthetic walks whose truth
+"""Stride-free gait features and embedding pooling (gaitscope.training.pd_features) on synthetic walks whose truth
 is known by construction: a sinusoidal arm swing of given amplitude, a trunk tilted by a given angle, feet that
 oscillate at a given stride frequency, a walker that drifts sideways at a given speed, two turns of given length."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitscope.platform import pd_features as pf
+from gaitscope.training import pd_features as pf
 
 FPS = 30.0
 T_S = 24.0

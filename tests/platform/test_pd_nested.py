@@ -1,4 +1,4 @@
-"""The nested protocol of gaitscope.platform.pd_eval (feature set, reduction and C chosen by inner
+"""The nested protocol of gaitscope.training.pd_eval (feature set, reduction and C chosen by inner
 leave-one-subject-out on the training fold only): it never sees the held-out subject, it cannot exploit a planted
 selection leak that a leaky protocol does exploit, and it still finds a real signal."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitscope.platform import pd_eval
+from gaitscope.training import pd_eval
 
 #: A narrower grid than the benchmark's (same code path), so the tests take seconds on a shared machine.
 GRID = {"reducers": ("none", "pca3", "kbest10"), "Cs": (0.1, 1.0)}

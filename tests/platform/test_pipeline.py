@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gaitscope.cli.main import SAMPLE_DIR, SAMPLE_VIDEO
 from gaitscope.errors import GaitscopeError, VideoError
-from gaitscope.platform.cli import SAMPLE_DIR, SAMPLE_VIDEO
-from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
 from gaitscope.records import Keypoints2D, Motion3D, MotionEmbedding
 
 TRUTH = json.loads((SAMPLE_DIR / "walk_side.json").read_text())["truth_summary"]
@@ -136,7 +136,7 @@ def test_a_corrupt_upload_gives_a_clear_error_and_stores_nothing(stored, tmp_pat
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
-    from gaitscope.platform.cli import main
+    from gaitscope.cli.main import main
 
     bogus = tmp_path / "notes.mp4"
     bogus.write_text("this is not a video")
@@ -150,7 +150,7 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
 def test_pipeline_refuses_a_database_whose_schema_is_behind(tmp_path):
     from gaitscope.db.migrate import upgrade
     from gaitscope.errors import SchemaOutdatedError
-    from gaitscope.platform import storage
+    from gaitscope.pipeline import storage
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url)
@@ -171,7 +171,7 @@ def test_the_active_classifier_head_predicts_on_each_new_analysis(stored, tmp_pa
     from gaitscope.db import load_predictions, open_database
     from gaitscope.models.classifiers import LinearProbe
     from gaitscope.models.features import kinematic_names, kinematic_vector
-    from gaitscope.platform.classify import RegisteredHead, save_head
+    from gaitscope.training.classify import RegisteredHead, save_head
 
     url, first, _ = stored
     rng = np.random.default_rng(0)

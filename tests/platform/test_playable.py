@@ -1,4 +1,4 @@
-"""Browser-playable copies of recordings (gaitscope.platform.playable): camera codecs that browsers cannot play
+"""Browser-playable copies of recordings (gaitscope.io.playable): camera codecs that browsers cannot play
 become H.264/MP4 with every frame kept; browser codecs are used as they are."""
 
 from __future__ import annotations
@@ -9,13 +9,7 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from gaitscope.errors import VideoError  # noqa: E402
-from gaitscope.platform.playable import (  # noqa: E402
-    browser_playable,
-    playable_path,
-    playable_video,
-    video_codec,
-    write_playable_copy,
-)
+from gaitscope.io.playable import browser_playable, playable_path, playable_video, video_codec, write_playable_copy
 
 
 def _clip(path, fourcc: str, n: int = 30, size=(320, 240)):

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import InvalidInputError
-from gaitscope.platform.lifter_training import EVAL_MOCAP, TRAIN_MOCAP
-from gaitscope.platform.real_failures import (
+from gaitscope.records import Keypoints2D
+from gaitscope.synthetic.camera import CameraTrack, PerspectiveCamera
+from gaitscope.training.lifter_training import EVAL_MOCAP, TRAIN_MOCAP
+from gaitscope.training.real_failures import (
     DetectedClips,
     DetectedPair,
     EvaluationTrialError,
@@ -24,9 +26,7 @@ from gaitscope.platform.real_failures import (
     refuse_evaluation_trial,
     training_cases,
 )
-from gaitscope.platform.real_motion_video import VideoCase, default_cases
-from gaitscope.records import Keypoints2D
-from gaitscope.synthetic.camera import CameraTrack, PerspectiveCamera
+from gaitscope.training.real_motion_video import VideoCase, default_cases
 
 
 def _key(p: str) -> str:

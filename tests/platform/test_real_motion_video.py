@@ -1,4 +1,4 @@
-"""The figure and cameras of the video of real motion (gaitscope.platform.real_motion_video).
+"""The figure and cameras of the video of real motion (gaitscope.training.real_motion_video).
 
 Truth is independent: a synthetic walk whose stature, segment lengths and leg motion are known; the upper body
 added to a lower-body set must have Winter's (2009) segment lengths and swing each arm against its own thigh;
@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitscope.platform.real_motion_video import (
+from gaitscope.skeleton import J
+from gaitscope.synthetic.truth import WalkParams
+from gaitscope.synthetic.walker import simulate_walk
+from gaitscope.training.real_motion_video import (
     VideoCase,
     _view_deg,
     add_upper_body,
@@ -18,9 +21,6 @@ from gaitscope.platform.real_motion_video import (
     real_walk,
     stature_m,
 )
-from gaitscope.skeleton import J
-from gaitscope.synthetic.truth import WalkParams
-from gaitscope.synthetic.walker import simulate_walk
 
 UPPER = [J[n] for n in ("spine", "thorax", "nose", "head", "left_shoulder", "left_elbow", "left_wrist",
                         "right_shoulder", "right_elbow", "right_wrist")]

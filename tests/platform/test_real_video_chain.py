@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gaitscope.platform.pipeline import AnalysisOptions, run_stages
+from gaitscope.pipeline.steps import AnalysisOptions, run_stages
 
 VIDEO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "video" / "sarwesh_side" / "sarwesh_side.mp4"
 

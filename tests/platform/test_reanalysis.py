@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from gaitscope.platform.cli import SAMPLE_VIDEO
-from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+from gaitscope.cli.main import SAMPLE_VIDEO
+from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
 
 
 class _GivenDetection:
-    """Stands in for :class:`gaitscope.platform.detect_background.BackgroundDetection`: returns given keypoints."""
+    """Stands in for :class:`gaitscope.pose2d.detect_background.BackgroundDetection`: returns given keypoints."""
 
     keypoints = None
 
@@ -34,7 +34,7 @@ class _GivenDetection:
 
 @pytest.fixture
 def given_keypoints(monkeypatch):
-    from gaitscope.platform import detect_background
+    from gaitscope.pose2d import detect_background
 
     def use(keypoints):
         _GivenDetection.keypoints = keypoints
@@ -45,7 +45,7 @@ def given_keypoints(monkeypatch):
 
 @pytest.fixture(scope="module")
 def lifter():
-    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.pipeline.lifter_choice import load_lifter
 
     return load_lifter()
 
@@ -72,7 +72,7 @@ def _stored_parameters(url: str, analysis_id: int) -> pd.DataFrame:
 
 def _assert_csv_is_the_database(url: str, result) -> None:
     """parameters.csv and events.csv written in this run hold the numbers stored for this run's analysis."""
-    from gaitscope.analysis.csv_report import UNIT_DECIMALS
+    from gaitscope.reports.csv_report import UNIT_DECIMALS
 
     csv = pd.read_csv(result.outputs["parameters"])[["name", "side", "unit", "value"]].sort_values(["name", "side"])
     db = _stored_parameters(url, result.analysis_id)
@@ -221,8 +221,8 @@ def test_event_and_stride_frames_are_frames_of_the_original_video(given_keypoint
 def test_motion_capture_frames_count_from_the_files_first_sample(tmp_path):
     """A TRC whose leg markers are missing for the first 2 s: those samples are trimmed before the analysis, yet
     the exported and stored frames are samples of the file (independent truth: where the walker put its events)."""
-    from gaitscope.platform.mocap_pipeline import analyze_mocap
-    from gaitscope.platform.synthetic_mocap import plug_in_gait_markers, write_trc
+    from gaitscope.io.synthetic_mocap import plug_in_gait_markers, write_trc
+    from gaitscope.pipeline.mocap import analyze_mocap
     from gaitscope.synthetic.truth import WalkParams
     from gaitscope.synthetic.walker import simulate_walk
 
@@ -249,7 +249,7 @@ def test_motion_capture_frames_count_from_the_files_first_sample(tmp_path):
 def test_another_2d_engine_is_another_analysis(monkeypatch):
     """The MediaPipe graph and the LiteRT port place landmarks a few pixels apart, so the numbers differ: an
     analysis made with one 2D engine is never reused for the other."""
-    from gaitscope.platform import analysis_inputs, normative_choice
+    from gaitscope.pipeline import analysis_inputs, normative_choice
 
     reference = normative_choice.resolve(None)
     keys = {}
@@ -273,7 +273,7 @@ class _PickedDetection(_GivenDetection):
 
 def test_another_person_of_the_same_video_is_a_new_analysis(real_sample_result, lifter, tmp_path, monkeypatch):
     """Issue 21.3: the person picked takes part in the inputs key; the same person again is the stored analysis."""
-    from gaitscope.platform import detect_background
+    from gaitscope.pose2d import detect_background
 
     _PickedDetection.keypoints, _PickedDetection.asked = real_sample_result.keypoints, []
     monkeypatch.setattr(detect_background, "BackgroundDetection", _PickedDetection)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import InvalidInputError, MultiplePeopleError
-from gaitscope.platform.people import PersonChoice, Sample, ambiguity
+from gaitscope.pose2d.people import PersonChoice, Sample, ambiguity
 from gaitscope.skeleton import J
 
 pytest.importorskip("ai_edge_litert", reason="finding several people uses the LiteRT pose detector")
@@ -82,7 +82,7 @@ def test_person_choice_parses_numbers_and_points_and_refuses_the_rest():
 
 
 def test_the_person_picked_takes_part_in_the_analysis_inputs_key():
-    from gaitscope.platform.analysis_inputs import AnalysisInputs
+    from gaitscope.pipeline.analysis_inputs import AnalysisInputs
 
     base = dict(kind="video", model="lifter:x@1", checkpoint_sha256="c", analysis_version="a", reference="r#d",
                 height_cm=170.0, flip_tta=True, detector="d")
@@ -95,7 +95,7 @@ def test_the_person_picked_takes_part_in_the_analysis_inputs_key():
 
 
 def test_two_walkers_are_seen_and_the_measured_one_is_said(depths):
-    from gaitscope.platform.detect import detect_keypoints
+    from gaitscope.pose2d.detect import detect_keypoints
     from gaitscope.synthetic.people import project_walker
 
     scene, video = depths
@@ -111,7 +111,7 @@ def test_two_walkers_are_seen_and_the_measured_one_is_said(depths):
 
 
 def test_a_crossing_is_refused_with_what_to_do(crossing):
-    from gaitscope.platform.detect import detect_keypoints
+    from gaitscope.pose2d.detect import detect_keypoints
 
     with pytest.raises(MultiplePeopleError) as err:
         detect_keypoints(crossing[1], workers=1)
@@ -122,9 +122,9 @@ def test_a_crossing_is_refused_with_what_to_do(crossing):
 
 @pytest.mark.parametrize("choice", ["1", "point"])
 def test_person_selects_the_other_walker(depths, choice):
-    from gaitscope.platform.detect import detect_keypoints
-    from gaitscope.platform.people import find_people
-    from gaitscope.platform.video import probe_video
+    from gaitscope.io.video import probe_video
+    from gaitscope.pose2d.detect import detect_keypoints
+    from gaitscope.pose2d.people import find_people
     from gaitscope.synthetic.people import project_walker
 
     scene, video = depths
@@ -143,7 +143,7 @@ def test_person_selects_the_other_walker(depths, choice):
 
 
 def test_a_person_number_beyond_those_seen_is_refused(depths):
-    from gaitscope.platform.detect import detect_keypoints
+    from gaitscope.pose2d.detect import detect_keypoints
 
     with pytest.raises(InvalidInputError, match="Person 3 was asked for, but 2 people were found"):
         detect_keypoints(depths[1], workers=1, person=PersonChoice(number=3))
@@ -153,7 +153,7 @@ def test_csv_and_pdf_of_the_two_walker_video_say_several_people(depths, tmp_path
     pypdf = pytest.importorskip("pypdf", reason="pypdf is a dev dependency")
     import pandas as pd
 
-    from gaitscope.platform.pipeline import AnalysisOptions, analyze_video
+    from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
 
     result = analyze_video(depths[1], options=AnalysisOptions(height_cm=185.0, workers=1), out_dir=tmp_path)
     assert result.report.warnings[0].startswith("Several people were seen")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gaitscope.errors import InvalidInputError, VideoError
-from gaitscope.platform.uploads import (
+from gaitscope.io.uploads import (
     UploadLimits,
     leftover_temp_files,
     sanitize_filename,
@@ -129,7 +129,7 @@ def test_full_disk_during_an_upload_is_a_message_and_leaves_no_partial_file(make
     import os
 
     from gaitscope.errors import OutputError
-    from gaitscope.platform import uploads as uploads_module
+    from gaitscope.io import uploads as uploads_module
 
     real_fdopen = os.fdopen
 

@@ -25,14 +25,14 @@ needs_data = pytest.mark.skipif(not OPENCAP_TRIAL.exists(), reason=f"real mocap 
 def lifter():
     import torch
 
-    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.pipeline.lifter_choice import load_lifter
 
     torch.set_num_threads(2)
     return load_lifter()
 
 
 def _parser():
-    from gaitscope.platform import validate
+    from gaitscope.training import validate
 
     parser = argparse.ArgumentParser(prog="gaitscope")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,7 +42,7 @@ def _parser():
 
 @needs_data
 def test_projected_mode_cli_writes_finite_csvs_and_pdf(tmp_path, capsys, monkeypatch, lifter):
-    from gaitscope.platform import lifter_choice
+    from gaitscope.pipeline import lifter_choice
 
     monkeypatch.setattr(lifter_choice, "load_lifter", lambda checkpoint=None: lifter)  # load once per module
     args = _parser().parse_args(["validate", "--mocap", str(OPENCAP_TRIAL), "--views", "2", "--seed", "3",
@@ -69,7 +69,7 @@ def test_projected_mode_cli_writes_finite_csvs_and_pdf(tmp_path, capsys, monkeyp
 
 @needs_data
 def test_projected_mode_lifter_metrics_and_force_plate_reference(lifter):
-    from gaitscope.platform.validate import validate_mocap_projected
+    from gaitscope.training.validate import validate_mocap_projected
 
     v = validate_mocap_projected(OPENCAP_TRIAL, views=1, seed=0, lifter=lifter)
     assert v.mode == "projected" and v.event_source.startswith("force plates")
@@ -81,7 +81,7 @@ def test_projected_mode_lifter_metrics_and_force_plate_reference(lifter):
 
 @needs_data
 def test_lower_body_set_cannot_be_projected():
-    from gaitscope.platform.validate import validate_mocap_projected
+    from gaitscope.training.validate import validate_mocap_projected
 
     with pytest.raises(MocapError, match="lower-body marker set"):
         validate_mocap_projected(CAMARGO_TRIAL, views=1, lifter=object())
@@ -96,8 +96,8 @@ def _walk(duration_s: float = 3.0):
 
 
 def test_trc_without_knee_markers_gives_clear_error(tmp_path):
-    from gaitscope.platform.synthetic_mocap import plug_in_gait_markers, write_trc
-    from gaitscope.platform.validate import validate_mocap_projected
+    from gaitscope.io.synthetic_mocap import plug_in_gait_markers, write_trc
+    from gaitscope.training.validate import validate_mocap_projected
 
     walk = _walk(1.0)
     markers = {k: v for k, v in plug_in_gait_markers(walk.motion).items() if "KNE" not in k and "KNM" not in k}
@@ -107,8 +107,8 @@ def test_trc_without_knee_markers_gives_clear_error(tmp_path):
 
 
 def test_synthetic_trc_rebuilds_the_walker_joints(tmp_path):
-    from gaitscope.platform.mocap import load_motion
-    from gaitscope.platform.synthetic_mocap import write_walk_trc
+    from gaitscope.io.mocap import load_motion
+    from gaitscope.io.synthetic_mocap import write_walk_trc
     from gaitscope.skeleton import J
 
     walk = _walk(1.5)
@@ -123,10 +123,10 @@ def test_synthetic_trc_rebuilds_the_walker_joints(tmp_path):
 @pytest.mark.slow  # BlazePose + lifter + embedding on a 3 s rendered video: about 20 s on 2 free cores
 def test_video_mode_recovers_known_offset(tmp_path, lifter):
     """A rendered walk; its truth written as 60 Hz motion capture starting 0.4 s into the video."""
-    from gaitscope.platform.synthetic_mocap import write_walk_trc
-    from gaitscope.platform.validate import validate_video_against_mocap, write_validation_outputs
+    from gaitscope.io.synthetic_mocap import write_walk_trc
     from gaitscope.synthetic.camera import side_view
     from gaitscope.synthetic.render import render_walk
+    from gaitscope.training.validate import validate_video_against_mocap, write_validation_outputs
 
     walk = _walk(3.0)
     video = tmp_path / "walk.mp4"
@@ -150,8 +150,8 @@ def test_video_mode_recovers_known_offset(tmp_path, lifter):
 def test_video_without_person_and_mismatched_arguments(tmp_path, lifter):
     import cv2
 
-    from gaitscope.platform.synthetic_mocap import write_walk_trc
-    from gaitscope.platform.validate import validate_video_against_mocap
+    from gaitscope.io.synthetic_mocap import write_walk_trc
+    from gaitscope.training.validate import validate_video_against_mocap
 
     mocap = write_walk_trc(_walk(1.5).motion, tmp_path / "w.trc")
     video = tmp_path / "empty.mp4"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from gaitscope.platform.real_motion_video import DEFAULT_MOCAP_DIR, default_cases
+from gaitscope.training.real_motion_video import DEFAULT_MOCAP_DIR, default_cases
 
 #: (trial, case seed) -> measured values; the cases are the benchmark's own (default_cases)
 MEASURED = {
@@ -33,7 +33,7 @@ MARGIN = {"rmse": 2.5, "rom": 6.0, "ms": 25.0, "pct": 5.0}
 
 @pytest.fixture(scope="module")
 def lifter():
-    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.pipeline.lifter_choice import load_lifter
 
     return load_lifter()
 
@@ -43,7 +43,7 @@ def lifter():
 def test_rendered_held_out_walk_stays_within_measured_errors(trial, seed, lifter, tmp_path):
     if not (DEFAULT_MOCAP_DIR / trial).exists():
         pytest.skip(f"motion capture not found at {DEFAULT_MOCAP_DIR / trial} (needs ../shared/data)")
-    from gaitscope.platform.video_eval import case_rows, evaluate_case
+    from gaitscope.training.video_eval import case_rows, evaluate_case
 
     case = next(c for c in default_cases(("side",), (30.0, 60.0)) if c.trial == trial and c.seed == seed)
     assert case.fps == 30.0 and case.camera == "fixed"

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from gaitscope.errors import InvalidInputError
-from gaitscope.platform.lifter_training import (
+from gaitscope.training.lifter_training import (
     EVAL_MOCAP,
     HELDOUT_MOCAP,
     TRAIN_MOCAP,
     TrainingTrialError,
     refuse_training_trial,
 )
-from gaitscope.platform.real_motion_video import VideoCase, default_cases, render_case
-from gaitscope.platform.video_eval import evaluate_case
+from gaitscope.training.real_motion_video import VideoCase, default_cases, render_case
+from gaitscope.training.video_eval import evaluate_case
 
 
 def _key(p: str) -> str:  # independent of the code under test: folder/file, lower case

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gaitscope.errors import GaitscopeError, VideoError
-from gaitscope.platform import video as video_mod
-from gaitscope.platform.video import iter_frames, probe_video
+from gaitscope.io import video as video_mod
+from gaitscope.io.video import iter_frames, probe_video
 
 
 def _grey(frame: np.ndarray) -> float:
@@ -232,7 +232,7 @@ def test_real_clip_metadata(vt):
 _STREAM_SCRIPT = textwrap.dedent(
     """
     import sys
-    from gaitscope.platform.video import iter_frames, probe_video
+    from gaitscope.io.video import iter_frames, probe_video
     info = probe_video(sys.argv[1])
     n = 0
     for _, frame in iter_frames(info):

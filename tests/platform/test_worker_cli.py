@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+from gaitscope.cli.main import main
 from gaitscope.db import (
     create_patient,
     create_visit,
@@ -13,8 +14,7 @@ from gaitscope.db import (
     open_database,
     register_recording,
 )
-from gaitscope.platform.cli import main
-from gaitscope.platform.worker import job_options
+from gaitscope.pipeline.worker import job_options
 
 
 def _queued_job(url: str, video_path: str) -> int:
@@ -53,7 +53,7 @@ def test_worker_once_processes_the_queue_and_exits(tmp_path, capsys):
 #: minute: what systemd/Docker stop while a video is being analysed.
 _SLOW_WORKER = """
 import sys, time
-from gaitscope.platform import worker
+from gaitscope.pipeline import worker
 
 def slow_runner(db_url):
     def run(job, progress):
@@ -64,7 +64,7 @@ def slow_runner(db_url):
     return run
 
 worker.pipeline_runner = slow_runner
-from gaitscope.platform.cli import main
+from gaitscope.cli.main import main
 sys.exit(main())  # as the `gaitscope` script calls it (argv from sys.argv)
 """
 

@@ -19,7 +19,7 @@ from gaitscope.ui.components import PAGE_ACTIVITIES, ROLE_PAGES  # noqa: E402
 @pytest.fixture(autouse=True)
 def _fast_encoder(monkeypatch):
     """Keep the page's encoder small and its clips short (the bundled lifter would work too, more slowly)."""
-    from gaitscope.platform import activities
+    from gaitscope.pipeline import activities
 
     monkeypatch.setattr(activities, "MATCHER_FRAMES", 27)
     monkeypatch.delenv("GAITSCOPE_SMPL_DIR", raising=False)

@@ -150,7 +150,7 @@ def test_upload_refuses_a_file_that_is_not_a_video(env):
 
 
 def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
-    from gaitscope.platform.uploads import leftover_temp_files
+    from gaitscope.io.uploads import leftover_temp_files
     from gaitscope.ui.uploads import uploads_dir
 
     at = _app().run()
@@ -189,7 +189,7 @@ def test_results_page_plays_the_video_and_renders_the_overlay_in_the_background(
     _ok(at)
     # MJPEG does not play in browsers: an H.264/MP4 copy is written in the background, then shown
     assert not at.get("video") and any("playable copy" in c.value for c in at.caption)
-    from gaitscope.platform.playable import playable_path, video_codec
+    from gaitscope.io.playable import playable_path, video_codec
     from gaitscope.ui.playback import playable_dir
 
     copy = playable_path(playable_dir(), sha)

@@ -70,7 +70,7 @@ def server(tmp_path, server_env):
     """A Streamlit server on a free port with an empty database (the app fills it with demo data)."""
     port = _free_port()
     env = server_env
-    made = subprocess.run([sys.executable, "-m", "gaitscope.platform.cli", "user", "add", CLINICIAN, "--role",
+    made = subprocess.run([sys.executable, "-m", "gaitscope.cli.main", "user", "add", CLINICIAN, "--role",
                            "clinician", "--site", "demo", "--password-stdin"], input=PASSWORD + "\n", text=True,
                           capture_output=True, cwd=REPO, env=env, timeout=120)
     assert made.returncode == 0, made.stdout + made.stderr
@@ -406,7 +406,7 @@ def test_browser_person_picker_analyses_the_person_picked(server, server_env, pa
 
     # the stored keypoints follow the far walker (truth: the renderer's camera), not the near one
     from gaitscope.db import open_database
-    from gaitscope.platform import storage
+    from gaitscope.pipeline import storage
 
     db = open_database(server_env["GAITSCOPE_DB_URL"])
     try:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaitscope.analysis.report_plots import curves_by_side, ordered_curve_names, reference_note
 from gaitscope.records import Motion3D
+from gaitscope.reports.plots import curves_by_side, ordered_curve_names, reference_note
 from gaitscope.skeleton import J
 from gaitscope.ui import plots, tables
 from gaitscope.ui.example_records import example_keypoints, example_motion, example_predictions, example_report

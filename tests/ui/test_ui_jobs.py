@@ -22,7 +22,7 @@ from ui_app_helpers import user_of as _user
 
 from gaitscope.db import jobs as db_jobs
 from gaitscope.errors import NoPersonError
-from gaitscope.platform import worker as worker_mod
+from gaitscope.pipeline import worker as worker_mod
 from gaitscope.ui import data, jobs
 from gaitscope.ui.components import PAGE_UPLOAD
 
@@ -135,7 +135,8 @@ def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, t
                                                                            monkeypatch):
     from types import SimpleNamespace
 
-    from gaitscope.platform import normative_choice, pipeline
+    from gaitscope.pipeline import normative_choice
+    from gaitscope.pipeline import steps as pipeline
 
     lab_set = tmp_path / "normative" / "lab A.json"
     monkeypatch.setattr(normative_choice, "list_sets", lambda: [
@@ -167,7 +168,7 @@ def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, t
 def test_a_motion_capture_file_is_uploaded_like_a_video_and_its_results_have_no_video_tab(env, tmp_path):
     """A TRC marker file of a synthetic walk (known truth: cadence 110 steps/min) goes through the upload page,
     the job table and the real marker pipeline; Results shows it without the video tab."""
-    from gaitscope.platform.synthetic_mocap import write_walk_trc
+    from gaitscope.io.synthetic_mocap import write_walk_trc
     from gaitscope.synthetic.truth import WalkParams
     from gaitscope.synthetic.walker import simulate_walk
     from gaitscope.ui.components import PAGE_RESULTS

@@ -31,7 +31,7 @@ UPLOADED = "My labelled clips (NTU .skeleton files)"
 
 @st.cache_resource(max_entries=2, show_spinner="Building the activity matcher...")
 def _builtin_matcher():
-    from gaitscope.platform.activities import build_matcher, builtin_examples
+    from gaitscope.pipeline.activities import build_matcher, builtin_examples
 
     clips, labels = builtin_examples()
     return build_matcher(clips, labels)
@@ -39,7 +39,7 @@ def _builtin_matcher():
 
 @st.cache_resource(max_entries=4, show_spinner="Building the activity matcher...")
 def _uploaded_matcher(files: tuple[tuple[str, bytes], ...], class_names: tuple[str, ...]):
-    from gaitscope.platform.activities import build_matcher, examples_from_skeleton_files
+    from gaitscope.pipeline.activities import build_matcher, examples_from_skeleton_files
 
     clips, labels = examples_from_skeleton_files(files, class_names or None)
     return build_matcher(clips, labels)
@@ -49,21 +49,21 @@ def _uploaded_matcher(files: tuple[tuple[str, bytes], ...], class_names: tuple[s
 def _segments(analysis_id: int, url: str, source: str, files_key: int, window_s: float, hop_s: float):
     b = cached_result(analysis_id, url)
     info = _builtin_matcher() if source == BUILTIN else st.session_state["_activities_matcher"]
-    from gaitscope.platform.activities import segment_recording
+    from gaitscope.pipeline.activities import segment_recording
 
     return segment_recording(b.keypoints, b.motion, info, window_s=window_s, hop_s=hop_s)
 
 
 @st.cache_resource(max_entries=1, show_spinner="Loading the mesh model...")
 def _mesh_model(smpl_dir: str, checkpoint: str):
-    from gaitscope.platform.activities import load_mesh_model
+    from gaitscope.pipeline.activities import load_mesh_model
 
     return load_mesh_model(smpl_dir, checkpoint)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Recovering the mesh...")
 def _mesh(analysis_id: int, url: str, smpl_dir: str, checkpoint: str):
-    from gaitscope.platform.activities import mesh_for_keypoints
+    from gaitscope.pipeline.activities import mesh_for_keypoints
 
     return mesh_for_keypoints(_mesh_model(smpl_dir, checkpoint), cached_result(analysis_id, url).keypoints)
 
@@ -105,7 +105,7 @@ def _activities(b: data.ResultBundle, url: str) -> None:
     duration = b.motion.duration_s
     st.plotly_chart(activity_timeline_figure(segments, duration), key=f"act_timeline_{b.analysis_id}",
                     width="stretch")
-    from gaitscope.platform.activities import segments_frame
+    from gaitscope.pipeline.activities import segments_frame
 
     st.dataframe(segments_frame(segments), hide_index=True, width="stretch", key="activities_table")
     note = (f"Encoder: {md_escape(info.encoder)}. Labels: {md_escape(', '.join(info.labels))}. Each window gets "
@@ -116,7 +116,7 @@ def _activities(b: data.ResultBundle, url: str) -> None:
 
 
 def _mesh_view(b: data.ResultBundle, url: str) -> None:
-    from gaitscope.platform.activities import mesh_status
+    from gaitscope.pipeline.activities import mesh_status
 
     status = mesh_status()
     if not status.ready:  # the set-up (SMPL licence, files) is the administrator's business: nothing to show here

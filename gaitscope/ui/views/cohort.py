@@ -4,7 +4,7 @@ Everything on this page comes from :func:`gaitscope.db.access.cohort_patients` a
 :func:`~gaitscope.db.access.cohort_parameters`, which refuse every other role and coarsen quasi-identifiers
 (5-year age bands, visit years); this page adds no column of its own. The diagnosis filter forgives case and
 partial words (:func:`gaitscope.ui.cohort_tools.match_diagnoses`) and is passed on as the list of matching
-diagnoses, the same query as the notebook API (:mod:`gaitscope.cohort`), whose call the page shows.
+diagnoses, the same query as the notebook API (:mod:`gaitscope.db.cohort`), whose call the page shows.
 """
 
 from __future__ import annotations

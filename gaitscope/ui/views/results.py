@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from gaitscope.analysis.csv_report import CSV_FILES, report_tables, table_csv
-from gaitscope.analysis.pdf_report import ReportContext, is_main_parameter, pdf_bytes
-from gaitscope.analysis.report_plots import reference_note
 from gaitscope.errors import AccessDeniedError
+from gaitscope.reports.csv_report import CSV_FILES, report_tables, table_csv
+from gaitscope.reports.pdf_report import ReportContext, is_main_parameter, pdf_bytes
+from gaitscope.reports.plots import reference_note
 from gaitscope.ui import data, jobs, playback, plots, tables
 from gaitscope.ui.components import (
     analysis_choices,
@@ -75,7 +75,7 @@ def _pdf_for(analysis_id: int, url: str, video: str | None = None) -> bytes:
     bundle = graded(cached_result(analysis_id, url))
     context = report_context(bundle)
     if video is not None and bundle.keypoints is not None:
-        from gaitscope.platform.pipeline import person_still_fields
+        from gaitscope.pipeline.steps import person_still_fields
 
         context = replace(context, **person_still_fields(video, bundle.keypoints))
     return pdf_bytes(bundle.report, context=context)
@@ -242,7 +242,7 @@ def _video_tab(user, b: data.ResultBundle, url: str) -> Path | None:
 
 def _person_still(video: Path, kp) -> None:
     """Which person was measured: a frame of the video with them boxed (several people may walk in it)."""
-    from gaitscope.platform.people import measured_still
+    from gaitscope.pose2d.people import measured_still
 
     image = measured_still(str(video), kp, kp.people)
     if image is not None:

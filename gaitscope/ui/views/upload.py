@@ -44,14 +44,14 @@ def is_mocap_name(name: str) -> bool:
     """A motion-capture file by its extension (its content is then checked by the reader)."""
     from pathlib import Path
 
-    from gaitscope.platform.mocap_pipeline import MOCAP_EXTENSIONS
+    from gaitscope.pipeline.mocap import MOCAP_EXTENSIONS
 
     return Path(name or "").suffix.lower() in MOCAP_EXTENSIONS
 
 
 def _stages() -> tuple[str, ...]:
     try:
-        from gaitscope.platform.pipeline import STAGES
+        from gaitscope.pipeline.steps import STAGES
     except ImportError:  # the pipeline's dependencies are missing: still show the form
         return tuple(STAGE_LABELS)
     return tuple(STAGES)
@@ -104,7 +104,7 @@ def _reference_choice() -> str | None:
     """The reference ("normal") set for this analysis: the bundled one and the lab's saved sets
     (``gaitscope normative build``); None keeps the configured default (``gaitscope normative use``)."""
     try:
-        from gaitscope.platform.normative_choice import list_sets
+        from gaitscope.pipeline.normative_choice import list_sets
 
         rows = list_sets()
     except Exception:  # noqa: BLE001 - a damaged saved set must not hide the upload form
@@ -125,9 +125,9 @@ def _reference_choice() -> str | None:
 @st.cache_data(max_entries=4, show_spinner="Looking for the people in the video...")
 def _people_frame(path: str) -> tuple[int, object, int]:
     """(frame index, RGB image with numbered boxes, number of people) of the first frame where the most people
-    are seen (:func:`gaitscope.platform.people.find_people`)."""
-    from gaitscope.platform.people import find_people, numbered_frame
-    from gaitscope.platform.video import probe_video
+    are seen (:func:`gaitscope.pose2d.people.find_people`)."""
+    from gaitscope.io.video import probe_video
+    from gaitscope.pose2d.people import find_people, numbered_frame
 
     found = find_people(probe_video(path))
     return found.frame, numbered_frame(found), len(found.boxes)

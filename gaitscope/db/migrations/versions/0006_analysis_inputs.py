@@ -8,7 +8,7 @@
   file paths (a path may be up to PATH_MAX, 4096 bytes, on Linux).
 * **Identity of an analysis.** ``analysis.inputs_key`` is the SHA-256 of every input that changes a number
   (lifter or importer and its checkpoint, analysis version, reference set, subject height, flip TTA; see
-  :mod:`gaitscope.platform.analysis_inputs`), ``analysis.inputs`` those inputs as JSON for people.
+  :mod:`gaitscope.pipeline.analysis_inputs`), ``analysis.inputs`` those inputs as JSON for people.
   UNIQUE(recording_id, inputs_key) replaces UNIQUE(recording_id, model_version, analysis_version): analysing a
   file again with another height is a new analysis, not the old one shown again. Analyses stored before this
   migration get ``legacy-<id>``: their height and reference are unknown, so they are never reused (a rerun stores
