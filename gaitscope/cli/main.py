@@ -113,7 +113,8 @@ def _print_summary(result, truth: dict | None = None) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from gaitscope.pipeline.steps import AnalysisOptions, analyze_file
+    from gaitscope.pipeline.dispatch import analyze_file
+    from gaitscope.pipeline.steps import AnalysisOptions
 
     options = AnalysisOptions(height_cm=args.height_cm, checkpoint=args.checkpoint, workers=args.workers,
                               flip_tta=not args.no_flip, normative=args.normative, age_years=args.age,

@@ -1,4 +1,4 @@
-"""The only place that knows the whole order: video -> 2D -> 3D -> embedding + gait analysis -> database.
+"""The stage order of a video and the steps the other pipelines reuse: video -> 2D -> 3D -> embedding + gait analysis -> database.
 
 Each stage is a function of another package that takes one record and returns the next; this module wires them,
 reports progress per stage, and makes storage all-or-nothing: the recording row is written first (status
@@ -461,36 +461,3 @@ def person_still_fields(video: str, keypoints: Keypoints2D) -> dict:
     caption = ("Green box: the person whose numbers are reported" + (f" (video frame {frame})" if frame is not None
                else "") + (". Grey boxes: other people seen." if people is not None and people.other_boxes else "."))
     return {"person_still_png": png.tobytes(), "person_still_caption": caption}
-
-
-def analyze_file(path: str | Path, **kwargs) -> AnalysisResult:
-    """Dispatch on the file extension: motion capture (.c3d .trc .mot .sto .bvh), MediaPipe Pose landmarks
-    (.csv, :mod:`gaitscope.pipeline.landmarks`) or video (anything else).
-
-    ``kwargs`` are those of :func:`analyze_video`; the video-only ones (``lifter``) are ignored for motion
-    capture.
-    """
-    from gaitscope.io.landmarks import is_landmark_file
-    from gaitscope.pipeline.mocap import analyze_mocap, is_mocap_file
-
-    options = kwargs.get("options")
-    if options is not None and options.person and (is_mocap_file(path) or is_landmark_file(path)):
-        raise InvalidInputError(f"A person can be picked in a video only; {Path(path).name} holds one person's "
-                                "data.", "Leave out --person for motion-capture and landmark files.")
-    if is_mocap_file(path):
-        kwargs.pop("lifter", None)
-        return analyze_mocap(path, **kwargs)
-    if is_landmark_file(path):
-        from gaitscope.pipeline.landmarks import analyze_landmarks
-
-        return analyze_landmarks(path, **kwargs)
-    return analyze_video(path, **kwargs)
-
-
-def __getattr__(name: str):
-    # ``from gaitscope.pipeline.steps import analyze_mocap`` without importing the mocap readers eagerly
-    if name in ("analyze_mocap", "is_mocap_file", "MOCAP_EXTENSIONS"):
-        from gaitscope.pipeline import mocap as mocap_pipeline
-
-        return getattr(mocap_pipeline, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 A worker loops: put back the jobs of workers that stopped heart-beating (:func:`gaitscope.db.jobs.reclaim_stale`),
 claim the oldest queued job (:func:`gaitscope.db.jobs.claim_next`, safe with any number of workers), run the
-pipeline on it (:func:`gaitscope.pipeline.steps.analyze_file`: a video, or a motion-capture file by its
+pipeline on it (:func:`gaitscope.pipeline.dispatch.analyze_file`: a video, or a motion-capture file by its
 extension) and mark it done or failed with the clinician-readable error. While a job runs, a thread heart-beats the job row and the worker's own row, and the
 pipeline's progress callback writes the stage and overall fraction to the job row (throttled: the dashboard polls
 once a second, writing on every frame would only load the database).
@@ -88,7 +88,8 @@ def pipeline_runner(db_url: str) -> Runner:
         return lifters.setdefault((checkpoint, stamp), LazyLifter(checkpoint))
 
     def run(job, progress: ProgressFn) -> int | None:
-        from gaitscope.pipeline.steps import AnalysisOptions, analyze_file
+        from gaitscope.pipeline.dispatch import analyze_file
+        from gaitscope.pipeline.steps import AnalysisOptions
 
         o = job.options
         if not o.get("video_path"):

@@ -176,7 +176,7 @@ def test_real_pd_walk_through_analyze(tmp_path):
     f = PD_DIR / "31917" / "google_31917_off_gait.csv"
     if not f.exists():
         pytest.skip(f"real PD landmark file not available: {f} (needs ../shared/data beside the repository)")
-    from gaitscope.pipeline.steps import analyze_file
+    from gaitscope.pipeline.dispatch import analyze_file
 
     res = analyze_file(f, db_url=None)
     assert res.keypoints.source == "mediapipe-landmarks-csv"

@@ -18,7 +18,9 @@ import sqlalchemy as sa
 
 from gaitscope.cli.main import SAMPLE_DIR, SAMPLE_VIDEO, main
 from gaitscope.errors import AnalysisError, InvalidInputError, MocapError
-from gaitscope.pipeline.steps import AnalysisOptions, analyze_file, analyze_mocap, analyze_video
+from gaitscope.pipeline.dispatch import analyze_file
+from gaitscope.pipeline.mocap import analyze_mocap
+from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
 from gaitscope.records import Keypoints2D, Motion3D, MotionEmbedding
 
 MOCAP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mocap"
