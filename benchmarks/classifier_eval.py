@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from gaitscope.models.classifiers import FinetuneClassifier, LinearProbe, MLPHead
     from gaitscope.models.evaluation import evaluate
     from gaitscope.models.features import LabelledFeatures
-    from gaitscope.training.classify import DEFAULT_CLIP_LEN, embedding_lifter, plot_results, synthetic_features
+    from gaitscope.pipeline.lifter_choice import embedding_lifter
+    from gaitscope.reports.classifier_plots import plot_results
+    from gaitscope.training.classify import DEFAULT_CLIP_LEN, synthetic_features
 
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / f"features_{args.subjects}x{args.walks}_s{args.seed}.npz"

@@ -93,7 +93,7 @@ def build_matcher(clips: Sequence[Any], labels: Sequence[str], checkpoint: str |
                   n_frames: int | None = None) -> MatcherInfo:
     """Fit an :class:`ActionMatcher` on the examples with the platform's encoder (see the module docstring)."""
     from gaitscope.models.action_matching import ActionMatcher
-    from gaitscope.training.classify import embedding_lifter
+    from gaitscope.pipeline.lifter_choice import embedding_lifter
 
     lifter = embedding_lifter(checkpoint, allow_untrained=True)
     untrained = str(lifter.version).startswith("untrained")

@@ -6,10 +6,13 @@ lifts to 3D with no download. An official MotionBERT file is accepted too (same 
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from gaitscope.errors import CheckpointError
+
+log = logging.getLogger(__name__)
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
 BUNDLED_LIFTER = BUNDLED_DIR / "lifter_small.pt"
@@ -36,3 +39,17 @@ def load_lifter(checkpoint: str | os.PathLike | None = None):
     lifter = Lifter.from_checkpoint(path)
     lifter.anchor_2d = settings().anchor_2d
     return lifter
+
+
+def embedding_lifter(checkpoint: str | Path | None = None, allow_untrained: bool = True):
+    """The encoder for embeddings: ``checkpoint``, else the bundled lifter, else (if allowed) an untrained small
+    DSTformer, with a logged warning (random features: fine for plumbing, meaningless clinically)."""
+    try:
+        return load_lifter(checkpoint)
+    except CheckpointError:
+        if checkpoint is not None or not allow_untrained:
+            raise
+    from gaitscope.models.inference import Lifter
+
+    log.warning("No bundled lifter found: embeddings come from an UNTRAINED small DSTformer (random features).")
+    return Lifter.untrained("small")

@@ -141,10 +141,10 @@ def save(database, recording_id: int, result, *, pipeline_version: str, inputs=N
 
 def predict(database, report, embedding) -> tuple:
     """Run the active classifier head from the model registry (none registered: no prediction)."""
-    from gaitscope.training import classify
+    from gaitscope.pipeline.prediction import predict_active
 
     with database.read_session() as s:
-        pred = classify.predict_active(s, report, embedding)
+        pred = predict_active(s, report, embedding)
     return (pred,) if pred is not None else ()
 
 

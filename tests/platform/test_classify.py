@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gaitscope.cli import classify as classify_cli
 from gaitscope.errors import InvalidInputError
 from gaitscope.models.classifiers import LinearProbe
 from gaitscope.models.configs import DSTformerConfig
 from gaitscope.models.features import LabelledFeatures, kinematic_names
+from gaitscope.pipeline import prediction
 from gaitscope.training import classify
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -71,24 +73,24 @@ def test_head_saved_in_the_registry_predicts_the_same(tmp_path, walk_analysis):
     assert {"weighted_f1", "majority_weighted_f1", "n_subjects"} <= set(head.metrics)
     db = open_database(f"sqlite:///{tmp_path / 'reg.db'}", auto_upgrade=True)
     with db.session() as s:
-        row = classify.save_head(s, head, active=True)
+        row = prediction.save_head(s, head, active=True)
         assert row.blob is not None and row.metrics["n_subjects"] == 8
     with db.session() as s:
-        loaded = classify.load_active_head(s)
+        loaded = prediction.load_active_head(s)
         assert loaded is not None and loaded.version == "v1" and loaded.feature_set == "both"
-        assert classify.load_active_head(s, "no_such_head") is None
-    p1 = classify.predict_for_analysis(head, report, emb)
-    p2 = classify.predict_for_analysis(loaded, report, emb)
+        assert prediction.load_active_head(s, "no_such_head") is None
+    p1 = prediction.predict_for_analysis(head, report, emb)
+    p2 = prediction.predict_for_analysis(loaded, report, emb)
     assert p1 == p2
     _check_prediction(p1)  # what save_analysis will accept
     assert p1.classes == ("0", "1", "2", "3") and p1.predicted in p1.classes and p1.feature_set == "both"
     # a newer version becomes the active one
     head2 = classify.fit_head(data, "mlp", "kinematic", version="v2", cv=None, max_epochs=20)
     with db.session() as s:
-        classify.save_head(s, head2, active=True)
+        prediction.save_head(s, head2, active=True)
     with db.session() as s:
-        assert classify.load_active_head(s).version == "v2"
-        assert classify.load_head(s, "updrs_gait", "v1").feature_set == "both"
+        assert prediction.load_active_head(s).version == "v2"
+        assert prediction.load_head(s, "updrs_gait", "v1").feature_set == "both"
 
 
 def test_prediction_refuses_embeddings_of_another_encoder(walk_analysis):
@@ -97,13 +99,13 @@ def test_prediction_refuses_embeddings_of_another_encoder(walk_analysis):
     data.embedding_model = "motionbert@1.0"
     head = classify.fit_head(data, "linear", "embedding", version="v1", cv=None)
     with pytest.raises(InvalidInputError, match="trained on embeddings of motionbert@1.0"):
-        classify.predict_for_analysis(head, report, emb)
+        prediction.predict_for_analysis(head, report, emb)
     with pytest.raises(InvalidInputError, match="needs the motion embedding"):
-        classify.predict_for_analysis(head, report, None)
+        prediction.predict_for_analysis(head, report, None)
     # a kinematic head needs no embedding at all
     kin = classify.fit_head(data, "linear", "kinematic", version="v1", cv=None)
     assert kin.embedding_model == ""
-    assert classify.predict_for_analysis(kin, report, None).feature_set == "kinematic"
+    assert prediction.predict_for_analysis(kin, report, None).feature_set == "kinematic"
 
 
 def test_pipeline_prediction_can_be_stored_with_the_analysis(tmp_path, walk_analysis):
@@ -115,9 +117,9 @@ def test_pipeline_prediction_can_be_stored_with_the_analysis(tmp_path, walk_anal
     data.embedding_model = f"{emb.model_name}@{emb.model_version}"
     db = open_database(f"sqlite:///{tmp_path / 'pipe.db'}", auto_upgrade=True)
     with db.session() as s:
-        classify.save_head(s, classify.fit_head(data, "linear", "both", version="v7", cv=None))
+        prediction.save_head(s, classify.fit_head(data, "linear", "both", version="v7", cv=None))
     with db.session() as s:
-        pred = classify.predict_active(s, report, emb)
+        pred = prediction.predict_active(s, report, emb)
         assert pred is not None and pred.head_version == "v7"
         patient = repo.create_patient(s, "P-CLS-1")
         visit = repo.create_visit(s, patient)
@@ -215,7 +217,7 @@ def test_labelled_dataset_loader_explains_a_bad_folder(tmp_path):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaitscope")
     sub = parser.add_subparsers(dest="command", required=True)
-    classify.register_cli(sub)
+    classify_cli.register_cli(sub)
     return parser
 
 
@@ -239,9 +241,9 @@ def test_cli_evaluate_and_train(tmp_path, capsys):
     from gaitscope.db import open_database
 
     with open_database(db_url).session() as s:
-        head = classify.load_active_head(s)
+        head = prediction.load_active_head(s)
     assert head.version == "cli-1" and isinstance(head.estimator, LinearProbe)
-    assert classify.RegisteredHead.from_blob((tmp_path / "head.npz").read_bytes()).version == "cli-1"
+    assert prediction.RegisteredHead.from_blob((tmp_path / "head.npz").read_bytes()).version == "cli-1"
 
 
 def test_cli_explains_unavailable_feature_sets(tmp_path):

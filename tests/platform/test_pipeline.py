@@ -171,7 +171,7 @@ def test_the_active_classifier_head_predicts_on_each_new_analysis(stored, tmp_pa
     from gaitscope.db import load_predictions, open_database
     from gaitscope.models.classifiers import LinearProbe
     from gaitscope.models.features import kinematic_names, kinematic_vector
-    from gaitscope.training.classify import RegisteredHead, save_head
+    from gaitscope.pipeline.prediction import RegisteredHead, save_head
 
     url, first, _ = stored
     rng = np.random.default_rng(0)

@@ -1,0 +1,89 @@
+"""Figures of a classifier evaluation (:class:`gaitscope.models.evaluation.EvaluationResult`): weighted F1 with
+subject-bootstrap confidence intervals against the majority baseline, confusion matrices and a reliability
+diagram. ``gaitscope evaluate-classifier`` writes them beside its tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_results(result, out_dir: str | Path) -> dict[str, Path]:
+    """``comparison.png`` (weighted F1 with subject-bootstrap CIs, majority line), ``confusion.png`` (every
+    model) and ``calibration.png`` (reliability diagram of the best model) from an ``EvaluationResult``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t = result.table
+    paths = {}
+    labels = [f"{r.feature_set}\n{r.head}" if r.feature_set != "-" else "majority" for r in t.itertuples()]
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(t)), 4))
+    y = t["weighted_f1"].to_numpy()
+    if "weighted_f1_lo" in t:
+        err = np.vstack([y - t["weighted_f1_lo"].to_numpy(), t["weighted_f1_hi"].to_numpy() - y])
+    else:
+        err = None
+    colors = ["0.6" if r.head == "majority" else "C0" if r.feature_set == "kinematic" else
+              "C1" if r.feature_set == "embedding" else "C2" for r in t.itertuples()]
+    ax.bar(range(len(t)), y, yerr=err, capsize=3, color=colors)
+    base = float(t.loc[t["head"] == "majority", "weighted_f1"].iloc[0])
+    ax.axhline(base, color="0.3", ls="--", lw=1, label="majority baseline")
+    ax.set_xticks(range(len(t)), labels, fontsize=8)
+    ax.set_ylabel("weighted F1 (pooled out-of-fold)")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{result.settings.get('scheme', '')} CV, 95% CI: bootstrap over subjects", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths["comparison_png"] = out / "comparison.png"
+    fig.savefig(paths["comparison_png"], dpi=120)
+    plt.close(fig)
+
+    keys = list(result.confusions)
+    ncol = min(4, len(keys))
+    nrow = int(np.ceil(len(keys) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 2.9 * nrow), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        cm = result.confusions[key]
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        ax.set_title(key if not key.startswith("-/") else "majority", fontsize=8)
+        ax.set_xticks(range(len(result.class_names)), result.class_names, fontsize=7)
+        ax.set_yticks(range(len(result.class_names)), result.class_names, fontsize=7)
+        ax.set_xlabel("predicted", fontsize=7)
+        ax.set_ylabel("true", fontsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.tight_layout()
+    paths["confusion_png"] = out / "confusion.png"
+    fig.savefig(paths["confusion_png"], dpi=110)
+    plt.close(fig)
+
+    models = t[t["head"] != "majority"]
+    if len(models):
+        best = models.sort_values("weighted_f1", ascending=False).iloc[0]
+        p = result.predictions
+        sel = p[(p["feature_set"] == best["feature_set"]) & (p["head"] == best["head"])]
+        proba = sel[[f"p_{c}" for c in result.class_names]].to_numpy()
+        conf = proba.max(axis=1)
+        correct = (proba.argmax(axis=1) == sel["label"].to_numpy()).astype(float)
+        edges = np.linspace(0, 1, 11)
+        b = np.minimum(np.digitize(conf, edges) - 1, 9)
+        xs = [conf[b == k].mean() for k in range(10) if (b == k).any()]
+        ys = [correct[b == k].mean() for k in range(10) if (b == k).any()]
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1)
+        ax.plot(xs, ys, "o-")
+        ax.set_xlabel("confidence (top class)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"calibration: {best['feature_set']} / {best['head']} (ECE {best['ece']:.2f})", fontsize=9)
+        fig.tight_layout()
+        paths["calibration_png"] = out / "calibration.png"
+        fig.savefig(paths["calibration_png"], dpi=110)
+        plt.close(fig)
+    return paths
