@@ -30,8 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gaitscope.training.lifter_data import DEFAULT_MOCAP_DIR  # noqa: E402
 from gaitscope.training.lifter_eval import evaluate_all, format_table  # noqa: E402
-from gaitscope.training.lifter_training import DEFAULT_MOCAP_DIR, WEIGHTS_PATH  # noqa: E402
+from gaitscope.training.lifter_training import WEIGHTS_PATH
 
 TARGETS = {"synthetic-video": 45.0, "mocap-projected": 60.0, "video-side": 45.0, "video-oblique-35": 45.0}
 

@@ -1,7 +1,7 @@
 """The project's measure of accuracy: video of real walking, held out from training (issue 19).
 
 Every walking trial in ``../shared/data/mocap`` that is not in the lifter's training list
-(:data:`gaitscope.training.lifter_training.EVAL_MOCAP`) is rendered as video of a person
+(:data:`gaitscope.training.mocap_trials.EVAL_MOCAP`) is rendered as video of a person
 (:mod:`gaitscope.training.real_motion_video`: the subject's own motion and proportions, far leg hidden as on
 film, clothing/floor/light from a seed, fixed and panning cameras, 30 and 60 fps, mp4v compression), analysed
 as an upload (BlazePose -> bundled lifter -> analysis, :mod:`gaitscope.training.video_eval`) and compared with

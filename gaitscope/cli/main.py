@@ -171,7 +171,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 #: Modules that add their own subcommands through ``register_cli(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "gaitscope.training.lifter_training",
+    "gaitscope.cli.lifter",
     "gaitscope.cli.classify",
     "gaitscope.cli.accounts",
     "gaitscope.cli.action",

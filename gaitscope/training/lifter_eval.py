@@ -102,7 +102,7 @@ def projected_case(lifter, xyz_world: np.ndarray, fps: float, rng: np.random.Gen
     model has occlusion statistics); False gives the older per-frame dropouts only.
     """
     from gaitscope.models.inference import estimate_height_units
-    from gaitscope.training.lifter_training import sample_camera_path
+    from gaitscope.training.lifter_data import sample_camera_path
     from gaitscope.training.noise_model import approach_deg, facing_left_deg
 
     cam = sample_camera_path(xyz_world, rng)
@@ -153,7 +153,7 @@ def summarise(cases: Sequence[dict[str, Any]], name: str) -> dict[str, Any]:
 
 def eval_synthetic_projected(lifter, noise, n: int = 12, seed: int = HELDOUT_SEED_STREAM,
                              view_occlusion: bool = True) -> dict[str, Any]:
-    from gaitscope.training.lifter_training import synthetic_motions
+    from gaitscope.training.lifter_data import synthetic_motions
 
     rng = np.random.default_rng(seed * 7 + 1)
     cases = [projected_case(lifter, np.asarray(m.xyz_m, float), m.fps, rng, noise, view_occlusion=view_occlusion)
@@ -163,7 +163,8 @@ def eval_synthetic_projected(lifter, noise, n: int = 12, seed: int = HELDOUT_SEE
 
 def eval_mocap_projected(lifter, noise, mocap_dir, views: int = 3, seed: int = 5,
                          view_occlusion: bool = True) -> dict[str, Any] | None:
-    from gaitscope.training.lifter_training import HELDOUT_MOCAP, load_mocap_motions, resample_motion
+    from gaitscope.training.lifter_data import load_mocap_motions, resample_motion
+    from gaitscope.training.mocap_trials import HELDOUT_MOCAP
 
     motions = load_mocap_motions(mocap_dir, HELDOUT_MOCAP)
     if not motions:

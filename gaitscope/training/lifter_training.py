@@ -51,7 +51,6 @@ run the large weight rewards a temporally constant output, which is what the fir
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -65,19 +64,19 @@ import numpy as np
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.records import Motion3D
 from gaitscope.skeleton import J
-from gaitscope.training.mocap_trials import (  # noqa: F401  (re-exported: the recipe's public names)
-    EVAL_MOCAP,
+from gaitscope.training.lifter_data import (
+    DEFAULT_MOCAP_DIR,
+    load_mocap_motions,
+    resample_motion,
+    sample_camera_path,
+    synthetic_motions,
+)
+from gaitscope.training.mocap_trials import (
     HELDOUT_MOCAP,
     TRAIN_MOCAP,
-    TrainingTrialError,
-    _trial_key,
-    refuse_training_trial,
-    subject_in_training,
 )
 from gaitscope.training.noise_model import NOISE_JSON, NoiseModel, approach_deg, facing_left_deg
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MOCAP_DIR = REPO_ROOT / ".." / "shared" / "data" / "mocap"
 WEIGHTS_PATH = Path(__file__).resolve().parents[1] / "models" / "weights" / "lifter_small.pt"
 MODEL_VERSION_PREFIX = "gaitscope-small"
 
@@ -86,195 +85,6 @@ SKIPPED_MOCAP = ("bmclab/data/walk*.trc (lower body only)", "camargo2021_circuit
                  "bmclab/data/Gait.c3d (many gaps)")
 
 _LEG = (J["right_hip"], J["right_knee"], J["right_ankle"], J["left_hip"], J["left_knee"], J["left_ankle"])
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Motion sources
-# ---------------------------------------------------------------------------------------------------------
-
-
-def sample_walk_params(rng: np.random.Generator, seed: int):
-    """Walker parameters drawn over the walker's full range (healthy to severe Parkinsonian, small to tall)."""
-    from gaitscope.synthetic.truth import WalkParams
-
-    height = float(rng.uniform(1.45, 2.00))
-    sev = float(rng.choice([0.0, rng.uniform(0.0, 1.0)], p=[0.4, 0.6]))  # 40 % healthy, the rest a spectrum
-    fps = float(rng.choice([25.0, 30.0, 30.0, 50.0, 60.0]))
-    return WalkParams(
-        fps=fps,
-        duration_s=float(rng.uniform(3.0, 6.0)),
-        height_m=height,
-        cadence_steps_min=float(np.clip(rng.normal(110.0 + 10.0 * sev, 12.0), 80.0, 145.0)),
-        step_length_m=float(np.clip(height * rng.uniform(0.30, 0.47) * (1.0 - 0.35 * sev), 0.25, 0.95)),
-        step_asymmetry=float(rng.normal(0.0, 0.02 + 0.08 * sev)),
-        stance_pct=float(np.clip(rng.normal(60.0 + 4.0 * sev, 2.0), 55.0, 72.0)),
-        step_width_m=float(rng.uniform(0.04, 0.22)),
-        knee_rom_scale=float(np.clip(rng.normal(1.0 - 0.4 * sev, 0.08), 0.4, 1.15)),
-        hip_rom_scale=float(np.clip(rng.normal(1.0 - 0.3 * sev, 0.08), 0.4, 1.15)),
-        arm_swing_scale=float(np.clip(rng.normal(1.0 - 0.8 * sev, 0.2), 0.0, 1.4)),
-        trunk_flexion_deg=float(np.clip(rng.normal(3.0 + 20.0 * sev, 3.0), 0.0, 35.0)),
-        shuffle=float(np.clip(sev * rng.uniform(0.5, 1.0), 0.0, 1.0)),
-        festination=float(np.clip(sev * rng.uniform(-0.5, 1.0), 0.0, 1.0)),
-        step_length_cv=float(rng.uniform(0.0, 0.03 + 0.07 * sev)),
-        step_time_cv=float(rng.uniform(0.0, 0.02 + 0.05 * sev)),
-        heading_deg=float(rng.uniform(-180.0, 180.0)),
-        leg_length_ratio=float(rng.uniform(0.49, 0.57)),
-        seed=int(seed),
-    )
-
-
-def synthetic_motions(n: int, seed: int, log=None) -> list[Motion3D]:
-    """``n`` simulated walks (world frame, Z up). Seeds ``seed*100000 + i``: train and held-out seeds differ."""
-    from gaitscope.synthetic.walker import simulate_walk
-
-    rng = np.random.default_rng(seed)
-    out: list[Motion3D] = []
-    tries = 0
-    while len(out) < n and tries < 3 * n:
-        params = sample_walk_params(rng, seed * 100_000 + tries)
-        tries += 1
-        try:
-            out.append(simulate_walk(params).motion)
-        except Exception as exc:  # an extreme corner of the parameter space: skip it, say so
-            if log:
-                log(f"walker failed for seed {params.seed}: {type(exc).__name__}: {exc}")
-    return out
-
-
-def resample_motion(m: Motion3D, fps: float) -> Motion3D:
-    """Linear resampling in time to ``fps`` (motion capture runs at 100-250 Hz, video at 25-60)."""
-    t_src = np.arange(m.n_frames) / m.fps
-    n = max(2, int(np.floor(t_src[-1] * fps)) + 1)
-    t_dst = np.arange(n) / fps
-    flat = m.xyz_m.reshape(m.n_frames, -1)
-    xyz = np.stack([np.interp(t_dst, t_src, flat[:, k]) for k in range(flat.shape[1])], axis=1)
-    return Motion3D(xyz.reshape(n, 17, 3), float(fps), m.up, m.root_relative, m.scale_source, m.source,
-                    notes=m.notes)
-
-
-def load_mocap_motions(
-    root: str | Path = DEFAULT_MOCAP_DIR, trials: Sequence[str] = TRAIN_MOCAP, log=None
-) -> dict[str, Motion3D]:
-    """Load motion-capture trials as Z-up world motions (missing heads filled, others dropped)."""
-    from gaitscope.io.mocap import load_motion
-    from gaitscope.io.mocap.world import complete_world_joints
-
-    root = Path(root)
-    out: dict[str, Motion3D] = {}
-    if not root.is_dir():
-        return out
-    for rel in trials:
-        p = root / rel
-        if not p.exists():
-            continue
-        try:
-            m = load_motion(p, events_from="none", grf=False, ik=False).motion
-        except Exception as exc:
-            if log:
-                log(f"mocap {rel} skipped: {type(exc).__name__}: {exc}")
-            continue
-        xyz = np.asarray(m.xyz_m, dtype=np.float64)
-        bad_frames = ~np.isfinite(np.delete(xyz, [J["nose"], J["head"]], axis=1)).all(axis=(1, 2))
-        if bad_frames.mean() > 0.2:
-            if log:
-                log(f"mocap {rel} skipped: {bad_frames.mean():.0%} of frames lack body joints")
-            continue
-        xyz, _ = complete_world_joints(xyz, m.up)
-        out[rel] = Motion3D(xyz.astype(np.float64), float(m.fps), (0.0, 0.0, 1.0), False, m.scale_source,
-                            f"mocap:{rel}", notes=m.notes)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Cameras
-# ---------------------------------------------------------------------------------------------------------
-
-IMAGE_SIZES = ((1280, 720), (1920, 1080), (1080, 1920), (640, 480), (1280, 720))
-
-
-@dataclass(frozen=True)
-class CameraPath:
-    """Pinhole camera with a fixed orientation and a per-frame position (static or sliding)."""
-
-    R: np.ndarray  # (3, 3) world -> camera rotation (rows: x right, y down, z forward)
-    positions: np.ndarray  # (T, 3) camera centres
-    f: float
-    width: int
-    height: int
-
-    def to_camera(self, xyz: np.ndarray) -> np.ndarray:
-        return np.einsum("tjk,ik->tji", xyz - self.positions[:, None, :], self.R)
-
-    def project(self, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(T, J, 3)`` world -> ``(T, J, 2)`` pixels and ``(T, J)`` depth."""
-        c = self.to_camera(xyz)
-        z = c[..., 2]
-        zz = np.maximum(z, 1e-6)
-        xy = np.stack([self.f * c[..., 0] / zz + self.width / 2.0, self.f * c[..., 1] / zz + self.height / 2.0], -1)
-        return xy, z
-
-
-def _heading(xyz: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    d = xyz[-1, 0, :2] - xyz[0, 0, :2]
-    if np.linalg.norm(d) < 0.2:
-        a = rng.uniform(-np.pi, np.pi)
-        d = np.array([np.cos(a), np.sin(a)])
-    d = d / np.linalg.norm(d)
-    return np.array([d[0], d[1], 0.0])
-
-
-def sample_camera_path(xyz: np.ndarray, rng: np.random.Generator, margin_px: float = 10.0,
-                       frontal_p: float = 0.0) -> CameraPath:
-    """A random perspective view of a Z-up motion ``(T, 17, 3)`` that keeps the person in the frame.
-
-    Yaw (from the walker's left, 90 = walking toward the camera): with probability ``frontal_p`` near a frontal
-    or rear view (90 or -90 deg, spread 12 deg), else half near a side view (0 or 180 deg, spread 15 deg) and
-    half uniform all round. ``frontal_p = 0`` is the first recipes' sampler, draw for draw.
-    """
-    fwd = _heading(xyz, rng)
-    left = np.array([-fwd[1], fwd[0], 0.0])
-    r = rng.random()
-    if r < frontal_p:  # coronal views: clinics film them often, and the uniform half alone gives few
-        yaw = np.deg2rad(rng.normal(0.0, 12.0) + rng.choice([90.0, -90.0]))
-    elif r < frontal_p + 0.5 * (1.0 - frontal_p):  # side views are the clinical standard: weight them
-        yaw = np.deg2rad(rng.normal(0.0, 15.0) + rng.choice([0.0, 180.0]))
-    else:
-        yaw = rng.uniform(-np.pi, np.pi)
-    direction = np.cos(yaw) * left + np.sin(yaw) * fwd
-    width, height = IMAGE_SIZES[int(rng.integers(len(IMAGE_SIZES)))]
-    f = 0.5 * width / np.tan(np.deg2rad(rng.uniform(40.0, 75.0)) / 2.0)
-    stature = float(np.nanmax(xyz[..., 2]))
-    flat = xyz.reshape(-1, 3)
-    centre = 0.5 * (flat.min(axis=0) + flat.max(axis=0))
-    target = np.array([centre[0], centre[1], 0.5 * stature])
-    cam_h = rng.uniform(0.5, 1.7)
-    tracking = rng.random() < 0.35
-    follow = rng.uniform(0.5, 1.0) if tracking else 0.0
-    along = (xyz[:, 0] - centre) @ fwd
-    slide = follow * (along - 0.5 * (along.max() + along.min()))
-    # camera axes (no roll), looking from the camera position toward the target
-    def build(dist: float) -> CameraPath:
-        pos0 = target + direction * dist
-        pos0[2] = cam_h
-        z = target - pos0
-        z /= np.linalg.norm(z)
-        x = np.cross(z, [0.0, 0.0, 1.0])
-        x /= np.linalg.norm(x)
-        y = np.cross(z, x)
-        pos = pos0[None] + slide[:, None] * fwd[None]
-        return CameraPath(np.stack([x, y, z]), pos, float(f), int(width), int(height))
-
-    dist = 1.5 + 0.5 * stature
-    cam = build(dist)
-    for _ in range(40):
-        xy, z = cam.project(xyz)
-        inside = ((z > 0.3).all() and (xy[..., 0] > margin_px).all() and (xy[..., 0] < width - margin_px).all()
-                  and (xy[..., 1] > margin_px).all() and (xy[..., 1] < height - margin_px).all())
-        if inside:
-            break
-        dist *= 1.12
-        cam = build(dist)
-    return build(dist + rng.uniform(0.0, 2.5))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -636,109 +446,3 @@ def model_lifter(model, cfg: DSTformerConfig, meta: dict):
     from gaitscope.models.inference import Lifter
 
     return Lifter(model, cfg, cfg.name, str(meta.get("model_version", "unversioned")), meta, torch.device("cpu"))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    torch.set_num_threads(args.threads)
-    if args.export_only:
-        export_run(args.out, args.export, evaluate=not args.no_eval,
-                   mocap_dir=None if args.no_mocap else args.mocap_dir, noise_json=args.noise)
-        return 0
-    recipe = Recipe(steps=args.steps, batch_size=args.batch_size, clip_len=args.clip_len, lr=args.lr,
-                    n_walks=args.walks, seed=args.seed, threads=args.threads, dim_feat=args.dim_feat,
-                    depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight,
-                    view_occlusion=not args.no_view_occlusion, frontal_p=args.frontal_share,
-                    pair_gain=not args.no_pair_gain, real_failure_share=args.real_failures,
-                    real_failure_views=tuple(args.real_failure_views))
-    if args.measure_noise:
-        from gaitscope.training.noise_model import measure_blazepose_noise
-
-        measure_blazepose_noise(args.noise)
-    export = None if args.no_export else args.export
-    ckpt = train_lifter(args.out, recipe, mocap_dir=None if args.no_mocap else args.mocap_dir,
-                        noise_json=args.noise, export_to=export, init_from=args.init_from,
-                        evaluate=not args.no_eval)
-    print(f"checkpoint: {ckpt}" + (f" -> {export}" if export else ""))
-    return 0
-
-
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from gaitscope.training.lifter_eval import evaluate_all, format_table
-
-    results = evaluate_all(args.checkpoint, mocap_dir=args.mocap_dir, n_synthetic=args.walks,
-                           video=not args.no_video, noise_json=args.noise,
-                           view_occlusion=not args.no_view_occlusion, views=not args.no_views)
-    print(format_table(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=float) + "\n")
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Add ``train-lifter`` and ``eval-lifter`` to the ``gaitscope`` command (``argparse`` sub-parsers)."""
-    tr = subparsers.add_parser("train-lifter", help="train the bundled 3D lifter (synthetic walks + mocap)")
-    tr.add_argument("--out", default="runs/lifter_small", help="run folder (resumes from its last.pt)")
-    tr.add_argument("--steps", type=int, default=Recipe.steps)
-    tr.add_argument("--batch-size", type=int, default=Recipe.batch_size)
-    tr.add_argument("--clip-len", type=int, default=Recipe.clip_len)
-    tr.add_argument("--lr", type=float, default=Recipe.lr)
-    tr.add_argument("--warmup", type=int, default=Recipe.warmup_steps)
-    tr.add_argument("--velocity-weight", type=float, default=Recipe.velocity_weight)
-    tr.add_argument("--walks", type=int, default=Recipe.n_walks, help="number of synthetic walks")
-    tr.add_argument("--dim-feat", type=int, default=Recipe.dim_feat, help="token width (default: the config's)")
-    tr.add_argument("--depth", type=int, default=Recipe.depth, help="dual-stream block pairs (default: config's)")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--threads", type=int, default=2, help="torch CPU threads (the machine is shared)")
-    tr.add_argument("--mocap-dir", default=str(DEFAULT_MOCAP_DIR))
-    tr.add_argument("--no-mocap", action="store_true", help="synthetic walks only")
-    tr.add_argument("--noise", default=str(NOISE_JSON), help="measured 2D noise model (JSON)")
-    tr.add_argument("--measure-noise", action="store_true", help="re-measure BlazePose noise first (~3-8 min)")
-    tr.add_argument("--no-view-occlusion", action="store_true",
-                    help="per-frame dropouts only, not the measured far-side occlusion runs (the first model's data)")
-    tr.add_argument("--no-pair-gain", action="store_true",
-                    help="do not shrink left-right limb separations as BlazePose does (noise field pair_gain)")
-    tr.add_argument("--frontal-share", type=float, default=Recipe.frontal_p,
-                    help="share of clips seen from near frontal/rear views (stage 3 of the bundled model: 0.3)")
-    tr.add_argument("--real-failures", type=float, default=Recipe.real_failure_share,
-                    help="share of clips whose 2D is BlazePose's detection of a rendered training trial "
-                         "(gaitscope.training.real_failures; renders and detects on first use, cached in runs/)")
-    tr.add_argument("--real-failure-views", nargs="+", default=list(Recipe.real_failure_views),
-                    choices=["side", "oblique", "frontal", "back"])
-    tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
-    tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
-    tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")
-    tr.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
-    tr.add_argument("--export-only", action="store_true",
-                    help="do not train: export the run folder's newest weights (even mid-run) to --export")
-    tr.set_defaults(func=_cmd_train)
-
-    ev = subparsers.add_parser("eval-lifter", help="MPJPE / PA-MPJPE / N-MPJPE of a lifter on held-out data")
-    ev.add_argument("--checkpoint", default=str(WEIGHTS_PATH))
-    ev.add_argument("--mocap-dir", default=str(DEFAULT_MOCAP_DIR))
-    ev.add_argument("--walks", type=int, default=12, help="held-out synthetic walks")
-    ev.add_argument("--noise", default=str(NOISE_JSON))
-    ev.add_argument("--no-video", action="store_true", help="skip the end-to-end run on the sample video")
-    ev.add_argument("--no-views", action="store_true",
-                    help="skip the rendered walks from views all round (side, obliques, frontal, back)")
-    ev.add_argument("--json", default=None, help="also write the results as JSON")
-    ev.add_argument("--no-view-occlusion", action="store_true",
-                    help="projected sets with per-frame dropouts only (as the first model was measured)")
-    ev.set_defaults(func=_cmd_eval)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="gaitscope")
-    register_cli(ap.add_subparsers(dest="command", required=True))
-    args = ap.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

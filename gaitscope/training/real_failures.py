@@ -11,8 +11,8 @@ markers were: the failure and its correction in one pair, as MotionBERT's fine-t
 al., ICCV 2023, Sec. 4.2: "2D skeletons detected by ... as input") and VideoPose3D's training on detections
 (Pavllo et al., CVPR 2019) do.
 
-Only trials in :data:`~gaitscope.training.lifter_training.TRAIN_MOCAP` are rendered here (an evaluation trial is
-refused, the mirror of :func:`~gaitscope.training.lifter_training.refuse_training_trial`), with the renderer and
+Only trials in :data:`~gaitscope.training.mocap_trials.TRAIN_MOCAP` are rendered here (an evaluation trial is
+refused, the mirror of :func:`~gaitscope.training.mocap_trials.refuse_training_trial`), with the renderer and
 camera classes of the video evaluation (:mod:`gaitscope.training.real_motion_video`) but their own seeds, so
 the evaluation's held-out trials are never seen, not even as video. Videos and detections are cached in
 ``runs/lifter_real_failures/`` (git-ignored); the targets are recomputed from the markers and the case's camera,

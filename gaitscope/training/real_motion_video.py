@@ -21,7 +21,7 @@ capsule renderer of :mod:`gaitscope.synthetic.render` and filmed:
 
 Videos are rendered once and cached under ``runs/video_eval/`` (git-ignored) keyed by a hash of the case and
 :data:`RENDERER_VERSION`. The evaluation refuses training trials
-(:func:`gaitscope.training.lifter_training.refuse_training_trial`).
+(:func:`gaitscope.training.mocap_trials.refuse_training_trial`).
 """
 
 from __future__ import annotations

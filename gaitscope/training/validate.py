@@ -9,7 +9,7 @@ Two ways, both ending in :func:`gaitscope.analysis.agreement.compare_reports`:
   (:func:`gaitscope.analysis.agreement.sync_reports`). This is the protocol of OpenCap's validation (Uhlrich et
   al. 2023) and of Stenum et al. 2021, offered to any lab.
 * **mocap only** (:func:`validate_mocap_projected`): no video needed. The marker motion is projected through
-  random cameras (:func:`gaitscope.training.lifter_training.sample_camera_path`), the measured BlazePose error
+  random cameras (:func:`gaitscope.training.lifter_data.sample_camera_path`), the measured BlazePose error
   (:mod:`gaitscope.training.noise_model`) is added, the lifter lifts it and the analysis runs; the result is
   compared with the analysis of the markers themselves and with the force-plate events. The clocks are the
   same by construction. It isolates lifter + analysis from the detector's real failures (so it is an upper
@@ -283,8 +283,8 @@ def validate_mocap_projected(
     measured height)."""
     from gaitscope.analysis.agreement import compare_reports
     from gaitscope.io.mocap import load_motion
+    from gaitscope.training.lifter_data import resample_motion
     from gaitscope.training.lifter_eval import joint_errors_mm, projected_case, sagittal_angle_rmse
-    from gaitscope.training.lifter_training import resample_motion
 
     if views < 1:
         raise InvalidInputError(f"views must be at least 1, got {views}.")

@@ -9,18 +9,10 @@ import torch
 from gaitscope.models.checkpoints import load_checkpoint
 from gaitscope.models.inference import Lifter
 from gaitscope.records import Keypoints2D
+from gaitscope.training.lifter_data import resample_motion, sample_camera_path, synthetic_motions
 from gaitscope.training.lifter_eval import joint_errors_mm, procrustes_align, scale_align
-from gaitscope.training.lifter_training import (
-    HELDOUT_MOCAP,
-    TRAIN_MOCAP,
-    Recipe,
-    WalkLiftingDataset,
-    export_run,
-    resample_motion,
-    sample_camera_path,
-    synthetic_motions,
-    train_lifter,
-)
+from gaitscope.training.lifter_training import Recipe, WalkLiftingDataset, export_run, train_lifter
+from gaitscope.training.mocap_trials import HELDOUT_MOCAP, TRAIN_MOCAP
 from gaitscope.training.noise_model import NOISE_JSON, NoiseModel
 
 

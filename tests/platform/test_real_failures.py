@@ -15,7 +15,7 @@ import pytest
 from gaitscope.errors import InvalidInputError
 from gaitscope.records import Keypoints2D
 from gaitscope.synthetic.camera import CameraTrack, PerspectiveCamera
-from gaitscope.training.lifter_training import EVAL_MOCAP, TRAIN_MOCAP
+from gaitscope.training.mocap_trials import EVAL_MOCAP, TRAIN_MOCAP
 from gaitscope.training.real_failures import (
     DetectedClips,
     DetectedPair,

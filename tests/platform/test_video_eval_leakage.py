@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gaitscope.errors import InvalidInputError
-from gaitscope.training.lifter_training import (
+from gaitscope.training.mocap_trials import (
     EVAL_MOCAP,
     HELDOUT_MOCAP,
     TRAIN_MOCAP,
