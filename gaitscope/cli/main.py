@@ -177,9 +177,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gaitscope.cli.action",
     "gaitscope.cli.mesh",
     "gaitscope.cli.normative",
-    "gaitscope.pipeline.worker",
-    "gaitscope.pipeline.batch",
-    "gaitscope.training.validate",
+    "gaitscope.cli.worker",
+    "gaitscope.cli.batch",
+    "gaitscope.cli.validate",
 )
 
 

@@ -32,11 +32,11 @@ def lifter():
 
 
 def _parser():
-    from gaitscope.training import validate
+    from gaitscope.cli import validate as validate_cli
 
     parser = argparse.ArgumentParser(prog="gaitscope")
     sub = parser.add_subparsers(dest="command", required=True)
-    validate.register_cli(sub)
+    validate_cli.register_cli(sub)
     return parser
 
 
