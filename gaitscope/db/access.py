@@ -32,8 +32,11 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gaitscope.db import auth
-from gaitscope.db import repository as repo
+from gaitscope.db import analysis_records as repo
+from gaitscope.db import audit_trail, auth, model_registry
+from gaitscope.db import patients as patients_db
+from gaitscope.db import recordings as recordings_db
+from gaitscope.db import rows as rows_db
 from gaitscope.db.auth import CurrentUser
 from gaitscope.db.models import (
     Analysis,
@@ -104,7 +107,7 @@ def _scope(user: CurrentUser) -> str:
 
 def _patient(s: Session, user: CurrentUser, code: str, what: str, roles: Sequence[str] = CARE_ROLES) -> Patient:
     _require(user, roles, what)
-    p = repo.get_patient(s, code or "")
+    p = patients_db.get_patient(s, code or "")
     # The same message whether the patient exists elsewhere or not at all: no probing other sites' codes.
     if p is None or not can_see_patient(user, p):
         raise _refused(
@@ -158,21 +161,21 @@ def list_patients(s: Session, user: CurrentUser) -> list[Patient]:
     if user.care_team is not None:
         q = q.where(Patient.care_team == user.care_team)
     patients = list(s.scalars(q))
-    repo.audit(s, user.username, "list", "patient", None, {"n": len(patients), "site": user.site})
+    audit_trail.audit(s, user.username, "list", "patient", None, {"n": len(patients), "site": user.site})
     return patients
 
 
 def view_patient(s: Session, user: CurrentUser, code: str) -> Patient:
     """One patient (clinical fields and notes) of the user's site; audited as a view."""
     p = _patient(s, user, code, "view patients")
-    repo.audit(s, user.username, "view", "patient", p.code)
+    audit_trail.audit(s, user.username, "view", "patient", p.code)
     return p
 
 
 def view_patient_identity(s: Session, user: CurrentUser, code: str) -> PatientIdentity | None:
     """Names / hospital number of a patient: clinicians of the patient's site only; audited."""
     p = _patient(s, user, code, "view patient identities", roles=("clinician",))
-    repo.audit(s, user.username, "view_identity", "patient", p.code)
+    audit_trail.audit(s, user.username, "view_identity", "patient", p.code)
     return s.get(PatientIdentity, p.id)
 
 
@@ -187,8 +190,8 @@ def create_patient(s: Session, user: CurrentUser, code: str, **fields: Any) -> P
         if fields.get(key) not in (None, getattr(user, key)):
             raise AccessDeniedError(f"Access denied: you may create patients only in your own {key.replace('_', ' ')}.")
         fields.pop(key, None)
-    p = repo.create_patient(s, code, site=user.site, care_team=user.care_team, **fields)
-    repo.audit(s, user.username, "create", "patient", p.code)
+    p = patients_db.create_patient(s, code, site=user.site, care_team=user.care_team, **fields)
+    audit_trail.audit(s, user.username, "create", "patient", p.code)
     return p
 
 
@@ -201,24 +204,24 @@ def update_patient(s: Session, user: CurrentUser, code: str, **changes: Any) -> 
         raise InvalidInputError(f"These patient fields cannot be edited here: {', '.join(sorted(unknown))}.")
     for key, value in changes.items():
         setattr(p, key, value)
-    repo._flush(s, [p], f"Patient {p.code}")
-    repo.audit(s, user.username, "update", "patient", p.code, {"fields": sorted(changes)})
+    rows_db._flush(s, [p], f"Patient {p.code}")
+    audit_trail.audit(s, user.username, "update", "patient", p.code, {"fields": sorted(changes)})
     return p
 
 
 def set_patient_identity(s: Session, user: CurrentUser, code: str, **identity: Any) -> PatientIdentity:
     """Store names / hospital number / contact (all optional) apart from the pseudonymous record."""
     p = _patient(s, user, code, "edit patient identities", roles=("clinician",))
-    ident = repo.set_patient_identity(s, p, **identity)
-    repo.audit(s, user.username, "set_identity", "patient", p.code, {"fields": sorted(k for k, v in identity.items() if v)})
+    ident = patients_db.set_patient_identity(s, p, **identity)
+    audit_trail.audit(s, user.username, "set_identity", "patient", p.code, {"fields": sorted(k for k, v in identity.items() if v)})
     return ident
 
 
 def create_visit(s: Session, user: CurrentUser, code: str, visit_date: date | None = None,
                  notes: str | None = None) -> Visit:
     p = _patient(s, user, code, "add visits", roles=("clinician",))
-    v = repo.create_visit(s, p, visit_date, notes)
-    repo.audit(s, user.username, "create", "visit", v.id, {"patient": p.code})
+    v = patients_db.create_visit(s, p, visit_date, notes)
+    audit_trail.audit(s, user.username, "create", "visit", v.id, {"patient": p.code})
     return v
 
 
@@ -259,11 +262,11 @@ def register_upload(
                        entity="visit", entity_id=visit_id, reason="site")
     if not storage_name or Path(storage_name).name != storage_name:
         raise InvalidInputError("The stored upload needs a generated file name without folders.")
-    rec = repo.register_recording(s, visit, sha256=sha256, original_name=original_name, kind=kind, fps=fps,
+    rec = recordings_db.register_recording(s, visit, sha256=sha256, original_name=original_name, kind=kind, fps=fps,
                                   duration_s=duration_s, width=width, height=height, size_bytes=size_bytes)
     rec.storage_name = storage_name
-    repo._flush(s, [rec], "Recording")
-    repo.audit(s, user.username, "upload", "recording", rec.id,
+    rows_db._flush(s, [rec], "Recording")
+    audit_trail.audit(s, user.username, "upload", "recording", rec.id,
                {"patient": patient.code, "visit": visit.id, "sha256": rec.sha256, "size_bytes": size_bytes})
     return rec
 
@@ -280,29 +283,29 @@ def recording_video_path(s: Session, user: CurrentUser, recording_id: int, uploa
     path = (root / rec.storage_name).resolve()
     if root not in path.parents:
         raise AccessDeniedError(f"Recording {recording_id} points outside the uploads folder; refusing to open it.")
-    repo.audit(s, user.username, "view_video", "recording", rec.id, {"patient": patient.code})
+    audit_trail.audit(s, user.username, "view_video", "recording", rec.id, {"patient": patient.code})
     return path
 
 
 def authorize_analysis(s: Session, user: CurrentUser, recording_id: int) -> Recording:
     """Check that ``user`` may run an analysis of this recording and audit the request (before the job runs)."""
     rec, patient = _recording(s, user, recording_id, "run analyses")
-    repo.audit(s, user.username, "analysis_requested", "recording", rec.id, {"patient": patient.code})
+    audit_trail.audit(s, user.username, "analysis_requested", "recording", rec.id, {"patient": patient.code})
     return rec
 
 
 def save_analysis(s: Session, user: CurrentUser, recording_id: int, **kwargs: Any) -> Analysis:
-    """:func:`gaitscope.db.repository.save_analysis` for a recording of the user's site, audited."""
+    """:func:`gaitscope.db.analysis_records.save_analysis` for a recording of the user's site, audited."""
     rec, patient = _recording(s, user, recording_id, "save analyses")
     a = repo.save_analysis(s, rec, **kwargs)
-    repo.audit(s, user.username, "analysis", "analysis", a.id, {"recording": rec.id, "patient": patient.code})
+    audit_trail.audit(s, user.username, "analysis", "analysis", a.id, {"recording": rec.id, "patient": patient.code})
     return a
 
 
 def view_report(s: Session, user: CurrentUser, analysis_id: int) -> GaitReport:
     """The gait report of an analysis (clinicians and viewers of the patient's site); audited as a view."""
     a, patient = _analysis(s, user, analysis_id, "view reports", roles=CARE_ROLES)
-    repo.audit(s, user.username, "view", "analysis", a.id, {"patient": patient.code})
+    audit_trail.audit(s, user.username, "view", "analysis", a.id, {"patient": patient.code})
     return repo.load_report(s, a.id)
 
 
@@ -310,8 +313,8 @@ def export_report(s: Session, user: CurrentUser, analysis_id: int, kind: str, pa
                   sha256: str | None = None, size_bytes: int | None = None) -> ReportExport:
     """Record a PDF/CSV export of an analysis (clinicians of the patient's site); audited."""
     a, patient = _analysis(s, user, analysis_id, "export patient reports")
-    e = repo.record_export(s, a, kind, str(path), sha256=sha256, size_bytes=size_bytes, created_by=user.username)
-    repo.audit(s, user.username, "export", "analysis", a.id, {"kind": kind, "patient": patient.code, "sha256": sha256})
+    e = model_registry.record_export(s, a, kind, str(path), sha256=sha256, size_bytes=size_bytes, created_by=user.username)
+    audit_trail.audit(s, user.username, "export", "analysis", a.id, {"kind": kind, "patient": patient.code, "sha256": sha256})
     return e
 
 
@@ -387,7 +390,7 @@ def cohort_patients(db, user: CurrentUser, **filters: Any) -> pd.DataFrame:
     """One row per patient of the cohort, pseudonymised (see :func:`_pseudonymise`); researchers only."""
     df = _pseudonymise(_cohort(db, user, "query the research cohort", filters).patient_table())
     with db.session() as s:
-        repo.audit(s, user.username, "cohort_query", "cohort", None, {"table": "patients", "filters": filters, "rows": len(df)})
+        audit_trail.audit(s, user.username, "cohort_query", "cohort", None, {"table": "patients", "filters": filters, "rows": len(df)})
     return df
 
 
@@ -396,7 +399,7 @@ def cohort_parameters(db, user: CurrentUser, parameters: str | Sequence[str] | N
     """Tidy gait parameters of the cohort, pseudonymised; researchers only."""
     df = _pseudonymise(_cohort(db, user, "query the research cohort", filters).gait_parameters(parameters))
     with db.session() as s:
-        repo.audit(s, user.username, "cohort_query", "cohort", None,
+        audit_trail.audit(s, user.username, "cohort_query", "cohort", None,
                    {"table": "gait_parameters", "filters": filters, "rows": len(df)})
     return df
 
@@ -407,7 +410,7 @@ def export_cohort_csv(db, user: CurrentUser, path: str | Path, **filters: Any) -
     path = Path(path)
     df.to_csv(path, index=False)
     with db.session() as s:
-        repo.audit(s, user.username, "export", "cohort", None, {"kind": "csv", "rows": len(df), "file": path.name})
+        audit_trail.audit(s, user.username, "export", "cohort", None, {"kind": "csv", "rows": len(df), "file": path.name})
     return path
 
 

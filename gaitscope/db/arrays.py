@@ -11,7 +11,7 @@ The JSON header holds ``dtype`` (a numpy ``str`` such as ``"<f4"``), ``shape`` a
 ...), the trick Blosc and HDF5 use: exponents and high mantissa bytes of neighbouring joint coordinates are
 alike, so zlib finds runs it would otherwise miss (about 15-30 % smaller for pose data).
 
-Dtype policy (decided here so every writer agrees; see :func:`gaitscope.db.repository.save_analysis`):
+Dtype policy (decided here so every writer agrees; see :func:`gaitscope.db.analysis_records.save_analysis`):
 
 * 2D keypoints and 3D joints are stored as **float32**: float16 has a 1-2 pixel step above 1024 px and a
   0.5-1 mm step at 1-2 m, too coarse for step-length work.

@@ -39,8 +39,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
+from gaitscope.db.audit_trail import audit
 from gaitscope.db.models import ROLES, User, UserSession
-from gaitscope.db.repository import audit
 from gaitscope.errors import AccessDeniedError, DuplicateError, InvalidInputError
 
 Clock = Callable[[], datetime]

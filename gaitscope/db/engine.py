@@ -55,7 +55,7 @@ class Database:
         if not isinstance(exc, AccessDeniedError) or not entry or getattr(self._depth, "n", 0) > 0:
             return
         exc.refusal = None  # type: ignore[attr-defined]  # written once, however many handlers see it
-        from gaitscope.db.repository import audit
+        from gaitscope.db.audit_trail import audit
 
         try:
             with self.session() as s:

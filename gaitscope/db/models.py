@@ -21,7 +21,7 @@ Design choices (the WHY):
   version are copied into the prediction). The audit log has no foreign keys on purpose: it must outlive what
   it talks about, and the ORM refuses to update or delete its rows (``before_flush`` hook at the end).
 * The birth year's upper bound in the schema is a constant (2100) because neither SQLite nor PostgreSQL allow
-  "current year" in a CHECK that stays valid over time; :func:`gaitscope.db.repository.create_patient`
+  "current year" in a CHECK that stays valid over time; :func:`gaitscope.db.patients.create_patient`
   checks against the current year.
 """
 

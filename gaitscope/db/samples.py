@@ -42,7 +42,7 @@ _ANGLE_COLUMNS = ("knee_flexion_L", "knee_flexion_R", "hip_flexion_L", "hip_flex
 
 @dataclass(frozen=True)
 class SampleAnalysis:
-    """The arguments :func:`gaitscope.db.repository.save_analysis` needs, built by :func:`make_sample_analysis`."""
+    """The arguments :func:`gaitscope.db.analysis_records.save_analysis` needs, built by :func:`make_sample_analysis`."""
 
     keypoints2d: Keypoints2D
     motion3d: Motion3D

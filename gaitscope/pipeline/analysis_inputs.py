@@ -61,7 +61,7 @@ class AnalysisInputs:
 
     @property
     def key(self) -> str:
-        from gaitscope.db.repository import inputs_key
+        from gaitscope.db.analysis_records import inputs_key
 
         return inputs_key(self.as_dict())
 

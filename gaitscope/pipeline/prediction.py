@@ -63,7 +63,7 @@ class RegisteredHead:
 
 def save_head(session, head: RegisteredHead, *, active: bool = True):
     """Store ``head`` in the model registry (weights as a pickle-free npz blob); returns the registry row."""
-    from gaitscope.db.repository import register_model
+    from gaitscope.db.model_registry import register_model
 
     fs = head.feature_set + (f" [{head.embedding_model}]" if head.embedding_model else "")
     return register_model(session, head.name, head.version, feature_set=fs, classes=list(head.class_names),
@@ -86,7 +86,7 @@ def _from_row(row) -> RegisteredHead:
 
 def load_active_head(session, name: str = DEFAULT_HEAD_NAME) -> RegisteredHead | None:
     """The active head called ``name``, or None when none is registered / active."""
-    from gaitscope.db.repository import active_model
+    from gaitscope.db.model_registry import active_model
 
     row = active_model(session, name)
     return None if row is None else _from_row(row)

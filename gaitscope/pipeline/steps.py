@@ -144,10 +144,10 @@ def with_patient_subject(options: AnalysisOptions, database, patient_code: str |
     """
     if database is None or not patient_code or (options.age_years is not None and options.sex is not None):
         return options
-    from gaitscope.db import repository as repo
+    from gaitscope.db import patients
 
     with database.read_session() as s:
-        patient = repo.get_patient(s, patient_code)
+        patient = patients.get_patient(s, patient_code)
         birth_year, sex = (patient.birth_year, patient.sex) if patient is not None else (None, None)
     age = options.age_years
     if age is None and birth_year is not None:
@@ -338,7 +338,7 @@ def failure_recorded(database, recording_id: int | None) -> Iterator[None]:
 
 def check_patient_code(patient_code: str | None) -> None:
     """Refuse a patient code longer than the database keeps, before any work (:class:`InvalidInputError`)."""
-    from gaitscope.db.repository import check_length
+    from gaitscope.db.rows import check_length
 
     if patient_code is not None:
         check_length("patient code", patient_code.strip())

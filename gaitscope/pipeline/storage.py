@@ -1,7 +1,7 @@
 """The pipeline's door to the database: register a recording, save a finished analysis, record a failure.
 
 Kept apart from ``pipeline.py`` so the stage order reads without SQL in the way. Saving is one transaction
-(``gaitscope.db.repository.save_analysis``); a failure is recorded in its own short transaction so it survives
+(``gaitscope.db.analysis_records.save_analysis``); a failure is recorded in its own short transaction so it survives
 the rollback of the failed work.
 """
 
@@ -55,25 +55,25 @@ def register(database, info: VideoInfo, *, patient_code: str | None, visit_date:
     ``kind`` is "video" or "mocap"; a motion-capture file has no image size (``info.width``/``height`` 0 are
     stored as unknown) and ``info.fps`` is its sampling rate.
     """
-    from gaitscope.db import repository as repo
+    from gaitscope.db import patients, recordings
 
     code = patient_code or UNASSIGNED
     with database.session() as s:
-        patient = repo.get_patient(s, code)
-        existing = (repo.find_recording_by_hash(s, info.sha256, patient_id=int(patient.id))
+        patient = patients.get_patient(s, code)
+        existing = (recordings.find_recording_by_hash(s, info.sha256, patient_id=int(patient.id))
                     if patient is not None else None)
         if existing is not None:  # the same file again for this patient: a new analysis goes beside the others
             return int(existing.id)
-        patient = patient or repo.create_patient(s, code)
-        visit = repo.create_visit(s, patient, visit_date=visit_date or date.today())
-        rec = repo.register_recording(
+        patient = patient or patients.create_patient(s, code)
+        visit = patients.create_visit(s, patient, visit_date=visit_date or date.today())
+        rec = recordings.register_recording(
             s, visit, sha256=info.sha256, original_name=original_name, kind=kind, fps=info.fps,
             duration_s=info.duration_s, width=info.width or None, height=info.height or None,
             size_bytes=info.size_bytes,
         )
         s.flush()
         rec_id = int(rec.id)
-    repo.mark_recording_status(database, rec_id, "processing")
+    recordings.mark_recording_status(database, rec_id, "processing")
     return rec_id
 
 
@@ -85,16 +85,17 @@ def find_existing(database, sha256: str, patient_code: str | None, inputs_key: s
     TTA): the stored result is what a rerun would produce, and a rerun costs minutes. Another patient's
     recording of the same file is never returned.
     """
-    from gaitscope.db import repository as repo
+    from gaitscope.db import analysis_records as repo
+    from gaitscope.db import patients, recordings
     from gaitscope.db.models import Visit
 
     if not sha256:
         return None
     with database.read_session() as s:
-        patient = repo.get_patient(s, patient_code or UNASSIGNED)
+        patient = patients.get_patient(s, patient_code or UNASSIGNED)
         if patient is None:
             return None
-        rec = repo.find_recording_by_hash(s, sha256, patient_id=int(patient.id))
+        rec = recordings.find_recording_by_hash(s, sha256, patient_id=int(patient.id))
         if rec is None:
             return None
         a = repo.find_analysis(s, int(rec.id), inputs_key)
@@ -106,7 +107,7 @@ def find_existing(database, sha256: str, patient_code: str | None, inputs_key: s
 def load_stored(database, analysis_id: int) -> tuple:
     """``(report, motion, keypoints | None, embedding | None, predictions)`` of a stored analysis."""
     from gaitscope.analysis.reliability import apply_reliability, assess
-    from gaitscope.db import repository as repo
+    from gaitscope.db import analysis_records as repo
 
     with database.read_session() as s:
         report, motion, kp, emb, preds = repo.load_analysis(s, analysis_id)
@@ -122,11 +123,12 @@ def save(database, recording_id: int, result, *, pipeline_version: str, inputs=N
     again return the stored one unchanged, unless ``replace`` (``--force``), which stores ``result`` in its place so
     that the database holds what was exported. Without ``inputs`` only the versions identify it.
     """
-    from gaitscope.db import repository as repo
+    from gaitscope.db import analysis_records as repo
+    from gaitscope.db import recordings
 
     model_name, model_version = model_of(result.motion.source)
     with database.session() as s:
-        recording = repo.get_recording(s, recording_id)
+        recording = recordings.get_recording(s, recording_id)
         analysis = repo.save_analysis(
             s, recording, keypoints2d=result.keypoints, motion3d=result.motion, report=result.report,
             embedding=result.embedding, predictions=list(result.predictions), model_name=model_name,
@@ -135,7 +137,7 @@ def save(database, recording_id: int, result, *, pipeline_version: str, inputs=N
         )
         s.flush()
         analysis_id = int(analysis.id)
-    repo.mark_recording_status(database, recording_id, "done")
+    recordings.mark_recording_status(database, recording_id, "done")
     return analysis_id
 
 
@@ -149,6 +151,6 @@ def predict(database, report, embedding) -> tuple:
 
 
 def mark_failed(database, recording_id: int, message: str) -> None:
-    from gaitscope.db import repository as repo
+    from gaitscope.db import recordings
 
-    repo.mark_recording_status(database, recording_id, "failed", error=message)
+    recordings.mark_recording_status(database, recording_id, "failed", error=message)

@@ -294,12 +294,12 @@ class Worker:
 
     def _after(self, job, actor: str, action: str, details: dict, failed: str | None = None) -> None:
         """Audit the outcome; a failure before the pipeline registered anything still marks the recording."""
-        from gaitscope.db import repository as repo
+        from gaitscope.db import audit_trail
         from gaitscope.db.models import Recording
 
         try:
             with self.db.session() as s:
-                repo.audit(s, actor, action, "recording", job.recording_id,
+                audit_trail.audit(s, actor, action, "recording", job.recording_id,
                            {"job": job.id, "patient": job.options.get("patient_code"), **details})
                 if failed is not None:
                     rec = s.get(Recording, job.recording_id)

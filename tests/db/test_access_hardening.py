@@ -352,7 +352,7 @@ def test_sqlite_audit_entries_cannot_be_replaced_updated_or_deleted(db, hasher):
             con.close()
     assert _audit(db) == before
     with db.session() as s:  # appending still works
-        from gaitscope.db.repository import audit
+        from gaitscope.db.audit_trail import audit
 
         audit(s, "dr_a", "view", "patient", "A-001")
     assert len(_audit(db)) == len(before) + 1

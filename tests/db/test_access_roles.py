@@ -296,7 +296,7 @@ def test_audit_log_update_via_sql_fails(w):
 
 def test_audit_log_delete_via_sql_fails(w):
     """Both engines (PostgreSQL since migration 0004)."""
-    from gaitscope.db.repository import audit
+    from gaitscope.db.audit_trail import audit
 
     with w.db.session() as s:
         audit(s, "tester", "view_patient", "patient", "P-1")

@@ -9,15 +9,15 @@ import pytest
 import sqlalchemy as sa
 from db_helpers import sha
 
-from gaitscope.db import migrate, open_database
-from gaitscope.db import repository as repo
+from gaitscope.db import analysis_records as repo
+from gaitscope.db import migrate, open_database, patients, recordings
 from gaitscope.errors import DuplicateError
 
 
 def _recording(s, code: str, content: str = "walk"):
-    p = repo.get_patient(s, code) or repo.create_patient(s, code)
-    v = repo.create_visit(s, p, date(2026, 1, 5))
-    return repo.register_recording(s, v, sha256=sha(content), original_name="walk.mp4", kind="video", fps=30.0,
+    p = patients.get_patient(s, code) or patients.create_patient(s, code)
+    v = patients.create_visit(s, p, date(2026, 1, 5))
+    return recordings.register_recording(s, v, sha256=sha(content), original_name="walk.mp4", kind="video", fps=30.0,
                                    duration_s=4.0, width=640, height=480, size_bytes=10)
 
 
@@ -26,9 +26,9 @@ def test_the_same_file_for_another_patient_is_that_patients_recording(db):
         a = _recording(s, "P-A")
         b = _recording(s, "P-B")  # was refused before 0006 ("already uploaded as recording 1 (patient P-A ...")
         assert a.id != b.id
-        pa, pb = repo.get_patient(s, "P-A"), repo.get_patient(s, "P-B")
-        assert repo.find_recording_by_hash(s, sha("walk"), patient_id=pa.id).id == a.id
-        assert repo.find_recording_by_hash(s, sha("walk"), patient_id=pb.id).id == b.id
+        pa, pb = patients.get_patient(s, "P-A"), patients.get_patient(s, "P-B")
+        assert recordings.find_recording_by_hash(s, sha("walk"), patient_id=pa.id).id == a.id
+        assert recordings.find_recording_by_hash(s, sha("walk"), patient_id=pb.id).id == b.id
         with pytest.raises(DuplicateError, match=rf"recording {b.id} \(patient P-B"):
             _recording(s, "P-B")  # the same patient twice is still refused
 
@@ -76,7 +76,7 @@ def test_analyses_stored_before_0006_survive_the_upgrade_and_are_not_reused(db_u
 
         motion = simulate_walk(WalkParams(duration_s=4.0)).motion
         with db.session() as s:
-            new = repo.save_analysis(s, repo.get_recording(s, 1), keypoints2d=None, motion3d=motion,
+            new = repo.save_analysis(s, recordings.get_recording(s, 1), keypoints2d=None, motion3d=motion,
                                      report=analyze_gait(motion), embedding=None, predictions=[],
                                      model_name="lifter:small", model_version="v1", analysis_version="a1",
                                      pipeline_version="0.1.0")

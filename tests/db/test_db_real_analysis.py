@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gaitscope.db import repository as repo
+from gaitscope.db import analysis_records as repo
+from gaitscope.db import model_registry, patients
 from gaitscope.errors import InvalidInputError
 
 LONGEST_FILE_NAME = "w" * 251 + ".mp4"  # 255 bytes: NAME_MAX of ext4, NTFS, APFS
@@ -115,9 +116,9 @@ def test_typed_values_longer_than_their_column_are_refused_clearly(db, real_samp
                          original_name="n" * 497 + ".mp4")
     with db.session() as s:
         with pytest.raises(InvalidInputError, match="diagnosis is 201 characters"):
-            repo.create_patient(s, "P-2", diagnosis="d" * 201)
+            patients.create_patient(s, "P-2", diagnosis="d" * 201)
         with pytest.raises(InvalidInputError, match="class label is 101 characters"):
-            repo.register_model(s, "pd-head", "1", classes=["healthy", "c" * 101], blob=b"x")
+            model_registry.register_model(s, "pd-head", "1", classes=["healthy", "c" * 101], blob=b"x")
     with db.read_session() as s:  # nothing half-stored: P-1 was created in the refused registration's transaction
-        assert repo.list_patients(s) == []
+        assert patients.list_patients(s) == []
         assert s.scalars(repo.select(repo.ModelRegistry)).all() == []

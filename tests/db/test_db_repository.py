@@ -11,6 +11,7 @@ import pytest
 from db_helpers import new_recording, sha
 from sqlalchemy import func, select
 
+from gaitscope.db import analysis_records as repo
 from gaitscope.db import (
     audit,
     create_patient,
@@ -20,11 +21,12 @@ from gaitscope.db import (
     list_analyses,
     load_analysis,
     mark_recording_status,
+    model_registry,
     register_model,
     register_recording,
     save_analysis,
 )
-from gaitscope.db import repository as repo
+from gaitscope.db import patients as patients_db
 from gaitscope.db.models import (
     Analysis,
     AuditLog,
@@ -109,16 +111,16 @@ def test_failed_write_leaves_the_callers_session_usable(db):
             create_patient(s, "B", height_cm=900)
         create_patient(s, "C")  # the savepoint was rolled back, the transaction goes on
     with db.session() as s:
-        assert [p.code for p in repo.list_patients(s)] == ["A", "C"]
+        assert [p.code for p in patients_db.list_patients(s)] == ["A", "C"]
 
 
 def test_identity_is_separate_and_optional(db):
     with db.session() as s:
         p = create_patient(s, "P1")
-        repo.set_patient_identity(s, p, given_name="Ada", family_name="Lovelace", hospital_number="H-1")
+        patients_db.set_patient_identity(s, p, given_name="Ada", family_name="Lovelace", hospital_number="H-1")
         q = create_patient(s, "P2")
         with pytest.raises(DuplicateError, match="hospital number"):
-            repo.set_patient_identity(s, q, given_name="Bob", hospital_number="H-1")
+            patients_db.set_patient_identity(s, q, given_name="Bob", hospital_number="H-1")
     with db.session() as s:
         assert get_patient(s, "P1").identity.family_name == "Lovelace"
         assert get_patient(s, "P2").identity is None
@@ -359,7 +361,7 @@ def test_prediction_links_to_registered_head(db):
         m2 = register_model(s, "pd_vs_healthy", "0.2", blob=b"w2", active=True)
         a = _save(s, new_recording(s), smp)
     with db.session() as s:
-        assert repo.active_model(s, "pd_vs_healthy").id == m2.id
+        assert model_registry.active_model(s, "pd_vs_healthy").id == m2.id
         row = s.scalars(select(PredictionRow)).one()
         assert row.model_id == m.id and row.analysis_id == a.id
         assert row.confidence == pytest.approx(max(smp.predictions[0].probabilities))
@@ -390,10 +392,10 @@ def test_delete_patient_cascades_but_keeps_audit(db):
     with db.session() as s:
         rec = new_recording(s, code="GONE")
         _save(s, rec, smp)
-        repo.record_export(s, s.scalars(select(Analysis)).one(), "pdf", "/tmp/r.pdf", sha256=sha("pdf"))
+        model_registry.record_export(s, s.scalars(select(Analysis)).one(), "pdf", "/tmp/r.pdf", sha256=sha("pdf"))
         audit(s, "admin", "create", "patient", "GONE")
     with db.session() as s:
-        repo.delete_patient(s, get_patient(s, "GONE"))
+        patients_db.delete_patient(s, get_patient(s, "GONE"))
     with db.session() as s:
         for model in (Recording, Analysis, PoseSequence, GaitParameter, GaitCurveRow, StrideRow, GaitEventRow,
                       Embedding, PredictionRow):

@@ -64,7 +64,7 @@ def walk_analysis():
 
 def test_head_saved_in_the_registry_predicts_the_same(tmp_path, walk_analysis):
     from gaitscope.db import open_database
-    from gaitscope.db.repository import _check_prediction
+    from gaitscope.db.analysis_records import _check_prediction
 
     report, emb, _ = walk_analysis
     data = _features(d_emb=emb.dim)
@@ -110,8 +110,9 @@ def test_prediction_refuses_embeddings_of_another_encoder(walk_analysis):
 
 def test_pipeline_prediction_can_be_stored_with_the_analysis(tmp_path, walk_analysis):
     """The lead's pipeline hook: active head -> Prediction -> save_analysis(..., predictions=[...])."""
-    from gaitscope.db import open_database
-    from gaitscope.db import repository as repo
+    from gaitscope.db import analysis_records as repo
+    from gaitscope.db import open_database, recordings
+    from gaitscope.db import patients as patients_db
     report, emb, lifter = walk_analysis
     data = _features(d_emb=emb.dim)
     data.embedding_model = f"{emb.model_name}@{emb.model_version}"
@@ -121,9 +122,9 @@ def test_pipeline_prediction_can_be_stored_with_the_analysis(tmp_path, walk_anal
     with db.session() as s:
         pred = prediction.predict_active(s, report, emb)
         assert pred is not None and pred.head_version == "v7"
-        patient = repo.create_patient(s, "P-CLS-1")
-        visit = repo.create_visit(s, patient)
-        rec = repo.register_recording(s, visit, sha256="ab" * 32, original_name="x.mp4", kind="video", fps=25.0,
+        patient = patients_db.create_patient(s, "P-CLS-1")
+        visit = patients_db.create_visit(s, patient)
+        rec = recordings.register_recording(s, visit, sha256="ab" * 32, original_name="x.mp4", kind="video", fps=25.0,
                                       duration_s=report.duration_s, width=640, height=480, size_bytes=1)
         from gaitscope.synthetic.cohort_labels import (
             make_labelled_cohort,

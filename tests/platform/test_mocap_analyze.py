@@ -94,7 +94,8 @@ def test_c3d_is_analysed_stored_as_mocap_and_reported(horst_db):
     assert "Motion-capture file" in text and "S01_0011_Gait.c3d" in text and "250.0 Hz" in text
     assert "marker-based motion capture" in text and "MediaPipe" not in text and "Resolution" not in text
     # the stored analysis loads back as records
-    from gaitscope.db import open_database, repository
+    from gaitscope.db import analysis_records as repository
+    from gaitscope.db import open_database
 
     db = open_database(url)
     with db.read_session() as s:

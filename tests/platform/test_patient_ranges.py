@@ -53,14 +53,14 @@ def _cadence_range(result):
 def test_patient_record_age_and_sex_pick_the_ranges(trc, fresh_url):
     """A woman born 1950 seen in 2026 is 76: the GAITRite table's female 75-79 row (Hollman et al. 2011), cadence
     101-127 steps/min as mean -/+ 1 SD, i.e. 88-140 at -/+ 2 SD (read off the bundled CSV by hand)."""
-    from gaitscope.db import repository as repo
+    from gaitscope.db import patients
     from gaitscope.pipeline import storage
     from gaitscope.pipeline.mocap import analyze_mocap
 
     url = fresh_url
     database = storage.open_db(url)
     with database.session() as s:
-        repo.create_patient(s, "OLD-1", sex="F", birth_year=1950)
+        patients.create_patient(s, "OLD-1", sex="F", birth_year=1950)
     res = analyze_mocap(trc, db_url=url, patient_code="OLD-1", visit_date=date(2026, 5, 1))
     low, high, source = _cadence_range(res)
     assert (low, high) == pytest.approx((88.0, 140.0), abs=1e-6)
@@ -90,7 +90,7 @@ def test_age_and_sex_options_override_and_make_another_analysis(trc, fresh_url):
 
 
 def test_inputs_without_age_and_sex_keep_the_key_of_analyses_stored_before():
-    from gaitscope.db.repository import inputs_key
+    from gaitscope.db.analysis_records import inputs_key
 
     base = dict(kind="mocap", model="mocap:pig@trc", checkpoint_sha256="", analysis_version="v",
                 reference="r#1", height_cm=None, flip_tta=None, detector="")

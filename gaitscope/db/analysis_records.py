@@ -1,27 +1,17 @@
-"""What the pipeline, the UI and the worker call to read and write the clinical database.
+"""Analyses as rows and back: one analysis (report, poses, curves, embedding, predictions) written inside one
+savepoint, so an exception half-way leaves nothing behind even if the caller catches it and commits other work;
+read back as the records of :mod:`gaitscope.records`; found by the key of its inputs (versions, reference set,
+height) so the same inputs are not analysed twice.
 
-Every function takes an open :class:`sqlalchemy.orm.Session` (from ``Database.session()``) except
-:func:`mark_recording_status`, which opens its own short transaction so that a failure can be recorded after
-the analysis transaction was rolled back.
-
-Writes that can violate a constraint run inside a SAVEPOINT (``session.begin_nested()``) and are flushed at
-once: the error surfaces at the call that caused it, as a :class:`DatabaseError` / :class:`DuplicateError`
-with a clinician-readable message, and the caller's session stays usable. :func:`save_analysis` writes an
-entire analysis inside one savepoint, so an exception half-way leaves nothing behind even if the caller
-catches it and commits other work.
-
-NaN in the records (a parameter that could not be measured) is stored as SQL NULL and read back as NaN: SQLite
-cannot store NaN at all (it silently turns it into NULL) and NULL is what SQL aggregates skip.
+NaN in the records (a parameter that could not be measured) is stored as SQL NULL and read back as NaN.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import fields
-from datetime import date, datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,27 +22,20 @@ from sqlalchemy.orm import Session
 from gaitscope.db.arrays import decode_array, decode_bundle, encode_array, encode_bundle
 from gaitscope.db.models import (
     JOINT_FORMATS,
-    MAX_ORIGINAL_NAME,
-    RECORDING_STATUSES,
-    SEXES,
     Analysis,
-    AuditLog,
     Embedding,
     GaitCurveRow,
     GaitEventRow,
     GaitParameter,
     ModelRegistry,
-    Patient,
-    PatientIdentity,
     PoseSequence,
     PredictionRow,
     Recording,
-    ReportExport,
     StrideRow,
-    Visit,
 )
+from gaitscope.db.rows import _f, _jsonable, _nan
 from gaitscope.db.translate import translate
-from gaitscope.errors import DatabaseError, DuplicateError, InvalidInputError
+from gaitscope.errors import DatabaseError
 from gaitscope.records import (
     GaitCurve,
     GaitEvent,
@@ -66,325 +49,9 @@ from gaitscope.records import (
 )
 
 POSE_DTYPE = np.float32
+
+
 PER_FRAME_EMBEDDING_DTYPE = np.float16
-_SEX_ALIASES = {"f": "F", "female": "F", "w": "F", "m": "M", "male": "M", "x": "X", "other": "X", "o": "X"}
-_MAX_ERROR_CHARS = 4000
-
-#: Bounded columns a person types into (patient forms, the CLI, a classifier's labels): longer values are refused
-#: with :class:`InvalidInputError` before the database sees them (PostgreSQL would refuse them with a bare "value
-#: too long"; SQLite would silently store them). Product-written strings are TEXT (migration 0006).
-TYPED_LIMITS: dict[str, int] = {
-    "patient code": 64, "diagnosis": 200, "site": 100, "care team": 100, "given name": 200, "family name": 200,
-    "hospital number": 100, "classifier name": 100, "classifier version": 100, "class label": 100,
-}
-
-
-def check_length(what: str, value: str | None) -> None:
-    """Refuse a typed ``value`` longer than its column (:data:`TYPED_LIMITS`) with a sentence that says so."""
-    limit = TYPED_LIMITS[what]
-    if value is not None and len(value) > limit:
-        raise InvalidInputError(f"The {what} is {len(value)} characters long; {limit} at most.",
-                                f"Shorten the {what}.")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _f(x: Any) -> float | None:
-    """Python float for SQL, NaN/None -> NULL."""
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def _nan(x: Any) -> float:
-    return float("nan") if x is None else float(x)
-
-
-def _flush(s: Session, objects: Iterable[object], context: str) -> None:
-    """Add and flush ``objects`` in a savepoint; translate constraint violations."""
-    try:
-        with s.begin_nested():
-            s.add_all(list(objects))
-            s.flush()
-    except sa_exc.SQLAlchemyError as exc:
-        raise translate(exc, context) from exc
-
-
-# ---------------------------------------------------------------------------------------------------------
-# patients, visits, recordings
-# ---------------------------------------------------------------------------------------------------------
-
-
-def create_patient(
-    s: Session,
-    code: str,
-    *,
-    sex: str | None = None,
-    birth_year: int | None = None,
-    height_cm: float | None = None,
-    diagnosis: str | None = None,
-    updrs_iii: float | None = None,
-    updrs_gait: int | None = None,
-    notes: str | None = None,
-    site: str | None = None,
-    care_team: str | None = None,
-) -> Patient:
-    """Create a pseudonymous patient. Raises :class:`DuplicateError` if ``code`` exists.
-
-    ``sex`` accepts F/M/X and common spellings (female, male, other). Ranges are enforced by the schema
-    (height 30-250 cm, UPDRS gait 0-4, ...); the birth year is also checked against the current year here.
-    """
-    code = (code or "").strip()
-    if not code:
-        raise DatabaseError("A patient needs a code (a pseudonym such as PD-0042); names go in the identity record.")
-    if get_patient(s, code) is not None:
-        raise DuplicateError(f"A patient with code {code!r} already exists.", hint="Choose another code or open the existing patient.")
-    if birth_year is not None and int(birth_year) > date.today().year:
-        raise DatabaseError(f"Birth year {birth_year} is in the future.")
-    for what, value in (("patient code", code), ("diagnosis", diagnosis), ("site", site), ("care team", care_team)):
-        check_length(what, value)
-    if sex is not None:
-        sex = _SEX_ALIASES.get(str(sex).strip().lower(), str(sex).strip())
-        if sex not in SEXES:
-            raise DatabaseError(f"Sex must be F, M or X (other / not stated), not {sex!r}.")
-    p = Patient(
-        code=code,
-        sex=sex,
-        birth_year=None if birth_year is None else int(birth_year),
-        height_cm=_f(height_cm),
-        diagnosis=diagnosis,
-        updrs_iii=_f(updrs_iii),
-        updrs_gait=None if updrs_gait is None else int(updrs_gait),
-        notes=notes,
-        site=site,
-        care_team=care_team,
-    )
-    _flush(s, [p], f"Patient {code}")
-    return p
-
-
-def get_patient(s: Session, code: str) -> Patient | None:
-    return s.scalars(select(Patient).where(Patient.code == code.strip())).one_or_none()
-
-
-def list_patients(s: Session, *, site: str | None = None) -> list[Patient]:
-    q = select(Patient).order_by(Patient.code)
-    if site is not None:
-        q = q.where(Patient.site == site)
-    return list(s.scalars(q))
-
-
-def set_patient_identity(
-    s: Session,
-    patient: Patient,
-    *,
-    given_name: str | None = None,
-    family_name: str | None = None,
-    date_of_birth: date | None = None,
-    hospital_number: str | None = None,
-    contact: str | None = None,
-) -> PatientIdentity:
-    """Create or replace the identifying data of a patient (kept out of every research query)."""
-    for what, value in (("given name", given_name), ("family name", family_name), ("hospital number", hospital_number)):
-        check_length(what, value)
-    ident = s.get(PatientIdentity, patient.id) or PatientIdentity(patient_id=patient.id)
-    ident.given_name, ident.family_name = given_name, family_name
-    ident.date_of_birth, ident.hospital_number, ident.contact = date_of_birth, hospital_number, contact
-    _flush(s, [ident], f"Identity of patient {patient.code}")
-    return ident
-
-
-def create_visit(s: Session, patient: Patient, visit_date: date | None = None, notes: str | None = None) -> Visit:
-    """A visit of ``patient`` on ``visit_date`` (default: today)."""
-    if isinstance(visit_date, datetime):
-        visit_date = visit_date.date()
-    v = Visit(patient_id=patient.id, visit_date=visit_date or date.today(), notes=notes)
-    _flush(s, [v], f"Visit of patient {patient.code}")
-    return v
-
-
-def register_recording(
-    s: Session,
-    visit: Visit,
-    *,
-    sha256: str,
-    original_name: str | None,
-    kind: str,
-    fps: float | None,
-    duration_s: float | None,
-    width: int | None,
-    height: int | None,
-    size_bytes: int | None,
-) -> Recording:
-    """Register an uploaded file (status ``pending``) for the patient of ``visit``.
-
-    The same content (SHA-256) cannot be registered twice for one patient: :class:`DuplicateError` names the
-    existing recording so the UI can open it instead. The same file for another patient is filed under that
-    patient as its own recording (migration 0006): who a recording belongs to is what the clinician said.
-    ``original_name`` longer than a file name can be is refused (:class:`InvalidInputError`).
-    """
-    sha256 = (sha256 or "").strip().lower()
-    if original_name is not None and len(original_name) > MAX_ORIGINAL_NAME:
-        raise InvalidInputError(f"The file name is {len(original_name)} characters long; {MAX_ORIGINAL_NAME} at most.",
-                                "Rename the file to a shorter name.")
-    existing = find_recording_by_hash(s, sha256, patient_id=visit.patient_id)
-    if existing is not None:
-        v = s.get(Visit, existing.visit_id)
-        who = s.get(Patient, v.patient_id).code if v is not None else "?"
-        raise DuplicateError(
-            f"This file was already uploaded as recording {existing.id} (patient {who}, "
-            f"visit {v.visit_date if v else '?'}, file {existing.original_name!r}).",
-            hint="Open the existing recording instead of uploading it again.",
-        )
-    r = Recording(
-        visit_id=visit.id,
-        sha256=sha256,
-        original_name=original_name,
-        kind=kind,
-        fps=_f(fps),
-        duration_s=_f(duration_s),
-        width=width,
-        height=height,
-        size_bytes=size_bytes,
-        status="pending",
-    )
-    _flush(s, [r], f"Recording {original_name or sha256[:12]}")
-    return r
-
-
-def find_recording_by_hash(s: Session, sha256: str, *, patient_id: int | None = None) -> Recording | None:
-    """The recording of this content for the patient ``patient_id`` (the first one registered), or with no
-    patient given the first recording of this content whoever it belongs to."""
-    q = select(Recording).where(Recording.sha256 == sha256.strip().lower())
-    if patient_id is not None:
-        q = q.join(Visit, Visit.id == Recording.visit_id).where(Visit.patient_id == patient_id)
-    return s.scalars(q.order_by(Recording.id).limit(1)).first()
-
-
-def get_recording(s: Session, recording_id: int) -> Recording | None:
-    return s.get(Recording, recording_id)
-
-
-def mark_recording_status(db: Any, recording_id: int, status: str, error: str | None = None) -> None:
-    """Set a recording's status in its own short transaction (``db`` is a :class:`~gaitscope.db.Database`).
-
-    Used by the pipeline around an analysis: a failure is recorded even when the analysis transaction was
-    rolled back. ``error`` (the user-facing message) is kept for ``failed`` and cleared otherwise.
-    """
-    if status not in RECORDING_STATUSES:
-        raise DatabaseError(f"Unknown recording status {status!r}; expected one of {', '.join(RECORDING_STATUSES)}.")
-    with db.session() as s:
-        rec = s.get(Recording, recording_id)
-        if rec is None:
-            raise DatabaseError(f"Recording {recording_id} does not exist (it may have been deleted).")
-        rec.status = status
-        rec.error = (error or "unknown error")[:_MAX_ERROR_CHARS] if status == "failed" else None
-
-
-def audit(
-    s: Session, user: str | None, action: str, entity: str, entity_id: Any, details: Mapping[str, Any] | None = None
-) -> AuditLog:
-    """Append an audit entry (who did what to which record). Entries are never updated or deleted."""
-    entry = AuditLog(
-        username=user or "system",
-        action=action,
-        entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        details=_jsonable(details) if details is not None else None,
-    )
-    _flush(s, [entry], "Audit log")
-    return entry
-
-
-def _jsonable(x: Any) -> Any:
-    """Make ``x`` storable as JSON on both backends (NaN -> null, numpy scalars -> Python, dates -> ISO)."""
-    if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        return _f(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    if isinstance(x, (date, datetime)):
-        return x.isoformat()
-    return x
-
-
-# ---------------------------------------------------------------------------------------------------------
-# classifier registry and exports
-# ---------------------------------------------------------------------------------------------------------
-
-
-def register_model(
-    s: Session,
-    name: str,
-    version: str,
-    *,
-    feature_set: str = "",
-    classes: Sequence[str] = (),
-    training_data: str = "",
-    metrics: Mapping[str, Any] | None = None,
-    blob: bytes | None = None,
-    path: str | None = None,
-    active: bool = False,
-) -> ModelRegistry:
-    """Register a trained classifier head; ``active=True`` deactivates the other versions of ``name``."""
-    check_length("classifier name", name)
-    check_length("classifier version", version)
-    for label in classes:  # a prediction stores one of them in PredictionRow.predicted
-        check_length("class label", str(label))
-    if active:
-        for m in s.scalars(select(ModelRegistry).where(ModelRegistry.name == name, ModelRegistry.active)):
-            m.active = False
-    m = ModelRegistry(
-        name=name,
-        version=version,
-        feature_set=feature_set,
-        classes=list(classes),
-        training_data=training_data,
-        metrics=_jsonable(dict(metrics or {})),
-        blob=blob,
-        path=path,
-        active=active,
-    )
-    _flush(s, [m], f"Classifier {name} {version}")
-    return m
-
-
-def active_model(s: Session, name: str) -> ModelRegistry | None:
-    return s.scalars(select(ModelRegistry).where(ModelRegistry.name == name, ModelRegistry.active)).first()
-
-
-def record_export(
-    s: Session,
-    analysis: Analysis,
-    kind: str,
-    path: str,
-    *,
-    sha256: str | None = None,
-    size_bytes: int | None = None,
-    created_by: str | None = None,
-) -> ReportExport:
-    """Remember that a PDF/CSV report of ``analysis`` was written to ``path``."""
-    e = ReportExport(
-        analysis_id=analysis.id, kind=kind, path=str(path), sha256=sha256, size_bytes=size_bytes, created_by=created_by
-    )
-    _flush(s, [e], f"Report export ({kind})")
-    return e
-
-
-# ---------------------------------------------------------------------------------------------------------
-# analyses
-# ---------------------------------------------------------------------------------------------------------
 
 
 def versions_inputs(model_name: str, model_version: str, analysis_version: str) -> dict[str, Any]:
@@ -806,12 +473,3 @@ def load_analysis(
     report = load_report(s, analysis_id)
     motion, kp = load_poses(s, analysis_id)
     return report, motion, kp, load_embedding(s, analysis_id), load_predictions(s, analysis_id)
-
-
-def delete_patient(s: Session, patient: Patient) -> None:
-    """Delete a patient and, through ON DELETE CASCADE, everything recorded about them (not the audit log)."""
-    s.delete(patient)
-    try:
-        s.flush()
-    except sa_exc.SQLAlchemyError as exc:
-        raise translate(exc, f"Deleting patient {patient.code}") from exc
