@@ -21,7 +21,7 @@ downloaded: the files are read from the installed ``mediapipe`` package):
    resolution), at MediaPipe's simulated 30 fps clock.
 
 The lifter's 2D noise model was measured on MediaPipe's output, so this port is checked against it
-(``tests/platform/test_blazepose_litert.py``: median landmark difference on the bundled sample, and the
+(``tests/pose2d/test_blazepose_litert.py``: median landmark difference on the bundled sample, and the
 benchmark ``benchmarks/pose_engines.py``). MediaPipe stays available as ``engine="mediapipe"``
 (``GAITSCOPE_POSE_ENGINE=mediapipe``), and is used automatically where ``ai-edge-litert`` is not installed.
 """

@@ -13,7 +13,7 @@ reused):
   columns by ANOVA F) and the L2 strength by an inner *leave-one-subject-out* on the outer training fold (pooled
   inner log loss); the ``nested_sets`` row also chooses the feature set among :data:`NESTED_CANDIDATES`. Every
   choice is fit on training subjects only (scaler, PCA and selection sit inside the pipeline), so its score is the
-  honest "one model, chosen without the test person" number (``tests/platform/test_pd_nested.py`` plants a
+  honest "one model, chosen without the test person" number (``tests/training/test_pd_nested.py`` plants a
   selection leak that only a leaky protocol exploits).
 * **Metrics on pooled out-of-fold predictions** (every walk predicted once, by the fold that did not see its
   subject), from :mod:`sklearn.metrics`: accuracy, balanced accuracy, ROC AUC (binary tasks), weighted and macro

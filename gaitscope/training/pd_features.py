@@ -33,7 +33,7 @@ stride frequency; and gait-cycle-normalised pooling (each cycle resampled to a f
 cycles), cycles from the gait analysis when it found strides, else cut at the spectral stride period.
 
 Every function takes arrays and returns numbers (no I/O), so each has a unit test on synthetic input with known
-truth (``tests/platform/test_pd_features.py``).
+truth (``tests/training/test_pd_features.py``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 dashboard's own worker thread when no ``gaitscope worker`` is alive), and the page polls the job row.
 
 The pipeline is replaced by a fake runner (the worker's ``pipeline_runner``) so these tests check the plumbing in
-a second or two; the real pipeline runs in tests/platform/test_batch.py and the browser end-to-end test."""
+a second or two; the real pipeline runs in tests/pipeline/test_batch.py and the browser end-to-end test."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 The 3D stage is replaced by an oracle that returns the walker's true 3D motion for the detected frames, so these
 tests check the wiring and the all-or-nothing storage independently of the lifter's accuracy (which
-``tests/platform/test_lifter_*.py`` and ``benchmarks/lifter_accuracy.py`` measure; the bundled lifter on the
-sample video: ``tests/platform/test_lifter_bundled.py``).
+``tests/training/test_lifter_*.py`` and ``benchmarks/lifter_accuracy.py`` measure; the bundled lifter on the
+sample video: ``tests/training/test_lifter_bundled.py``).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_sample_video_is_analysed_stored_and_exported(stored):
 def test_reanalysing_the_same_video_is_idempotent(stored):
     url, first, _ = stored
     n_analyses = _count(url, "analysis")
-    # the same inputs (height included: another height is another analysis, tests/platform/test_reanalysis.py)
+    # the same inputs (height included: another height is another analysis, tests/pipeline/test_reanalysis.py)
     again = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-001", options=AnalysisOptions(height_cm=170),
                           lifter=OracleLifter())
     assert again.reused
