@@ -262,12 +262,13 @@ def register_upload(
                        entity="visit", entity_id=visit_id, reason="site")
     if not storage_name or Path(storage_name).name != storage_name:
         raise InvalidInputError("The stored upload needs a generated file name without folders.")
-    rec = recordings_db.register_recording(s, visit, sha256=sha256, original_name=original_name, kind=kind, fps=fps,
-                                  duration_s=duration_s, width=width, height=height, size_bytes=size_bytes)
+    rec = recordings_db.register_recording(s, visit, sha256=sha256, original_name=original_name, kind=kind,
+                                           fps=fps, duration_s=duration_s, width=width, height=height,
+                                           size_bytes=size_bytes)
     rec.storage_name = storage_name
     rows_db._flush(s, [rec], "Recording")
     audit_trail.audit(s, user.username, "upload", "recording", rec.id,
-               {"patient": patient.code, "visit": visit.id, "sha256": rec.sha256, "size_bytes": size_bytes})
+                      {"patient": patient.code, "visit": visit.id, "sha256": rec.sha256, "size_bytes": size_bytes})
     return rec
 
 
@@ -400,7 +401,7 @@ def cohort_parameters(db, user: CurrentUser, parameters: str | Sequence[str] | N
     df = _pseudonymise(_cohort(db, user, "query the research cohort", filters).gait_parameters(parameters))
     with db.session() as s:
         audit_trail.audit(s, user.username, "cohort_query", "cohort", None,
-                   {"table": "gait_parameters", "filters": filters, "rows": len(df)})
+                          {"table": "gait_parameters", "filters": filters, "rows": len(df)})
     return df
 
 

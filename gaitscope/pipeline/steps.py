@@ -1,4 +1,5 @@
-"""The stage order of a video and the steps the other pipelines reuse: video -> 2D -> 3D -> embedding + gait analysis -> database.
+"""The stage order of a video, and the steps the mocap and landmark pipelines reuse: video -> 2D -> 3D ->
+embedding + gait analysis -> database. The dispatch by file type is :mod:`gaitscope.pipeline.dispatch`.
 
 Each stage is a function of another package that takes one record and returns the next; this module wires them,
 reports progress per stage, and makes storage all-or-nothing: the recording row is written first (status

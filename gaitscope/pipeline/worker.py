@@ -300,7 +300,7 @@ class Worker:
         try:
             with self.db.session() as s:
                 audit_trail.audit(s, actor, action, "recording", job.recording_id,
-                           {"job": job.id, "patient": job.options.get("patient_code"), **details})
+                                  {"job": job.id, "patient": job.options.get("patient_code"), **details})
                 if failed is not None:
                     rec = s.get(Recording, job.recording_id)
                     if rec is not None and rec.status in ("pending", "processing"):
