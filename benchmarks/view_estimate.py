@@ -29,8 +29,7 @@ sys.path.insert(0, str(ROOT))
 def main(argv: list[str] | None = None) -> int:
     from gaitscope.analysis.reliability import estimate_view, leg_visibility, view_class
     from gaitscope.pipeline.lifter_choice import load_lifter
-    from gaitscope.pose2d.detect import engine_tag, resolve_engine
-    from gaitscope.training.video_eval import cached_detection
+    from gaitscope.pose2d.detect import cached_detection, engine_tag, resolve_engine
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "video_eval")

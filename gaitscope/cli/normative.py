@@ -92,7 +92,7 @@ def analyse_walk(walk: Walk, *, checkpoint: str | None = None, workers: int = 1)
         motion = load_motion(walk.path).motion
         report = analyze_gait(motion, height_m=height_m)
     else:
-        from gaitscope.pipeline.normative_choice import bundled_reference_set
+        from gaitscope.analysis.normative_build import bundled_reference_set
         from gaitscope.pipeline.steps import AnalysisOptions, run_stages
 
         result = run_stages(walk.path, AnalysisOptions(height_cm=walk.height_cm, checkpoint=checkpoint,
