@@ -19,12 +19,17 @@ case and leg, into parts that point at different fixes:
 * **jitter**: the part of the residual above 6 Hz (4th-order Butterworth, zero phase; gait angles have almost
   no power there, Winter 2009), i.e. frame-to-frame noise.
 
+With ``--swaps-2d`` the detector's knee and ankle labels are checked against the true 2D joints (the rendered
+walk through the case's own camera): frames whose labels are exchanged as detected and after
+:mod:`gaitscope.models.leg_identity` decided them over the whole sequence, and what that costs beside the lift
+on a 30 s clip (``--cost``).
+
 With ``--mocap-ik`` the markers' own OpenSim inverse-kinematics angles (OpenCap walking3, Camargo) are compared
 with the reference the evaluation uses (markers -> our 17-joint skeleton -> our analysis): a definitional offset
 of our skeleton would show there too.
 
     nice -n 10 .venv/bin/python benchmarks/angle_error_parts.py --views side [--trials ...] [--save runs/x.npz]
-        [--load runs/x.npz] [--mocap-ik]
+        [--load runs/x.npz] [--mocap-ik] [--swaps-2d] [--cost]
 
 ``--save`` keeps every case's test and reference angle series, so the table can be recomputed (``--load``)
 without lifting again.
@@ -237,6 +242,66 @@ def print_table(rows: list[dict], title: str) -> None:
           "jitter: RMS above 6 Hz beyond the reference's, deg")
 
 
+def true_label_swaps(case, kp, mocap_dir: Path) -> np.ndarray:
+    """``(T,)`` bool: frames of the detections ``kp`` of ``case`` whose knees and ankles sit closer to the true
+    opposite leg's (summed over the four joints, by more than a fifth of the hip-to-ankle length) than to their
+    own. Truth: the walk the renderer filmed, projected through the case's camera (same seed)."""
+    from gaitscope.platform.mocap import load_motion
+    from gaitscope.platform.real_motion_video import case_camera, real_walk
+
+    trial = load_motion(Path(mocap_dir) / case.trial, events_from="none", grf=False, ik=False)
+    rw = real_walk(trial.motion, case.fps, case.crop_s)
+    track, _ = case_camera(case, rw.walk, np.random.default_rng(case.seed))
+    xy = track.project(np.asarray(rw.walk.motion.xyz_m, float))[np.asarray(kp.frame_index, int)]
+    det = np.asarray(kp.xy_px, float)
+    scale = float(np.median(np.linalg.norm(xy[:, 1] - xy[:, 3], axis=-1)))
+    own = sum(np.linalg.norm(det[:, j] - xy[:, j], axis=-1) for j in (2, 3, 5, 6))
+    other = sum(np.linalg.norm(det[:, a] - xy[:, b], axis=-1) for a, b in ((2, 5), (3, 6), (5, 2), (6, 3)))
+    return other + 0.2 * scale < own
+
+
+def swaps_2d(cases, mocap_dir: Path) -> None:
+    """Exchanged knee/ankle labels against the true 2D, as detected and after the whole-sequence decision."""
+    from gaitscope.models.leg_identity import leg_swap_states
+    from gaitscope.platform.detect import cached_detection
+    from gaitscope.platform.real_motion_video import CACHE_DIR, render_case
+
+    print("\n== knee/ankle labels exchanged against the true 2D (frames): as detected -> after leg identity ==")
+    print(f"{'view':8s} {'frames':>7s} {'detected':>9s} {'after':>6s} {'undone':>7s} {'made':>5s}")
+    for view in ("side", "oblique", "frontal", "back"):
+        tot = np.zeros(5, int)
+        for c in (c for c in cases if c.view == view):
+            video, meta = render_case(c, mocap_dir)
+            kp = cached_detection(video, meta["key"], CACHE_DIR)
+            truth = true_label_swaps(c, kp, mocap_dir)
+            found = leg_swap_states(kp.xy_px, kp.conf, kp.fps)
+            after = truth ^ found
+            tot += [len(truth), truth.sum(), after.sum(), (truth & found).sum(), (found & ~truth).sum()]
+        if tot[0]:
+            print(f"{view:8s} {tot[0]:7d} {tot[1]:9d} {tot[2]:6d} {tot[3]:7d} {tot[4]:5d}")
+
+
+def cost(seconds: float = 30.0, fps: float = 30.0) -> None:
+    """Time of the leg-identity decision beside the bundled lifter's lift on a synthetic clip."""
+    from gaitscope.models.leg_identity import relabel_legs
+    from gaitscope.platform.lifter_choice import load_lifter
+    from gaitscope.synthetic.cohort_labels import walk_keypoints
+    from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
+
+    kp = walk_keypoints(simulate_walk(WalkParams(seed=1, fps=fps, duration_s=seconds)), seed=1)
+    t = time.perf_counter()
+    relabel_legs(kp)
+    t_id = time.perf_counter() - t
+    lifter = load_lifter()
+    lifter.leg_identity = False
+    t = time.perf_counter()
+    lifter.lift(kp, height_m=1.7)
+    t_lift = time.perf_counter() - t
+    print(f"\n== cost on a {seconds:.0f} s clip at {fps:.0f} fps ({kp.n_frames} frames) ==\n"
+          f"leg identity {1000 * t_id:.0f} ms, lift {1000 * t_lift:.0f} ms: {100 * t_id / t_lift:.1f} % of the lift")
+
+
 def mocap_ik(mocap_dir: Path) -> None:
     """Our skeleton's analysis of the markers against the markers' own OpenSim IK (hip and knee flexion)."""
     from gaitscope.platform.mocap import load_motion
@@ -284,9 +349,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load", type=Path, default=None, help="recompute the table from a --save file")
     ap.add_argument("--csv", type=Path, default=None, help="write the per-case, per-leg parts here")
     ap.add_argument("--mocap-ik", action="store_true")
+    ap.add_argument("--swaps-2d", action="store_true", help="label exchanges against the true 2D, before/after")
+    ap.add_argument("--cost", action="store_true", help="time of the leg-identity decision beside the lift")
+    ap.add_argument("--no-angles", action="store_true", help="skip the angle table (with --swaps-2d / --cost)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    if args.load:
+    cases = default_cases(tuple(args.views), (30.0, 60.0), tuple(args.trials or EVAL_MOCAP))
+    if args.no_angles:
+        data = []
+    elif args.load:
         data = list(np.load(args.load, allow_pickle=True)["cases"])
     else:
         import torch
@@ -296,7 +367,6 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         lifter = load_lifter()
         print(f"lifter: {lifter.version}")
-        cases = default_cases(tuple(args.views), (30.0, 60.0), tuple(args.trials or EVAL_MOCAP))
         data = collect(cases, lifter, args.data)
         if args.save:
             args.save.parent.mkdir(parents=True, exist_ok=True)
@@ -312,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         pd.DataFrame(rows).to_csv(args.csv, index=False, float_format="%.4g")
     if args.mocap_ik:
         mocap_ik(args.data)
+    if args.swaps_2d:
+        swaps_2d(cases, args.data)
+    if args.cost:
+        cost()
     return 0
 
 
