@@ -2,10 +2,10 @@
 
 Why. A 2D detector labels each frame on its own; when the legs cross in a side view, BlazePose exchanges the
 left and right knee and ankle for a few frames and then exchanges them back (on the rendered held-out side
-views, 2.3 % of the frames, in the 9 worst of 44 cases 10-17 %; measured by
+views, 2.3 % of the frames, 4-17 % in the 9 of 44 cases where it happens; measured by
 ``benchmarks/angle_error_parts.py``). The lifter follows its input, so the lifted left knee shows the right
-knee's angle there: those few frames were 13-23 % of the side view's knee and hip mean square error, and
-40-74 % of it in the cases they occur in.
+knee's angle there: those few frames were 13-23 % of the side view's knee and hip mean square error, and up to
+74 % of a leg's in the cases they occur in.
 
 How. Each frame is either as detected or swapped. The true feet move smoothly: a foot in stance stands still,
 a foot in swing moves at a speed that changes little from one frame to the next. A label exchange shows as a
