@@ -35,11 +35,11 @@ import torch
 
 from gaitscope.errors import CheckpointError
 from gaitscope.models.anchoring import anchor_to_detections
-from gaitscope.models.leg_identity import relabel_legs
 from gaitscope.models.checkpoints import load_checkpoint
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.models.dstformer import DSTformer
 from gaitscope.models.embed import to_motion_embedding
+from gaitscope.models.leg_identity import relabel_legs
 from gaitscope.models.preprocess import NormMode, flip_skeleton, normalise_keypoints, sliding_window_apply
 from gaitscope.records import Keypoints2D, Motion3D, MotionEmbedding
 from gaitscope.skeleton import J
