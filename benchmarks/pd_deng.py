@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 LABELS = ("ours", "deng", "deng_all")  # deng: negatives -> 0 and dx == pd; deng_all: negatives -> 0, every dx
-SETS = ("deng", "deng_gait2d")
+#: deng: their pipeline as published (their joint indices, 30 frames/s), nested; deng_corrected: the intended joint
+#: indices and the file's frame rate; deng_gait2d: the pre-declared combination; published_replay: their
+#: notebook's fixed alphas / C (not nested: a check of the reproduction, not a result).
+SETS = ("deng", "deng_corrected", "deng_gait2d", "published_replay")
 
 
 def _fmt(r: dict, m: str) -> str:
@@ -55,11 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     walks, _ = pd_real.discover_walks(args.root)
     scores = (pd_real.load_scores(args.root) if args.labels == "ours"
               else pd_deng.deng_scores(args.root, pd_only=args.labels == "deng"))
-    seg_feats, extra = {}, {}
+    sets = [s for s in args.sets.split(",") if s]
+    seg_feats, corrected, extra = {}, {}, {}
     for w in walks:
         xy, fps = pd_deng.read_walk(w.path)
-        seg_feats[w.walk_id], _ = pd_deng.walk_segment_features(xy, fps)
-        extra[w.walk_id] = gait_features_2d(pd_real._landmark_summary_input(w.path))
+        seg_feats[w.walk_id], _ = pd_deng.walk_segment_features(xy, pd_deng.PUBLISHED_FPS)
+        if "deng_corrected" in sets:
+            corrected[w.walk_id], _ = pd_deng.walk_segment_features(xy, fps, pd_deng.CORRECTED)
+        if "deng_gait2d" in sets:
+            extra[w.walk_id] = gait_features_2d(pd_real._landmark_summary_input(w.path))
     n_seg = sum(len(v) for v in seg_feats.values())
     print(f"{len(walks)} walks, {n_seg} segments in {sum(len(v) > 0 for v in seg_feats.values())} walks "
           f"({time.time() - t0:.0f} s)", file=sys.stderr)
@@ -67,9 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         spec = pd_eval.TASKS[task]
         k = len(spec.class_names)
         labels = pd_eval.task_table(task, walks, scores)
-        for fs in [s for s in args.sets.split(",") if s]:
+        for fs in sets:
             t1 = time.time()
-            rows, pf = pd_deng.evaluate(labels, seg_feats, k, name=fs, n_boot=args.n_boot, seed=args.seed,
+            fit = pd_deng.fit_deng
+            if fs == "published_replay":
+                people = tuple(sorted({p for p, w in zip(labels["pidn"], labels["walk_id"]) if len(seg_feats[w])}))
+                fit = pd_deng.PublishedSettings(people)
+            rows, pf = pd_deng.evaluate(labels, corrected if fs == "deng_corrected" else seg_feats, k, name=fs,
+                                        n_boot=args.n_boot, seed=args.seed, fit=fit,
                                         walk_extra=extra if fs == "deng_gait2d" else None,
                                         progress=lambda s: print(f"\r {task} {fs} {s}   ", end="", file=sys.stderr))
             out = args.out / f"{task}_{fs}_{args.labels}"

@@ -70,11 +70,35 @@ import numpy as np
 import pandas as pd
 
 # MediaPipe Pose indices
-NOSE, L_SH, R_SH, L_EL, R_EL, L_WR, R_WR = 0, 11, 12, 13, 14, 15, 16
-L_HIP, R_HIP, L_KN, R_KN, L_AN, R_AN = 23, 24, 25, 26, 27, 28
+NOSE, L_SH, R_SH, L_EL, R_EL = 0, 11, 12, 13, 14
+L_HIP, R_HIP = 23, 24
+
+
+@dataclass(frozen=True)
+class Joints:
+    """MediaPipe indices used for the wrists, knees and ankles (the other joints are the same in both variants)."""
+
+    l_wr: int
+    r_wr: int
+    l_kn: int
+    r_kn: int
+    l_an: int
+    r_an: int
+
+
+#: The indices their code actually reads (``PoseSeries._update_joints`` slices the flat x, y array one landmark too
+#: far for these joints): "left wrist" = right wrist (16), "right wrist" = left pinky (17), "left knee" = right knee
+#: (26), "right knee" = left ankle (27), "left ankle" = right ankle (28), "right ankle" = left heel (29). The
+#: published numbers come from these; checked against the feature cache in their repository, which this variant
+#: reproduces (``tests/platform/test_pd_deng.py`` checks the mapping on synthetic input).
+AS_PUBLISHED = Joints(16, 17, 26, 27, 28, 29)
+#: The anatomically intended indices.
+CORRECTED = Joints(15, 16, 25, 26, 27, 28)
 
 #: Segmenting parameters of their notebook (``PoseSeries(..., min_duration=3, max_duration=7, tolerance=5)``).
 MIN_SEGMENT_S, MAX_SEGMENT_S, TOLERANCE_FRAMES = 3.0, 7.0, 5
+#: Their code assumes 30 frames/s (``dt = 1/30``) for segment lengths and spectra; the files are 29.97-30 Hz.
+PUBLISHED_FPS = 30.0
 JUMP_THRESHOLD = 0.02  # image widths between the shoulder x-distance and its low-pass
 SEATED_RATIO = 2.0
 BANDS: tuple[tuple[float, float], ...] = ((0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 128.0))
@@ -121,7 +145,7 @@ def smooth(xy: np.ndarray) -> np.ndarray:
     return out.reshape((len(out),) + xy.shape[1:])
 
 
-def abnormal_frames(xy: np.ndarray) -> np.ndarray:
+def abnormal_frames(xy: np.ndarray, j: Joints = AS_PUBLISHED) -> np.ndarray:
     """Boolean ``(T,)``: frames with a tracking jump, the person sideways, or seated (see the module docstring)."""
     from scipy.signal import butter, sosfiltfilt
 
@@ -132,11 +156,11 @@ def abnormal_frames(xy: np.ndarray) -> np.ndarray:
     sos = butter(3, 1 / 15, btype="low", output="sos")
     if len(sh_dx) > 3 * (2 * len(sos) + 1):
         flags |= np.abs(sh_dx - sosfiltfilt(sos, sh_dx)) > JUMP_THRESHOLD
-    flags |= np.sign(x[:, L_WR] - x[:, L_SH]) == np.sign(x[:, R_WR] - x[:, R_SH])
+    flags |= np.sign(x[:, j.l_wr] - x[:, L_SH]) == np.sign(x[:, j.r_wr] - x[:, R_SH])
     flags |= np.sign(x[:, NOSE] - x[:, L_SH]) == np.sign(x[:, NOSE] - x[:, R_SH])
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_l = np.abs(y[:, L_KN] - y[:, L_AN]) / np.abs(y[:, L_HIP] - y[:, L_KN])
-        ratio_r = np.abs(y[:, R_KN] - y[:, R_AN]) / np.abs(y[:, R_HIP] - y[:, R_KN])
+        ratio_l = np.abs(y[:, j.l_kn] - y[:, j.l_an]) / np.abs(y[:, L_HIP] - y[:, j.l_kn])
+        ratio_r = np.abs(y[:, j.r_kn] - y[:, j.r_an]) / np.abs(y[:, R_HIP] - y[:, j.r_kn])
     flags |= (ratio_l > SEATED_RATIO) | (ratio_r > SEATED_RATIO)
     return flags
 
@@ -220,7 +244,7 @@ SIGNALS: tuple[Signal, ...] = (
 )
 
 
-def signals(n: np.ndarray) -> dict[str, list[np.ndarray]]:
+def signals(n: np.ndarray, j: Joints = AS_PUBLISHED) -> dict[str, list[np.ndarray]]:
     """The :data:`SIGNALS` of a normalised segment ``(T, 33, 2)``: one series, or two (left, right) for a pair."""
     mid_sh = 0.5 * (n[:, L_SH] + n[:, R_SH])
     mid_hip = 0.5 * (n[:, L_HIP] + n[:, R_HIP])
@@ -231,12 +255,12 @@ def signals(n: np.ndarray) -> dict[str, list[np.ndarray]]:
     return {
         "neck_angle": [_angle(n[:, NOSE], mid_sh, n[:, L_SH]) - 90.0],
         "elbow_angle": [_angle(n[:, L_EL], n[:, L_SH], n[:, L_HIP]), _angle(n[:, R_EL], n[:, R_SH], n[:, R_HIP])],
-        "wrist_shoulder_distance": [dist(L_WR, L_SH), dist(R_WR, R_SH)],
-        "ankle_hip_distance": [dist(L_AN, L_HIP), dist(R_AN, R_HIP)],
-        "ankle_lr_dx": [n[:, L_AN, 0] - n[:, R_AN, 0]],
-        "knee_lr_dx": [n[:, L_KN, 0] - n[:, R_KN, 0]],
+        "wrist_shoulder_distance": [dist(j.l_wr, L_SH), dist(j.r_wr, R_SH)],
+        "ankle_hip_distance": [dist(j.l_an, L_HIP), dist(j.r_an, R_HIP)],
+        "ankle_lr_dx": [n[:, j.l_an, 0] - n[:, j.r_an, 0]],
+        "knee_lr_dx": [n[:, j.l_kn, 0] - n[:, j.r_kn, 0]],
         "shoulder_hip_dx": [mid_sh[:, 0] - mid_hip[:, 0]],
-        "ankle_lr_dy": [n[:, L_AN, 1] - n[:, R_AN, 1]],
+        "ankle_lr_dy": [n[:, j.l_an, 1] - n[:, j.r_an, 1]],
         "shoulder_lr_dy": [n[:, L_SH, 1] - n[:, R_SH, 1]],
         "hip_lr_dy": [n[:, L_HIP, 1] - n[:, R_HIP, 1]],
     }
@@ -294,9 +318,9 @@ def feature_names() -> list[str]:
     return out
 
 
-def segment_features(n: np.ndarray, fps: float) -> np.ndarray:
+def segment_features(n: np.ndarray, fps: float, j: Joints = AS_PUBLISHED) -> np.ndarray:
     """The 338 features of one normalised segment ``(T, 33, 2)`` (order: :func:`feature_names`)."""
-    sig = signals(n)
+    sig = signals(n, j)
     parts = []
     for s in SIGNALS:
         series = sig[s.name]
@@ -311,7 +335,8 @@ def segment_features(n: np.ndarray, fps: float) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def walk_segment_features(xy: np.ndarray, fps: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def walk_segment_features(xy: np.ndarray, fps: float,
+                          j: Joints = AS_PUBLISHED) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Smoothed, segmented and normalised walk -> ``(n_segments, 338)`` features of the segments whose features are
     all finite, and those segments' frame ranges (in the smoothed series)."""
     s = smooth(xy)
@@ -319,8 +344,8 @@ def walk_segment_features(xy: np.ndarray, fps: float) -> tuple[np.ndarray, list[
         return np.zeros((0, len(feature_names()))), []
     n = normalise(s)
     rows, kept = [], []
-    for a, b in good_segments(abnormal_frames(s), fps):
-        f = segment_features(n[a:b], fps)
+    for a, b in good_segments(abnormal_frames(s, j), fps):
+        f = segment_features(n[a:b], fps, j)
         if np.all(np.isfinite(f)):
             rows.append(f)
             kept.append((a, b))
@@ -621,3 +646,47 @@ def evaluate(labels: pd.DataFrame, seg_feats: dict[str, np.ndarray], k: int, *, 
     rows.append(score_row(name, "walk (all; no segment = baseline)", y, wp, g, n_boot, seed,
                           pf=pf if paired else None))
     return rows, pf
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Replay of their published settings (NOT nested: a check of the reproduction, not a result)
+# ---------------------------------------------------------------------------------------------------------
+
+#: Their notebook's gait model (``analysis.ipynb``, ``REFIT = False``): elastic-net logistic regression, C = 1,
+#: l1 ratio 0.2, no intercept, class-balanced; and the per-fold LASSO alphas it hard-codes, one per held-out person
+#: in ascending pidn order of the 23 people with a segment and a score (their 21010 and 31684 have no score).
+PUBLISHED_LR = (1.0, 0.2)
+PUBLISHED_ALPHAS: tuple[float, ...] = (
+    0.030774356208980617, 0.024757157946593427, 0.02141453563853955, 0.018523222156741202, 0.008341801332506338,
+    0.005398628767382501, 0.011149209970080915, 0.02862153445389273, 0.007215521357901021, 0.02862153445389273,
+    0.009643883791544459, 0.008969245378672715, 0.011987818459583773, 0.011149209970080915, 0.03308910644196496,
+    0.030774356208980617, 0.02141453563853955, 0.007215521357901021, 0.01490144370527747, 0.007758250168566794,
+    0.03308910644196496, 0.011987818459583773, 0.008969245378672715)
+
+
+@dataclass
+class PublishedSettings:
+    """A ``fit`` for :func:`oof_segments` that uses their hard-coded alpha of the held-out person (looked up as the
+    one person of ``people`` missing from the training rows; the median alpha when there are not 23 people) and
+    their fixed C / l1 ratio. Those settings were chosen by them on these recordings, so this replays the published
+    run; it is not an honest estimate."""
+
+    people: tuple[str, ...]
+
+    def __call__(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> DengModel:
+        from sklearn.feature_selection import SelectFromModel
+
+        held = sorted(set(self.people) - set(groups))
+        order = sorted(self.people, key=int)
+        alpha = (PUBLISHED_ALPHAS[order.index(held[0])] if len(order) == len(PUBLISHED_ALPHAS) and len(held) == 1
+                 else float(np.median(PUBLISHED_ALPHAS)))
+        prior = np.bincount(y, minlength=k) / len(y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prep = _prep(bool(np.isnan(X).any())).fit(X)
+            Z = prep.transform(X)
+            cols = np.flatnonzero(SelectFromModel(_lasso(alpha)).fit(Z, y).get_support())
+            if len(cols) == 0:
+                return DengModel(prep, cols, None, np.unique(y), prior, alpha, None)
+            clf = _logreg(*PUBLISHED_LR).fit(Z[:, cols], y)
+        return DengModel(prep, cols, clf, clf.classes_, prior, alpha, PUBLISHED_LR)
