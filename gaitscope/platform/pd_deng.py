@@ -434,6 +434,22 @@ def _lasso(alpha: float):
     return LassoLars(alpha=alpha)
 
 
+def lasso_path_predict(Z_tr: np.ndarray, y_tr: np.ndarray, Z_te: np.ndarray,
+                       alphas: tuple[float, ...]) -> list[np.ndarray]:
+    """``LassoLars(alpha).fit(Z_tr, y_tr).predict(Z_te)`` for every alpha from ONE LARS path (the lasso path is
+    piecewise linear in alpha, so the coefficients at any alpha are an interpolation between its knots; Efron et
+    al., Ann Stat 2004): 17x fewer fits than one per alpha, same predictions (checked in the tests)."""
+    m = _lasso(min(alphas)).fit(Z_tr, y_tr)
+    knots = m.alphas_[::-1]  # increasing
+    path = m.coef_path_[:, ::-1]
+    x_mean, y_mean = Z_tr.mean(axis=0), float(np.mean(y_tr))
+    out = []
+    for a in alphas:
+        coef = np.array([np.interp(a, knots, row) for row in path]) if len(knots) > 1 else path[:, 0]
+        out.append((Z_te - x_mean) @ coef + y_mean)
+    return out
+
+
 def inner_alpha_scores(X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int,
                        alphas: tuple[float, ...] = ALPHAS) -> dict[float, float]:
     """Their alpha criterion on (X, y, groups) = an outer TRAINING fold: the LASSO regressor's leave-one-subject-out
@@ -445,8 +461,8 @@ def inner_alpha_scores(X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int,
     for tr, te in subject_splits(groups, "loso"):
         prep = _prep(impute).fit(X[tr])
         Z_tr, Z_te = prep.transform(X[tr]), prep.transform(X[te])
-        for a in alphas:
-            pred[a][te] = _lasso(a).fit(Z_tr, y[tr]).predict(Z_te)
+        for a, p in zip(alphas, lasso_path_predict(Z_tr, y[tr], Z_te, alphas)):
+            pred[a][te] = p
     return {a: _f1(y, np.clip(np.floor(p + 0.5), 0, k - 1).astype(int), k) for a, p in pred.items()}
 
 
