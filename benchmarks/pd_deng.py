@@ -24,7 +24,8 @@ LABELS = ("ours", "deng", "deng_all")  # deng: negatives -> 0 and dx == pd; deng
 #: deng: their pipeline as published (their joint indices, 30 frames/s), nested; deng_corrected: the intended joint
 #: indices and the file's frame rate; deng_gait2d: the pre-declared combination; published_replay: their
 #: notebook's fixed alphas / C (not nested: a check of the reproduction, not a result).
-SETS = ("deng", "deng_corrected", "deng_gait2d", "published_replay")
+#: deng_corrected_features: their segments (as published) with the features of the intended landmarks (diagnostic).
+SETS = ("deng", "deng_corrected", "deng_corrected_features", "deng_gait2d", "published_replay")
 
 
 def _fmt(r: dict, m: str) -> str:
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         seg_feats[w.walk_id], _ = pd_deng.walk_segment_features(xy, pd_deng.PUBLISHED_FPS)
         if "deng_corrected" in sets:
             corrected[w.walk_id], _ = pd_deng.walk_segment_features(xy, fps, pd_deng.CORRECTED)
+        if "deng_corrected_features" in sets:
+            corrected[w.walk_id], _ = pd_deng.walk_segment_features(xy, pd_deng.PUBLISHED_FPS, pd_deng.CORRECTED,
+                                                                    segment_joints=pd_deng.AS_PUBLISHED)
         if "deng_gait2d" in sets:
             extra[w.walk_id] = gait_features_2d(pd_real._landmark_summary_input(w.path))
     n_seg = sum(len(v) for v in seg_feats.values())
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             if fs == "published_replay":
                 people = tuple(sorted({p for p, w in zip(labels["pidn"], labels["walk_id"]) if len(seg_feats[w])}))
                 fit = pd_deng.PublishedSettings(people)
-            rows, pf = pd_deng.evaluate(labels, corrected if fs == "deng_corrected" else seg_feats, k, name=fs,
+            rows, pf = pd_deng.evaluate(labels, corrected if fs.startswith("deng_corrected") else seg_feats, k, name=fs,
                                         n_boot=args.n_boot, seed=args.seed, fit=fit,
                                         walk_extra=extra if fs == "deng_gait2d" else None,
                                         progress=lambda s: print(f"\r {task} {fs} {s}   ", end="", file=sys.stderr))

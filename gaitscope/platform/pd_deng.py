@@ -37,6 +37,11 @@ copied.
    outer training fold**, over a fixed grid (:data:`ALPHAS`, :data:`LR_GRID`), with their F1 criterion
    (:func:`fit_deng`).
 
+**Their landmark indices.** Their code reads the wrists, knees and ankles one MediaPipe landmark off (see
+:data:`AS_PUBLISHED`); the checks of step 2 and the signals of step 4 use those indices by default, because the
+published numbers come from them (our segments and features equal the feature table cached in their repository);
+:data:`CORRECTED` gives the intended landmarks. On task (a) the corrected variant is at chance (docs/validation.md).
+
 **Unit of the published numbers.** Their metrics are on *segments* (one row per 3-7 s segment, every walk
 contributing several), and with ``WEIGHTED = False`` (the notebook's setting) the "AUC" is computed from the hard
 0/1 predictions (``roc_curve(gt, pred)``), which for a binary task equals the balanced accuracy. We report the
@@ -335,16 +340,17 @@ def segment_features(n: np.ndarray, fps: float, j: Joints = AS_PUBLISHED) -> np.
     return np.concatenate(parts)
 
 
-def walk_segment_features(xy: np.ndarray, fps: float,
-                          j: Joints = AS_PUBLISHED) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def walk_segment_features(xy: np.ndarray, fps: float, j: Joints = AS_PUBLISHED,
+                          segment_joints: Joints | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Smoothed, segmented and normalised walk -> ``(n_segments, 338)`` features of the segments whose features are
-    all finite, and those segments' frame ranges (in the smoothed series)."""
+    all finite, and those segments' frame ranges (in the smoothed series). ``segment_joints`` (default ``j``)
+    are the joints of the facing/seated checks, so segmenting and features can be varied apart."""
     s = smooth(xy)
     if len(s) == 0:
         return np.zeros((0, len(feature_names()))), []
     n = normalise(s)
     rows, kept = [], []
-    for a, b in good_segments(abnormal_frames(s, j), fps):
+    for a, b in good_segments(abnormal_frames(s, segment_joints or j), fps):
         f = segment_features(n[a:b], fps, j)
         if np.all(np.isfinite(f)):
             rows.append(f)
