@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 #: (view, row selector, column, label): the numbers graded reliable from each view in docs/validation.md
