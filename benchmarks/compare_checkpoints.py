@@ -7,7 +7,8 @@ cases, same cached detections) and measures each difference against its own spre
 
 The noise of a difference is its standard error over trials, not over cases: the 4 cases of one trial (fixed /
 panning camera, 30 / 60 fps) are the same walk and err together, so the per-case differences are averaged per
-trial first and the standard error is taken over the 11 trials of a view (a cluster standard error; Cameron &
+trial first and the standard error is taken over the trials of a view that have the quantity (at most 10: the
+two Camargo stretches are one recording; a cluster standard error; Cameron &
 Miller, "A practitioner's guide to cluster-robust inference", J. Human Resources 2015). A quantity is "worse"
 when the new lifter's mean absolute error exceeds the old one's by more than 2 such standard errors, and
 "better" symmetrically.
@@ -105,10 +106,10 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, spec: list[tuple[str, str, str, st
 
 def print_comparisons(title: str, rows: list[Comparison], names: tuple[str, str]) -> None:
     print(f"\n== {title} ==")
-    print(f"{'view':8s} {'quantity':24s} {'cases':>5s} {names[0]:>18s} {names[1]:>18s} "
+    print(f"{'view':8s} {'quantity':24s} {'cases':>5s} {'trials':>6s} {names[0]:>18s} {names[1]:>18s} "
           f"{'change |err|':>12s} {'2 SE':>7s} verdict")
     for c in rows:
-        print(f"{c.view:8s} {c.label:24s} {c.n_cases:5d} {f'{c.mean_a:+.3g} ({c.mae_a:.3g})':>18s} "
+        print(f"{c.view:8s} {c.label:24s} {c.n_cases:5d} {c.n_trials:6d} {f'{c.mean_a:+.3g} ({c.mae_a:.3g})':>18s} "
               f"{f'{c.mean_b:+.3g} ({c.mae_b:.3g})':>18s} {c.change:+12.3g} {2 * c.se:7.3g} {c.verdict}")
 
 
