@@ -433,6 +433,7 @@ class Recipe:
     pair_gain: bool = True  # BlazePose's shrunk left-right limb separation (noise files with ``pair_gain`` only)
     real_failure_share: float = 0.0  # share of items from BlazePose's detections of rendered training trials
     real_failure_views: tuple[str, ...] = ("side", "oblique")
+    real_failure_trials: tuple[str, ...] = ()  # training trials rendered for them (empty: all of TRAIN_MOCAP)
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -491,7 +492,8 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
 
         if not mocap_dir:
             raise ValueError("real_failure_share needs the motion-capture folder (training trials to render)")
-        pairs = build_pairs(training_cases(views=recipe.real_failure_views), mocap_dir,
+        pairs = build_pairs(training_cases(views=recipe.real_failure_views,
+                                           trials=recipe.real_failure_trials or TRAIN_MOCAP), mocap_dir,
                             log=lambda m: None)
         log(f"data: {len(pairs)} rendered training cases detected by BlazePose "
             f"({sum(len(p.x) for p in pairs)} frames, {time.perf_counter() - t0:.0f} s)")
@@ -667,7 +669,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight,
                     view_occlusion=not args.no_view_occlusion, frontal_p=args.frontal_share,
                     pair_gain=not args.no_pair_gain, real_failure_share=args.real_failures,
-                    real_failure_views=tuple(args.real_failure_views))
+                    real_failure_views=tuple(args.real_failure_views),
+                    real_failure_trials=tuple(args.real_failure_trials or ()))
     if args.measure_noise:
         from gaitscope.platform.noise_model import measure_blazepose_noise
 
@@ -722,6 +725,9 @@ def register_cli(subparsers) -> None:
                          "(gaitscope.platform.real_failures; renders and detects on first use, cached in runs/)")
     tr.add_argument("--real-failure-views", nargs="+", default=list(Recipe.real_failure_views),
                     choices=["side", "oblique", "frontal", "back"])
+    tr.add_argument("--real-failure-trials", nargs="+", default=None,
+                    help="render only these training trials (paths as in TRAIN_MOCAP), the same for every view: "
+                         "a fixed subset when rendering all of them would take too long (default: all)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")
