@@ -64,6 +64,9 @@ class Settings(BaseSettings):
                             "detections and only the depth from the lifter (measured on video of real motion: "
                             "the far knee's range from 14.5 to 5.8 deg short). `0` gives the lifter's own x, y "
                             "(comparisons, or a lifter whose input is not BlazePose's).")
+    leg_identity: bool = Field(True, description="Decide which detected knee and ankle are the left ones over "
+                               "the whole video before lifting (the detector exchanges them for a few frames "
+                               "where the legs cross). `0` lifts the labels as detected (comparisons).")
     native_logs: bool = Field(False, description="Keep the native libraries' own log lines (FFmpeg, OpenCV, "
                               "MediaPipe), for a developer chasing a library problem.")
     normative: Optional[str] = Field(None, description="Normative reference set used when `--normative` is not "

@@ -26,7 +26,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     depth=args.depth, warmup_steps=args.warmup, velocity_weight=args.velocity_weight,
                     view_occlusion=not args.no_view_occlusion, frontal_p=args.frontal_share,
                     pair_gain=not args.no_pair_gain, real_failure_share=args.real_failures,
-                    real_failure_views=tuple(args.real_failure_views))
+                    real_failure_views=tuple(args.real_failure_views),
+                    real_failure_trials=tuple(args.real_failure_trials or ()))
     if args.measure_noise:
         from gaitscope.training.noise_model import measure_blazepose_noise
 
@@ -81,6 +82,9 @@ def register_cli(subparsers) -> None:
                          "(gaitscope.training.real_failures; renders and detects on first use, cached in runs/)")
     tr.add_argument("--real-failure-views", nargs="+", default=list(Recipe.real_failure_views),
                     choices=["side", "oblique", "frontal", "back"])
+    tr.add_argument("--real-failure-trials", nargs="+", default=None,
+                    help="render only these training trials (paths as in TRAIN_MOCAP), the same for every view: "
+                         "a fixed subset when rendering all of them would take too long (default: all)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")

@@ -39,6 +39,7 @@ from gaitscope.models.checkpoints import load_checkpoint
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.models.dstformer import DSTformer
 from gaitscope.models.embed import to_motion_embedding
+from gaitscope.models.leg_identity import relabel_legs
 from gaitscope.models.preprocess import NormMode, flip_skeleton, normalise_keypoints, sliding_window_apply
 from gaitscope.records import Keypoints2D, Motion3D, MotionEmbedding
 from gaitscope.skeleton import J
@@ -130,6 +131,9 @@ class Lifter:
     #: Image-plane x, y from the confident detections, depth from the model (:mod:`gaitscope.models.anchoring`):
     #: measured on video of real motion, the far leg's knee range goes from 13-15 deg short to within 2 deg.
     anchor_2d: bool = True
+    #: Knee and ankle labels decided over the whole sequence before lifting (:mod:`gaitscope.models.leg_identity`):
+    #: the detector exchanges them for a few frames where the legs cross, and the lifter follows its input.
+    leg_identity: bool = True
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
@@ -164,7 +168,8 @@ class Lifter:
 
     @property
     def source(self) -> str:
-        suffix = "+anchor2d" if self.anchor_2d else ""
+        suffix = "+legid" if self.leg_identity else ""
+        suffix += "+anchor2d" if self.anchor_2d else ""
         suffix += "+cpu-bf16" if self.cpu_bf16 and self.device.type == "cpu" else ""
         return f"lifter:{self.name}@{self.version}{suffix}"
 
@@ -211,6 +216,7 @@ class Lifter:
         """3D joints in metres, root-relative, x right / y down / z away from the camera (``up = (0, -1, 0)``)."""
         if height_m is not None and not 0.5 <= height_m <= 2.5:
             raise ValueError(f"height_m must be a body height in metres (0.5-2.5), got {height_m}")
+        kp = self._relabelled(kp)
         x, norm = normalise_keypoints(kp, self.norm_mode)
         pred = self.predict_normalised(x, flip_tta=flip_tta, window=window, stride=stride)
         return self._motion(pred, x, kp, norm, height_m, flip_tta)
@@ -226,6 +232,7 @@ class Lifter:
         """
         if height_m is not None and not 0.5 <= height_m <= 2.5:
             raise ValueError(f"height_m must be a body height in metres (0.5-2.5), got {height_m}")
+        kp = self._relabelled(kp)
         x, norm = normalise_keypoints(kp, self.norm_mode)
         window = self.config.maxlen
         stride = max(1, window // 2)
@@ -260,6 +267,10 @@ class Lifter:
         embedding = to_motion_embedding(rep, self.name, self.version, keep_per_joint=keep_per_joint)
         return motion, embedding
 
+    def _relabelled(self, kp: Keypoints2D) -> Keypoints2D:
+        """``kp`` with the legs' labels decided over the whole sequence when :attr:`leg_identity` is on."""
+        return relabel_legs(kp)[0] if self.leg_identity else kp
+
     def _motion(self, pred: np.ndarray, x: np.ndarray, kp: Keypoints2D, norm, height_m: float | None,
                 flip_tta: bool) -> Motion3D:
         """Model output (normalised units) -> root-relative :class:`Motion3D` in metres, scaled by height; ``x`` is
@@ -279,7 +290,7 @@ class Lifter:
         )
         known = kp.conf > 0
         valid = ~np.asarray(kp.interpolated, dtype=bool) & (known.mean(axis=1) >= 0.5)
-        notes = (
+        notes = tuple(n for n in kp.notes if n.startswith("leg labels:")) + (
             f"2D normalisation: {norm.mode} (centre {norm.center_px[0]:.1f},{norm.center_px[1]:.1f} px, "
             f"half-size {norm.half_size_px:.1f} px)",
             f"flip TTA: {'on' if flip_tta else 'off'}",

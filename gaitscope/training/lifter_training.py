@@ -238,6 +238,7 @@ class Recipe:
     pair_gain: bool = True  # BlazePose's shrunk left-right limb separation (noise files with ``pair_gain`` only)
     real_failure_share: float = 0.0  # share of items from BlazePose's detections of rendered training trials
     real_failure_views: tuple[str, ...] = ("side", "oblique")
+    real_failure_trials: tuple[str, ...] = ()  # training trials rendered for them (empty: all of TRAIN_MOCAP)
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -290,7 +291,8 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
 
         if not mocap_dir:
             raise ValueError("real_failure_share needs the motion-capture folder (training trials to render)")
-        pairs = build_pairs(training_cases(views=recipe.real_failure_views), mocap_dir,
+        pairs = build_pairs(training_cases(views=recipe.real_failure_views,
+                                           trials=recipe.real_failure_trials or TRAIN_MOCAP), mocap_dir,
                             log=lambda m: None)
         log(f"data: {len(pairs)} rendered training cases detected by BlazePose "
             f"({sum(len(p.x) for p in pairs)} frames, {time.perf_counter() - t0:.0f} s)")

@@ -65,7 +65,14 @@ def training_cases(views: Sequence[str] = ("side", "oblique"), fps: Sequence[flo
                    trials: Sequence[str] = TRAIN_MOCAP) -> list[VideoCase]:
     """One case per training trial, view class, camera and rate, the camera alternating between the walker's
     left and right; seeds numbered from :data:`FIRST_SEED` over a fixed order, so a case keeps its look (and
-    cache key) whatever subset is asked for."""
+    cache key) whatever subset is asked for. A trial outside :data:`TRAIN_MOCAP` is refused (an evaluation trial
+    with :class:`EvaluationTrialError`), never silently left out."""
+    for t in trials:
+        refuse_evaluation_trial(t)
+    unknown = sorted(set(trials) - set(TRAIN_MOCAP))
+    if unknown:
+        raise InvalidInputError(f"not training trials of the lifter: {', '.join(unknown)}",
+                                "Name trials as they are written in TRAIN_MOCAP (gaitscope/training/mocap_trials.py).")
     out, seed = [], FIRST_SEED
     for v_i, view in enumerate(("side", "oblique", "frontal", "back")):
         for t_i, trial in enumerate(TRAIN_MOCAP):

@@ -57,6 +57,19 @@ def test_training_cases_hold_only_training_trials_and_never_an_evaluation_look()
     assert {c.from_right for c in side} == {False, True}
 
 
+def test_a_subset_of_trials_keeps_each_case_and_refuses_any_other_trial():
+    every = training_cases(("side", "back"))
+    subset = (TRAIN_MOCAP[0], TRAIN_MOCAP[3])
+    some = training_cases(("side", "back"), trials=subset)
+    assert len(some) == 2 * 2 * 4  # two trials, two views, fixed/panning x 30/60 fps
+    assert {c.trial for c in some} == set(subset)
+    assert set(some) <= set(every)  # same seeds and looks (cache keys) as in the full set
+    with pytest.raises(EvaluationTrialError):
+        training_cases(("side",), trials=(TRAIN_MOCAP[0], EVAL_MOCAP[0]))
+    with pytest.raises(InvalidInputError, match="not training trials"):
+        training_cases(("side",), trials=("horst2019_S01/c3d/S01_0099_Gait.c3d",))
+
+
 def _camera() -> CameraTrack:
     cam = PerspectiveCamera.look_at((0.0, -4.0, 1.0), (0.0, 0.0, 1.0), width=1280, height=720, hfov_deg=60.0)
     return CameraTrack.static(cam, 5)
