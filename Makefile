@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Install, then analyse the bundled sample video and store it in the embedded database.
+## Install, then analyze the bundled sample video and store it in the embedded database.
 demo: install
 	$(VENV)/bin/gaitscope demo
 

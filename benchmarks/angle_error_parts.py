@@ -306,7 +306,7 @@ def mocap_ik(mocap_dir: Path) -> None:
     """Our skeleton's analysis of the markers against the markers' own OpenSim IK (hip and knee flexion)."""
     from gaitscope.io.mocap import load_motion
     from gaitscope.io.mocap.opensim_mot import read_ik_angles
-    from gaitscope.training.validate import analyse_or_partial
+    from gaitscope.training.validate import analyze_or_partial
 
     pairs = [("opencap_lab_subject/MarkerData/walking3.trc", "opencap_lab_subject/IK/walking3_ik.mot"),
              ("camargo2021_circuit/levelground_ccw_fast_01_01.trc",
@@ -318,7 +318,7 @@ def mocap_ik(mocap_dir: Path) -> None:
             print(f"{trc}: not found")
             continue
         trial = load_motion(mocap_dir / trc)
-        ours = analyse_or_partial(trial.motion)
+        ours = analyze_or_partial(trial.motion)
         ik = read_ik_angles(mocap_dir / mot)
         t_ik = ik["time"].to_numpy(float) - float(ik["time"].iloc[0])
         t_ours = ours.angles["time_s"].to_numpy(float)

@@ -1,4 +1,4 @@
-"""Database benchmark: storage per minute of analysed video, and cohort query time at clinic scale.
+"""Database benchmark: storage per minute of analyzed video, and cohort query time at clinic scale.
 
     .venv/bin/python benchmarks/db.py                       # SQLite in a temp dir
     .venv/bin/python benchmarks/db.py --pg "$GAITSCOPE_TEST_PG_URL"   # also PostgreSQL (a fresh database)
@@ -10,7 +10,7 @@ Part 1 stores one minute of walking at 30 fps the way the pipeline does (``save_
 embedding (per-frame, float16, and pooled). Pose arrays carry detector-like noise (0.7 px in 2D, 3 mm in 3D)
 because noise-free synthetic trajectories would compress unrealistically well; per-frame embeddings are
 low-pass random signals (the real ones are smooth in time). It reports blob bytes per component and the growth
-of the SQLite file per analysed minute.
+of the SQLite file per analyzed minute.
 
 Part 2 bulk-inserts a synthetic cohort (N patients x V visits, one analysis per visit with the real report's
 parameters, curves, strides and events, a 512-d embedding and one prediction) and times the cohort API.
@@ -133,7 +133,7 @@ def storage_per_minute(tmp: Path, n: int = 3) -> list[tuple[str, float]]:
     rows += [
         (f"rows per minute: {n_rows['gait_parameter']:.0f} parameters, {n_rows['stride']:.0f} strides, "
          f"{n_rows['gait_event']:.0f} events", float("nan")),
-        ("TOTAL SQLite file growth per analysed minute", file_growth),
+        ("TOTAL SQLite file growth per analyzed minute", file_growth),
         ("  same, without the per-frame embedding (estimate)", file_growth - per_frame_blob),
         ("  uncompressed float32 arrays, for comparison", raw_bytes),
         (f"save_analysis time per minute of video (s, {n} runs)", save_s),
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if not args.skip_storage:
-            print("\nStorage per minute of analysed video (30 fps, SQLite)")
+            print("\nStorage per minute of analyzed video (30 fps, SQLite)")
             print(f"{'component':<62}{'bytes':>14}")
             for label, v in storage_per_minute(tmp):
                 shown = "" if np.isnan(v) else (f"{v:>14.2f}" if v < 100 else f"{v:>14,.0f}")

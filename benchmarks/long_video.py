@@ -10,11 +10,11 @@ encoded once as MPEG-4 Part 2 (what many cameras write); that file's packets are
 shifted time stamps (PyAV, no re-encoding) to the length asked for. The 10-minute walk stops half a second short
 of 10 minutes (the pipeline's default limit is 600 s).
 
-Each walk is analysed in a NEW process, as ``gaitscope analyze FILE --no-db --out DIR`` does
+Each walk is analyzed in a NEW process, as ``gaitscope analyze FILE --no-db --out DIR`` does
 (:func:`gaitscope.pipeline.steps.analyze_video` with the CSV/PDF reports; nothing stored), the bundled lifter.
 Columns: ``wall s``; ``s per video min`` (flat when time is linear in length); ``fps``; ``CPU s`` of the process
 and its BlazePose processes; ``peak RSS tree`` (largest sum over the process and its children, sampled every
-20 ms) and ``peak RSS main`` (the analysing process alone, ``ru_maxrss``); then seconds per stage (2D includes
+20 ms) and ``peak RSS main`` (the analyzing process alone, ``ru_maxrss``); then seconds per stage (2D includes
 the set-up it overlaps). Goal of issue 24: peak RSS under 1.5 GB and time linear in length.
 """
 

@@ -19,13 +19,13 @@ Rows, per resolution:
   the default engine (LiteRT where installed) and, for comparison, MediaPipe's own graph (same networks).
 * ``3d + embed``: :func:`gaitscope.pipeline.steps.lift_and_embed` with the bundled small DSTformer lifter, flip
   test-time augmentation on: one encoder pass gives the 3D pose and the motion embedding (what the pipeline runs).
-* ``analysis``: :func:`gaitscope.pipeline.steps.analyse_motion` (events, parameters, curves against the
+* ``analysis``: :func:`gaitscope.pipeline.steps.analyze_motion` (events, parameters, curves against the
   configured reference set).
 * ``store``: register the recording + save every record in a fresh SQLite file (one transaction).
 * ``end to end``: :func:`gaitscope.pipeline.steps.analyze_video` into a fresh SQLite database, in a NEW
   process (imports, model loading and BlazePose process start-up included, as a user's first analysis pays them).
 * ``2d alone (warm process)`` and ``end to end (warm worker)``: as ``gaitscope worker`` runs analyses, in a
-  process that analysed a 2 s clip before (imports done, the lifter loaded once and kept): the 2D stage alone and
+  process that analyzed a 2 s clip before (imports done, the lifter loaded once and kept): the 2D stage alone and
   the whole analysis of the clip, alternated ``--warm-repeats`` times under the same load, medians (the BlazePose
   processes still start per video); the ratio of each pair is printed (issue 24's goal: >= 0.9 on a 10 s clip).
 
@@ -239,7 +239,7 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
     from gaitscope.io.video import iter_frames, probe_video
     from gaitscope.pipeline import storage
     from gaitscope.pipeline.lifter_choice import load_lifter
-    from gaitscope.pipeline.steps import PIPELINE_VERSION, AnalysisResult, analyse_motion, lift_and_embed
+    from gaitscope.pipeline.steps import PIPELINE_VERSION, AnalysisResult, analyze_motion, lift_and_embed
     from gaitscope.pose2d.detect import detect_keypoints, resolve_engine
 
     info = probe_video(video)
@@ -269,7 +269,7 @@ def stage_rows(video: Path, workers: int, tmp: Path, compare_engines: bool = Tru
         from gaitscope.pipeline import normative_choice
 
         reference = normative_choice.resolve(None)  # the pipeline resolves it once, before the stages
-        report = row("analysis", lambda: analyse_motion(motion, reference, height_m=1.72))
+        report = row("analysis", lambda: analyze_motion(motion, reference, height_m=1.72))
         db_url = f"sqlite:///{tmp / f'stages-{video.stem}.db'}"
         database = storage.open_db(db_url)
         result = AnalysisResult(info, kp, motion, emb, report)

@@ -1,7 +1,7 @@
 """Gait analysis on real motion capture vs force-plate reference events (prints a table).
 
 For each trial with force plates (Horst 2019 S01, OpenCap lab walks, Camargo 2021 circuit, BMClab Gait.c3d)
-the marker data are imported with ``gaitscope.io.mocap.load_motion`` and analysed with
+the marker data are imported with ``gaitscope.io.mocap.load_motion`` and analyzed with
 ``gaitscope.analysis.report.analyze_gait``. Every reference event (20 N plate threshold) is matched to the
 analysis' event of the same foot and kind nearest in time (within 150 ms); cadence and step length are compared
 with the steps the plates bound (contralateral heel strikes less than 1 s apart; step length = distance between

@@ -3,7 +3,7 @@
 Every walking trial in ``../shared/data/mocap`` that is not in the lifter's training list
 (:data:`gaitscope.training.mocap_trials.EVAL_MOCAP`) is rendered as video of a person
 (:mod:`gaitscope.training.real_motion_video`: the subject's own motion and proportions, far leg hidden as on
-film, clothing/floor/light from a seed, fixed and panning cameras, 30 and 60 fps, mp4v compression), analysed
+film, clothing/floor/light from a seed, fixed and panning cameras, 30 and 60 fps, mp4v compression), analyzed
 as an upload (BlazePose -> bundled lifter -> analysis, :mod:`gaitscope.training.video_eval`) and compared with
 the markers' own analysis and the force-plate events (``gaitscope validate``'s comparison). Videos and
 detections are cached in ``runs/video_eval/`` (git-ignored), so a second run only re-lifts and re-analyses.
@@ -139,22 +139,22 @@ def print_cases(rows: list[dict]) -> None:
 
 def real_clip_facts(path: Path, lifter) -> dict | None:
     """Heel strikes on the real side-view clip and the facts a person can check by eye."""
-    from gaitscope.pipeline.steps import analyse_motion, lift_and_embed
+    from gaitscope.pipeline.steps import analyze_motion, lift_and_embed
     from gaitscope.pose2d.detect import cached_detection
 
     if not path.exists():
         print(f"\nreal clip: not found at {path}")
         return None
     from gaitscope.errors import AnalysisError
-    from gaitscope.training.validate import analyse_or_partial
+    from gaitscope.training.validate import analyze_or_partial
 
     kp = cached_detection(path, "sarwesh_side", CACHE_DIR)
     motion, _ = lift_and_embed(lifter, kp, height_m=None)
     try:
-        report = analyse_motion(motion, height_m=None)
+        report = analyze_motion(motion, height_m=None)
         dropped = [w for w in report.warnings if " left out: " in w]
     except AnalysisError as exc:  # every stride was judged impossible: events and steps from the partial analysis
-        report = analyse_or_partial(motion, height_m=None)
+        report = analyze_or_partial(motion, height_m=None)
         dropped = [f"no complete stride left: {exc.message}"]
     hs = sorted((e for e in report.events if e.kind == "heel_strike"), key=lambda e: e.time_s)
     steps = [(a, b) for a, b in zip(hs, hs[1:])]
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", nargs="+", type=float, default=[30.0, 60.0])
     ap.add_argument("--cameras", nargs="+", default=["fixed", "panning"], choices=["fixed", "panning"])
     ap.add_argument("--trials", nargs="+", default=None, help="subset of EVAL_MOCAP (default: all)")
-    ap.add_argument("--render-only", action="store_true", help="render (and cache) the videos, analyse nothing")
+    ap.add_argument("--render-only", action="store_true", help="render (and cache) the videos, analyze nothing")
     ap.add_argument("--no-real-clip", action="store_true")
     ap.add_argument("--csv", type=Path, default=None, help="write every row here")
     ap.add_argument("--param-csv", type=Path, default=None,

@@ -22,7 +22,7 @@ class VideoError(GaitscopeError):
 
 
 class NoPersonError(GaitscopeError):
-    """No person (or not enough frames with a person) was found to analyse."""
+    """No person (or not enough frames with a person) was found to analyze."""
 
 
 class MultiplePeopleError(GaitscopeError):
@@ -42,7 +42,7 @@ class CheckpointError(GaitscopeError):
 
 
 class AnalysisError(GaitscopeError):
-    """The motion cannot be analysed, e.g. too short for one stride or no walking found."""
+    """The motion cannot be analyzed, e.g. too short for one stride or no walking found."""
 
 
 class DatabaseError(GaitscopeError):

@@ -5,7 +5,7 @@ systems publish: OpenCap (Uhlrich et al. 2023, PLoS Comput Biol 19:e1011462) rep
 bias over the gait cycle against marker-based motion capture; Stenum, Rossi & Roemmich 2021 (PLoS Comput Biol
 17:e1008935) report sagittal hip/knee/ankle angle errors, gait-event timing errors and spatiotemporal
 parameter errors of a 2D pose estimator against 3D motion capture. Across several trials or subjects, the
-agreement of a parameter is summarised the way Bland & Altman 1986 (Lancet 327:307, "Statistical methods for
+agreement of a parameter is summarized the way Bland & Altman 1986 (Lancet 327:307, "Statistical methods for
 assessing agreement between two methods of clinical measurement") recommend: the mean difference (bias) and
 the 95 % limits of agreement (bias +/- 1.96 SD of the differences), rather than a correlation.
 
@@ -379,7 +379,7 @@ def sync_reports(
     alignment still correlates below ``min_r`` (the recordings are not of the same walk, or one is broken)."""
     if test.angles is None or reference.angles is None:
         raise SyncError("A report has no joint angles over time to synchronise with.",
-                        "Analyse both recordings with gaitscope.analysis.report.analyze_gait.")
+                        "Analyze both recordings with gaitscope.analysis.report.analyze_gait.")
     cols = [c for c in angles if c in test.angles and c in reference.angles]
     if not cols:
         raise SyncError(f"None of the synchronisation angles ({', '.join(angles)}) is in both analyses.",
@@ -528,7 +528,7 @@ def match_events(
     return out
 
 
-def summarise_events(matches: Sequence[EventMatch], frame_rate_hz: float) -> list[EventSummary]:
+def summarize_events(matches: Sequence[EventMatch], frame_rate_hz: float) -> list[EventSummary]:
     """Mean, SD (n-1) and mean absolute timing error per kind and over all kinds."""
     out = []
     for kind in ("heel_strike", "toe_off", "all"):
@@ -605,7 +605,7 @@ def compare_reports(
                      "(Zeni) events, which are themselves ~10-40 ms from force-plate timing")
     angles = _compare_angles(test, reference, lag_s, ref_events)
     matches = match_events(test.events, ref_events, lag_s, window_s)
-    summary = summarise_events(matches, test.fps)
+    summary = summarize_events(matches, test.fps)
     params = _compare_parameters(test, reference, reference_values or {})
     return AgreementResult(name=name, lag_s=float(lag_s), sync_r=float(sync_r), angles=tuple(angles),
                            events=tuple(matches), event_summary=tuple(summary), parameters=tuple(params),

@@ -77,7 +77,7 @@ def analyze_gait(
     curve_reference: CurveReference | None = None,
     spatiotemporal_reference: SpatiotemporalReference | None = None,
 ) -> GaitReport:
-    """Analyse one walk. ``height_m`` (subject height) rescales lengths that rest on an assumed height and
+    """Analyze one walk. ``height_m`` (subject height) rescales lengths that rest on an assumed height and
     refines the leg length used for speed matching; ``age`` (years) and ``sex`` ("M"/"F") select normal
     ranges. ``curve_reference`` / ``spatiotemporal_reference`` replace the bundled reference data."""
     fps = float(motion.fps)
@@ -247,7 +247,7 @@ def analyze_gait(
 
 
 def camera_vertical(xyz: np.ndarray, motion: Motion3D) -> tuple[tuple[float, float, float], str | None]:
-    """The vertical to analyse ``xyz`` (smoothed, NaN where unusable) with, and the note to report, if any.
+    """The vertical to analyze ``xyz`` (smoothed, NaN where unusable) with, and the note to report, if any.
 
     World-frame motion (motion capture, the walker) keeps its declared vertical. In a camera's axes (lifter
     output) the camera's roll about the walking direction is estimated from the motion
@@ -393,7 +393,7 @@ def _smooth_joints(
     missing_legs = [H36M_JOINTS[j] for j in absent if j in LEG_JOINTS]
     if missing_legs:
         raise AnalysisError(
-            f"The 3D motion has no {', '.join(missing_legs)} joint: gait cannot be analysed without the pelvis, "
+            f"The 3D motion has no {', '.join(missing_legs)} joint: gait cannot be analyzed without the pelvis, "
             "hips, knees and ankles.",
             "Use a marker set or 3D source that provides the lower-body joints.",
         )

@@ -1,4 +1,4 @@
-"""``gaitscope batch``: analyse a folder or manifest of videos, locally or on a Ray cluster
+"""``gaitscope batch``: analyze a folder or manifest of videos, locally or on a Ray cluster
 (:func:`gaitscope.pipeline.batch.run_batch`)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from gaitscope.pipeline.batch import ItemResult, run_batch
 
 
 def register_cli(subparsers) -> None:
-    b = subparsers.add_parser("batch", help="analyse a folder or manifest of videos (locally or on Ray)")
+    b = subparsers.add_parser("batch", help="analyze a folder or manifest of videos (locally or on Ray)")
     b.add_argument("source", metavar="DIR_OR_MANIFEST",
                    help="folder of videos, or CSV with columns path,patient,visit_date,height_cm")
     b.add_argument("--db", default=None, help="database URL (default: embedded SQLite, or $GAITSCOPE_DB_URL)")
@@ -19,7 +19,7 @@ def register_cli(subparsers) -> None:
     b.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run on a Ray cluster (e.g. ray://head:10001 or auto); 'local' starts a local instance")
     b.add_argument("--workers", type=int, default=None,
-                   help="local: videos analysed at once, one process each (1); Ray: detection tasks in flight "
+                   help="local: videos analyzed at once, one process each (1); Ray: detection tasks in flight "
                         "(default: the cluster's CPUs)")
     b.add_argument("--checkpoint", default=None, help="lifter checkpoint (default: the bundled lifter)")
     b.set_defaults(func=cmd_batch)

@@ -87,7 +87,7 @@ def _print_summary(result, truth: dict | None = None) -> None:
         if w.startswith("Several people"):
             print(f"ATTENTION: {w}")
     if getattr(result, "reused", False):
-        print("Already analysed for this patient with these inputs (versions, reference, height): the stored "
+        print("Already analyzed for this patient with these inputs (versions, reference, height): the stored "
               "analysis is shown (use --force to rerun and replace it).")
     print(f"Events: {len(report.events)}   strides: {len(report.strides)}")
     header = f"{'parameter':<36}{'side':>5}{'value':>10}  {'unit':<10}{'normal range':>18}  flag"
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaitscope", description="Clinical gait analysis from video.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("analyze", help="analyse one walking video, motion-capture file (.c3d .trc .bvh) or "
+    a = sub.add_parser("analyze", help="analyze one walking video, motion-capture file (.c3d .trc .bvh) or "
                                           "MediaPipe Pose landmark file (.csv)")
     a.add_argument("video", metavar="FILE", help="a video, a motion-capture file (.c3d .trc .mot .sto .bvh) or MediaPipe "
                                                   "Pose landmarks (.csv: 33 landmarks per row, normalised)")
@@ -207,19 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference set: a .json from `gaitscope normative build`, a saved set's name, or "
                         "schwartz2008 (default: $GAITSCOPE_NORMATIVE, else `gaitscope normative use`, else bundled)")
     a.add_argument("--person", default=None, metavar="N|X,Y",
-                   help="when several people walk: the one to analyse, as a number (1 = leftmost) or a pixel point "
+                   help="when several people walk: the one to analyze, as a number (1 = leftmost) or a pixel point "
                         "x,y on the first frame where the most people are seen (video only)")
     a.add_argument("--force", action="store_true",
-                   help="rerun every stage even if this file was already analysed for this patient with the same "
+                   help="rerun every stage even if this file was already analyzed for this patient with the same "
                         "inputs; the new analysis replaces the stored one")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_analyze)
 
-    d = sub.add_parser("demo", help="analyse the bundled sample video end to end")
+    d = sub.add_parser("demo", help="analyze the bundled sample video end to end")
     d.add_argument("--out", type=Path, default=Path("out/demo"))
     d.add_argument("--db", default=None)
     d.add_argument("--workers", type=int, default=2)
-    d.add_argument("--force", action="store_true", help="rerun even if the sample was already analysed")
+    d.add_argument("--force", action="store_true", help="rerun even if the sample was already analyzed")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 

@@ -8,7 +8,7 @@
 subfolders. Which walks belong to one person: the subfolder of DIR a file lies in (files directly in DIR are
 one person each), unless DIR holds a ``subjects.csv`` with columns ``file`` (name relative to DIR) and
 ``subject`` and optionally ``age``, ``sex``, ``height_cm``. Videos go through the same 2D/3D stages as
-``gaitscope analyze`` (nothing is stored in the database); files that cannot be analysed are listed and left
+``gaitscope analyze`` (nothing is stored in the database); files that cannot be analyzed are listed and left
 out. The set is written as FILE (a .json manifest) with ``.curves.csv`` and ``.spatiotemporal.csv`` beside it
 (:mod:`gaitscope.analysis.normative_build`).
 """
@@ -80,7 +80,7 @@ def _subjects_table(root: Path) -> dict[str, dict]:
     return out
 
 
-def analyse_walk(walk: Walk, *, checkpoint: str | None = None, workers: int = 1):
+def analyze_walk(walk: Walk, *, checkpoint: str | None = None, workers: int = 1):
     """``(report, leg_length_m)`` of one healthy recording, against the bundled reference (bands are not used)."""
     from gaitscope.analysis.normative_build import leg_length_from_motion
     from gaitscope.analysis.report import analyze_gait
@@ -104,14 +104,14 @@ def analyse_walk(walk: Walk, *, checkpoint: str | None = None, workers: int = 1)
 
 def build_from_folder(directory: str | Path, *, name: str, by_speed: bool = False, checkpoint: str | None = None,
                       workers: int = 1, log=print):
-    """Analyse the recordings under ``directory`` and build a :class:`ReferenceSet`; returns ``(set, skipped)``."""
+    """Analyze the recordings under ``directory`` and build a :class:`ReferenceSet`; returns ``(set, skipped)``."""
     from gaitscope.analysis.normative_build import build_reference
 
     walks = find_walks(directory)
     reports, used, legs, skipped = [], [], [], []
     for w in walks:
         try:
-            report, leg = analyse_walk(w, checkpoint=checkpoint, workers=workers)
+            report, leg = analyze_walk(w, checkpoint=checkpoint, workers=workers)
         except GaitscopeError as exc:
             skipped.append((w.path, str(exc)))
             log(f"  skipped {w.path.name}: {exc}")
@@ -138,7 +138,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     name = args.name or Path(args.directory).resolve().name
     out = Path(args.out) if args.out else user_dir() / f"{name}.json"
-    print(f"Analysing healthy recordings in {args.directory} ...")
+    print(f"Analyzing healthy recordings in {args.directory} ...")
     ref, skipped = build_from_folder(args.directory, name=name, by_speed=args.by_speed, checkpoint=args.checkpoint,
                                      workers=args.workers)
     path = save_reference_set(ref, out)

@@ -52,7 +52,7 @@ def register_cli(subparsers) -> None:
         help="agreement of the video pipeline with motion capture (angles, events, parameters)",
         description=("With --video: video i vs motion capture i, synchronised by cross-correlation. Without: each "
                      "motion capture is projected to 2D through random cameras with measured BlazePose noise, "
-                     "lifted and analysed, and compared with its own analysis and force-plate events."),
+                     "lifted and analyzed, and compared with its own analysis and force-plate events."),
     )
     p.add_argument("--mocap", nargs="+", required=True, help="C3D / TRC files (force plates picked up beside them)")
     p.add_argument("--video", nargs="+", default=None, help="videos of the same walks, in the same order")

@@ -1,4 +1,4 @@
-"""``gaitscope worker``: analyse queued uploads beside the dashboard (:class:`gaitscope.pipeline.worker.Worker`);
+"""``gaitscope worker``: analyze queued uploads beside the dashboard (:class:`gaitscope.pipeline.worker.Worker`);
 run one or more."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from gaitscope.pipeline.worker import DEFAULT_POLL_S, Worker, WorkerStopped
 
 
 def register_cli(subparsers) -> None:
-    w = subparsers.add_parser("worker", help="analyse queued uploads (run one or more beside the dashboard)")
+    w = subparsers.add_parser("worker", help="analyze queued uploads (run one or more beside the dashboard)")
     w.add_argument("--db", default=None, help="database URL (default: embedded SQLite, or $GAITSCOPE_DB_URL)")
     w.add_argument("--once", action="store_true", help="process queued jobs until the queue is empty, then exit")
     w.add_argument("--poll-s", type=float, default=DEFAULT_POLL_S, help="seconds between looks at an empty queue")

@@ -1,7 +1,7 @@
 """Analyses as rows and back: one analysis (report, poses, curves, embedding, predictions) written inside one
 savepoint, so an exception half-way leaves nothing behind even if the caller catches it and commits other work;
 read back as the records of :mod:`gaitscope.records`; found by the key of its inputs (versions, reference set,
-height) so the same inputs are not analysed twice.
+height) so the same inputs are not analyzed twice.
 
 NaN in the records (a parameter that could not be measured) is stored as SQL NULL and read back as NaN.
 """

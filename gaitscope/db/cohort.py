@@ -11,7 +11,7 @@ Rules that protect researchers from common mistakes:
 * **No identities.** Queries never touch ``patient_identity`` (names, hospital numbers) nor free-text notes
   (``patient.notes``, ``visit.notes``), which may contain names; patients appear by pseudonymous code only.
 * **One analysis per recording** by default: the newest one (highest id) among those matching
-  :meth:`Cohort.versions`. A recording re-analysed with a new model version would otherwise count twice.
+  :meth:`Cohort.versions`. A recording re-analyzed with a new model version would otherwise count twice.
   ``Cohort.all_analyses()`` lifts this when comparing model versions on purpose.
 * **Age is age at the visit** (visit year - birth year), so an ``age=(60, 80)`` filter keeps the visits at
   which the patient was 60-80 years old; patients without a birth year are excluded by an age filter.

@@ -86,7 +86,7 @@ class JobInfo:
 
 def enqueue(db, recording_id: int, options: dict[str, Any] | None = None) -> JobInfo:
     """Queue an analysis of ``recording_id``; returns the job. Idempotent while a job of that recording is
-    queued or running (a double click does not analyse twice): that job is returned instead."""
+    queued or running (a double click does not analyze twice): that job is returned instead."""
     with db.session() as s:
         if s.get(Recording, recording_id) is None:
             raise DatabaseError(f"Recording {recording_id} does not exist (it may have been deleted).")

@@ -196,7 +196,7 @@ class Recording(Base):
         CheckConstraint("height IS NULL OR height > 0", name="height_positive"),
         _range("size_bytes", 0, None, "size_nonneg"),
         CheckConstraint("length(sha256) = 64", name="sha256_length"),
-        # migration 0006: one content once per visit, not once per database: the same file analysed for another
+        # migration 0006: one content once per visit, not once per database: the same file analyzed for another
         # patient is filed under that patient (the pipeline looks a recording up by patient and content)
         UniqueConstraint("visit_id", "sha256", name="uq_recording_visit_id_sha256"),
     )

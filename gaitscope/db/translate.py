@@ -50,8 +50,8 @@ _UNIQUE_MESSAGES: dict[str, str] = {
     "patient_identity.hospital_number": "Another patient already has this hospital number.",
     "uq_model_registry_name_version": "A classifier with this name and version is already registered.",
     "model_registry.name, model_registry.version": "A classifier with this name and version is already registered.",
-    "uq_analysis_inputs": "This recording was already analysed with these inputs (model, versions, height, reference).",
-    "analysis.recording_id, analysis.inputs_key": "This recording was already analysed with these inputs (model, "
+    "uq_analysis_inputs": "This recording was already analyzed with these inputs (model, versions, height, reference).",
+    "analysis.recording_id, analysis.inputs_key": "This recording was already analyzed with these inputs (model, "
                                                   "versions, height, reference).",
 }
 

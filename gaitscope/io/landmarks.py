@@ -3,7 +3,7 @@
 Clinics and studies that ran MediaPipe themselves keep only the landmark table, not the video (for example the
 Parkinson's recordings of Deng et al., npj Parkinson's Disease 2024). Such a file enters the pipeline at the 2D
 stage: it becomes a :class:`~gaitscope.records.Keypoints2D` through the same BlazePose-to-H36M mapping as our own
-BlazePose stage (:func:`gaitscope.io.blazepose_map.blazepose_to_h36m`), then is lifted and analysed as a
+BlazePose stage (:func:`gaitscope.io.blazepose_map.blazepose_to_h36m`), then is lifted and analyzed as a
 video would be.
 
 **Format** (CSV, comma-separated, one row per frame, an optional header row is skipped):

@@ -2,7 +2,7 @@
 
 The representation is ``get_representation(x)``: ``(T, 17, D)`` per frame and joint (D = ``dim_rep`` = 512 for
 the published models). Following the clinical benchmark of Adeli et al. (FG 2024; notes section 4.3/8), a clip or
-a whole sequence is summarised by the mean over time and then over joints (``D`` numbers); the per-joint variant
+a whole sequence is summarized by the mean over time and then over joints (``D`` numbers); the per-joint variant
 keeps the joints (``17 x D``) for heads that want body-part detail.
 """
 

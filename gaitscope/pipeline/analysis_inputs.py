@@ -1,6 +1,6 @@
 """What identifies a stored analysis: every input that changes one of its numbers.
 
-Analysing a file again must give the numbers of *this* run. Reusing a stored analysis is right only when every
+Analyzing a file again must give the numbers of *this* run. Reusing a stored analysis is right only when every
 input that changes a number is the same, so all of them take part in the key the analysis is stored under
 (``Analysis.inputs_key``, the SHA-256 of :meth:`AnalysisInputs.as_dict`, migration 0006):
 

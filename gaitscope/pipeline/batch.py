@@ -1,4 +1,4 @@
-"""``gaitscope batch DIR_OR_MANIFEST``: analyse a researcher's thousands of videos, locally or on a Ray cluster.
+"""``gaitscope batch DIR_OR_MANIFEST``: analyze a researcher's thousands of videos, locally or on a Ray cluster.
 
 * **Input**: a folder (every video file in it and its sub-folders, filed under patient ``UNASSIGNED``) or a
   manifest CSV with the columns ``path`` (absolute, or relative to the manifest), ``patient``, ``visit_date``
@@ -50,7 +50,7 @@ UNASSIGNED = "UNASSIGNED"
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One video of a batch, as the folder or manifest describes it. ``problem``: why it cannot be analysed
+    """One video of a batch, as the folder or manifest describes it. ``problem``: why it cannot be analyzed
     (a manifest row with a bad date, say), found before any work."""
 
     path: Path
@@ -62,7 +62,7 @@ class BatchItem:
 
 @dataclass
 class ItemResult:
-    """What happened to one item: ``done``, ``skipped`` (analysed before) or ``failed`` (``message`` says why)."""
+    """What happened to one item: ``done``, ``skipped`` (analyzed before) or ``failed`` (``message`` says why)."""
 
     item: BatchItem
     status: str
@@ -100,8 +100,8 @@ class BatchSummary:
         lines = ["  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] for row in rows]
         lines.insert(1, "-" * min(sum(widths) + 12, 140))
         lines.append("")
-        lines.append(f"{len(self.results)} file(s): {self.count('done')} analysed, {self.count('skipped')} skipped "
-                     f"(analysed before), {self.count('failed')} failed; {self.seconds:.1f} s ({self.engine}), "
+        lines.append(f"{len(self.results)} file(s): {self.count('done')} analyzed, {self.count('skipped')} skipped "
+                     f"(analyzed before), {self.count('failed')} failed; {self.seconds:.1f} s ({self.engine}), "
                      f"{self.videos_per_hour():.0f} videos/hour")
         return "\n".join(lines)
 
@@ -163,7 +163,7 @@ def read_items(source: str | Path) -> list[BatchItem]:
                                 "Pass a folder of videos or a CSV with columns path,patient,visit_date,height_cm.")
     if src.suffix.lower() in VIDEO_SUFFIXES:
         raise InvalidInputError(f"{src.name} is a video, not a folder or a manifest.",
-                                f"Analyse one video with: gaitscope analyze {src}")
+                                f"Analyze one video with: gaitscope analyze {src}")
     reader = csv.DictReader(io.StringIO(_manifest_text(src), newline=""))
     try:
         if reader.fieldnames is None or "path" not in [c.strip() for c in reader.fieldnames]:
@@ -238,7 +238,7 @@ def item_inputs(base, item: BatchItem, database=None):
 
 
 def already_done(database, sha256: str, patient: str = UNASSIGNED, key: str | None = None) -> tuple[int, int] | None:
-    """(recording id, analysis id) when this content was analysed and stored before for ``patient``, else None.
+    """(recording id, analysis id) when this content was analyzed and stored before for ``patient``, else None.
 
     With ``key`` (:attr:`AnalysisInputs.key`) only an analysis made from those inputs counts, so a rerun after a
     lifter or analysis upgrade, or with corrected heights, re-analyses (beside the old analyses, which are kept).
@@ -287,7 +287,7 @@ def _plan(database, items: list[BatchItem], base_inputs=None,
         key = item_inputs(base_inputs, item, database).key if base_inputs is not None else None
         prior = already_done(database, sha, item.patient, key)
         if prior is not None:
-            results[i] = ItemResult(item, "skipped", "analysed before", recording_id=prior[0], analysis_id=prior[1])
+            results[i] = ItemResult(item, "skipped", "analyzed before", recording_id=prior[0], analysis_id=prior[1])
         elif (sha, item.patient, key) in seen:
             results[i] = ItemResult(item, "skipped", "same content, patient and height as an earlier file of this "
                                                      "batch")
@@ -464,13 +464,13 @@ def _store(database, item: BatchItem, info, keypoints, motion, embedding, out_di
     """The driver's half of a Ray item: gait analysis, then the pipeline's storage functions. ``inputs``: the
     item's :class:`~gaitscope.pipeline.analysis_inputs.AnalysisInputs` (they identify the stored analysis)."""
     from gaitscope.pipeline import storage
-    from gaitscope.pipeline.steps import AnalysisResult, _no_progress, analyse_motion, first_frame_of, store_and_export
+    from gaitscope.pipeline.steps import AnalysisResult, _no_progress, analyze_motion, first_frame_of, store_and_export
 
     rec_id = storage.register(database, info, patient_code=item.patient, visit_date=item.visit_date,
                               original_name=item.path.name)
     try:
         height_m = item.height_cm / 100.0 if item.height_cm else None
-        report = analyse_motion(motion, height_m=height_m, first_frame=first_frame_of(keypoints),
+        report = analyze_motion(motion, height_m=height_m, first_frame=first_frame_of(keypoints),
                                 age=getattr(inputs, "age_years", None), sex=getattr(inputs, "sex", None),
                                 keypoints=keypoints)
         result = store_and_export(AnalysisResult(info, keypoints, motion, embedding, report), database, rec_id,
@@ -578,10 +578,10 @@ def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out:
 def run_batch(source: str | Path | Iterable[BatchItem], *, db_url: str | None = None, out: str | Path | None = None,
               ray_address: str | None = None, workers: int | None = None, checkpoint: str | None = None,
               report: Callable[[ItemResult], None] | None = None) -> BatchSummary:
-    """Analyse every item of ``source`` (folder, manifest, or items) into ``db_url``; never raises for one item.
+    """Analyze every item of ``source`` (folder, manifest, or items) into ``db_url``; never raises for one item.
 
     ``ray_address``: None = local; ``"local"`` = start a local Ray instance; else the cluster address (a Ray
-    instance already initialised in this process is used as it is). ``workers``: videos analysed at once, one per
+    instance already initialised in this process is used as it is). ``workers``: videos analyzed at once, one per
     process (local; default 1, see :func:`_run_local`) or detection tasks in flight (Ray; default the cluster's
     CPUs).
     """

@@ -114,7 +114,7 @@ def analyze_landmarks(
     width: int | None = None,
     height: int | None = None,
 ) -> AnalysisResult:
-    """Analyse one MediaPipe landmark file end to end and store it (when ``db_url``) in one transaction.
+    """Analyze one MediaPipe landmark file end to end and store it (when ``db_url``) in one transaction.
 
     Same arguments and guarantees as :func:`gaitscope.pipeline.steps.analyze_video`; ``fps``, ``width`` and
     ``height`` override the file's timestamps and the estimated image size.
@@ -122,7 +122,7 @@ def analyze_landmarks(
     from gaitscope.io.landmarks import load_mediapipe_csv
     from gaitscope.pipeline import analysis_inputs, normative_choice, storage
     from gaitscope.pipeline.lifter_choice import load_lifter
-    from gaitscope.pipeline.steps import analyse_motion, with_patient_subject
+    from gaitscope.pipeline.steps import analyze_motion, with_patient_subject
 
     check_patient_code(patient_code)
     path = Path(path)
@@ -164,7 +164,7 @@ def analyze_landmarks(
         progress("3d", 1, 1)
         progress("embed", 1, 1)
         progress("analysis", 0, 1)
-        report = analyse_motion(motion, reference, height_m=height_m, age=options.age_years, sex=options.sex,
+        report = analyze_motion(motion, reference, height_m=height_m, age=options.age_years, sex=options.sex,
                                 keypoints=kp)
         report = replace(report, warnings=tuple(measurement_warnings(kp)) + tuple(report.warnings))
         progress("analysis", 1, 1)

@@ -2,7 +2,7 @@
 
 A gait lab's marker recording (C3D, TRC, BVH) already holds 3D joint positions in metres, so the 2D and 3D
 stages of the video pipeline do not apply: the file is read into a :class:`Motion3D`
-(:func:`gaitscope.io.mocap.load_motion`), analysed by the same ``analyze_gait``, and stored through the
+(:func:`gaitscope.io.mocap.load_motion`), analyzed by the same ``analyze_gait``, and stored through the
 same storage layer with the same all-or-nothing rule: an unreadable file raises :class:`MocapError` before
 anything is stored; a failure after the recording row exists marks it ``failed`` and stores nothing else.
 
@@ -25,7 +25,7 @@ from gaitscope.pipeline.steps import (
     ProgressFn,
     _no_progress,
     _reuse,
-    analyse_motion,
+    analyze_motion,
     check_patient_code,
     failure_recorded,
     store_and_export,
@@ -68,12 +68,12 @@ def analyze_mocap(
     force: bool = False,
     marker_set: str | None = None,
 ) -> AnalysisResult:
-    """Analyse one motion-capture file end to end and store it (when ``db_url`` is given) in one transaction.
+    """Analyze one motion-capture file end to end and store it (when ``db_url`` is given) in one transaction.
 
     Same arguments and guarantees as :func:`gaitscope.pipeline.steps.analyze_video`; ``options.height_cm``
     only refines the leg length used to match the reference speed class (marker data are already metric).
     ``marker_set`` forces a set from :data:`gaitscope.io.mocap.MARKER_SETS` (default: best match).
-    A file already analysed for this patient with the same inputs (importer and marker set, analysis version,
+    A file already analyzed for this patient with the same inputs (importer and marker set, analysis version,
     reference set, height) is loaded, not recomputed, unless ``force`` (then the new analysis replaces it).
     Frames and times in the report count from the file's first sample, also when leading samples without the
     leg markers were trimmed.
@@ -114,7 +114,7 @@ def analyze_mocap(
     with failure_recorded(database, recording_id):
         progress("analysis", 0, 1)
         height_m = options.height_cm / 100.0 if options.height_cm else None
-        report = analyse_motion(motion, reference, height_m=height_m, first_frame=trial.first_row,
+        report = analyze_motion(motion, reference, height_m=height_m, first_frame=trial.first_row,
                                 age=options.age_years, sex=options.sex)
         progress("analysis", 1, 1)
         result = AnalysisResult(info, None, motion, None, report, kind="mocap", source_note=note)

@@ -12,7 +12,7 @@ A choice is a path to a set's ``.json`` manifest (or a lone curve ``.csv``), the
 ``$GAITSCOPE_HOME/normative/``, or ``schwartz2008`` for the bundled set.
 
 The reference takes part in an analysis' identity: a non-bundled set appends its name and content digest to
-the analysis version, so analysing a file again against another reference is stored beside the first
+the analysis version, so analyzing a file again against another reference is stored beside the first
 analysis instead of being mistaken for it.
 """
 

@@ -50,7 +50,7 @@ class AnalysisOptions:
     # (birth year, sex) when the analysis is filed under a patient, else adult ranges of both sexes
     age_years: float | None = None
     sex: str | None = None
-    # the person to analyse when several walk: "2" (numbered left to right) or "x,y" (a pixel point) on the frame
+    # the person to analyze when several walk: "2" (numbered left to right) or "x,y" (a pixel point) on the frame
     # where the most people are seen (gaitscope.pose2d.people); None: the person the detector follows
     person: str | None = None
 
@@ -90,7 +90,7 @@ class AnalysisResult:
     analysis_id: int | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     kind: str = "video"  # "video" or "mocap"
-    reused: bool = False  # True: analysed before for this patient with the same inputs; loaded, not recomputed
+    reused: bool = False  # True: analyzed before for this patient with the same inputs; loaded, not recomputed
     source_note: str = ""  # for motion capture: marker set, file format, where events came from
 
 
@@ -130,7 +130,7 @@ def run_stages(
     motion, embedding = lift_and_embed(lifter, keypoints, height_m=height_m, flip_tta=options.flip_tta,
                                        progress=progress)
     progress("analysis", 0, 1)
-    report = analyse_motion(motion, reference, height_m=height_m, first_frame=first_frame_of(keypoints),
+    report = analyze_motion(motion, reference, height_m=height_m, first_frame=first_frame_of(keypoints),
                             age=options.age_years, sex=options.sex, keypoints=keypoints)
     progress("analysis", 1, 1)
     return AnalysisResult(info, keypoints, motion, embedding, report)
@@ -164,7 +164,7 @@ def person_choice(options: AnalysisOptions):
 
 
 SEVERAL_PEOPLE = ("Several people may be in the video: the person being followed changed, so only the longest "
-                  "stretch showing one person was analysed. Check on the video that the person measured in that "
+                  "stretch showing one person was analyzed. Check on the video that the person measured in that "
                   "stretch is the patient; if not, film the patient walking alone or trim the video.")
 
 
@@ -212,7 +212,7 @@ def lift_and_embed(lifter, keypoints: Keypoints2D, *, height_m: float | None, fl
     return motion, embedding
 
 
-def analyse_motion(motion: Motion3D, reference=None, *, height_m: float | None, first_frame: int = 0,
+def analyze_motion(motion: Motion3D, reference=None, *, height_m: float | None, first_frame: int = 0,
                    age: float | None = None, sex: str | None = None,
                    keypoints: Keypoints2D | None = None) -> GaitReport:
     """Gait analysis of lifted motion against ``reference`` (None: the configured reference set), as stored.
@@ -252,15 +252,15 @@ def analyze_video(
     original_name: str | None = None,
     force: bool = False,
 ) -> AnalysisResult:
-    """Analyse one video end to end and store it (when ``db_url`` is given) in one transaction.
+    """Analyze one video end to end and store it (when ``db_url`` is given) in one transaction.
 
     With ``patient_code`` the recording is attached to that patient (created if new, pseudonymous code only)
     and a visit on ``visit_date`` (today by default). ``out_dir`` receives the CSV and PDF reports.
     ``original_name`` is the file name the user uploaded (uploads are stored under generated names).
 
-    A video whose content (SHA-256) was already analysed for this patient with the same inputs (lifter and its
+    A video whose content (SHA-256) was already analyzed for this patient with the same inputs (lifter and its
     checkpoint, analysis version, reference set, height, flip TTA: :mod:`gaitscope.pipeline.analysis_inputs`) is
-    not analysed again: the stored analysis is loaded and returned (``result.reused``) and the 2D stage, started in
+    not analyzed again: the stored analysis is loaded and returned (``result.reused``) and the 2D stage, started in
     the background while the lifter loads, is cancelled; every stage is deterministic for those inputs and the
     rerun costs minutes. Any other input, or another patient, is a new analysis (filed under that patient).
     ``force=True`` reruns every stage anyway and the new analysis replaces the stored one of the same inputs, so
@@ -276,7 +276,7 @@ def analyze_video(
     info = probe_video(str(video_path), max_duration_s=options.max_duration_s)
     # BlazePose is the slowest stage: it starts now, before anything else is imported or loaded (the database
     # layer, SciPy, torch and the lifter take seconds of CPU on a cold start), and runs while they load; it is
-    # cancelled when the input turns out to be bad or the video analysed already (or the setup fails).
+    # cancelled when the input turns out to be bad or the video analyzed already (or the setup fails).
     picked = {"person": person_choice(options)} if options.person else {}  # (test doubles take no person)
     detection = BackgroundDetection(info, workers=options.workers,
                                     progress=lambda done, total: progress("2d", done, total), **picked)
@@ -393,7 +393,7 @@ def _reuse(database, info: VideoInfo, inputs, out_dir, patient_code, visit_date,
     if on_found is not None:
         on_found()
     recording_id, analysis_id, visit_date = found.recording_id, found.analysis_id, found.visit_date
-    log.info("%s was analysed before (recording %s, analysis %s): loading it", name, recording_id, analysis_id)
+    log.info("%s was analyzed before (recording %s, analysis %s): loading it", name, recording_id, analysis_id)
     report, motion, keypoints, embedding, predictions = storage.load_stored(database, analysis_id)
     for stage in STAGES:
         progress(stage, 1, 1)

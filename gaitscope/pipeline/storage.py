@@ -50,7 +50,7 @@ def register(database, info: VideoInfo, *, patient_code: str | None, visit_date:
     """The id of this patient's recording of this file content, created when the patient has none.
 
     The patient code decides where the recording is filed (``UNASSIGNED`` when none is given; the patient is
-    created if new): the same file analysed for another patient becomes that patient's recording, never shown as
+    created if new): the same file analyzed for another patient becomes that patient's recording, never shown as
     the first patient's. The same file for the same patient again reuses its recording (and first visit).
     ``kind`` is "video" or "mocap"; a motion-capture file has no image size (``info.width``/``height`` 0 are
     stored as unknown) and ``info.fps`` is its sampling rate.
@@ -80,7 +80,7 @@ def register(database, info: VideoInfo, *, patient_code: str | None, visit_date:
 def find_existing(database, sha256: str, patient_code: str | None, inputs_key: str) -> StoredAnalysis | None:
     """The stored analysis of this file content, filed under this patient, made from these inputs, else None.
 
-    Lets the pipeline skip every stage when the same file was already analysed for the same patient with the same
+    Lets the pipeline skip every stage when the same file was already analyzed for the same patient with the same
     inputs (:mod:`gaitscope.pipeline.analysis_inputs`: lifter and checkpoint, versions, reference, height, flip
     TTA): the stored result is what a rerun would produce, and a rerun costs minutes. Another patient's
     recording of the same file is never returned.

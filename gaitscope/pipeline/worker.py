@@ -1,4 +1,4 @@
-"""``gaitscope worker``: analyse queued uploads outside the web process.
+"""``gaitscope worker``: analyze queued uploads outside the web process.
 
 A worker loops: put back the jobs of workers that stopped heart-beating (:func:`gaitscope.db.jobs.reclaim_stale`),
 claim the oldest queued job (:func:`gaitscope.db.jobs.claim_next`, safe with any number of workers), run the
@@ -18,7 +18,7 @@ short grace period (Docker 10 s, Kubernetes 30 s, systemd 90 s), so finishing wo
 leaves the job ``running`` until its heartbeat goes stale; nothing of the interrupted analysis is stored (the
 pipeline stores everything in one transaction at its end), so releasing it loses only the work done so far.
 
-The job's ``options`` (JSON) say what to analyse: ``video_path`` (required), ``patient_code``, ``visit_date``
+The job's ``options`` (JSON) say what to analyze: ``video_path`` (required), ``patient_code``, ``visit_date``
 (ISO), ``height_cm``, ``original_name``, ``checkpoint``, ``workers``, ``out_dir``, ``actor`` (named in the audit
 log). :func:`job_options` builds them.
 """
@@ -91,7 +91,7 @@ def pipeline_runner(db_url: str) -> Runner:
 
         o = job.options
         if not o.get("video_path"):
-            raise InvalidInputError(f"Job {job.id} does not name a video to analyse.")
+            raise InvalidInputError(f"Job {job.id} does not name a video to analyze.")
         path = Path(o["video_path"])
         if not path.is_file():
             raise InvalidInputError(f"The uploaded video of this analysis is no longer on the server ({path.name}).",

@@ -417,7 +417,7 @@ def detect_keypoints(
     Other people (:mod:`gaitscope.pose2d.people`, ``look_for_people``; needs LiteRT): when several are seen, a
     note says so first and ``people`` holds where; when the person measured cannot be told apart from another one
     (crossing, overlapping, or a change of the person followed while others were in view) the analysis is refused
-    with :class:`~gaitscope.errors.MultiplePeopleError`. ``person``: the person to analyse, picked on the frame
+    with :class:`~gaitscope.errors.MultiplePeopleError`. ``person``: the person to analyze, picked on the frame
     where the most people are seen (:func:`~gaitscope.pose2d.people.find_people`); detection then starts at that
     frame, in one process, with LiteRT.
 
@@ -440,7 +440,7 @@ def detect_keypoints(
         follow = frame.resolve(person)
         start, workers = frame.frame, 1
     if stop - start < 1:
-        raise VideoError(f"No frames to analyse between frame {start} and {stop}.",
+        raise VideoError(f"No frames to analyze between frame {start} and {stop}.",
                          "Choose a longer part of the video.")
     total = stop - start
     engine_used = resolve_engine(engine)
@@ -487,7 +487,7 @@ def detect_keypoints(
     if seen is not None:
         notes.insert(0, people_mod.several_people_note(seen))
     elif person is not None:
-        notes.insert(0, f"The person picked ({chosen}) was analysed from frame {start} on.")
+        notes.insert(0, f"The person picked ({chosen}) was analyzed from frame {start} on.")
     if interpolated.any():
         notes.append(
             f"Filled {_count_runs(interpolated)} short gap(s) ({int(interpolated.sum())} frames, each gap at most "

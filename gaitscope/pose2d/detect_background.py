@@ -2,7 +2,7 @@
 
 Why: on a cold start, opening the database, loading the lifter (importing torch) and the re-analysis check took
 about 5 s on one core before the first frame was detected, while the other core idled; the 2D stage is the
-pipeline's floor, so it should start first. If the check then finds the video already analysed, the detection
+pipeline's floor, so it should start first. If the check then finds the video already analyzed, the detection
 is cancelled (its processes stop within a fraction of a second) and nothing it did is used.
 """
 

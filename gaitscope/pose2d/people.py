@@ -12,7 +12,7 @@ made the others visible, measured on :mod:`gaitscope.synthetic.people`'s videos:
 * **tiles**: the detector also runs on two overlapping square halves of the frame (left/right, or top/bottom for a
   portrait video), which doubles the size of a small person in its input.
 
-Every :data:`SAMPLE_EVERY_S` of the analysed video this gives the boxes of the other people. The person measured
+Every :data:`SAMPLE_EVERY_S` of the analyzed video this gives the boxes of the other people. The person measured
 *cannot be told apart* (:func:`ambiguity`) when another person of about the same size in the picture (heights
 within :data:`SIMILAR_SIZE`) comes within half a body height of them, or is seen on one side and, at most
 :data:`CROSS_WINDOW_S` later, on the other (they crossed while one hid the other), or when the tracker changed
@@ -80,7 +80,7 @@ class PersonChoice:
             return cls(number=n)
         m = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*", s)
         if m is None:
-            raise InvalidInputError(f"'{s}' does not say which person to analyse.",
+            raise InvalidInputError(f"'{s}' does not say which person to analyze.",
                                     "Give a number (1 = the leftmost person) or a pixel point x,y on the frame "
                                     "where people are seen, e.g. --person 2 or --person 410,180.")
         x, y = float(m.group(1)), float(m.group(2))
@@ -214,7 +214,7 @@ def ambiguity(samples: Sequence[Sample], fps: float, change_frames: Sequence[int
               kept: tuple[int, int] | None = None) -> str | None:
     """Why the person measured cannot be told apart from another person, in plain words; None when they can.
 
-    ``samples``: looks at the others over the whole analysed range; ``kept``: the frames ``[start, stop)`` whose
+    ``samples``: looks at the others over the whole analyzed range; ``kept``: the frames ``[start, stop)`` whose
     person is measured (None: all); ``change_frames``: where the tracker changed person (the person gate cut
     there). A change while somebody else was in view (a sample within :data:`CROSS_WINDOW_S`) is a swap between
     people who were both there, not one person leaving and the next coming in."""
@@ -280,8 +280,8 @@ def several_people_note(people: PeopleSeen) -> str:
 
 def refuse(why: str, chosen: bool) -> MultiplePeopleError:
     """The error that refuses a report whose person cannot be told apart, with what to do."""
-    pick = ("" if chosen else "; where the people do not cross, pick the person to analyse (dashboard: 'Person to "
-            "analyse'; command line: --person N or --person X,Y on the frame where the people are seen)")
+    pick = ("" if chosen else "; where the people do not cross, pick the person to analyze (dashboard: 'Person to "
+            "analyze'; command line: --person N or --person X,Y on the frame where the people are seen)")
     return MultiplePeopleError(
         f"Several people are in the video and the person measured cannot be told apart: {why}. No report was "
         "made.",

@@ -185,7 +185,7 @@ def select_person(
             f" ({n_phantom} frames held only a doubtful, too small or distorted body shape)" if n_phantom else ""
         )
         raise NoPersonError(
-            f"No person could be followed long enough in the {seconds:.1f} s of video analysed: "
+            f"No person could be followed long enough in the {seconds:.1f} s of video analyzed: "
             f"{n_valid} usable frames, at least {min_person_frames} needed{detail}.",
             "Check that the whole body (head to feet) is visible and large enough in the picture, "
             "with good lighting.",

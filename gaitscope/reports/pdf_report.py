@@ -369,7 +369,7 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
         ("Frame rate / duration", f"{_fmt(context.video_fps, 2)} fps / {_fmt(context.video_duration_s, 1)} s"),
         ("Source", context.source_description or "marker-based motion capture (no video)") if mocap else
         ("Resolution", res),
-        ("Frames analysed", f"{report.n_frames} ({_fmt(report.duration_s, 1)} s); strides: {len(report.strides)}"),
+        ("Frames analyzed", f"{report.n_frames} ({_fmt(report.duration_s, 1)} s); strides: {len(report.strides)}"),
         ("Scale", report.scale_note or "n/a"),
     ]
     if context.height_cm:

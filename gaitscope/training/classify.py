@@ -9,7 +9,7 @@ What lives where:
 * the encoder for embeddings: :func:`gaitscope.pipeline.lifter_choice.embedding_lifter`;
 * the evaluation figures: :mod:`gaitscope.reports.classifier_plots`; the two CLI subcommands:
   :mod:`gaitscope.cli.classify`;
-* here: turning walks into features (simulate or load -> analyse -> embed), fitting a head with its
+* here: turning walks into features (simulate or load -> analyze -> embed), fitting a head with its
   cross-validated metrics, and the Hoehn & Yahr speed sanity check on PhysioNet's gaitpdb demographics.
 
 Labelled real data (bring your own): ``gaitscope/data/labels_format.md`` describes the folder layout read by
@@ -211,7 +211,7 @@ def load_labelled_dataset(
     """Read a labelled skeleton dataset (format: ``gaitscope/data/labels_format.md``) into features.
 
     Per sequence: 2D keypoints (``.npy`` ``(T, 17, 2|3)`` or ``.npz`` key ``keypoints``) are lifted with
-    ``lifter`` for the kinematics and embedded; 3D joints (``.npz`` key ``xyz``, metres, H36M-17) are analysed
+    ``lifter`` for the kinematics and embedded; 3D joints (``.npz`` key ``xyz``, metres, H36M-17) are analyzed
     directly and embedded from an orthographic side view. A sequence whose analysis fails is skipped with a
     warning (listed in ``description``).
     """

@@ -127,7 +127,7 @@ def projected_case(lifter, xyz_world: np.ndarray, fps: float, rng: np.random.Gen
     return {"pred": np.asarray(motion.xyz_m, dtype=np.float64), "gt": gt, "up": up, "fps": fps}
 
 
-def summarise(cases: Sequence[dict[str, Any]], name: str) -> dict[str, Any]:
+def summarize(cases: Sequence[dict[str, Any]], name: str) -> dict[str, Any]:
     """Pool frames of several cases: overall and per-joint means, angle RMSEs (frame-weighted)."""
     errs: dict[str, list[np.ndarray]] = {"mpjpe": [], "n_mpjpe": [], "pa_mpjpe": []}
     angles: dict[str, list[tuple[float, int]]] = {}
@@ -158,7 +158,7 @@ def eval_synthetic_projected(lifter, noise, n: int = 12, seed: int = HELDOUT_SEE
     rng = np.random.default_rng(seed * 7 + 1)
     cases = [projected_case(lifter, np.asarray(m.xyz_m, float), m.fps, rng, noise, view_occlusion=view_occlusion)
              for m in synthetic_motions(n, seed=seed)]
-    return summarise(cases, "synthetic-projected")
+    return summarize(cases, "synthetic-projected")
 
 
 def eval_mocap_projected(lifter, noise, mocap_dir, views: int = 3, seed: int = 5,
@@ -176,7 +176,7 @@ def eval_mocap_projected(lifter, noise, mocap_dir, views: int = 3, seed: int = 5
         for _ in range(views):
             cases.append(projected_case(lifter, np.asarray(r.xyz_m, float), r.fps, rng, noise,
                                         view_occlusion=view_occlusion))
-    out = summarise(cases, "mocap-projected")
+    out = summarize(cases, "mocap-projected")
     out["trials"] = sorted(motions)
     return out
 
@@ -194,7 +194,7 @@ def eval_video(lifter, video: str | Path, xyz_world: np.ndarray, R: np.ndarray, 
     gt = np.einsum("ik,tjk->tji", R, xyz_world[idx]) + tt[:, None, :]
     motion = lifter.lift(kp, height_m=height_m)
     case = {"pred": np.asarray(motion.xyz_m, float), "gt": gt, "up": R @ np.array([0.0, 0.0, 1.0]), "fps": fps}
-    return summarise([case], name)
+    return summarize([case], name)
 
 
 def load_sample_truth(sample_dir: str | Path = SAMPLE_DIR) -> dict[str, Any]:
@@ -278,7 +278,7 @@ def eval_synthetic_video(lifter, cases=VIDEO_CASES, work_dir: str | Path | None 
     tmp = _work_dir(work_dir)
     out_cases = [_video_case(lifter, yaw, seed, app, height, frames, tmp, cache_dir)
                  for yaw, seed, app, height, frames in cases]
-    return summarise(out_cases, "synthetic-video")
+    return summarize(out_cases, "synthetic-video")
 
 
 def eval_views(lifter, cases=VIEW_CASES, work_dir: str | Path | None = None,
@@ -292,11 +292,11 @@ def eval_views(lifter, cases=VIEW_CASES, work_dir: str | Path | None = None,
     per_view, pooled = [], []
     for name, yaw, seed, app, height, frames in cases:
         case = _video_case(lifter, yaw, seed, app, height, frames, tmp, cache_dir)
-        r = summarise([case], f"video-{name}")
+        r = summarize([case], f"video-{name}")
         r["yaw_deg"] = yaw
         per_view.append(r)
         pooled.append(case)
-    return per_view + [summarise(pooled, "video-all-views")]
+    return per_view + [summarize(pooled, "video-all-views")]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def _brief(r: dict[str, Any]) -> dict[str, Any]:
 def evaluate_all(checkpoint, mocap_dir=None, n_synthetic: int = 12, video: bool = True, noise_json=None,
                  log=print, view_occlusion: bool = True, views: bool = True,
                  cache_dir: str | Path | None = CACHE_DIR) -> list[dict[str, Any]]:
-    """Every test set (those whose data exist); a list of :func:`summarise` dicts.
+    """Every test set (those whose data exist); a list of :func:`summarize` dicts.
 
     ``view_occlusion=False`` evaluates the projected sets with per-frame dropouts only (how the first bundled
     model was measured) instead of the measured view-dependent occlusion runs. ``views`` adds the rendered

@@ -27,7 +27,7 @@ camera cancels:
   use to drop sideways segments) and the mean duration of a turn in s (en-bloc, slow turns in PD: Crenna et al.,
   Gait Posture 2007).
 
-Embedding pooling (:func:`embedding_stats`, :func:`embedding_cycle`): the lifter's per-frame embedding summarised
+Embedding pooling (:func:`embedding_stats`, :func:`embedding_cycle`): the lifter's per-frame embedding summarized
 over the walk by mean, SD and 10/50/90 % quantiles per channel, plus each channel's share of power at the walk's
 stride frequency; and gait-cycle-normalised pooling (each cycle resampled to a few phase bins, averaged over
 cycles), cycles from the gait analysis when it found strides, else cut at the spectral stride period.

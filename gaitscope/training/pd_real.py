@@ -20,7 +20,7 @@ have their score in the ON columns (the workbook's sheet 2) and their walk filed
 **Features of one walk** (:func:`walk_features`, cached as ``<cache>/<pidn>_<state>.npz``, recomputed when the
 gait-analysis version changes; delete the folder after changing the lifter): the walk is read,
 lifted once by the shipped lifter with the joints unseen in 2D masked (:mod:`gaitscope.pipeline.landmarks`),
-and analysed. Cached: the 21 gait parameters + GPS of :func:`gaitscope.models.features.kinematic_vector` (NaN when
+and analyzed. Cached: the 21 gait parameters + GPS of :func:`gaitscope.models.features.kinematic_vector` (NaN when
 the analysis could not measure them or failed), joint-angle time series, stride frames, the per-frame encoder
 embedding (float16) and which frames had every leg joint in view. Feature sets are built from the cache by
 :mod:`gaitscope.training.pd_eval`.
@@ -178,7 +178,7 @@ def _cache_path(cache_dir: Path, walk: PDWalk) -> Path:
 
 
 def walk_features(walk: PDWalk, lifter, cache_dir: str | Path = DEFAULT_CACHE, *, refresh: bool = False) -> dict:
-    """The cached arrays of one walk (lifting and analysing it first when not cached, or when ``refresh``)."""
+    """The cached arrays of one walk (lifting and analyzing it first when not cached, or when ``refresh``)."""
     from gaitscope.analysis import analyze_gait
     from gaitscope.analysis.report import ANALYSIS_VERSION
     from gaitscope.io.landmarks import load_mediapipe_csv

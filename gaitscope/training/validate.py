@@ -61,7 +61,7 @@ class TrialValidation:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def analyse_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitReport:
+def analyze_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitReport:
     """:func:`analyze_gait`, or, when the trial holds no complete stride (a lab trial of 1.3 s over two force
     plates), a partial report with the events and joint angles only, so events and angles can still be
     compared. Other analysis errors propagate."""
@@ -194,7 +194,7 @@ def plate_step_values(events: Sequence[GaitEvent], motion: Motion3D,
 
 def _reference(trial) -> tuple[GaitReport, tuple[GaitEvent, ...], str, dict, list[str]]:
     notes: list[str] = []
-    reference = analyse_or_partial(trial.motion)
+    reference = analyze_or_partial(trial.motion)
     if trial.events:
         events, source = tuple(trial.events), trial.event_source
     else:
@@ -318,9 +318,9 @@ def validate_mocap_projected(
         met.update({f"lifter_{k}": val for k, val in sagittal_angle_rmse(case["pred"], case["gt"], case["up"],
                                                                         case["fps"]).items()})
         try:
-            test = analyse_or_partial(motion)
+            test = analyze_or_partial(motion)
         except AnalysisError as exc:
-            notes.append(f"{name} view {v + 1}: the lifted motion could not be analysed ({exc.message})")
+            notes.append(f"{name} view {v + 1}: the lifted motion could not be analyzed ({exc.message})")
             continue
         res = compare_reports(test, reference, lag_s, reference_events=events, event_reference=ev_source,
                               reference_values=values, name=f"{name}#view{v + 1}", notes=notes)
@@ -328,7 +328,7 @@ def validate_mocap_projected(
         tests.append(test)
         metrics.append(met)
     if not results:
-        raise AnalysisError(f"{name}: none of the {views} projected views could be analysed.",
+        raise AnalysisError(f"{name}: none of the {views} projected views could be analyzed.",
                             "The trial may be too short; use a trial with at least one full step.")
     setup = f"lifter {rec.source}; {views} random camera(s), seed {seed}; 2D at {fps:g} fps with measured noise"
     return TrialValidation(trial=name, mode="projected", results=tuple(results), reference=reference,
@@ -422,7 +422,7 @@ def summary_table(validations: Sequence[TrialValidation]) -> list[dict[str, Any]
 
 __all__ = [
     "TrialValidation",
-    "analyse_or_partial",
+    "analyze_or_partial",
     "plate_step_values",
     "summary_table",
     "validate_mocap_projected",

@@ -2,9 +2,9 @@
 
 Each :class:`~gaitscope.training.real_motion_video.VideoCase` is rendered (cached), then goes through the code
 of ``gaitscope analyze --no-db``: BlazePose (:func:`gaitscope.pose2d.detect.detect_keypoints`, cached per
-video and detector version), the bundled lifter and :func:`gaitscope.pipeline.steps.analyse_motion` with
+video and detector version), the bundled lifter and :func:`gaitscope.pipeline.steps.analyze_motion` with
 the subject's stature as the entered height. A lab trial of 1.3 s holds no complete stride, which the product
-refuses to analyse; then :func:`gaitscope.training.validate.analyse_or_partial` gives the events, angles and
+refuses to analyze; then :func:`gaitscope.training.validate.analyze_or_partial` gives the events, angles and
 step values the comparison needs (the row says ``partial``).
 
 The comparison is ``gaitscope validate``'s (:func:`gaitscope.analysis.agreement.compare_reports`) against the
@@ -65,13 +65,13 @@ def _cut_trial(trial, t0_s: float, duration_s: float):
 
 def evaluate_case(case: VideoCase, lifter, *, mocap_dir: str | Path = DEFAULT_MOCAP_DIR,
                   cache_dir: str | Path = CACHE_DIR, max_s: float | None = None) -> CaseResult:
-    """Render (or reuse) ``case``, analyse the video as an upload, compare with the markers and plates."""
+    """Render (or reuse) ``case``, analyze the video as an upload, compare with the markers and plates."""
     from gaitscope.analysis.agreement import compare_reports
     from gaitscope.analysis.reliability import estimate_view
     from gaitscope.io.mocap import load_motion
-    from gaitscope.pipeline.steps import analyse_motion, lift_and_embed
+    from gaitscope.pipeline.steps import analyze_motion, lift_and_embed
     from gaitscope.pose2d.detect import cached_detection
-    from gaitscope.training.validate import _reference, analyse_or_partial
+    from gaitscope.training.validate import _reference, analyze_or_partial
 
     refuse_training_trial(case.trial)
     video, meta = render_case(case, mocap_dir, cache_dir, max_s=max_s)
@@ -80,11 +80,11 @@ def evaluate_case(case: VideoCase, lifter, *, mocap_dir: str | Path = DEFAULT_MO
     motion, _ = lift_and_embed(lifter, kp, height_m=height_m)
     view_estimate = estimate_view(motion)
     try:
-        test, full = analyse_motion(motion, height_m=height_m), True
+        test, full = analyze_motion(motion, height_m=height_m), True
     except AnalysisError as exc:
         if not exc.message.startswith(("No complete stride", "No straight walking")):
             raise
-        test, full = analyse_or_partial(motion, height_m=height_m), False
+        test, full = analyze_or_partial(motion, height_m=height_m), False
     duration = meta["n_frames"] / case.fps
     trial = _cut_trial(load_motion(Path(mocap_dir) / case.trial), float(meta["t0_s"]), duration)
     reference, events, ev_source, values, notes = _reference(trial)

@@ -242,7 +242,7 @@ def load_result(analysis_id: int, url: str | None = None) -> ResultBundle:
 
 
 def trends(user: CurrentUser, code: str, url: str | None = None) -> pd.DataFrame:
-    """Cadence, speed and step length of each analysed visit of the patient (latest analysis per recording).
+    """Cadence, speed and step length of each analyzed visit of the patient (latest analysis per recording).
 
     Columns: visit_date, parameter (label of :data:`gaitscope.ui.plots.TREND_PARAMETERS`), value, normal_low,
     normal_high, analysis_id.

@@ -3,12 +3,12 @@
 On an empty database :func:`ensure_demo_data` stores, in well under a second:
 
 * ``DEMO-001``: three visits of a synthetic walker (``gaitscope.synthetic``) with a Parkinsonian pattern that
-  eases over the visits (longer steps, more knee range), each analysed by the real gait analysis
+  eases over the visits (longer steps, more knee range), each analyzed by the real gait analysis
   (``gaitscope.analysis.report.analyze_gait``) without any video, so trends across visits have something to show;
 * ``DEMO-002``: one healthy synthetic walk.
 
 The 2D "detections" of these walks are a side-view projection of the 3D motion (there is no video to draw on).
-When the bundled sample video and the bundled 3D lifter are both installed, the sample is also analysed once,
+When the bundled sample video and the bundled 3D lifter are both installed, the sample is also analyzed once,
 in the background, for ``DEMO-VIDEO`` (set ``GAITSCOPE_DEMO_VIDEO=0`` to skip that, e.g. in tests).
 Every demo code starts with ``DEMO-`` and every demo analysis says so in its warnings.
 
@@ -156,7 +156,7 @@ def _lifter_available() -> bool:
 
 
 def start_sample_analysis(db_url: str):
-    """Analyse the bundled sample video for ``DEMO-VIDEO`` in the background; None when it cannot run."""
+    """Analyze the bundled sample video for ``DEMO-VIDEO`` in the background; None when it cannot run."""
     if not SAMPLE_VIDEO.exists() or not _lifter_available():
         return None
     from gaitscope.db import create_patient, get_patient
@@ -191,10 +191,10 @@ def _store_synthetic(db_url: str) -> None:
                           analysis_version=report.analysis_version, pipeline_version="demo")
 
 
-def ensure_demo_data(db_url: str | None = None, *, analyse_sample: bool | None = None) -> DemoStatus:
+def ensure_demo_data(db_url: str | None = None, *, analyze_sample: bool | None = None) -> DemoStatus:
     """Fill an EMPTY database with demo patients; a database with any patient is left untouched.
 
-    Idempotent and safe to call on every page load (one query when data exists). ``analyse_sample`` (default:
+    Idempotent and safe to call on every page load (one query when data exists). ``analyze_sample`` (default:
     ``$GAITSCOPE_DEMO_VIDEO``, on) also starts the background analysis of the bundled sample video.
     """
     from sqlalchemy import select
@@ -212,7 +212,7 @@ def ensure_demo_data(db_url: str | None = None, *, analyse_sample: bool | None =
         except DuplicateError:  # another process filled it at the same moment
             return DemoStatus(created=False, reason="filled concurrently")
     job = None
-    if analyse_sample if analyse_sample is not None else demo_video_enabled():
+    if analyze_sample if analyze_sample is not None else demo_video_enabled():
         job = start_sample_analysis(db_url)
     return DemoStatus(created=True, sample_job_id=job.id if job is not None else None,
                       reason="" if job is not None else "sample video analysis not started")

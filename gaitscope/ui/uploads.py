@@ -56,7 +56,7 @@ class ReceivedUpload:
 
 
 def _register(s, user: CurrentUser, visit_id: int, noun: str, **recording) -> tuple[int, int]:
-    """Register an upload as a recording of the visit and allow this user to analyse it: (recording, visit) ids.
+    """Register an upload as a recording of the visit and allow this user to analyze it: (recording, visit) ids.
 
     A duplicate is reported without the repository's message, which names the other recording's patient, who may
     be of another site."""

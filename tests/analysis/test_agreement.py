@@ -15,7 +15,7 @@ from gaitscope.analysis.agreement import (
     compare_reports,
     estimate_lag,
     match_events,
-    summarise_events,
+    summarize_events,
     sync_reports,
 )
 from gaitscope.records import GaitEvent, GaitReport, ParameterSummary
@@ -187,7 +187,7 @@ def test_event_matching_with_misses_extras_and_one_to_one():
     extras = [x for x in m if x.status == "extra"]
     # the second L HS candidate and the R toe off; the late L HS (2.40) is past the span the reference covers
     assert len(extras) == 2
-    s = {x.kind: x for x in summarise_events(m, 30.0)}
+    s = {x.kind: x for x in summarize_events(m, 30.0)}
     hs = s["heel_strike"]
     assert (hs.n_reference, hs.n_matched, hs.n_missed) == (3, 2, 1)
     assert hs.mean_s == pytest.approx(0.035)

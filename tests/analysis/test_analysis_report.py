@@ -199,8 +199,8 @@ def test_no_valid_frame_and_nan_only_raise():
         analyze_gait(dataclasses.replace(m, valid=np.zeros(m.n_frames, bool)))
 
 
-def test_lower_body_only_source_is_analysed_and_a_missing_leg_joint_is_an_error(walk):
-    """Lower-body marker sets give no upper-body joints (NaN throughout): walking is still analysed."""
+def test_lower_body_only_source_is_analyzed_and_a_missing_leg_joint_is_an_error(walk):
+    """Lower-body marker sets give no upper-body joints (NaN throughout): walking is still analyzed."""
     from gaitscope.skeleton import J
 
     xyz = walk.motion.xyz_m.copy()

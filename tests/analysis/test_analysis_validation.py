@@ -52,7 +52,7 @@ def walk(name: str):
     return _CACHE[name]
 
 
-def analysed(name: str, feet: bool):
+def analyzed(name: str, feet: bool):
     key = (name, feet)
     if key not in _CACHE:
         w = walk(name)
@@ -72,7 +72,7 @@ def rel_err(a: float, b: float) -> float:
 @pytest.mark.parametrize("feet", [True, False], ids=["heel_toe", "17_joints"])
 @pytest.mark.parametrize("name", list(WALKS))
 def test_spatiotemporal_parameters_match_truth(name, feet):
-    w, r = walk(name), analysed(name, feet)
+    w, r = walk(name), analyzed(name, feet)
     t = w.truth
     assert rel_err(r.parameter("cadence").value, t.cadence_steps_min) < 0.02
     for s in ("L", "R"):
@@ -87,7 +87,7 @@ def test_spatiotemporal_parameters_match_truth(name, feet):
 
 @pytest.mark.parametrize("name", list(WALKS))
 def test_events_within_two_frames_at_30fps_with_heel_and_toe_points(name):
-    w, r = walk(name), analysed(name, True)
+    w, r = walk(name), analyzed(name, True)
     scale = 30.0 / w.motion.fps  # express errors in 30 fps frames
     for kind in ("heel_strike", "toe_off"):
         err, recall = event_errors_frames(inner_events(w), r.events, w.motion.fps, kind)
@@ -99,7 +99,7 @@ def test_events_within_two_frames_at_30fps_with_heel_and_toe_points(name):
 def test_events_from_17_joints(name):
     """Ankle stands in for heel and toe: heel strikes within 2 frames; toe off (the ankle's backward extremum,
     moved by ``TOE_OFF_ANKLE_LATENCY_S``) within 3 frames."""
-    w, r = walk(name), analysed(name, False)
+    w, r = walk(name), analyzed(name, False)
     scale = 30.0 / w.motion.fps
     hs, rec_hs = event_errors_frames(inner_events(w), r.events, w.motion.fps, "heel_strike")
     to, rec_to = event_errors_frames(inner_events(w), r.events, w.motion.fps, "toe_off")
@@ -110,15 +110,15 @@ def test_events_from_17_joints(name):
 
 @pytest.mark.parametrize("name", ["normal", "slow", "parkinsonian"])
 def test_stance_pct_within_3_points(name):
-    w, r = walk(name), analysed(name, True)
+    w, r = walk(name), analyzed(name, True)
     for s in ("L", "R"):
         assert abs(r.parameter("stance_pct", s).value - w.truth.stance_pct[s]) < 3.0
 
 
 def test_stance_and_double_support_track_the_truth_across_walks():
     """Whatever the walker's constant offset, stance % must rise with the true stance % (slow > normal > fast)."""
-    st = {n: analysed(n, True).parameter("stance_pct").value for n in ("fast", "normal", "slow")}
-    ds = {n: analysed(n, True).parameter("double_support_pct").value for n in ("fast", "normal", "slow")}
+    st = {n: analyzed(n, True).parameter("stance_pct").value for n in ("fast", "normal", "slow")}
+    ds = {n: analyzed(n, True).parameter("double_support_pct").value for n in ("fast", "normal", "slow")}
     truth = {n: walk(n).truth.stance_pct["L"] for n in st}
     assert truth["fast"] < truth["normal"] < truth["slow"]
     assert st["fast"] < st["normal"] < st["slow"]
@@ -128,9 +128,9 @@ def test_stance_and_double_support_track_the_truth_across_walks():
 
 
 def test_asymmetry_and_variability_are_detected():
-    sym = analysed("normal", True)
-    asym = analysed("asymmetric", True)
-    pd_walk = analysed("parkinsonian", True)
+    sym = analyzed("normal", True)
+    asym = analyzed("asymmetric", True)
+    pd_walk = analyzed("parkinsonian", True)
     t = walk("asymmetric").truth
     si_truth = 200 * (t.step_length_m["L"] - t.step_length_m["R"]) / (t.step_length_m["L"] + t.step_length_m["R"])
     si = asym.parameter("step_length_symmetry_index").value
@@ -176,7 +176,7 @@ def test_noisy_joints_25mm(seed):
 @pytest.mark.parametrize("yaw", [30.0, 200.0])
 def test_root_relative_camera_frame_gives_the_same_answer(yaw):
     w = walk("normal")
-    world = analysed("normal", False)
+    world = analyzed("normal", False)
     r = analyze_gait(to_camera_root_relative(w.motion, yaw_deg=yaw))
     _check_core(r, w)
     # speed now comes from stride length / stride time (ankle-based, a few % short of the heel truth)

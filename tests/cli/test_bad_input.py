@@ -299,7 +299,7 @@ def test_full_disk_under_out_leaves_no_partial_report_and_keeps_the_database(sto
     # with space again the same command writes the reports from the stored analysis
     monkeypatch.undo()
     assert main(["analyze", str(walks / "second.trc"), "--db", db_url, "--out", str(out), "--quiet"]) == 0
-    assert "Already analysed" in capsys.readouterr().out
+    assert "Already analyzed" in capsys.readouterr().out
     assert _files(out) == sorted(["curves.csv", "events.csv", "parameters.csv", "references.csv", "report.pdf",
                                    "strides.csv", "warnings.csv"])
     assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
@@ -401,7 +401,7 @@ def test_a_malformed_person_is_refused_before_any_work(tmp_path, sqlite_url, cap
     before = _state(sqlite_url)
     assert main(["analyze", str(tmp_path / "any.mp4"), "--db", sqlite_url, "--person", "the tall one",
                  "--quiet"]) == 2
-    _refused(capsys, "'the tall one' does not say which person to analyse", "--person 2")
+    _refused(capsys, "'the tall one' does not say which person to analyze", "--person 2")
     assert _state(sqlite_url) == before
 
 

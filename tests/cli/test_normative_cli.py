@@ -1,4 +1,4 @@
-"""``gaitscope normative build`` on a folder of healthy VIDEOS: each walk is analysed against the bundled reference
+"""``gaitscope normative build`` on a folder of healthy VIDEOS: each walk is analyzed against the bundled reference
 set (found in session 6: the video branch imported ``bundled_reference_set`` from a module that only imports it
 inside a function, so every video walk failed with an ImportError; mocap walks took the other branch)."""
 
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from gaitscope.analysis.normative_build import bundled_reference_set
 
 
-def test_a_video_walk_is_analysed_against_the_bundled_reference(tmp_path, monkeypatch):
+def test_a_video_walk_is_analyzed_against_the_bundled_reference(tmp_path, monkeypatch):
     from gaitscope.cli import normative
     from gaitscope.pipeline import steps
 
@@ -24,7 +24,7 @@ def test_a_video_walk_is_analysed_against_the_bundled_reference(tmp_path, monkey
     monkeypatch.setattr(steps, "run_stages", fake_run_stages)
     video = tmp_path / "S01_walk.mp4"
     video.write_bytes(b"")
-    report, leg = normative.analyse_walk(normative.Walk(path=video, subject="S01", height_cm=180.0))
+    report, leg = normative.analyze_walk(normative.Walk(path=video, subject="S01", height_cm=180.0))
 
     assert report == "report"
     assert seen["path"] == video and seen["height_cm"] == 180.0

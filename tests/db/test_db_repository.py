@@ -327,7 +327,7 @@ def test_crash_in_the_middle_of_save_leaves_nothing(db, monkeypatch):
         assert _count(s, AuditLog) == 1
 
     monkeypatch.undo()
-    with db.session() as s:  # and the recording can then be analysed normally
+    with db.session() as s:  # and the recording can then be analyzed normally
         a = _save(s, s.get(Recording, rid), smp)
     with db.session() as s:
         assert _count(s, Analysis) == 1 and s.get(Recording, rid).status == "done"

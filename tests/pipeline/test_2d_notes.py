@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitscope.pipeline.steps import SEVERAL_PEOPLE, analyse_motion
+from gaitscope.pipeline.steps import SEVERAL_PEOPLE, analyze_motion
 from gaitscope.records import Keypoints2D
 from gaitscope.skeleton import NUM_JOINTS
 from gaitscope.synthetic.truth import WalkParams
@@ -29,10 +29,10 @@ def motion():
 
 
 def test_2d_notes_become_warnings_and_a_person_change_leads(motion):
-    report = analyse_motion(motion, height_m=1.7, keypoints=_keypoints(motion.n_frames, (SWITCH, FILLED)))
+    report = analyze_motion(motion, height_m=1.7, keypoints=_keypoints(motion.n_frames, (SWITCH, FILLED)))
     assert report.warnings[0] == SEVERAL_PEOPLE
     assert f"Video: {SWITCH}" in report.warnings and f"Video: {FILLED}" in report.warnings
-    plain = analyse_motion(motion, height_m=1.7, keypoints=_keypoints(motion.n_frames, (FILLED,)))
+    plain = analyze_motion(motion, height_m=1.7, keypoints=_keypoints(motion.n_frames, (FILLED,)))
     assert SEVERAL_PEOPLE not in plain.warnings and f"Video: {FILLED}" in plain.warnings
 
 
@@ -40,7 +40,7 @@ def test_the_pdf_shows_the_person_change_before_the_numbers(motion, tmp_path):
     pypdf = pytest.importorskip("pypdf", reason="pypdf is a dev dependency")
     from gaitscope.reports.pdf_report import ReportContext, write_pdf_report
 
-    report = analyse_motion(motion, height_m=1.7, keypoints=_keypoints(motion.n_frames, (SWITCH,)))
+    report = analyze_motion(motion, height_m=1.7, keypoints=_keypoints(motion.n_frames, (SWITCH,)))
     pdf = write_pdf_report(report, tmp_path / "r.pdf", context=ReportContext())
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(str(pdf)).pages).split())
     assert "Attention: Several people may be in the video" in text

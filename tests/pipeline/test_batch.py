@@ -93,7 +93,7 @@ def test_local_batch_records_failures_and_a_rerun_skips_what_is_done(videos, tmp
     assert "1 skipped" in again.table() and "1 failed" in again.table()
 
     # "done" means done for this row's patient from the inputs a run would use now (lifter, versions, reference,
-    # the row's height): after an upgrade, a corrected height or for another patient the same file is analysed
+    # the row's height): after an upgrade, a corrected height or for another patient the same file is analyzed
     # again (the old analysis is kept beside the new one)
     from dataclasses import replace
 

@@ -40,7 +40,7 @@ def test_horst_trial_cadence_and_events_match_the_plates():
     assert matched >= 3
 
 
-def test_trial_without_head_markers_is_analysed():
+def test_trial_without_head_markers_is_analyzed():
     tr = load_motion(DATA / "bmclab" / "data" / "Gait.c3d")
     rep = report.analyze_gait(tr.motion)
     assert rep.parameter("cadence").value == pytest.approx(_plate_cadence(tr), abs=5.0)

@@ -61,7 +61,7 @@ def _pdf_text(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def horst_db(tmp_path_factory):
-    """Analyse one Horst 2019 C3D trial (full-body Plug-in-Gait-like markers, static trial beside it) once."""
+    """Analyze one Horst 2019 C3D trial (full-body Plug-in-Gait-like markers, static trial beside it) once."""
     if not MOCAP.is_dir():
         pytest.skip(f"real mocap data not found at {MOCAP}")
     tmp = tmp_path_factory.mktemp("mocap")
@@ -71,7 +71,7 @@ def horst_db(tmp_path_factory):
 
 
 @needs_mocap
-def test_c3d_is_analysed_stored_as_mocap_and_reported(horst_db):
+def test_c3d_is_analyzed_stored_as_mocap_and_reported(horst_db):
     url, result, _ = horst_db
     path = HORST / "S01_0011_Gait.c3d"
     assert result.kind == "mocap" and result.keypoints is None and result.embedding is None
@@ -137,7 +137,7 @@ def test_a_failing_mocap_analysis_marks_its_recording_failed_and_loses_nothing(h
 
 
 @needs_mocap
-def test_lower_body_marker_set_is_analysed_from_the_legs(tmp_path):
+def test_lower_body_marker_set_is_analyzed_from_the_legs(tmp_path):
     """bmclab walk1.trc has 28 leg markers only: no trunk, head or arm joints at all."""
     result = analyze_mocap(BMC / "walk1.trc")
     xyz = result.motion.xyz_m

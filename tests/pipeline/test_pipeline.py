@@ -46,7 +46,7 @@ class OracleLifter:
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    """Analyse the sample once into a fresh SQLite database; other tests build on this state."""
+    """Analyze the sample once into a fresh SQLite database; other tests build on this state."""
     tmp = tmp_path_factory.mktemp("pipeline")
     url = f"sqlite:///{tmp / 'gaitscope.db'}"
     result = analyze_video(SAMPLE_VIDEO, db_url=url, patient_code="P-001", options=AnalysisOptions(height_cm=170),
@@ -64,7 +64,7 @@ def _count(url: str, table: str) -> int:
     return int(n)
 
 
-def test_sample_video_is_analysed_stored_and_exported(stored):
+def test_sample_video_is_analyzed_stored_and_exported(stored):
     url, result, tmp = stored
     report = result.report
     heel_strikes = [e for e in report.events if e.kind == "heel_strike"]

@@ -1,4 +1,4 @@
-"""Analysing a file again (issue 18, points 2 and 3): what identifies a stored analysis, where it is filed, and
+"""Analyzing a file again (issue 18, points 2 and 3): what identifies a stored analysis, where it is filed, and
 that the database and the exports of one analysis hold the same numbers on the video's own timeline.
 
 The 2D stage is the session's one real BlazePose run of the bundled sample (``real_sample_result`` in

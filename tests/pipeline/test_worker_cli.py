@@ -50,7 +50,7 @@ def test_worker_once_processes_the_queue_and_exits(tmp_path, capsys):
 # ----------------------------------------------------------------------------------------------- SIGTERM
 
 #: ``gaitscope worker`` in a real process, its runner replaced by one that works (and reports progress) for a
-#: minute: what systemd/Docker stop while a video is being analysed.
+#: minute: what systemd/Docker stop while a video is being analyzed.
 _SLOW_WORKER = """
 import sys, time
 from gaitscope.pipeline import worker

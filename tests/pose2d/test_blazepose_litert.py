@@ -151,7 +151,7 @@ def test_no_person_in_an_empty_frame_with_litert():
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_detection_can_be_cancelled_and_stops_its_processes(monkeypatch, workers):
-    """The pipeline starts 2D first and cancels it when the video is found analysed: it must stop promptly."""
+    """The pipeline starts 2D first and cancels it when the video is found analyzed: it must stop promptly."""
     import multiprocessing
     import threading
     import time

@@ -1,4 +1,4 @@
-"""A stopped analysis stops its BlazePose processes (found in session 5: a SIGTERM to an analysing process left
+"""A stopped analysis stops its BlazePose processes (found in session 5: a SIGTERM to an analyzing process left
 its two detector processes running as orphans, decoding and detecting the whole video on both cores).
 
 The parent here is killed outright (SIGKILL: no handler, no exit code path at all), the hardest case; the detector

@@ -1,5 +1,5 @@
 """Several people in view (issue 21 point 3): said in the result, refused when the person measured cannot be told
-apart, the person picked with ``--person`` (or the dashboard) analysed.
+apart, the person picked with ``--person`` (or the dashboard) analyzed.
 
 The videos are rendered here (:mod:`gaitscope.synthetic.people`, 4 s at 640x360): where each walker is in the
 picture comes from the renderer's camera and the walkers' world joints, not from any detector. The crossing video's

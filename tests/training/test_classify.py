@@ -193,7 +193,7 @@ def test_labelled_dataset_loader_reads_3d_and_2d_sequences(tmp_path, walk_analys
     data = classify.load_labelled_dataset(tmp_path, lifter=lifter, clip_len=32)
     ids = list(data.sequence_ids)
     assert walks[0].sequence_id in ids and walks[1].sequence_id in ids
-    # the 2D sequence is either analysed (lifted) or listed as skipped, never silently lost
+    # the 2D sequence is either analyzed (lifted) or listed as skipped, never silently lost
     assert walks[2].sequence_id in ids or walks[2].sequence_id in data.description
     assert data.embedding.shape == (len(ids), lifter.config.dim_rep)
     assert data.clips is not None and data.clips.shape[1:] == (32, 17, 3)

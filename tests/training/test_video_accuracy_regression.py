@@ -38,7 +38,7 @@ def lifter():
     return load_lifter()
 
 
-@pytest.mark.realdata  # about 10 s on 2 idle cores (render, BlazePose, lift, analyse, compare)
+@pytest.mark.realdata  # about 10 s on 2 idle cores (render, BlazePose, lift, analyze, compare)
 @pytest.mark.parametrize("trial,seed", list(MEASURED))
 def test_rendered_held_out_walk_stays_within_measured_errors(trial, seed, lifter, tmp_path):
     if not (DEFAULT_MOCAP_DIR / trial).exists():

@@ -121,7 +121,7 @@ def test_results_page_renders_a_stored_analysis(env):
     labels = [b.label for b in at.get("download_button")]
     assert "Download PDF report" in labels and "Download parameters.csv" in labels
     assert len(at.get("plotly_chart")) >= 5  # 3D, curves, GVS, classifier (no trend: one visit)
-    assert "Trends need two or more analysed visits; this patient has 1." in text
+    assert "Trends need two or more analyzed visits; this patient has 1." in text
     assert len(at.get("imgs")) >= 1 or len(at.image) >= 1  # the skeleton overlay frame
     # a download is written to the audit log
     pdf_button = next(b for b in at.get("download_button") if b.label == "Download PDF report")
@@ -143,7 +143,7 @@ def test_upload_refuses_a_file_that_is_not_a_video(env):
     at.switch_page(PAGE_UPLOAD).run()
     _ok(at)
     at.file_uploader(key="upload_file").upload("walk.mp4", b"<html>not a video</html>" * 50, "video/mp4")
-    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    at.button(key="FormSubmitter:upload_form-Analyze").click().run()
     _ok(at)
     assert any("not a video" in e.value for e in at.error)
     assert "job_id" not in at.session_state
@@ -160,7 +160,7 @@ def test_upload_of_a_broken_video_is_refused_and_leaves_nothing_behind(env):
     fake = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 4000
     at.file_uploader(key="upload_file").upload("broken.mp4", fake, "video/mp4")
     at.number_input(key="upload_height_DEMO-001").set_value(170.0)
-    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    at.button(key="FormSubmitter:upload_form-Analyze").click().run()
     _ok(at)
     assert at.error and "broken.mp4" in at.error[0].value
     assert "job_id" not in at.session_state

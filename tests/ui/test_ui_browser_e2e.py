@@ -259,7 +259,7 @@ def test_browser_upload_rejects_a_renamed_text_file(server, page, tmp_path):
     _wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(fake))
     page.get_by_text("walk.mp4").first.wait_for(timeout=30_000)
-    page.get_by_role("button", name="Analyse").click()
+    page.get_by_role("button", name="Analyze").click()
     page.get_by_text("is not a video gaitscope accepts").wait_for(timeout=30_000)
 
 
@@ -275,7 +275,7 @@ def _upload_sample(page, server: str, tmp_path: Path) -> None:
     height = page.get_by_label("Subject height (cm), gives step lengths in metres")
     height.fill("172")
     height.press("Tab")
-    page.get_by_role("button", name="Analyse").click()
+    page.get_by_role("button", name="Analyze").click()
     page.get_by_text("Reading the video").first.wait_for(timeout=60_000)  # per-stage progress is shown
 
 
@@ -373,7 +373,7 @@ def test_browser_upload_sample_video_end_to_end(server, page, tmp_path):
 
 def test_browser_person_picker_analyses_the_person_picked(server, server_env, page, tmp_path):
     """Issue 21.3: two people walk; the clinician asks to pick, sees them numbered on a frame, picks person 1 (the
-    far walker, not the one the detector would follow), and that person is analysed and shown after a reload."""
+    far walker, not the one the detector would follow), and that person is analyzed and shown after a reload."""
     import numpy as np
 
     reason = _pipeline_missing()
@@ -390,17 +390,17 @@ def test_browser_person_picker_analyses_the_person_picked(server, server_env, pa
     _wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(video))
     page.get_by_text(video.name).first.wait_for(timeout=60_000)
-    page.get_by_text("Several people walk in this video: let me pick the person to analyse").click()
-    page.get_by_role("button", name="Analyse").click()
-    page.get_by_text("Pick the person to analyse").first.wait_for(timeout=120_000)
+    page.get_by_text("Several people walk in this video: let me pick the person to analyze").click()
+    page.get_by_role("button", name="Analyze").click()
+    page.get_by_text("Pick the person to analyze").first.wait_for(timeout=120_000)
     try:
         page.get_by_text("People found on frame").first.wait_for(timeout=120_000)  # after the detector's look
     finally:
         _shot(page, tmp_path, "dashboard_person_picker.png")
     _wait_idle(page)
     assert page.locator('[data-testid="stImage"] img').count() >= 1  # the frame with the numbered boxes
-    _choose(page, "Person to analyse", "Person 1")
-    page.get_by_role("button", name="Analyse this person").click()
+    _choose(page, "Person to analyze", "Person 1")
+    page.get_by_role("button", name="Analyze this person").click()
     finished, error = _wait_for_outcome(page)
     assert finished, error
 

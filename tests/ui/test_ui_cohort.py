@@ -50,7 +50,7 @@ def test_researcher_filters_groups_and_exports_the_filtered_table(env):
     patients = at.dataframe[0].value
     assert list(patients["patient_code"]) == ["DEMO-001"]
     summary = next(d.value for d in at.dataframe if "Diagnosis" in d.value.columns)
-    assert list(summary["n"]) == [3]  # DEMO-001 has three analysed visits
+    assert list(summary["n"]) == [3]  # DEMO-001 has three analyzed visits
     assert at.get("plotly_chart")
     assert any(b.proto.label == "Download parameters (CSV)" for b in at.get("download_button"))
     params = next(d.value for d in at.dataframe if "parameter" in d.value.columns)

@@ -118,7 +118,7 @@ def test_upload_page_queues_a_job_and_shows_its_outcome(env, tmp_path, fake_pipe
     at.file_uploader(key="upload_file").upload("my walk.avi", _clip(tmp_path / "w.avi").read_bytes(), "video/avi")
     at.number_input(key="upload_height_DEMO-001").set_value(171.0)
     fake_pipeline["fail"] = NoPersonError("No person was found in the video.", "Film the whole body.")
-    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    at.button(key="FormSubmitter:upload_form-Analyze").click().run()
     _ok(at)
     job_id = at.session_state["job_id"]
     row = db_jobs.get_job(data.database(env), int(job_id))
@@ -150,7 +150,7 @@ def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, t
     assert choice.value == 0 and "default" in choice.format_func(0)  # the configured default is preselected
     choice.set_value(1)
     at.file_uploader(key="upload_file").upload("walk.avi", _clip(tmp_path / "w.avi").read_bytes(), "video/avi")
-    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    at.button(key="FormSubmitter:upload_form-Analyze").click().run()
     _ok(at)
     row = db_jobs.get_job(data.database(env), int(at.session_state["job_id"]))
     assert row.options["normative"] == str(lab_set)
@@ -178,7 +178,7 @@ def test_a_motion_capture_file_is_uploaded_like_a_video_and_its_results_have_no_
     at = _app().run()
     at.switch_page(PAGE_UPLOAD).run()
     at.file_uploader(key="upload_file").upload("lab trial.trc", trc.read_bytes(), "text/plain")
-    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    at.button(key="FormSubmitter:upload_form-Analyze").click().run()
     _ok(at)
     assert not at.error, [e.value for e in at.error]
     job = _wait_finished(at.session_state["job_id"], env, timeout_s=120)
@@ -198,7 +198,7 @@ def test_a_text_file_named_trc_is_refused_and_nothing_is_registered(env, tmp_pat
     before = len(data.patient_history(_user('dr_demo'), "DEMO-001", env))
     at.switch_page(PAGE_UPLOAD).run()
     at.file_uploader(key="upload_file").upload("notes.trc", b"shopping list\nmilk\n", "text/plain")
-    at.button(key="FormSubmitter:upload_form-Analyse").click().run()
+    at.button(key="FormSubmitter:upload_form-Analyze").click().run()
     _ok(at)
     assert at.error and "job_id" not in at.session_state
     assert len(data.patient_history(_user('dr_demo'), "DEMO-001", env)) == before

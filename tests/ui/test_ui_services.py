@@ -265,11 +265,11 @@ def test_result_history_and_trends_of_a_stored_analysis(db_url):
 def test_demo_data_fills_an_empty_database_once(db_url):
     from gaitscope.ui.demo_data import ensure_demo_data
 
-    first = ensure_demo_data(db_url, analyse_sample=False)
+    first = ensure_demo_data(db_url, analyze_sample=False)
     assert first.created
     patients = data.patients_frame(DEMO_CLIN, db_url)
     assert set(patients["code"]) == {"DEMO-001", "DEMO-002"}  # in the demo site
-    assert not ensure_demo_data(db_url, analyse_sample=False).created
+    assert not ensure_demo_data(db_url, analyze_sample=False).created
     assert len(data.patients_frame(DEMO_CLIN, db_url)) == 2
     assert data.patients_frame(CLIN, db_url).empty  # not in any other site
     with data.database(db_url).read_session() as s:  # and no account, so no known password
@@ -288,5 +288,5 @@ def test_demo_data_leaves_a_used_database_alone(db_url):
     from gaitscope.ui.demo_data import ensure_demo_data
 
     data.create_patient(CLIN, validate_patient("REAL-1"), db_url)
-    assert not ensure_demo_data(db_url, analyse_sample=False).created
+    assert not ensure_demo_data(db_url, analyze_sample=False).created
     assert list(data.patients_frame(CLIN, db_url)["code"]) == ["REAL-1"]

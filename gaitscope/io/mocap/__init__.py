@@ -1,6 +1,6 @@
 """Motion-capture import: C3D, TRC, OpenSim MOT/STO and BVH files into the platform's :class:`Motion3D`.
 
-Gait labs keep archives of marker recordings; importing them lets the platform analyse lab data with the same
+Gait labs keep archives of marker recordings; importing them lets the platform analyze lab data with the same
 code as video, and gives reference gait events (force plates) to validate the video pipeline against.
 
     >>> from gaitscope.io.mocap import load_motion

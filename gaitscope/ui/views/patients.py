@@ -64,11 +64,11 @@ def _history(user, code: str, url: str) -> None:
     failed = history[history["status"] == "failed"]
     for _, row in failed.iterrows():
         st.warning(f"Recording {row['recording_id']} ({md_escape(row['file'])}) failed: {md_escape(row['error'])}")
-    analysed = history.dropna(subset=["analysis_id"])
-    if not analysed.empty:
-        options = [int(a) for a in analysed["analysis_id"]]
+    analyzed = history.dropna(subset=["analysis_id"])
+    if not analyzed.empty:
+        options = [int(a) for a in analyzed["analysis_id"]]
         labels = {int(r.analysis_id): f"{r.visit_date} - {r.file} (analysis {int(r.analysis_id)})"
-                  for r in analysed.itertuples()}
+                  for r in analyzed.itertuples()}
         c1, c2 = st.columns([3, 1])
         chosen = c1.selectbox("Analysis", options, format_func=labels.get, key="patients_open_analysis")
         if c2.button("Open results", key="patients_open_button"):

@@ -303,8 +303,8 @@ def _trends_tab(user, b: data.ResultBundle, url: str) -> None:
     trend = data.trends(user, b.patient_code, url)
     visits = trend["analysis_id"].nunique()
     if visits < 2:  # one point per parameter: a plot of it would only show meaningless time ticks
-        st.info(f"Trends need two or more analysed visits; this patient has {visits}. They appear here after "
-                "the next analysed visit.")
+        st.info(f"Trends need two or more analyzed visits; this patient has {visits}. They appear here after "
+                "the next analyzed visit.")
         return
     if not trend.empty:
         st.plotly_chart(plots.trend_figure(trend), key=f"trend_{b.analysis_id}", width="stretch")

@@ -1,4 +1,4 @@
-"""New analysis: upload a walking video, check it, and analyse it in the background with per-stage progress.
+"""New analysis: upload a walking video, check it, and analyze it in the background with per-stage progress.
 
 Clinicians only: the upload is registered through :func:`gaitscope.ui.uploads.receive_upload` (access layer:
 the patient must be of the clinician's site), then queued as a job in the database
@@ -134,22 +134,22 @@ def _people_frame(path: str) -> tuple[int, object, int]:
 
 
 def _person_picker(pick: dict, user, url: str) -> None:
-    """The people found on one frame, numbered from the left, and the choice of the one to analyse.
+    """The people found on one frame, numbered from the left, and the choice of the one to analyze.
 
     Streamlit 1.60's ``st.image`` reports no clicks (a click on a picture needs a custom component), so the
     person is chosen by the number drawn on the frame; the command line takes the same number
     (``gaitscope analyze --person N``) or a pixel point."""
-    st.subheader(f"Pick the person to analyse in {md_escape(pick['original_name'])}")
+    st.subheader(f"Pick the person to analyze in {md_escape(pick['original_name'])}")
     try:
         frame, image, n = _people_frame(pick["path"])
     except GaitscopeError as exc:
         st.error(str(exc))
         return
     st.image(image, caption=f"People found on frame {frame}, numbered from the left", width="stretch")
-    k = st.selectbox("Person to analyse", list(range(1, n + 1)), format_func=lambda i: f"Person {i}",
+    k = st.selectbox("Person to analyze", list(range(1, n + 1)), format_func=lambda i: f"Person {i}",
                      key="upload_person")
     st.caption("The analysis starts at this frame and follows the person picked.")
-    if st.button("Analyse this person", key="upload_person_go", type="primary"):
+    if st.button("Analyze this person", key="upload_person_go", type="primary"):
         try:
             job = jobs.start_analysis_job(Path(pick["path"]), db_url=url, patient_code=pick["code"],
                                           visit_date=pick["visit_date"], height_cm=pick["height_cm"],
@@ -199,9 +199,9 @@ def render() -> None:
                                    key="upload_date")
         normative = _reference_choice()
         notes = st.text_area("Notes (optional)", key="upload_notes", max_chars=2000)
-        pick = st.checkbox("Several people walk in this video: let me pick the person to analyse",
+        pick = st.checkbox("Several people walk in this video: let me pick the person to analyze",
                            key="upload_pick")
-        submitted = st.form_submit_button("Analyse")
+        submitted = st.form_submit_button("Analyze")
 
     if submitted:
         try:

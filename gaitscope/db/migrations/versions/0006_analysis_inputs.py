@@ -9,12 +9,12 @@
 * **Identity of an analysis.** ``analysis.inputs_key`` is the SHA-256 of every input that changes a number
   (lifter or importer and its checkpoint, analysis version, reference set, subject height, flip TTA; see
   :mod:`gaitscope.pipeline.analysis_inputs`), ``analysis.inputs`` those inputs as JSON for people.
-  UNIQUE(recording_id, inputs_key) replaces UNIQUE(recording_id, model_version, analysis_version): analysing a
+  UNIQUE(recording_id, inputs_key) replaces UNIQUE(recording_id, model_version, analysis_version): analyzing a
   file again with another height is a new analysis, not the old one shown again. Analyses stored before this
   migration get ``legacy-<id>``: their height and reference are unknown, so they are never reused (a rerun stores
   a new analysis beside them).
 * **Filing.** UNIQUE(recording.sha256) becomes UNIQUE(visit_id, sha256) plus an index on sha256: the same file
-  analysed for another patient is filed under that patient (the pipeline looks a recording up by patient and
+  analyzed for another patient is filed under that patient (the pipeline looks a recording up by patient and
   content), instead of being shown as the first patient's analysis.
 
 Downgrade restores the old keys; it fails (and changes nothing) when the database holds what the old schema cannot:
