@@ -363,6 +363,70 @@ class GaitCurve:
 
 
 @dataclass(frozen=True)
+class VariableScore:
+    """One Gait Variable Score (Baker et al. 2009): ``curve`` on ``side`` ("L", "R", or "" for a curve of the
+    whole body), the RMS deviation from the reference mean over the gait cycle, in degrees."""
+
+    curve: str
+    side: str
+    gvs_deg: float
+
+    @property
+    def key(self) -> str:
+        """The flat name the database and CSV files store it under: ``GVS_<curve>_<side>``."""
+        return f"GVS_{self.curve}_{self.side}" if self.side else f"GVS_{self.curve}"
+
+
+@dataclass(frozen=True, eq=False)  # equality of a Mapping: the same names and values, also against a dict
+class GaitScores(Mapping[str, float]):
+    """The Gait Profile Score and its Gait Variable Scores as typed values (Baker et al. 2009).
+
+    It also reads as the flat mapping the database, the CSV export and older code store (``"GPS"``, ``"GPS_L"``,
+    ``"GPS_R"``, ``"GVS_<curve>_<side>"``), so storing stays as it was; code that needs a variable's curve and
+    side reads :attr:`variables` instead of taking key strings apart. :meth:`from_mapping` is the one place that
+    reads the flat names back (stored analyses)."""
+
+    gps: float | None = None
+    gps_left: float | None = None
+    gps_right: float | None = None
+    variables: tuple[VariableScore, ...] = ()
+
+    @classmethod
+    def from_mapping(cls, flat: Mapping[str, float | None] | None) -> "GaitScores":
+        if isinstance(flat, GaitScores):
+            return flat
+        flat = dict(flat or {})
+        variables = []
+        for key, value in flat.items():
+            if not key.startswith("GVS_") or value is None:
+                continue
+            body = key[4:]
+            curve, side = (body[:-2], body[-1]) if body[-2:] in ("_L", "_R") else (body, "")
+            variables.append(VariableScore(curve, side, float(value)))
+        return cls(flat.get("GPS"), flat.get("GPS_L"), flat.get("GPS_R"), tuple(variables))
+
+    def _flat(self) -> dict[str, float]:
+        out = {v.key: v.gvs_deg for v in self.variables}
+        for key, value in (("GPS", self.gps), ("GPS_L", self.gps_left), ("GPS_R", self.gps_right)):
+            if value is not None:
+                out[key] = value
+        return out
+
+    def __getitem__(self, key: str) -> float:
+        return self._flat()[key]
+
+    def __iter__(self):
+        return iter(self._flat())
+
+    def __len__(self) -> int:
+        return len(self._flat())
+
+    def variable_names(self) -> list[str]:
+        """The curves with a GVS, each once, sorted."""
+        return sorted({v.curve for v in self.variables})
+
+
+@dataclass(frozen=True)
 class GaitReport:
     """Everything the analysis says about one walk; the database, the dashboard and the reports read it."""
 
@@ -373,7 +437,7 @@ class GaitReport:
     strides: tuple[Stride, ...]
     parameters: tuple[ParameterSummary, ...]
     curves: tuple[GaitCurve, ...]
-    scores: Mapping[str, float]  # "GPS" and "GVS_<curve>_<side>" in degrees
+    scores: GaitScores  # GPS and GVS (a flat mapping given here is read into GaitScores)
     scale_note: str  # how metres were obtained (and the caveat when assumed)
     source: str  # the Motion3D source
     analysis_version: str
@@ -381,6 +445,10 @@ class GaitReport:
     # Joint angles over time, degrees: column per angle ("knee_flexion_L", ...), one row per frame.
     angles: pd.DataFrame | None = None
     quality: RecordingQuality | None = None  # set by gaitscope.analysis.reliability.apply_reliability
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scores, GaitScores):
+            object.__setattr__(self, "scores", GaitScores.from_mapping(self.scores))
 
     def parameter(self, name: str, side: str = "both") -> ParameterSummary:
         for p in self.parameters:

@@ -197,7 +197,7 @@ def analyze_gait(
             "they are not reported."
         )
     scores = compute_scores(curves, cycles=cycles)
-    used = sorted({k[4:].rsplit("_", 1)[0] for k in scores if k.startswith("GVS_")})
+    used = scores.variable_names()
     if used:
         missing = [v for v in GPS_VARIABLES if v not in used]
         warnings.append(

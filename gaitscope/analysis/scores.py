@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from gaitscope.records import GaitCurve
+from gaitscope.records import GaitCurve, GaitScores, VariableScore
 
 #: Pelvic variables: counted once in the overall GPS (Baker et al. 2009), per side in GPS_L / GPS_R.
 PELVIC_VARIABLES: frozenset[str] = frozenset({"pelvis_tilt", "pelvis_obliquity", "pelvis_rotation"})
@@ -66,13 +66,13 @@ def compute_scores(
     curves: Iterable[GaitCurve],
     variables: tuple[str, ...] = GPS_VARIABLES,
     cycles: Mapping[tuple[str, str], np.ndarray] | None = None,
-) -> dict[str, float]:
-    """``GVS_<curve>_<side>`` for each curve with a reference, plus ``GPS``, ``GPS_L``, ``GPS_R``.
+) -> GaitScores:
+    """The GVS of each curve with a reference, and the GPS overall and per side (``GPS``, ``GPS_L``, ``GPS_R``).
 
     ``cycles[(name, side)]``: the single gait cycles behind a curve's mean, shape (n_cycles, n_points); when given,
     the GVS is Baker's per-cycle average, else the GVS of the mean curve (for stored curves whose cycles are gone).
     """
-    scores: dict[str, float] = {}
+    found: list[VariableScore] = []
     per_side: dict[str, dict[str, float]] = {"L": {}, "R": {}}
     for c in curves:
         if c.name not in variables or c.normal_mean is None or c.n_strides == 0:
@@ -84,7 +84,7 @@ def compute_scores(
             g = cycle_averaged_gvs(rows, c.normal_mean)
         else:
             g = gait_variable_score(c.mean, c.normal_mean)
-        scores[f"GVS_{c.name}_{c.side}"] = g
+        found.append(VariableScore(c.name, c.side, g))
         if c.side in per_side:
             per_side[c.side][c.name] = g
     overall = [g for side in ("L", "R") for name, g in per_side[side].items() if name not in PELVIC_VARIABLES]
@@ -92,12 +92,10 @@ def compute_scores(
         g = per_side["L"].get(name, per_side["R"].get(name))
         if g is not None:
             overall.append(g)
-    if overall:
-        scores["GPS"] = gait_profile_score(overall)
-        for s in ("L", "R"):
-            if per_side[s]:
-                scores[f"GPS_{s}"] = gait_profile_score(per_side[s].values())
-    return scores
+    if not overall:
+        return GaitScores(variables=tuple(found))
+    side_gps = {s: gait_profile_score(per_side[s].values()) if per_side[s] else None for s in ("L", "R")}
+    return GaitScores(gait_profile_score(overall), side_gps["L"], side_gps["R"], tuple(found))
 
 
 #: SD of the GPS of typically developing children (Baker et al. 2009, Gait Posture 30:265, Table 2: 1.4 deg).
@@ -113,11 +111,10 @@ def expected_reference_gps(curves: Iterable[GaitCurve], scores: Mapping[str, flo
     the bands actually used, so it stays comparable with this report's GPS whatever subset of Baker's variables
     could be measured (a published nine-variable normal value would not be). NaN when no GVS was computed.
     """
-    used = {k[4:] for k in scores if k.startswith("GVS_")}
+    used = {(v.curve, v.side) for v in GaitScores.from_mapping(scores).variables}
     per_side: dict[str, dict[str, float]] = {"L": {}, "R": {}, "": {}}
     for c in curves:
-        key = f"{c.name}_{c.side}"
-        if key not in used or c.normal_sd is None:
+        if (c.name, c.side) not in used or c.normal_sd is None:
             continue
         per_side.setdefault(c.side, {})[c.name] = float(np.sqrt(np.mean(np.asarray(c.normal_sd, float) ** 2)))
     overall = [g for side in ("L", "R") for name, g in per_side[side].items() if name not in PELVIC_VARIABLES]

@@ -17,7 +17,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from gaitscope.records import GaitCurve, GaitReport
+from gaitscope.records import GaitCurve, GaitReport, GaitScores
 
 LEFT_COLOR = "#d62728"
 RIGHT_COLOR = "#1f77b4"
@@ -71,16 +71,10 @@ def reference_note(curves: Iterable[GaitCurve]) -> str:
 
 
 def gvs_scores(scores: Mapping[str, float]) -> list[tuple[str, float]]:
-    """``GVS_<curve>_<side>`` entries as (readable label, value), in clinical curve order."""
+    """Each Gait Variable Score as (readable label, value), in clinical curve order."""
     rank = {n: i for i, n in enumerate(CURVE_ORDER)}
-    items = []
-    for key, value in scores.items():
-        if not key.startswith("GVS_") or value is None or not math.isfinite(value):
-            continue
-        body = key[4:]
-        curve, side = (body[:-2], body[-1]) if body[-2:] in ("_L", "_R") else (body, "")
-        items.append((rank.get(curve, len(rank)), curve, side, float(value)))
-    items.sort()
+    items = sorted((rank.get(v.curve, len(rank)), v.curve, v.side, v.gvs_deg)
+                   for v in GaitScores.from_mapping(scores).variables if math.isfinite(v.gvs_deg))
     return [(curve_label(c) + (f" ({s})" if s else ""), v) for _, c, s, v in items]
 
 

@@ -113,3 +113,28 @@ def test_pelvis_counts_once_in_the_overall_gps():
     # only the right side has pelvis: that one is used
     s = compute_scores(curves[1:])
     assert s["GPS"] == pytest.approx(np.sqrt((9 + 16 + 4) / 3))
+
+
+def test_scores_are_typed_values_that_still_read_and_store_as_the_flat_names():
+    """Issue 25: a variable's curve and side are fields, not parts of a key string taken apart by each reader; the
+    flat names stay what the database and CSV store, and a stored mapping reads back to the same typed values."""
+    from gaitscope.records import GaitReport, GaitScores, VariableScore
+
+    ref = np.zeros(101)
+    s = compute_scores([_curve("knee_flexion", "L", ref + 3.0, ref), _curve("pelvis_obliquity", "R", ref + 2.0, ref),
+                        _curve("hip_flexion", "R", ref + 6.0, ref)])
+    assert isinstance(s, GaitScores)
+    got = sorted((v.curve, v.side, round(v.gvs_deg, 9)) for v in s.variables)
+    assert got == [("hip_flexion", "R", 6.0), ("knee_flexion", "L", 3.0), ("pelvis_obliquity", "R", 2.0)]
+    assert all(isinstance(v, VariableScore) for v in s.variables)
+    assert s.variable_names() == ["hip_flexion", "knee_flexion", "pelvis_obliquity"]
+    assert s.gps == pytest.approx(np.sqrt((9 + 4 + 36) / 3)) and s.gps_left == pytest.approx(3.0)
+    stored = {k: float(v) for k, v in s.items()}  # what the database keeps (JSON)
+    assert sorted(stored) == ["GPS", "GPS_L", "GPS_R", "GVS_hip_flexion_R", "GVS_knee_flexion_L",
+                              "GVS_pelvis_obliquity_R"]
+    back = GaitScores.from_mapping(stored)
+    assert back == s and back.variables == s.variables and back.gps_right == s.gps_right
+    # a report built with the flat mapping (stored analyses, examples) holds the typed record
+    report = GaitReport(fps=30.0, n_frames=0, duration_s=0.0, events=(), strides=(), parameters=(), curves=(),
+                        scores=stored, scale_note="", source="", analysis_version="")
+    assert isinstance(report.scores, GaitScores) and report.scores.gps == pytest.approx(s.gps)

@@ -284,7 +284,7 @@ def _parameters_tab(b: data.ResultBundle) -> None:
 
 def _scores_tab(b: data.ResultBundle) -> None:
     r = b.report
-    if any(k.startswith("GVS_") for k in r.scores) or "GPS" in r.scores:
+    if r.scores.variables or r.scores.gps is not None:
         st.plotly_chart(plots.gvs_figure(r.scores), key=f"gvs_{b.analysis_id}", width="stretch")
         st.caption("GPS/GVS: RMS difference from the reference mean over the gait cycle (Baker et al. 2009); "
                    "about 1.6 deg is a clinically important change.")
