@@ -25,6 +25,7 @@ the small per-frame side arrays (frame indices, validity masks, foot points) of 
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -58,17 +59,18 @@ def encode_array(arr: np.ndarray, dtype: np.dtype | str | None = None, *, shuffl
     step = max(1, CHUNK_BYTES // row_bytes)
     do_shuffle = shuffle and target.itemsize > 1 and a.size > 0
     planes = range(target.itemsize) if do_shuffle else (None,)
+    header = json.dumps({"dtype": target.str, "shape": list(a.shape), "shuffle": do_shuffle}).encode()
+    out = io.BytesIO()  # grows in place; getvalue() hands over its buffer (no second copy of the blob)
+    out.write(_ARRAY_MAGIC + struct.pack("<I", len(header)) + header)
     z = zlib.compressobj(_LEVEL)
-    parts: list[bytes] = []
     for plane in planes:  # shuffled: byte 0 of every value, then byte 1, ... (one pass over the array per byte)
         for i in range(0, len(rows), step):
             data = np.ascontiguousarray(rows[i : i + step], dtype=target).reshape(-1).view(np.uint8)
             if plane is not None:
                 data = np.ascontiguousarray(data.reshape(-1, target.itemsize)[:, plane])
-            parts.append(z.compress(data))
-    parts.append(z.flush())
-    header = json.dumps({"dtype": target.str, "shape": list(a.shape), "shuffle": do_shuffle}).encode()
-    return _ARRAY_MAGIC + struct.pack("<I", len(header)) + header + b"".join(parts)
+            out.write(z.compress(data))
+    out.write(z.flush())
+    return out.getvalue()
 
 
 def decode_array(blob: bytes | memoryview | None) -> np.ndarray | None:
