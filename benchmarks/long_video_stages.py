@@ -97,8 +97,9 @@ def sample_keypoints(cache: Path):
 
 def looped(kp, n_frames: int):
     """``kp`` played forward then backward until ``n_frames`` rows, on an even clock from frame 0."""
-    import numpy as np
     from dataclasses import replace
+
+    import numpy as np
 
     order = np.concatenate([np.arange(kp.n_frames), np.arange(kp.n_frames)[::-1]])
     idx = np.resize(order, n_frames)
@@ -113,8 +114,13 @@ def child(kp_cache: str, n_frames: int, db: str, tmp: str) -> None:
 
     from gaitscope.platform import normative_choice, storage
     from gaitscope.platform.lifter_choice import load_lifter
-    from gaitscope.platform.pipeline import (PIPELINE_VERSION, AnalysisResult, analyse_motion, lift_and_embed,
-                                             write_outputs)
+    from gaitscope.platform.pipeline import (
+        PIPELINE_VERSION,
+        AnalysisResult,
+        analyse_motion,
+        lift_and_embed,
+        write_outputs,
+    )
     from gaitscope.records import VideoInfo
 
     kp = looped(pickle.loads(Path(kp_cache).read_bytes()), n_frames)
