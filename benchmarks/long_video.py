@@ -14,8 +14,12 @@ Each walk is analyzed in a NEW process, as ``gaitscope analyze FILE --no-db --ou
 (:func:`gaitscope.pipeline.steps.analyze_video` with the CSV/PDF reports; nothing stored), the bundled lifter.
 Columns: ``wall s``; ``s per video min`` (flat when time is linear in length); ``fps``; ``CPU s`` of the process
 and its BlazePose processes; ``peak RSS tree`` (largest sum over the process and its children, sampled every
-20 ms) and ``peak RSS main`` (the analyzing process alone, ``ru_maxrss``); then seconds per stage (2D includes
-the set-up it overlaps). Goal of issue 24: peak RSS under 1.5 GB and time linear in length.
+20 ms) and ``main MB`` (the analyzing process alone: its own high-water mark ``VmHWM``); ``ru_maxrss`` for
+comparison only: Linux carries a parent's high-water mark into a child across ``fork``/``exec`` (``getrusage(2)``),
+so it is at least what this benchmark's own process ever held (session 5's 10-minute "1,350 MB main" was the
+1.3 GB of decoded 1080p frames this script then held while making the unit); then seconds per stage (2D includes
+the set-up it overlaps) and the main process's peak RSS during each stage (sampled every 5 ms). Goal of issue
+24: peak RSS under 1.5 GB and time linear in length.
 """
 
 from __future__ import annotations
@@ -31,22 +35,40 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it
 
 import cv2
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import SAMPLE, _in_new_process, read_frames  # noqa: E402  (the same meter as the pipeline benchmark)
+from long_video_stages import StagePeaks, hwm_bytes  # noqa: E402
+from pipeline import SAMPLE, _in_new_process  # noqa: E402  (the same meter as the pipeline benchmark)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"720": (1280, 720), "1080": (1920, 1080)}
 
 
 def make_unit(dst: Path, size: tuple[int, int]) -> tuple[Path, int, float]:
-    """The sample at ``size``, forward then backward, MPEG-4 Part 2: (path, frames, fps)."""
-    frames, fps = read_frames(SAMPLE, size, cv2.INTER_CUBIC)
+    """The sample at ``size``, forward then backward, MPEG-4 Part 2: (path, frames, fps).
+
+    The sample's frames are kept PNG-encoded (lossless, about 60 MB) and scaled as they are written: holding the
+    scaled frames took 1.3 GB at 1080p, which every child then reported as its ``ru_maxrss``."""
+    cap = cv2.VideoCapture(str(SAMPLE))
+    fps = cap.get(cv2.CAP_PROP_FPS)
     out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for frame in frames + frames[::-1]:
-        out.write(frame)
+    kept: list[bytes] = []
+
+    def write(frame) -> None:
+        out.write(frame if frame.shape[1] == size[0] else cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC))
+
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        write(frame)
+        kept.append(cv2.imencode(".png", frame)[1].tobytes())
+    cap.release()
+    for png in reversed(kept):
+        write(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
     out.release()
-    return dst, 2 * len(frames), fps
+    return dst, 2 * len(kept), fps
 
 
 def concatenate(unit: Path, dst: Path, n_frames: int) -> int:
@@ -82,18 +104,25 @@ def analyze_child(video: str, out_dir: str, workers: int) -> None:
 
     t0 = time.perf_counter()
     marks: dict[str, list[float]] = {}
+    meter = StagePeaks()
 
     def progress(stage: str, done: int, total: int) -> None:
         t = time.perf_counter() - t0
+        if stage not in marks:
+            meter.enter(stage)
         marks.setdefault(stage, [t, t])[1] = t
+        if stage == "analysis" and done >= total:  # what follows is the CSV/PDF reports (no progress of their own)
+            meter.enter("reports")
 
     from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
 
     analyze_video(video, options=AnalysisOptions(height_cm=172.0, workers=workers), out_dir=out_dir,
                   progress=progress)
     marks["reports"] = [marks["embed"][1], time.perf_counter() - t0]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print("LONG " + json.dumps({"marks": marks, "main_peak": rss}), flush=True)
+    meter.close()
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print("LONG " + json.dumps({"marks": marks, "main_peak": hwm_bytes(), "ru_maxrss": inherited,
+                                "stage_peaks": meter.peaks}), flush=True)
 
 
 def main() -> None:
@@ -127,12 +156,15 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} (1 min) {os.getloadavg()[2]:.1f} (15 min); new process each, --out reports")
     stages = ("2d", "3d", "analysis", "reports")
     print(f"{'min':>5}{'frames':>7}{'wall s':>8}{'s/video min':>12}{'fps':>7}{'CPU s':>8}{'peak RSS tree MB':>17}"
-          f"{'main MB':>8}" + "".join(f"{s + ' s':>11}" for s in stages) + "  rc")
+          f"{'main MB':>8}{'ru_maxrss':>10}" + "".join(f"{s + ' s':>11}" for s in stages)
+          + "".join(f"{s + ' MB':>13}" for s in stages) + "  rc")
     for minutes, _, n, wall, cpu, peak, info, rc in rows:
-        m = info["marks"]
+        m, sp = info["marks"], info.get("stage_peaks", {})
         per = "".join(f"{(m[s][1] - m[s][0]) if s in m else float('nan'):>11.1f}" for s in stages)
+        mem = "".join(f"{sp.get(s, float('nan')) / 2**20:>13.0f}" for s in stages)
         print(f"{minutes:>5g}{n:>7d}{wall:>8.1f}{wall / (n / fps / 60):>12.1f}{n / wall:>7.1f}{cpu:>8.1f}"
-              f"{peak / 2**20:>17.0f}{info['main_peak'] / 2**20:>8.0f}{per}  {rc}")
+              f"{peak / 2**20:>17.0f}{info['main_peak'] / 2**20:>8.0f}{info.get('ru_maxrss', 0) / 2**20:>10.0f}"
+              f"{per}{mem}  {rc}")
 
 
 if __name__ == "__main__":  # required: detection workers are started with "spawn"

@@ -255,3 +255,21 @@ def test_lift_and_embed_pooled_per_window_equals_keeping_every_joint(lifter, fra
     np.testing.assert_allclose(motion.xyz_m, motion_full.xyz_m, atol=1e-6)
     np.testing.assert_allclose(emb.per_frame, emb_full.per_joint.mean(axis=1), atol=1e-6)
     np.testing.assert_allclose(emb.pooled, emb_full.pooled, atol=1e-6)
+
+
+def test_blend_equals_a_hand_written_weighted_mean_of_the_windows():
+    """The in-place blend gives, frame by frame, the Hann-weighted mean of every window's output (written out
+    here with NumPy in float64), for a nonlinear function whose windows disagree."""
+    x = torch.randn(130, 17, 3, generator=torch.Generator().manual_seed(2))
+
+    def fn(b: torch.Tensor) -> torch.Tensor:  # depends on the whole window, so overlapping windows differ
+        return torch.tanh(b) + b.mean(dim=1, keepdim=True)
+
+    out = sliding_window_apply(fn, x, window=40, stride=20, batch_size=3).numpy()
+    xn, w = x.numpy().astype(np.float64), blend_weights(40).astype(np.float64)
+    num, den = np.zeros((130, 17, 3)), np.zeros(130)
+    for s in window_starts(130, 40, 20):
+        win = xn[s : s + 40]
+        num[s : s + 40] += w[:, None, None] * (np.tanh(win) + win.mean(axis=0, keepdims=True))
+        den[s : s + 40] += w
+    np.testing.assert_allclose(out, num / den[:, None, None], atol=1e-6)
