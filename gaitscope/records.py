@@ -131,7 +131,9 @@ class Motion3D:
     vertically up in that frame, so the analysis can build its own body-fixed frame without guessing.
     ``root_relative`` is True when the pelvis was removed (lifter output): then walking speed cannot come
     from pelvis travel and is derived from step lengths instead. ``scale_source`` records where metres came
-    from ("subject height 172 cm", "motion capture (mm)", "synthetic ground truth", "assumed height 170 cm").
+    from ("subject height 172 cm", "motion capture (mm)", "synthetic ground truth", "assumed height 170 cm"), as text
+    for people; ``scale_height_m`` and ``scale_assumed`` say the same as values for the analysis (the body height
+    the lengths were scaled to, None for a source in its own unit; True when that scale is an assumption).
     ``feet`` optionally holds heel/toe trajectories (T, 3) keyed by :data:`gaitscope.skeleton.FOOT_POINTS`.
     """
 
@@ -144,6 +146,8 @@ class Motion3D:
     valid: np.ndarray | None = None  # (T,) bool, False where the frame was missing / interpolated
     feet: Mapping[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    scale_height_m: float | None = None  # body height the lengths were scaled to (None: the source's own unit)
+    scale_assumed: bool = False  # the scale rests on an assumption (no subject height; BVH of unknown units)
 
     def __post_init__(self) -> None:
         t = self.xyz_m.shape[0]
@@ -442,6 +446,9 @@ class GaitReport:
     source: str  # the Motion3D source
     analysis_version: str
     warnings: tuple[str, ...] = ()
+    #: the subject's height the lengths rest on, metres; None when they rest on an assumed height or on the
+    #: source's own unit (motion capture)
+    height_m: float | None = None
     # Joint angles over time, degrees: column per angle ("knee_flexion_L", ...), one row per frame.
     angles: pd.DataFrame | None = None
     quality: RecordingQuality | None = None  # set by gaitscope.analysis.reliability.apply_reliability

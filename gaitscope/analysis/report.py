@@ -19,8 +19,6 @@ the synthetic walker (world frame, pelvis travelling). A motion with no analysab
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from scipy.interpolate import CubicSpline
@@ -95,7 +93,7 @@ def analyze_gait(
 
     xyz_raw = np.asarray(motion.xyz_m, dtype=float)
     valid = np.ones(t, dtype=bool) if motion.valid is None else np.asarray(motion.valid, dtype=bool)
-    scale, scale_note = _scale(motion, xyz_raw, valid, height_m)
+    scale, scale_note, height_used = _scale(motion, xyz_raw, valid, height_m)
     xyz_raw = xyz_raw * scale
 
     if not np.any(valid & np.any(np.isfinite(xyz_raw.reshape(t, -1)), axis=1)):
@@ -243,6 +241,7 @@ def analyze_gait(
         analysis_version=ANALYSIS_VERSION,
         warnings=tuple(warnings),
         angles=angles,
+        height_m=height_used,
     )
 
 
@@ -417,14 +416,15 @@ def _leg_length(xyz: np.ndarray, usable: np.ndarray, height_m: float | None) -> 
     return ts * _LEG_PER_HEIGHT / _THIGH_SHANK_PER_HEIGHT if np.isfinite(ts) else None
 
 
-def _scale(motion: Motion3D, xyz: np.ndarray, valid: np.ndarray, height_m: float | None) -> tuple[float, str]:
-    """Scale factor for lengths and the note that says where metres come from."""
+def _scale(motion: Motion3D, xyz: np.ndarray, valid: np.ndarray,
+           height_m: float | None) -> tuple[float, str, float | None]:
+    """Scale factor for lengths, the note that says where metres come from, and the subject height they now rest
+    on (None: an assumed height or the source's own unit). Reads the motion's typed scale
+    (``scale_height_m``, ``scale_assumed``); ``scale_source`` is quoted for people, never parsed."""
     src = motion.scale_source or "unknown scale"
-    assumed = "assum" in src.lower()
-    if assumed and height_m is not None:
-        m = re.search(r"(\d+(?:\.\d+)?)\s*cm", src)
-        if m:
-            old = float(m.group(1)) / 100
+    if motion.scale_assumed and height_m is not None:
+        if motion.scale_height_m:
+            old = float(motion.scale_height_m)
             basis = f"the assumed {old * 100:.0f} cm"
         else:
             old = _thigh_shank_m(xyz, valid) / _THIGH_SHANK_PER_HEIGHT
@@ -433,18 +433,19 @@ def _scale(motion: Motion3D, xyz: np.ndarray, valid: np.ndarray, height_m: float
             return height_m / old, (
                 f"Lengths rescaled to the subject height {height_m * 100:.0f} cm given for this analysis "
                 f"(the 3D source used {basis}: '{src}'). Step/stride length and speed scale with the height."
-            )
-    if assumed:
+            ), height_m
+    if motion.scale_assumed:
         return 1.0, (
             f"Lengths in metres rest on an ASSUMED body height ('{src}'): step and stride length and speed are "
             "only as right as that assumption (scale with the true height). Enter the subject's height."
-        )
+        ), None
+    subject = motion.scale_height_m
     if motion.root_relative:
         return 1.0, (
             f"Lengths in metres rest on '{src}'; the pelvis does not travel (root-relative 3D), so speed is "
             "stride length / stride time."
-        )
-    return 1.0, f"Lengths in metres from '{src}'."
+        ), subject
+    return 1.0, f"Lengths in metres from '{src}'.", subject
 
 
 def _normalise(values: np.ndarray, w: StrideWindow) -> np.ndarray:

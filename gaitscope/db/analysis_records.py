@@ -154,6 +154,8 @@ def _pose_rows(
                 "up": [float(v) for v in motion.up],
                 "root_relative": bool(motion.root_relative),
                 "scale_source": motion.scale_source,
+                "scale_height_m": motion.scale_height_m,
+                "scale_assumed": bool(motion.scale_assumed),
                 "source": motion.source,
                 "notes": list(motion.notes),
             },
@@ -286,6 +288,7 @@ def save_analysis(
                 n_frames=int(report.n_frames),
                 duration_s=float(report.duration_s),
                 scale_note=report.scale_note,
+                height_m=report.height_m,
                 source=report.source,
                 scores=_jsonable(dict(report.scores)),
                 warnings=list(report.warnings),
@@ -383,6 +386,7 @@ def load_report(s: Session, analysis_id: int) -> GaitReport:
         analysis_version=a.analysis_version,
         warnings=tuple(a.warnings or ()),
         angles=_decode_angles(a),
+        height_m=a.height_m,
     )
 
 
@@ -401,6 +405,8 @@ def load_poses(s: Session, analysis_id: int) -> tuple[Motion3D, Keypoints2D | No
         up=tuple(m["up"]),  # type: ignore[arg-type]
         root_relative=bool(m["root_relative"]),
         scale_source=m["scale_source"],
+        scale_height_m=m.get("scale_height_m"),
+        scale_assumed=bool(m.get("scale_assumed", False)),
         source=m["source"],
         valid=aux3.get("valid"),
         feet={k.split(":", 1)[1]: v for k, v in aux3.items() if k.startswith("feet:")},

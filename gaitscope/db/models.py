@@ -259,6 +259,7 @@ class Analysis(Base):
     n_frames: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     scale_note: Mapped[str] = mapped_column(Text, default="")
+    height_m: Mapped[Optional[float]] = mapped_column(Float)  # the subject height the lengths rest on (0008)
     source: Mapped[str] = mapped_column(Text, default="")
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # GPS, GVS_*; NaN stored as null
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -99,7 +99,7 @@ def make_sample_analysis(
             ("left_heel", "right_heel", "left_toe", "right_toe")}
     motion = Motion3D(
         xyz_m=xyz, fps=fps, up=(0.0, 0.0, 1.0), root_relative=True, scale_source="assumed height 170 cm",
-        source="lifter:sample@0", valid=valid, feet=feet, notes=("sample",),
+        scale_height_m=1.70, scale_assumed=True, source="lifter:sample@0", valid=valid, feet=feet, notes=("sample",),
     )
     # Events and strides: alternate heel strikes every half stride.
     stride_s = 1.09 + 0.05 * severity

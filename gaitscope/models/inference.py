@@ -303,6 +303,8 @@ class Lifter:
             up=UP_VECTOR,
             root_relative=True,
             scale_source=scale_source,
+            scale_height_m=float(target),
+            scale_assumed=height_m is None,
             source=self.source,
             valid=valid,
             notes=notes,

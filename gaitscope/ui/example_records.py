@@ -132,7 +132,7 @@ def example_motion(n_frames: int = 60, fps: float = 30.0, height_m: float = 1.72
         wr = el + np.stack([0.1 * np.sin(ph), np.zeros_like(t), -0.14 * h * np.ones_like(t)], axis=1)
         xyz[:, J[f"{side}_shoulder"]], xyz[:, J[f"{side}_elbow"]], xyz[:, J[f"{side}_wrist"]] = sh, el, wr
     return Motion3D(xyz_m=xyz, fps=fps, up=(0.0, 0.0, 1.0), root_relative=False,
-                    scale_source=f"example height {h * 100:.0f} cm", source="example")
+                    scale_source=f"example height {h * 100:.0f} cm", scale_height_m=float(h), source="example")
 
 
 def example_keypoints(motion: Motion3D | None = None, width: int = 320, height: int = 240) -> Keypoints2D:

@@ -166,14 +166,18 @@ def test_ankle_curves_with_heel_and_toe(walk):
 
 def test_scale_notes_and_height_rescaling(walk):
     m = to_camera_root_relative(walk.motion)
-    assumed = dataclasses.replace(m, scale_source="assumed height 170 cm")
+    # issue 25: the scale is read from the motion's values; the text is only quoted (here it says 999 cm on purpose)
+    assumed = dataclasses.replace(m, scale_source="assumed height 999 cm", scale_height_m=1.70, scale_assumed=True)
     r = analyze_gait(assumed)
-    assert "ASSUMED" in r.scale_note
+    assert "ASSUMED" in r.scale_note and r.height_m is None
     r2 = analyze_gait(assumed, height_m=1.87)
-    assert "rescaled" in r2.scale_note
+    assert "rescaled" in r2.scale_note and "assumed 170 cm" in r2.scale_note and r2.height_m == 1.87
     assert r2.parameter("step_length").value == pytest.approx(1.1 * r.parameter("step_length").value, rel=1e-3)
     assert r2.parameter("cadence").value == pytest.approx(r.parameter("cadence").value, rel=1e-6)
-    assert "synthetic ground truth" in analyze_gait(walk.motion).scale_note
+    subject = dataclasses.replace(m, scale_source="subject height 172 cm", scale_height_m=1.72)
+    assert analyze_gait(subject).height_m == 1.72
+    truth = analyze_gait(walk.motion)
+    assert "synthetic ground truth" in truth.scale_note and truth.height_m is None
     with pytest.raises(AnalysisError, match="implausible"):
         analyze_gait(m, height_m=17.0)
 

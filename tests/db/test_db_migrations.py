@@ -122,3 +122,55 @@ def test_migrations_ship_inside_the_package():
     assert (here / "alembic.ini").is_file()
     assert (here / "migrations" / "versions" / "0001_initial.py").is_file()
     assert migrate.head_revision() in migrate.known_revisions()
+
+
+def test_0008_turns_the_height_prose_of_stored_analyses_into_values(db_url):
+    """Issue 25: an analysis stored before 0008 had its height only as prose; the upgrade reads it once into
+    ``analysis.height_m`` and the 3D motion's ``scale_height_m`` / ``scale_assumed``, and a new save writes them."""
+    import dataclasses
+    import json
+
+    from gaitscope.db import load_poses, load_report, save_analysis
+    from gaitscope.db.samples import make_sample_analysis
+    from tests.db.db_helpers import new_recording
+
+    migrate.upgrade(db_url)
+    db = open_database(db_url)
+    smp = make_sample_analysis(seed=3, n_frames=30, with_raw=False)
+    report = dataclasses.replace(smp.report, height_m=1.72,
+                                 scale_note="Lengths in metres from 'subject height 172 cm (stature ...)'.")
+    try:
+        with db.session() as s:
+            rec = new_recording(s, code="LEGACY-1")
+            aid = save_analysis(s, rec, keypoints2d=smp.keypoints2d, motion3d=smp.motion3d, report=report,
+                                embedding=None, predictions=(), model_name="m", model_version="1",
+                                analysis_version="a1", pipeline_version="p1").id
+        with db.session() as s:
+            assert load_report(s, aid).height_m == 1.72
+            motion, _ = load_poses(s, aid)
+            assert (motion.scale_height_m, motion.scale_assumed) == (1.70, True)
+    finally:
+        db.dispose()
+    # make it an old row: no typed values (as written before 0008), then down to 0007 and back up
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE analysis SET height_m = NULL"))
+            rows = conn.execute(text("SELECT id, meta FROM pose_sequence WHERE kind = '3d'")).all()
+            for row_id, meta in rows:
+                meta = json.loads(meta) if isinstance(meta, str) else dict(meta)
+                meta.pop("scale_height_m"), meta.pop("scale_assumed")
+                conn.execute(text("UPDATE pose_sequence SET meta = :m WHERE id = :i"),
+                             {"m": json.dumps(meta), "i": row_id})
+    finally:
+        engine.dispose()
+    assert migrate.downgrade(db_url, "0007") == "0007"
+    migrate.upgrade(db_url)
+    db = open_database(db_url)
+    try:
+        with db.session() as s:
+            assert load_report(s, aid).height_m == pytest.approx(1.72)
+            motion, _ = load_poses(s, aid)
+            assert motion.scale_height_m == pytest.approx(1.70) and motion.scale_assumed is True
+    finally:
+        db.dispose()

@@ -138,21 +138,14 @@ def test_overlay_reads_a_real_frame(tmp_path):
     assert read_frame(tmp_path / "missing.mp4", 0) is None
 
 
-@pytest.mark.parametrize("scale_note, scale_source, expected", [
-    ("Lengths in metres from 'subject height 172 cm (stature = ...)'.", "subject height 172 cm (stature)", 172.0),
-    ("Lengths rescaled to the subject height 168 cm given for this analysis (the 3D source used the assumed "
-     "170 cm: 'assumed height 170 cm').", "assumed height 170 cm", 168.0),
-    ("Lengths in metres rest on an ASSUMED body height ('assumed height 170 cm').", "assumed height 170 cm", None),
-    ("Lengths in metres from 'synthetic ground truth'.", "synthetic ground truth", None),
-])
-def test_height_used_is_read_from_the_scale_provenance(scale_note, scale_source, expected):
+@pytest.mark.parametrize("height_m, expected", [(1.72, 172.0), (1.685, 168.5), (None, None)])
+def test_height_used_is_the_reports_typed_height(height_m, expected):
     from types import SimpleNamespace
 
     from gaitscope.ui.views.results import height_used_cm
 
-    bundle = SimpleNamespace(report=SimpleNamespace(scale_note=scale_note),
-                             motion=SimpleNamespace(scale_source=scale_source))
-    assert height_used_cm(bundle) == expected
+    bundle = SimpleNamespace(report=SimpleNamespace(height_m=height_m, scale_note="subject height 999 cm"))
+    assert height_used_cm(bundle) == expected  # the prose is for people; it is not read back
 
 
 def test_overlay_video_is_written_as_playable_webm(tmp_path):

@@ -204,6 +204,7 @@ def load_bvh(path: str | Path, *, unit_m: float | None = None) -> Motion3D:
             tip = ends[:, k] if joints[k].end_site is not None else pos[:, joints[k].children[0]]
             xyz[:, J[h36m]] = pos[:, k] + frac * (tip - pos[:, k])
     feet = {fp: pos[:, idx[b]] for fp, b in CMU_FEET.items() if b in idx}
+    assumed = False
     if unit_m is not None:
         scale, scale_source = unit_m, f"BVH units x {unit_m:g} m (given)"
     elif "LHipJoint" in names and "lowerback" in names:
@@ -213,6 +214,7 @@ def load_bvh(path: str | Path, *, unit_m: float | None = None) -> Motion3D:
                            + np.linalg.norm(xyz[:, J["left_ankle"]] - xyz[:, J["left_knee"]], axis=-1))
         scale = ASSUMED_LEG_M / leg
         scale_source = f"assumed leg length {ASSUMED_LEG_M} m (BVH units unknown)"
+        assumed = True
     rot = Y_UP_TO_Z_UP
     xyz = (xyz * scale) @ rot.T
     feet = {k: (v * scale) @ rot.T for k, v in feet.items()}
@@ -225,6 +227,7 @@ def load_bvh(path: str | Path, *, unit_m: float | None = None) -> Motion3D:
         up=(0.0, 0.0, 1.0),
         root_relative=False,
         scale_source=scale_source,
+        scale_assumed=assumed,
         source=f"bvh:{path.name}",
         valid=np.isfinite(xyz[:, :7]).all(axis=(1, 2)),
         feet=feet,

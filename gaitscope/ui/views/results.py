@@ -33,17 +33,12 @@ from gaitscope.ui.components import (
 from gaitscope.ui.overlay import overlay_frame, render_overlay_video
 from gaitscope.ui.uploads import uploads_dir
 
-_HEIGHT_RE = re.compile(r"subject(?:'s)? height\D{0,5}(\d{2,3}(?:\.\d+)?)\s*cm", re.IGNORECASE)
-
 
 def height_used_cm(bundle: data.ResultBundle) -> float | None:
-    """The subject height the lengths were scaled with, from the provenance texts ("subject height 172 cm"), or
-    None when only an assumed height was used. (The height is not a column of its own in the database.)"""
-    for text in (bundle.report.scale_note, bundle.motion.scale_source):
-        m = _HEIGHT_RE.search(text or "")
-        if m:
-            return float(m.group(1))
-    return None
+    """The subject height the lengths were scaled with (cm), or None when they rest on an assumed height or on the
+    source's own unit (:attr:`gaitscope.records.GaitReport.height_m`)."""
+    h = bundle.report.height_m
+    return None if h is None else round(100.0 * h, 1)
 
 
 def report_context(bundle: data.ResultBundle) -> ReportContext:
