@@ -14,13 +14,13 @@ XML-escaped before it reaches a reportlab Paragraph, because Paragraph interpret
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from io import BytesIO
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from gaitscope.analysis.scores import TD_GPS_SD_DEG
 from gaitscope.records import GaitReport, ParameterSummary, Prediction
 from gaitscope.reports import plots as report_plots
 
@@ -427,8 +427,9 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
                "per variable. About 1.6 deg is the minimal clinically important difference."), st["body"]))
     if "both" in gps_rows:
         g = gps_rows["both"]
-        m = re.search(r"(\d+\.\d) deg", g.normal_source)
-        expected = f"about {m.group(1)} deg, " if m else ""
+        # the upper limit is the expected GPS + 2 x the GPS SD of typically developing children (analysis.report)
+        expected_gps = g.normal_high - 2 * TD_GPS_SD_DEG
+        expected = f"about {expected_gps:.1f} deg, " if math.isfinite(expected_gps) else ""
         scores_block.append(Paragraph(escape(
             f"Normal GPS for this reference: {expected}upper limit {g.normal_high:.1f} deg; this GPS is "
             f"{ {'unknown': 'not graded'}.get(g.flag, g.flag)}. " + ("The reference is typically developing children's: for orientation only in adults."
