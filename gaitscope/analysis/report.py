@@ -19,6 +19,8 @@ the synthetic walker (world frame, pelvis travelling). A motion with no analysab
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.interpolate import CubicSpline
@@ -32,7 +34,7 @@ from gaitscope.analysis.parameters import StrideWindow, build_strides, drop_impl
 from gaitscope.analysis.scores import GPS_VARIABLES, TD_GPS_SD_DEG, compute_scores, expected_reference_gps
 from gaitscope.analysis.vertical import estimate_vertical
 from gaitscope.errors import AnalysisError
-from gaitscope.records import GaitCurve, GaitReport, Motion3D, ParameterSummary
+from gaitscope.records import GaitCurve, GaitReport, GaitScores, Motion3D, ParameterSummary
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
 ANALYSIS_VERSION = ("gaitscope-analysis 0.3.2 (camera roll from the motion, Zeni 2008 events on the front/back foot, "
@@ -65,6 +67,29 @@ _THIGH_SHANK_PER_HEIGHT = 0.491  # greater trochanter (0.530) to floor minus ank
 _LEG_PER_HEIGHT = 0.530  # greater trochanter height
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """The motion in metres, low-passed and gap-filled, with what is known about each frame."""
+
+    fps: float
+    xyz_raw: np.ndarray  # (T, 17, 3) scaled, as the source gave it
+    xyz: np.ndarray  # (T, 17, 3) smoothed and filled
+    valid: np.ndarray  # (T,) the source's own validity
+    usable: np.ndarray  # (T,) frames the analysis may use
+    feet: dict[str, np.ndarray]
+    scale_note: str
+    height_used: float | None
+
+
+@dataclass(frozen=True)
+class _Walking:
+    """Where the person walks straight: the gait frame, the stride period and the bouts of straight walking."""
+
+    frame: fr.GaitFrame
+    stride_s: float
+    bouts: list[fr.Bout]
+
+
 def analyze_gait(
     motion: Motion3D,
     *,
@@ -77,10 +102,46 @@ def analyze_gait(
 ) -> GaitReport:
     """Analyze one walk. ``height_m`` (subject height) rescales lengths that rest on an assumed height and
     refines the leg length used for speed matching; ``age`` (years) and ``sex`` ("M"/"F") select normal
-    ranges. ``curve_reference`` / ``spatiotemporal_reference`` replace the bundled reference data."""
+    ranges. ``curve_reference`` / ``spatiotemporal_reference`` replace the bundled reference data.
+
+    The steps, each a function below: prepare the joints (:func:`_prepare`), find the straight walking
+    (:func:`_find_walking`), angles, events and strides (:func:`_strides`), reference values
+    (:func:`_references`), curves and scores, then the parameters. Each step adds its caveats to ``warnings``."""
+    warnings: list[str] = []
+    prep = _prepare(motion, height_m, cutoff_hz, warnings)
+    walking = _find_walking(prep, motion, warnings)
+    angles, events, windows = _strides(prep, walking, motion, warnings)
+    normals, cref, speed_class = _references(prep, windows, height_m, age, sex, curve_reference,
+                                             spatiotemporal_reference, warnings)
+    curves, cycles = _curves(angles, windows, cref, speed_class)
+    scores = _scores(curves, cycles, prep.feet, warnings)
+    parameters = _parameters(prep, windows, curves, scores, normals, cref, speed_class, warnings)
+
+    t = motion.n_frames
+    angles.insert(0, "time_s", np.arange(t) / prep.fps)
+    angles.index.name = "frame"
+    return GaitReport(
+        fps=prep.fps,
+        n_frames=t,
+        duration_s=t / prep.fps,
+        events=events,
+        strides=tuple(w.stride for w in windows),
+        parameters=parameters,
+        curves=tuple(curves),
+        scores=scores,
+        scale_note=prep.scale_note,
+        source=motion.source,
+        analysis_version=ANALYSIS_VERSION,
+        warnings=tuple(warnings),
+        angles=angles,
+        height_m=prep.height_used,
+    )
+
+
+def _prepare(motion: Motion3D, height_m: float | None, cutoff_hz: float, warnings: list[str]) -> _Prepared:
+    """Check the input, scale it to metres and low-pass it (gaps up to 0.25 s filled)."""
     fps = float(motion.fps)
     t = motion.n_frames
-    warnings: list[str] = []
     if t < MIN_FRAMES:
         raise AnalysisError(
             f"The motion has only {t} frames ({t / fps:.2f} s): too short for one stride.",
@@ -116,7 +177,13 @@ def analyze_gait(
         )
     if not usable.any():
         raise AnalysisError("The motion has no valid frame.", "Check the 3D reconstruction of this recording.")
+    return _Prepared(fps, xyz_raw, xyz, valid, usable, feet, scale_note, height_used)
 
+
+def _find_walking(prep: _Prepared, motion: Motion3D, warnings: list[str]) -> _Walking:
+    """The vertical, the gait frame and the stretches of straight walking (turns and standing left out)."""
+    fps, xyz, usable = prep.fps, prep.xyz, prep.usable
+    t = len(xyz)
     up_declared, roll_note = camera_vertical(np.where(usable[:, None, None], xyz, np.nan), motion)
     if roll_note:
         warnings.append(roll_note)
@@ -140,13 +207,20 @@ def analyze_gait(
             f"(turning {n_turn / fps:.1f} s, standing {n_still / fps:.1f} s, missing {np.sum(state == 'gap') / fps:.1f} s).",
             "Record the subject walking straight for several strides.",
         )
+    return _Walking(frame, stride_s, bouts)
 
+
+def _strides(prep: _Prepared, walking: _Walking, motion: Motion3D, warnings: list[str]):
+    """Joint angles over time, gait events and the strides that can exist: ``(angles, events, windows)``."""
+    fps, xyz, feet = prep.fps, prep.xyz, prep.feet
+    t = len(xyz)
+    frame, bouts = walking.frame, walking.bouts
     angles = joint_angles(xyz, frame, feet or None)
-    angles[~usable] = np.nan
+    angles[~prep.usable] = np.nan
     angles = angles.loc[:, angles.notna().any()]  # angles the source cannot give (no such joints)
-    events = ev.detect_events(xyz, frame, fps, stride_s, [(b.start, b.stop) for b in bouts], feet or None,
-                              measured=valid & np.all(np.isfinite(xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2)),
-                              label_free=not ev.walks_along_depth(frame, motion.root_relative))
+    measured = prep.valid & np.all(np.isfinite(prep.xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2))
+    events = ev.detect_events(xyz, frame, fps, walking.stride_s, [(b.start, b.stop) for b in bouts], feet or None,
+                              measured=measured, label_free=not ev.walks_along_depth(frame, motion.root_relative))
     windows, dropped = drop_implausible_strides(build_strides(events, xyz, frame, fps, bouts, angles, feet or None))
     warnings += dropped
     if not windows:
@@ -170,14 +244,20 @@ def analyze_gait(
     low_q = [e for e in events if e.quality < 0.5]
     if low_q:
         warnings.append(f"{len(low_q)} of {len(events)} gait events are uncertain (quality < 0.5).")
+    return angles, events, windows
 
-    # Reference values.
+
+def _references(prep: _Prepared, windows, height_m: float | None, age: float | None, sex: str | None,
+                curve_reference: CurveReference | None, spatiotemporal_reference: SpatiotemporalReference | None,
+                warnings: list[str]):
+    """Normal ranges for the spatiotemporal parameters (age, sex) and the curve reference's speed class:
+    ``(normals, curve reference, speed class)``."""
     st_ref = spatiotemporal_reference or SpatiotemporalReference.default()
     normals, notes = st_ref.ranges(age, sex)
     warnings += notes
     speeds = np.array([w.stride.speed_m_s for w in windows])
     speed = float(np.nanmean(speeds)) if np.isfinite(speeds).any() else None
-    leg = _leg_length(xyz, usable, height_m)
+    leg = _leg_length(prep.xyz, prep.usable, height_m)
     cref = curve_reference or CurveReference.schwartz2008()
     speed_class, class_note = cref.match_class(speed, leg)
     if cref.children:
@@ -187,8 +267,11 @@ def analyze_gait(
         )
     else:  # a lab's own (or another) reference: say which one the bands and the GPS compare against
         warnings.append(f"Joint-angle bands and GVS/GPS are relative to {cref.name} ({class_note}).")
+    return normals, cref, speed_class
 
-    curves, cycles = _curves(angles, windows, cref, speed_class)
+
+def _scores(curves, cycles, feet: dict[str, np.ndarray], warnings: list[str]) -> GaitScores:
+    """GVS and GPS (Baker et al. 2009), with what they could not include."""
     if not has_ankle(feet):
         warnings.append(
             "Ankle dorsiflexion and foot progression cannot be measured from 17 joints (no heel/toe points); "
@@ -204,9 +287,15 @@ def analyze_gait(
             f"({', '.join(missing + ['pelvis tilt', 'hip rotation'])}) are not measurable here, so the GPS is "
             "not directly comparable with a marker-based GPS."
         )
+    return scores
+
+
+def _parameters(prep: _Prepared, windows, curves, scores: GaitScores, normals, cref: CurveReference, speed_class,
+                warnings: list[str]) -> tuple[ParameterSummary, ...]:
+    """The spatiotemporal parameters, ranges of motion and GPS over the strides, with their normal ranges."""
     # ROM is max - min per stride, averaged (the clinical definition). With noisy joints that is inflated by
     # the noise peaks, so above NOISY_MM of high-frequency jitter the ROM of the mean curve is used instead.
-    jitter_mm = _jitter_mm(xyz_raw, xyz, valid)
+    jitter_mm = _jitter_mm(prep.xyz_raw, prep.xyz, prep.valid)
     curve_rom = None
     if jitter_mm > NOISY_MM:
         curve_rom = {
@@ -223,26 +312,7 @@ def analyze_gait(
         band = cref.band(speed_class, curve)
         if band is not None:
             normals[param] = rom_range(band, curve.replace("_", " "))
-    parameters = summarize(windows, normals, curve_rom) + _gps_parameters(scores, curves, cref)
-
-    angles.insert(0, "time_s", np.arange(t) / fps)
-    angles.index.name = "frame"
-    return GaitReport(
-        fps=fps,
-        n_frames=t,
-        duration_s=t / fps,
-        events=events,
-        strides=tuple(w.stride for w in windows),
-        parameters=parameters,
-        curves=tuple(curves),
-        scores=scores,
-        scale_note=scale_note,
-        source=motion.source,
-        analysis_version=ANALYSIS_VERSION,
-        warnings=tuple(warnings),
-        angles=angles,
-        height_m=height_used,
-    )
+    return summarize(windows, normals, curve_rom) + _gps_parameters(scores, curves, cref)
 
 
 def camera_vertical(xyz: np.ndarray, motion: Motion3D) -> tuple[tuple[float, float, float], str | None]:
