@@ -135,8 +135,7 @@ def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, t
                                                                            monkeypatch):
     from types import SimpleNamespace
 
-    from gaitscope.pipeline import normative_choice
-    from gaitscope.pipeline import steps as pipeline
+    from gaitscope.pipeline import dispatch, normative_choice
 
     lab_set = tmp_path / "normative" / "lab A.json"
     monkeypatch.setattr(normative_choice, "list_sets", lambda: [
@@ -157,7 +156,8 @@ def test_the_reference_set_chosen_on_the_upload_page_reaches_the_pipeline(env, t
     _wait_finished(at.session_state["job_id"], env)
     # the worker hands the choice to the pipeline's options
     seen = {}
-    monkeypatch.setattr(pipeline, "analyze_video", lambda path, **kw: seen.update(kw) or SimpleNamespace(analysis_id=1))
+    # the name the dispatcher calls (it imports it from the steps module once)
+    monkeypatch.setattr(dispatch, "analyze_video", lambda path, **kw: seen.update(kw) or SimpleNamespace(analysis_id=1))
     video = tmp_path / "v.avi"
     video.write_bytes(b"x")
     _REAL_RUNNER(env)(SimpleNamespace(id=1, options=worker_mod.job_options(video, normative=str(lab_set))),
