@@ -13,7 +13,7 @@ from gaitscope.pipeline.batch import ItemResult, run_batch
 def register_cli(subparsers) -> None:
     b = subparsers.add_parser("batch", help="analyze a folder or manifest of videos (locally or on Ray)")
     b.add_argument("source", metavar="DIR_OR_MANIFEST",
-                   help="folder of videos, or CSV with columns path,patient,visit_date,height_cm")
+                   help="folder of videos, or CSV with columns path,patient,visit_date,height_cm and optionally person (N or X,Y, as analyze --person)")
     b.add_argument("--db", default=None, help="database URL (default: embedded SQLite, or $GAITSCOPE_DB_URL)")
     b.add_argument("--out", type=Path, default=None, help="folder for per-video CSV/PDF reports + batch_summary.csv")
     b.add_argument("--ray", default=None, metavar="ADDRESS",

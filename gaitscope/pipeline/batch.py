@@ -2,7 +2,9 @@
 
 * **Input**: a folder (every video file in it and its sub-folders, filed under patient ``UNASSIGNED``) or a
   manifest CSV with the columns ``path`` (absolute, or relative to the manifest), ``patient``, ``visit_date``
-  (ISO) and ``height_cm`` (the last three optional). A manifest may also list MediaPipe Pose landmark files
+  (ISO), ``height_cm`` and ``person`` (the last four optional; ``person`` picks who is measured where several
+  walk: ``2`` for the second from the left or ``x,y`` a pixel point, as ``gaitscope analyze --person``; videos
+  only). A manifest may also list MediaPipe Pose landmark files
   (``.csv``, :mod:`gaitscope.io.landmarks`) for the local engine; a folder is scanned for videos only (a
   folder's CSVs may be anything).
 * **Resumable**: before any work, each file's SHA-256 is looked up; a file whose recording for that row's patient
@@ -58,6 +60,7 @@ class BatchItem:
     visit_date: date | None = None
     height_cm: float | None = None
     problem: str | None = None
+    person: str | None = None  # PersonChoice.key ("#2", "410,180") of the person picked; None: the detector's
 
 
 @dataclass
@@ -113,11 +116,11 @@ class BatchSummary:
         def write(tmp: Path) -> None:
             with open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["path", "patient", "visit_date", "status", "seconds", "recording_id", "analysis_id",
-                            "message"])
+                w.writerow(["path", "patient", "visit_date", "person", "status", "seconds", "recording_id",
+                            "analysis_id", "message"])
                 for r in self.results:
-                    w.writerow([str(r.item.path), r.item.patient, r.item.visit_date or "", r.status,
-                                f"{r.seconds:.2f}", r.recording_id or "", r.analysis_id or "", r.message])
+                    w.writerow([str(r.item.path), r.item.patient, r.item.visit_date or "", r.item.person or "",
+                                r.status, f"{r.seconds:.2f}", r.recording_id or "", r.analysis_id or "", r.message])
 
         return write_file_atomically(path, write)
 
@@ -149,7 +152,18 @@ def _parse_row(row: dict[str, str], base: Path, line: int) -> BatchItem:
         else:
             if not 50.0 <= height <= 250.0:
                 problems.append(f"height {height:g} cm is outside 50-250 cm")
-    return BatchItem(path, patient, visit, height, "; ".join(problems) or None)
+    person = None
+    if (row.get("person") or "").strip():
+        from gaitscope.errors import InvalidInputError
+        from gaitscope.pose2d.people import PersonChoice
+
+        try:
+            person = PersonChoice.parse(row["person"]).key
+        except InvalidInputError as exc:
+            problems.append(f"person {row['person']!r}: {exc.message}")
+        if path.suffix.lower() == ".csv":
+            problems.append("person applies to videos only (a landmark file holds one person already)")
+    return BatchItem(path, patient, visit, height, "; ".join(problems) or None, person)
 
 
 def read_items(source: str | Path) -> list[BatchItem]:
@@ -230,7 +244,7 @@ def item_inputs(base, item: BatchItem, database=None):
 
     from gaitscope.pipeline.steps import AnalysisOptions, with_patient_subject
 
-    inputs = replace(base, height_cm=item.height_cm)
+    inputs = replace(base, height_cm=item.height_cm, person=item.person)
     if database is not None:
         subject = with_patient_subject(AnalysisOptions(), database, item.patient, item.visit_date)
         inputs = replace(inputs, age_years=subject.age_years, sex=subject.sex)
@@ -348,7 +362,7 @@ def _analyze_one(db_url: str, item: BatchItem, out_dir: Path | None, workers: in
     try:
         res = analyze(item.path, db_url=db_url, patient_code=item.patient, visit_date=item.visit_date,
                             options=AnalysisOptions(height_cm=item.height_cm, workers=workers,
-                                                    checkpoint=checkpoint),
+                                                    checkpoint=checkpoint, person=item.person),
                             out_dir=out_dir, lifter=lifter, original_name=item.path.name)
         return ItemResult(item, "done", "", time.perf_counter() - t0, res.recording_id, res.analysis_id,
                           res.video.duration_s)
@@ -399,16 +413,19 @@ def _run_local(db_url: str, todo: list[tuple[int, BatchItem]], results: list, ou
 # ----------------------------------------------------------------------------------------------- Ray engine
 
 
-def _detect_task(path: str, max_duration_s: float) -> tuple[str, Any, Any, float]:
-    """Ray CPU task: probe + decode + BlazePose one video. Returns ("ok", info, keypoints, seconds) or
-    ("error", message, None, seconds): errors travel as text, whatever exception classes the worker has."""
+def _detect_task(path: str, max_duration_s: float, person: str | None = None) -> tuple[str, Any, Any, float]:
+    """Ray CPU task: probe + decode + BlazePose one video (``person``: the manifest's pick, as
+    ``gaitscope analyze --person``). Returns ("ok", info, keypoints, seconds) or ("error", message, None,
+    seconds): errors travel as text, whatever exception classes the worker has."""
     t0 = time.perf_counter()
     try:
         from gaitscope.io.video import probe_video
         from gaitscope.pose2d.detect import detect_keypoints
+        from gaitscope.pose2d.people import PersonChoice
 
         info = probe_video(path, max_duration_s=max_duration_s)
-        return "ok", info, detect_keypoints(info, workers=1), time.perf_counter() - t0
+        picked = {"person": PersonChoice.parse(person)} if person else {}
+        return "ok", info, detect_keypoints(info, workers=1, **picked), time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001
         return "error", _message(exc), None, time.perf_counter() - t0
 
@@ -514,7 +531,7 @@ def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out:
             while queue and len(pending_detect) < in_flight:
                 i, item = queue.pop(0)
                 started[i] = time.perf_counter()
-                pending_detect[detect.remote(str(item.path), max_duration_s)] = (i, item)
+                pending_detect[detect.remote(str(item.path), max_duration_s, item.person)] = (i, item)
             ready, _ = ray.wait(list(pending_detect) + list(pending_lift), num_returns=1, timeout=1.0)
             if not ready:
                 continue

@@ -67,6 +67,38 @@ def test_manifest_rows_are_parsed_and_bad_rows_become_failures(tmp_path):
     assert "file not found" in summary.results[1].message
 
 
+def test_a_manifest_picks_the_person_to_measure_as_analyze_does(tmp_path, monkeypatch):
+    """A ``person`` column chooses who is measured where several walk (``2`` or ``x,y``, as ``gaitscope analyze
+    --person``): it reaches the pipeline's options and the analysis inputs key (another person is another
+    analysis); a malformed choice, or one on a landmark file, is that row's problem, found before any work."""
+    from types import SimpleNamespace
+
+    from gaitscope.pipeline import batch, steps
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text('path,patient,visit_date,height_cm,person\n'
+                        'a.mp4,PD-1,,172,2\n'
+                        'b.mp4,PD-1,,172,"410.4,180"\n'
+                        'c.mp4,PD-1,,172,\n'
+                        'd.mp4,PD-1,,172,left one\n'
+                        'e.csv,PD-1,,172,1\n')
+    a, b, c, d, e = read_items(manifest)
+    assert (a.person, b.person, c.person) == ("#2", "410,180", None)
+    assert a.problem is None and b.problem is None and c.problem is None
+    assert "person 'left one'" in d.problem
+    assert "videos only" in e.problem
+    base = batch.current_inputs(None)
+    keys = {batch.item_inputs(base, it).key for it in (a, b, c)}
+    assert len(keys) == 3  # each choice is its own analysis of the same file
+    seen = []
+    monkeypatch.setattr(steps, "analyze_video", lambda path, **kw: seen.append(kw["options"].person) or
+                        SimpleNamespace(recording_id=1, analysis_id=1, video=SimpleNamespace(duration_s=2.0)))
+    for it in (a, b, c):
+        (tmp_path / it.path.name).write_bytes(b"x")
+    run_batch([a, b, c], db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    assert seen == ["#2", "410,180", None]
+
+
 def test_local_batch_records_failures_and_a_rerun_skips_what_is_done(videos, tmp_path):
     url = f"sqlite:///{tmp_path / 'local.db'}"
     manifest = tmp_path / "manifest.csv"
