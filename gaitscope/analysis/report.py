@@ -335,7 +335,7 @@ def camera_vertical(xyz: np.ndarray, motion: Motion3D) -> tuple[tuple[float, flo
     return vertical.up, note
 
 
-def _gps_parameters(scores, curves, cref: CurveReference) -> tuple[ParameterSummary, ...]:
+def _gps_parameters(scores: GaitScores, curves, cref: CurveReference) -> tuple[ParameterSummary, ...]:
     """The GPS as a parameter with a normal value and a flag (``name="gps"``, side both/L/R).
 
     Normal value: the GPS a subject of the reference set would get against its own bands
@@ -352,8 +352,7 @@ def _gps_parameters(scores, curves, cref: CurveReference) -> tuple[ParameterSumm
               f"band SD); upper limit + 2 x {TD_GPS_SD_DEG} deg, the SD of the GPS of typically developing "
               "children (Baker et al. 2009, Gait Posture 30:265)")
     out = []
-    for key, side in (("GPS", "both"), ("GPS_L", "L"), ("GPS_R", "R")):
-        value = scores.get(key)
+    for value, side in ((scores.gps, "both"), (scores.gps_left, "L"), (scores.gps_right, "R")):
         if value is None or not np.isfinite(value):
             continue
         out.append(ParameterSummary(name="gps", label="Gait Profile Score (GPS)", unit="deg", side=side,

@@ -154,14 +154,14 @@ def _parse_row(row: dict[str, str], base: Path, line: int) -> BatchItem:
                 problems.append(f"height {height:g} cm is outside 50-250 cm")
     person = None
     if (row.get("person") or "").strip():
-        from gaitscope.errors import InvalidInputError
+        from gaitscope.io.landmarks import is_landmark_file
         from gaitscope.pose2d.people import PersonChoice
 
         try:
             person = PersonChoice.parse(row["person"]).key
         except InvalidInputError as exc:
             problems.append(f"person {row['person']!r}: {exc.message}")
-        if path.suffix.lower() == ".csv":
+        if is_landmark_file(path):  # the rule analyze_file applies (pipeline.dispatch), found here before any work
             problems.append("person applies to videos only (a landmark file holds one person already)")
     return BatchItem(path, patient, visit, height, "; ".join(problems) or None, person)
 

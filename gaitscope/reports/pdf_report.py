@@ -417,10 +417,11 @@ def build_story(report: GaitReport, context: ReportContext) -> list:
         story.append(heading)
         story.append(Paragraph("No gait-cycle curves (no complete stride was found).", st["body"]))
 
-    gps = report.scores.get("GPS")
+    gps = report.scores.gps
     scores_block = [Paragraph("Deviation scores", st["h2"])]
-    sides = ", ".join(f"{name} {report.scores[key]:.1f}" for key, name in (("GPS_L", "left"), ("GPS_R", "right"))
-                      if key in report.scores and math.isfinite(report.scores[key]))
+    sides = ", ".join(f"{name} {value:.1f}" for value, name in ((report.scores.gps_left, "left"),
+                                                                 (report.scores.gps_right, "right"))
+                      if value is not None and math.isfinite(value))
     scores_block.append(Paragraph(
         escape(f"Gait Profile Score (GPS): {_fmt(gps, 1)} deg" + (f" ({sides})" if sides else "") + ". GPS is the "
                "RMS difference of the kinematic curves from the reference mean (Baker et al. 2009); GVS is the same "
