@@ -52,6 +52,19 @@ KNEE: list[tuple[str, str, str, str]] = [
     ("oblique", "near", "knee_flexion_rom_err_deg", "knee ROM err near deg"),
     ("oblique", "far", "knee_flexion_rom_err_deg", "knee ROM err far deg"),
 ]
+#: The other side-view numbers issue 20 grades (a change to the lifter's output must not make them worse either),
+#: and the oblique numbers a clinician reads beside the knee; counted in the verdict with ``--issue20``.
+ISSUE20: list[tuple[str, str, str, str]] = [
+    ("side", "near", "hip_flexion_rmse_deg", "hip RMSE near deg"),
+    ("side", "far", "hip_flexion_rmse_deg", "hip RMSE far deg"),
+    ("side", "both", "speed_err_pct", "speed err %"),
+    ("side", "both", "heel_strike_missed", "heel strikes missed"),
+    ("side", "both", "heel_strike_spurious", "heel strikes spurious"),
+    ("oblique", "near", "stance_pct_err", "stance err near %pt"),
+    ("oblique", "far", "stance_pct_err", "stance err far %pt"),
+    ("oblique", "both", "step_length_err_m", "step length err m"),
+    ("oblique", "both", "speed_err_pct", "speed err %"),
+]
 
 
 @dataclass(frozen=True)
@@ -118,12 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("before", type=Path, help="rows CSV of the current lifter (video_accuracy.py --csv)")
     ap.add_argument("after", type=Path, help="rows CSV of the candidate lifter")
     ap.add_argument("--names", nargs=2, default=["before", "after"])
+    ap.add_argument("--issue20", action="store_true",
+                    help="also compare the other side numbers issue 20 grades (hip RMSE, speed, heel strikes) and "
+                         "the oblique stance, step length and speed, and count them in the verdict")
     args = ap.parse_args(argv)
     a, b = pd.read_csv(args.before), pd.read_csv(args.after)
     names = (args.names[0], args.names[1])
     reliable = compare(a, b, RELIABLE)
     print_comparisons("graded reliable from the view (ship only if none is WORSE)", reliable, names)
     print_comparisons("knee numbers the fine-tune is for", compare(a, b, KNEE), names)
+    if args.issue20:
+        extra = compare(a, b, ISSUE20)
+        print_comparisons("issue 20's other side grades; oblique stance, step, speed", extra, names)
+        reliable = reliable + extra
     worse = [f"{c.view} {c.label}" for c in reliable if c.verdict == "WORSE"]
     print(f"\nworse beyond noise: {', '.join(worse) if worse else 'none'}")
     return 0
