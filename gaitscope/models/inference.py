@@ -136,8 +136,9 @@ class Lifter:
     #: the detector exchanges them for a few frames where the legs cross, and the lifter follows its input.
     leg_identity: bool = True
     #: After anchoring, the depth rescaled so the limbs keep a fixed length (:mod:`gaitscope.models.depth_scale`):
-    #: measured on video of real motion, the oblique near knee's range overshoot goes from +11.7 to +7.5 deg.
-    depth_scale: bool = True
+    #: measured on video of real motion, the oblique near knee's range overshoot goes from +11.7 to +7.5 deg, but
+    #: the oblique walking speed from -7 to -13 %: off by default (``GAITSCOPE_DEPTH_SCALE=1``).
+    depth_scale: bool = False
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()

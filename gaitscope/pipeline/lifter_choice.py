@@ -20,8 +20,8 @@ BUNDLED_LIFTER = BUNDLED_DIR / "lifter_small.pt"
 
 def load_lifter(checkpoint: str | os.PathLike | None = None):
     """Return a ``gaitscope.models.inference.Lifter`` for ``checkpoint`` or the bundled lifter, anchored to the
-    2D detections unless ``GAITSCOPE_ANCHOR_2D=0`` (:mod:`gaitscope.models.anchoring`), its depth then scaled so
-    the limbs keep their length unless ``GAITSCOPE_DEPTH_SCALE=0`` (:mod:`gaitscope.models.depth_scale`), and with
+    2D detections unless ``GAITSCOPE_ANCHOR_2D=0`` (:mod:`gaitscope.models.anchoring`), its depth scaled so the
+    limbs keep their length when ``GAITSCOPE_DEPTH_SCALE=1`` (:mod:`gaitscope.models.depth_scale`), and with
     the legs' labels decided over the whole sequence unless ``GAITSCOPE_LEG_IDENTITY=0``
     (:mod:`gaitscope.models.leg_identity`); all three are recorded in its source."""
     from gaitscope.models.inference import Lifter

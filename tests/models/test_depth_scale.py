@@ -138,8 +138,8 @@ def test_bones_whose_detections_are_not_trusted_carry_no_weight():
 
 def test_the_lifter_rescales_the_depth_after_anchoring_and_says_so(tiny_config):
     """Through ``Lifter._motion``: detections with exact x, y and a lifter whose depth is 1.4 times too deep give
-    rigid limbs and the true knee angle with the correction, and neither without it (switched off as
-    ``GAITSCOPE_DEPTH_SCALE=0`` does; the source says which)."""
+    rigid limbs and the true knee angle with the correction (``GAITSCOPE_DEPTH_SCALE=1``), and neither without it
+    (the default); the source says which."""
     truth = _walker_in_camera(50.0)
     t = len(truth)
     conf = np.full((t, 17), 0.95)
@@ -151,6 +151,8 @@ def test_the_lifter_rescales_the_depth_after_anchoring_and_says_so(tiny_config):
     kp = Keypoints2D(np.zeros((t, 17, 2), np.float32), conf.astype(np.float32), 30.0, 640, 480, np.arange(t),
                      np.zeros(t, bool), "test")
     lifter = Lifter.untrained(tiny_config, seed=0, device="cpu")
+    assert lifter.depth_scale is False  # off by default (docs/validation.md: the oblique speed's cost)
+    lifter.depth_scale = True  # as GAITSCOPE_DEPTH_SCALE=1 does
 
     class _Norm:
         mode, center_px, half_size_px = "box", (0.0, 0.0), 1.0
@@ -170,10 +172,10 @@ def test_the_lifter_rescales_the_depth_after_anchoring_and_says_so(tiny_config):
                                _knee_deg(anchor_to_detections(pred, x, conf)), atol=1e-3)  # anchoring alone
 
 
-def test_the_setting_switches_it_off(monkeypatch):
+def test_the_setting_switches_it_on(monkeypatch):
     from gaitscope.settings import Settings
 
-    monkeypatch.setenv("GAITSCOPE_DEPTH_SCALE", "0")
+    monkeypatch.delenv("GAITSCOPE_DEPTH_SCALE", raising=False)
     assert Settings().depth_scale is False
-    monkeypatch.delenv("GAITSCOPE_DEPTH_SCALE")
+    monkeypatch.setenv("GAITSCOPE_DEPTH_SCALE", "1")
     assert Settings().depth_scale is True
