@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     depth_scale: bool = Field(False, description="After anchoring, rescale the lifter's depth so thighs, shanks "
                               "and arms keep a fixed length (measured on video of real motion: the oblique knee "
                               "RMSE 15.0 -> 12.5 deg and near knee range overshoot +11.7 -> +7.5 deg, but the "
-                              "oblique walking speed -7 -> -13 % and frontal step length -21 -> -42 %; off until "
+                              "oblique walking speed -7 -> -13 % and frontal step length -21 -> -43 %; off until "
                               "that is solved, docs/validation.md). `1` turns it on.")
     leg_identity: bool = Field(True, description="Decide which detected knee and ankle are the left ones over "
                                "the whole video before lifting (the detector exchanges them for a few frames "
