@@ -64,11 +64,10 @@ class Settings(BaseSettings):
                             "detections and only the depth from the lifter (measured on video of real motion: "
                             "the far knee's range from 14.5 to 5.8 deg short). `0` gives the lifter's own x, y "
                             "(comparisons, or a lifter whose input is not BlazePose's).")
-    depth_scale: bool = Field(False, description="After anchoring, rescale the lifter's depth so thighs, shanks "
-                              "and arms keep a fixed length (measured on video of real motion: the oblique knee "
-                              "RMSE 15.0 -> 12.5 deg and near knee range overshoot +11.7 -> +7.5 deg, but the "
-                              "oblique walking speed -7 -> -13 % and frontal step length -21 -> -43 %; off until "
-                              "that is solved, docs/validation.md). `1` turns it on.")
+    knee_depth: bool = Field(True, description="After anchoring, scale the depth of each knee's bend by the "
+                             "depth scale that keeps thighs, shanks and arms at a fixed length (measured on video "
+                             "of real motion: oblique knee RMSE 15.0 -> 12.3 deg, near knee range overshoot +11.7 "
+                             "-> +5.1 deg, steps and speed unchanged). `0` keeps the lifter's depth (comparisons).")
     leg_identity: bool = Field(True, description="Decide which detected knee and ankle are the left ones over "
                                "the whole video before lifting (the detector exchanges them for a few frames "
                                "where the legs cross). `0` lifts the labels as detected (comparisons).")

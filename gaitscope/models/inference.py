@@ -37,7 +37,7 @@ from gaitscope.errors import CheckpointError
 from gaitscope.models.anchoring import anchor_to_detections
 from gaitscope.models.checkpoints import load_checkpoint
 from gaitscope.models.configs import DSTformerConfig, get_config
-from gaitscope.models.depth_scale import scale_depth_to_fixed_bones
+from gaitscope.models.depth_scale import correct_knee_depth
 from gaitscope.models.dstformer import DSTformer
 from gaitscope.models.embed import to_motion_embedding
 from gaitscope.models.leg_identity import relabel_legs
@@ -135,10 +135,10 @@ class Lifter:
     #: Knee and ankle labels decided over the whole sequence before lifting (:mod:`gaitscope.models.leg_identity`):
     #: the detector exchanges them for a few frames where the legs cross, and the lifter follows its input.
     leg_identity: bool = True
-    #: After anchoring, the depth rescaled so the limbs keep a fixed length (:mod:`gaitscope.models.depth_scale`):
-    #: measured on video of real motion, the oblique near knee's range overshoot goes from +11.7 to +7.5 deg, but
-    #: the oblique walking speed from -7 to -13 %: off by default (``GAITSCOPE_DEPTH_SCALE=1``).
-    depth_scale: bool = False
+    #: After anchoring, the knees' depth bend scaled by the depth scale that keeps the limbs at a fixed length
+    #: (:mod:`gaitscope.models.depth_scale`): measured on video of real motion, the oblique near knee's range
+    #: overshoot goes from +11.7 to +5.1 deg, steps and speed unchanged.
+    knee_depth: bool = True
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
@@ -175,7 +175,7 @@ class Lifter:
     def source(self) -> str:
         suffix = "+legid" if self.leg_identity else ""
         suffix += "+anchor2d" if self.anchor_2d else ""
-        suffix += "+zfit" if self.anchor_2d and self.depth_scale else ""
+        suffix += "+kneez" if self.anchor_2d and self.knee_depth else ""
         suffix += "+cpu-bf16" if self.cpu_bf16 and self.device.type == "cpu" else ""
         return f"lifter:{self.name}@{self.version}{suffix}"
 
@@ -286,9 +286,10 @@ class Lifter:
         depth_note: tuple[str, ...] = ()
         if self.anchor_2d:
             pred = anchor_to_detections(pred, x, kp.conf)
-            if self.depth_scale:  # the two sources' scales agree only once the bones keep their length
-                pred, k = scale_depth_to_fixed_bones(pred, kp.conf)
-                depth_note = (f"depth scaled by {k:.2f} so thighs, shanks and arms keep a fixed length",)
+            if self.knee_depth:  # the lifter's depth of the knee's bend, on the detections' scale
+                pred, k = correct_knee_depth(pred, kp.conf)
+                depth_note = (f"knees' depth bend scaled by {k:.2f}, the depth scale that keeps thighs, shanks and "
+                              "arms at a fixed length",)
         h_units = estimate_height_units(pred)
         if not h_units > 0:
             raise ValueError("the lifted skeleton has zero leg length; cannot scale to metres")

@@ -20,9 +20,9 @@ BUNDLED_LIFTER = BUNDLED_DIR / "lifter_small.pt"
 
 def load_lifter(checkpoint: str | os.PathLike | None = None):
     """Return a ``gaitscope.models.inference.Lifter`` for ``checkpoint`` or the bundled lifter, anchored to the
-    2D detections unless ``GAITSCOPE_ANCHOR_2D=0`` (:mod:`gaitscope.models.anchoring`), its depth scaled so the
-    limbs keep their length when ``GAITSCOPE_DEPTH_SCALE=1`` (:mod:`gaitscope.models.depth_scale`), and with
-    the legs' labels decided over the whole sequence unless ``GAITSCOPE_LEG_IDENTITY=0``
+    2D detections unless ``GAITSCOPE_ANCHOR_2D=0`` (:mod:`gaitscope.models.anchoring`), the knees' depth bend
+    scaled so the limbs keep their length unless ``GAITSCOPE_KNEE_DEPTH=0`` (:mod:`gaitscope.models.depth_scale`),
+    and with the legs' labels decided over the whole sequence unless ``GAITSCOPE_LEG_IDENTITY=0``
     (:mod:`gaitscope.models.leg_identity`); all three are recorded in its source."""
     from gaitscope.models.inference import Lifter
     from gaitscope.settings import settings
@@ -42,7 +42,7 @@ def load_lifter(checkpoint: str | os.PathLike | None = None):
     lifter = Lifter.from_checkpoint(path)
     lifter.anchor_2d = settings().anchor_2d
     lifter.leg_identity = settings().leg_identity
-    lifter.depth_scale = settings().depth_scale
+    lifter.knee_depth = settings().knee_depth
     return lifter
 
 
