@@ -23,7 +23,8 @@ events from OpenPose and that a whole-sequence model fit (OpenCap, Uhlrich et al
 
 from __future__ import annotations
 
-from dataclasses import replace
+import warnings
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,6 +47,43 @@ RAW_PAIRS: tuple[tuple[int, int], ...] = ((25, 26), (27, 28), (29, 30), (31, 32)
 ACC_CAP = 0.2**2
 SWITCH_COST = 0.1**2
 PRIOR_PER_S = 0.6
+#: Walking pattern (see :func:`stance_costs`): cost per second of a foot standing on a spot under the label the
+#: spot does not have; a sample is still below ``STILL_FRAC`` of the walking speed; samples of one spot lie within
+#: ``SPOT_TOL`` leg lengths along the ground; below ``MIN_WALK_PER_S`` leg lengths per second across the image
+#: (frontal and back views) the cue is absent.
+STANCE_PER_S = 3.0
+STILL_FRAC = 0.3
+SPOT_TOL = 0.15
+MIN_WALK_PER_S = 0.5
+
+
+@dataclass
+class Spot:
+    """One place where a foot stood (a stance), with the detected labels of the ankle standing on it."""
+
+    start: int
+    w: float = float("nan")
+    last: int = -1
+    samples: list[tuple[int, int]] = field(default_factory=list)  # (frame, detected ankle: 0 right, 1 left)
+    confs: list[float] = field(default_factory=list)
+    right: float = 0.0
+    left: float = 0.0
+
+    def add(self, frame: int, ankle: int, w: float, conf: float) -> None:
+        self.w = w if np.isnan(self.w) else 0.7 * self.w + 0.3 * w  # follows a slow drift of the ground estimate
+        self.last = frame
+        self.samples.append((frame, ankle))
+        self.confs.append(conf)
+        if ankle == 0:
+            self.right += conf
+        else:
+            self.left += conf
+
+    @property
+    def vote(self) -> float:
+        """(R - L) / (R + L) of the confidence-weighted labels of the ankle standing here, in [-1, 1]."""
+        total = self.right + self.left
+        return (self.right - self.left) / total if total > 0 else 0.0
 
 
 def _leg_scale(xy: np.ndarray, conf: np.ndarray) -> float:
@@ -57,8 +95,110 @@ def _leg_scale(xy: np.ndarray, conf: np.ndarray) -> float:
     return float(np.median(d)) if d.size and np.median(d) > 0 else 1.0
 
 
+def _stance_velocity(x: np.ndarray, half: int) -> np.ndarray:
+    """The stance foot's velocity relative to the pelvis, frame by frame: over frames ``t - half .. t + half``
+    of both ankles' velocities ``x`` (T, 2) (NaN ignored), the 70th percentile on the side of the median.
+    Stance is about 60 % of the cycle and moves the foot backward, swing forward: the median lies at the edge
+    of the stance cluster (slowed by heel strike and toe off), the 70th percentile on its side near its middle."""
+    t = len(x)
+    pad = np.full((half, x.shape[1]), np.nan)
+    win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, x, pad]), 2 * half + 1, axis=0)
+    win = win.reshape(t, -1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(win, axis=1)
+        hi, lo = np.nanpercentile(win, 70, axis=1), np.nanpercentile(win, 30, axis=1)
+    return np.where(med > 0, hi, lo)
+
+
+def stance_spots(xy: np.ndarray, conf: np.ndarray, fps: float) -> list[Spot]:
+    """The places where a foot stood still, found without the labels (see the module docstring, "walking
+    pattern"): ``(T, 17, 2)`` detections in leg lengths -> one :class:`Spot` per stance, in order of landing.
+
+    Along the image direction in which the ankles move relative to the pelvis (their first principal axis), a
+    foot in stance moves backward relative to the pelvis at the walking speed and stands still on the ground,
+    fixed camera or panning. The walking speed is the stance foot's velocity relative to the pelvis over the
+    second around each frame (:func:`_stance_velocity`), so a change of speed or a turn is followed; a sample is still where its ground velocity is under :data:`STILL_FRAC` of that speed and the
+    speed is at least :data:`MIN_WALK_PER_S` (frontal and back views move the feet little across the image:
+    there the cue is absent). Still samples within :data:`SPOT_TOL` of each other along the ground, with no gap
+    over 0.1 s, are one spot."""
+    t = len(xy)
+    ank = xy[:, [LEG_PAIRS[1][0], LEG_PAIRS[1][1]]]  # (T, 2, 2): detected R, L ankle
+    ok = conf[:, [LEG_PAIRS[1][0], LEG_PAIRS[1][1]]] > 0
+    hip = xy[:, 0]
+    rel = ank - hip[:, None]
+    good = ok & (conf[:, :1] > 0)
+    if good.sum() < 10:
+        return []
+    pts = rel[good] - rel[good].mean(axis=0)
+    axis = np.linalg.svd(pts, full_matrices=False)[2][0]
+    u = np.where(good, rel @ axis, np.nan)  # (T, 2)
+    k = max(1, int(round(fps / 30.0)))
+    du = np.full_like(u, np.nan)
+    du[k:-k] = (u[2 * k:] - u[:-2 * k]) * fps / (2 * k)
+    walk = -_stance_velocity(du, int(round(0.5 * fps)))  # (T,) signed walking speed along the axis
+    ground_shift = np.nancumsum(np.nan_to_num(walk)) / fps
+    w = u + ground_shift[:, None]
+    dw = np.full_like(w, np.nan)
+    dw[k:-k] = (w[2 * k:] - w[:-2 * k]) * fps / (2 * k)
+    speed = np.abs(walk)
+    still = (np.abs(dw) < STILL_FRAC * speed[:, None]) & (speed[:, None] >= MIN_WALK_PER_S)
+    gap = max(1, int(round(0.1 * fps)))
+    spots: list[Spot] = []
+    open_: list[Spot] = []
+    for f in range(t):
+        open_ = [s for s in open_ if f - s.last <= gap]
+        for d in (0, 1):
+            if not still[f, d]:
+                continue
+            near = [s for s in open_ if abs(s.w - w[f, d]) < SPOT_TOL]
+            if near:
+                s = min(near, key=lambda s: abs(s.w - w[f, d]))
+            else:
+                s = Spot(start=f)
+                open_.append(s)
+                spots.append(s)
+            s.add(f, d, float(w[f, d]), float(conf[f, LEG_PAIRS[1][d]]))
+    # one stance that stopped looking still for a few frames comes back at the same place: the same spot
+    merged: list[Spot] = []
+    for s in spots:
+        if merged and abs(merged[-1].w - s.w) < SPOT_TOL:
+            for (f, d), c in zip(s.samples, s.confs):
+                merged[-1].add(f, d, merged[-1].w, c)
+        else:
+            merged.append(s)
+    min_n = max(3, int(round(0.1 * fps)))
+    return [s for s in merged if len({f for f, _ in s.samples}) >= min_n]
+
+
+def stance_costs(xy: np.ndarray, conf: np.ndarray, fps: float, per_s: float = STANCE_PER_S) -> np.ndarray:
+    """``(T, 2)`` emission costs of the states (as detected, exchanged) from the walking pattern: a foot
+    standing on a spot in a labelling that gives it the label the spot does not have costs ``per_s`` per
+    second. A spot's label: the feet alternate, so the spots, in order of landing, alternate; each spot's
+    evidence is its own confidence-weighted vote of the detected labels of the ankle standing on it
+    (``(R - L) / (R + L)``) minus its neighbours' votes, and the spot takes the sign of that evidence, weighted
+    by its size (capped at 1). A stretch the detector exchanged inside a stance is outvoted by the same
+    stance's other frames and by the stances before and after it; a stretch exchanged over whole stances
+    alternates as well as the truth does and gets no verdict from this cue (that needs another cue)."""
+    out = np.zeros((len(xy), 2))
+    spots = stance_spots(xy, conf, fps)
+    votes = [s.vote for s in spots]
+    for i, s in enumerate(spots):
+        ev = votes[i] - sum(votes[j] for j in (i - 1, i + 1) if 0 <= j < len(spots))
+        weight = min(1.0, abs(ev))
+        if weight == 0.0:
+            continue
+        label = 0 if ev > 0 else 1  # 0: the right foot stands here
+        for f, d in s.samples:
+            # state 0 keeps detected ankle d's label d; state 1 gives it the other label
+            out[f, 0] += weight * per_s / fps * (d != label)
+            out[f, 1] += weight * per_s / fps * (d == label)
+    return out
+
+
 def leg_swap_states(xy: np.ndarray, conf: np.ndarray, fps: float, switch_cost: float = SWITCH_COST,
-                    acc_cap: float = ACC_CAP, prior_per_s: float = PRIOR_PER_S) -> np.ndarray:
+                    acc_cap: float = ACC_CAP, prior_per_s: float = PRIOR_PER_S,
+                    stance_per_s: float = STANCE_PER_S) -> np.ndarray:
     """``(T, 17, 2)`` detections and ``(T, 17)`` confidences -> ``(T,)`` bool: True where the left and right
     knee and ankle should be exchanged (see the module docstring)."""
     xy = np.asarray(xy, dtype=np.float64)
@@ -68,7 +208,8 @@ def leg_swap_states(xy: np.ndarray, conf: np.ndarray, fps: float, switch_cost: f
         return np.zeros(t, dtype=bool)
     right = [r for r, _ in LEG_PAIRS]
     left = [le for _, le in LEG_PAIRS]
-    pts = np.nan_to_num(xy[:, right + left] / _leg_scale(xy, conf))  # (T, 4, 2): R knee, R ankle, L knee, L ankle
+    pts_all = xy / _leg_scale(xy, conf)
+    pts = np.nan_to_num(pts_all[:, right + left])  # (T, 4, 2): R knee, R ankle, L knee, L ankle
     w = conf[:, right + left]
     # y[t, s]: the tracked points in state s (0 as detected, 1 exchanged); weights follow their points
     y = np.stack([pts, pts[:, [2, 3, 0, 1]]], axis=1)  # (T, 2, 4, 2)
@@ -79,11 +220,13 @@ def leg_swap_states(xy: np.ndarray, conf: np.ndarray, fps: float, switch_cost: f
     cost = np.sum(np.minimum(weight * np.sum(acc**2, axis=-1), acc_cap), axis=-1)  # (T-2, 2, 2, 2)
     # a change of state, and each frame spent exchanged, on the (b, c) transition
     change = switch_cost * (np.arange(2)[:, None] != np.arange(2)[None, :]) + np.array([0.0, prior_per_s / fps])
+    # per-frame evidence of each state (emission): the walking pattern
+    emit = stance_costs(pts_all, conf, fps, stance_per_s) if stance_per_s > 0 else np.zeros((t, 2))
     # Viterbi over pair states (s_{t-1}, s_t)
-    score = change + np.array([0.0, prior_per_s / fps])[:, None]  # pair state (s0, s1) at t = 1
+    score = change + np.array([0.0, prior_per_s / fps])[:, None] + emit[0][:, None] + emit[1][None, :]
     back = np.zeros((t, 2, 2), dtype=np.int8)  # back[t, b, c] = best a
     for k in range(t - 2):
-        total = score[:, :, None] + cost[k] + change[None, :, :]  # (a, b, c)
+        total = score[:, :, None] + cost[k] + change[None, :, :] + emit[k + 2][None, None, :]  # (a, b, c)
         back[k + 2] = np.argmin(total, axis=0)
         score = np.min(total, axis=0)
     b, c = np.unravel_index(int(np.argmin(score)), score.shape)
