@@ -23,7 +23,6 @@ events from OpenPose and that a whole-sequence model fit (OpenCap, Uhlrich et al
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -50,11 +49,14 @@ PRIOR_PER_S = 0.6
 #: Walking pattern (see :func:`stance_costs`): cost per second of a foot standing on a spot under the label the
 #: spot does not have; a sample is still below ``STILL_FRAC`` of the walking speed; samples of one spot lie within
 #: ``SPOT_TOL`` leg lengths along the ground; below ``MIN_WALK_PER_S`` leg lengths per second across the image
-#: (frontal and back views) the cue is absent.
+#: (frontal and back views) the cue is absent, as it is where the feet move more than ``MAX_TILT_DEG`` from the
+#: image's horizontal (walking toward or away from the camera: the places a foot stands on lie almost on top of
+#: each other in the image).
 STANCE_PER_S = 3.0
 STILL_FRAC = 0.3
 SPOT_TOL = 0.15
 MIN_WALK_PER_S = 0.5
+MAX_TILT_DEG = 40.0
 
 
 @dataclass
@@ -103,11 +105,14 @@ def _stance_velocity(x: np.ndarray, half: int) -> np.ndarray:
     t = len(x)
     pad = np.full((half, x.shape[1]), np.nan)
     win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, x, pad]), 2 * half + 1, axis=0)
-    win = win.reshape(t, -1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(win, axis=1)
-        hi, lo = np.nanpercentile(win, 70, axis=1), np.nanpercentile(win, 30, axis=1)
+    srt = np.sort(win.reshape(t, -1), axis=1)  # NaN sort last
+    n = np.sum(~np.isnan(srt), axis=1)
+
+    def quantile(q: float) -> np.ndarray:  # nearest rank among the valid values of each row
+        idx = np.clip(np.round(q * (n - 1)).astype(int), 0, srt.shape[1] - 1)
+        return np.where(n > 0, srt[np.arange(t), idx], np.nan)
+
+    med, hi, lo = quantile(0.5), quantile(0.7), quantile(0.3)
     return np.where(med > 0, hi, lo)
 
 
@@ -115,7 +120,8 @@ def stance_spots(xy: np.ndarray, conf: np.ndarray, fps: float) -> list[Spot]:
     """The places where a foot stood still, found without the labels (see the module docstring, "walking
     pattern"): ``(T, 17, 2)`` detections in leg lengths -> one :class:`Spot` per stance, in order of landing.
 
-    Along the image direction in which the ankles move relative to the pelvis (their first principal axis), a
+    Along the image direction in which the ankles move relative to the pelvis (their first principal axis; no
+    spots where it is more than :data:`MAX_TILT_DEG` from the image's horizontal), a
     foot in stance moves backward relative to the pelvis at the walking speed and stands still on the ground,
     fixed camera or panning. The walking speed is the stance foot's velocity relative to the pelvis over the
     second around each frame (:func:`_stance_velocity`), so a change of speed or a turn is followed; a sample is still where its ground velocity is under :data:`STILL_FRAC` of that speed and the
@@ -132,6 +138,8 @@ def stance_spots(xy: np.ndarray, conf: np.ndarray, fps: float) -> list[Spot]:
         return []
     pts = rel[good] - rel[good].mean(axis=0)
     axis = np.linalg.svd(pts, full_matrices=False)[2][0]
+    if abs(axis[0]) < np.cos(np.radians(MAX_TILT_DEG)):
+        return []  # the feet move up and down the image: walking toward or away from the camera
     u = np.where(good, rel @ axis, np.nan)  # (T, 2)
     k = max(1, int(round(fps / 30.0)))
     du = np.full_like(u, np.nan)
