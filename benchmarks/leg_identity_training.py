@@ -106,17 +106,22 @@ def table(data, states_of, label: str) -> None:
 
 
 def depth_facts(data) -> None:
-    """Does BlazePose's z say which labelled leg is nearer the camera, also where the labels are exchanged?"""
-    print("\n== BlazePose depth: labelled left leg nearer than the right (knee+ankle+heel+toe z summed) ==")
-    print(f"{'view':8s} {'case':46s} {'near':>4s} {'clean: L nearer %':>18s} {'exchanged: L nearer %':>22s}")
-    for c, kp, truth in data:
-        if kp.raw is None:
-            continue
-        z = kp.raw[..., 2]
-        dz = z[:, [25, 27, 29, 31]].sum(1) - z[:, [26, 28, 30, 32]].sum(1)
-        left_near = dz < 0
-        ex = f"{100 * left_near[truth].mean():.0f} ({truth.sum()})" if truth.any() else "-"
-        print(f"{c.view:8s} {c.name[:46]:46s} {c.near_side:>4s} {100 * left_near[~truth].mean():18.0f} {ex:>22s}")
+    """Does BlazePose's z say which leg is nearer the camera, also where the labels are exchanged? Per view:
+    frames in which the leg labelled as the near one (the camera's side) has the smaller z (BlazePose: nearer),
+    summed over knee, ankle, heel and toe; in clean frames and in frames exchanged against the true 2D (where
+    the labelled near leg is the far one, so a z that saw the legs would say the opposite)."""
+    print("\n== BlazePose depth: the leg labelled near has the smaller z (frames) ==")
+    print(f"{'view':8s} {'clean':>18s} {'exchanged':>18s}")
+    for view in ("side", "oblique"):
+        n = np.zeros(4)
+        for c, kp, truth in (d for d in data if d[0].view == view and d[1].raw is not None):
+            z = kp.raw[..., 2]
+            dz = z[:, [25, 27, 29, 31]].sum(1) - z[:, [26, 28, 30, 32]].sum(1)  # left - right
+            near_smaller = (dz < 0) if c.near_side == "L" else (dz > 0)
+            n += [near_smaller[~truth].sum(), (~truth).sum(), near_smaller[truth].sum(), truth.sum()]
+        if n[1]:
+            print(f"{view:8s} {f'{n[0]:.0f}/{n[1]:.0f} ({100 * n[0] / n[1]:.0f} %)':>18s} "
+                  f"{f'{n[2]:.0f}/{n[3]:.0f} ({100 * n[2] / max(n[3], 1):.0f} %)':>18s}")
 
 
 def main(argv=None) -> int:
@@ -131,6 +136,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stance", nargs="+", type=float, default=[0.0, 3.0],
                     help="walking-pattern costs per second to compare (0: the tracker without the cue)")
     ap.add_argument("--still", nargs="+", type=float, default=None, help="STILL_FRAC values to compare too")
+    ap.add_argument("--prior", nargs="+", type=float, default=None, help="PRIOR_PER_S values to compare too")
+    ap.add_argument("--no-depth", action="store_true", help="skip the depth table")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"mocap data not found at {args.data}")
@@ -138,14 +145,16 @@ def main(argv=None) -> int:
     data = load_all(args.views, args.data, CACHE_DIR)
     if args.render_only:
         return 0
-    depth_facts(data)
+    if not args.no_depth:
+        depth_facts(data)
     import gaitscope.models.leg_identity as li
 
-    for still in args.still or [li.STILL_FRAC]:
-        li.STILL_FRAC = still
-        for w in args.stance:
-            table(data, lambda kp: leg_swap_states(kp.xy_px, kp.conf, kp.fps, stance_per_s=w),
-                  f"walking pattern {w:g} per s, still below {still:g} of the walking speed")
+    for prior in args.prior or [li.PRIOR_PER_S]:
+        for still in args.still or [li.STILL_FRAC]:
+            li.STILL_FRAC = still
+            for w in args.stance:
+                table(data, lambda kp: leg_swap_states(kp.xy_px, kp.conf, kp.fps, prior_per_s=prior, stance_per_s=w),
+                      f"prior {prior:g} per s, walking pattern {w:g} per s, still below {still:g} of the walking speed")
     return 0
 
 

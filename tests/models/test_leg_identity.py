@@ -115,7 +115,7 @@ def test_the_lifter_sees_the_corrected_labels_and_says_so_in_its_source(tiny_con
     swapped = _exchange(kp, slice(int(cross[1] + 3), int(cross[1] + 9)))
     clean = lifter.lift(kp, height_m=1.7, window=40, stride=20)
     fixed = lifter.lift(swapped, height_m=1.7, window=40, stride=20)
-    assert fixed.source.endswith("+legid+anchor2d")
+    assert fixed.source.endswith("+legid2+anchor2d")
     np.testing.assert_allclose(fixed.xyz_m, clean.xyz_m, atol=1e-5)
     lifter.leg_identity = False
     raw = lifter.lift(swapped, height_m=1.7, window=40, stride=20)
