@@ -147,19 +147,19 @@ def stance_spots(xy: np.ndarray, conf: np.ndarray, fps: float) -> list[Spot]:
     pattern"): ``(T, 17, 2)`` detections in leg lengths -> one :class:`Spot` per stance, in order of landing.
 
     Along the image direction in which the ankles move relative to the pelvis (their first principal axis; no
-    spots where it is more than :data:`MAX_TILT_DEG` from the image's horizontal), a
-    foot in stance moves backward relative to the pelvis at the walking speed and stands still on the ground,
-    fixed camera or panning. The walking speed is the stance foot's velocity relative to the pelvis over the
-    second around each frame (:func:`_stance_velocity`), so a change of speed or a turn is followed; a sample is still where its ground velocity is under :data:`STILL_FRAC` of that speed and the
-    speed is at least :data:`MIN_WALK_PER_S` (frontal and back views move the feet little across the image:
-    there the cue is absent). Still samples within :data:`SPOT_TOL` of each other along the ground, with no gap
-    over 0.1 s, are one spot."""
+    spots where it is more than :data:`MAX_TILT_DEG` from the image's horizontal), a foot in stance moves
+    backward relative to the pelvis at the walking speed and stands still on the ground, fixed camera or
+    panning. The walking speed is the stance foot's velocity relative to the pelvis over the second around each
+    frame (:func:`_stance_velocity`), so a change of speed or a turn is followed; a sample is still where its
+    ground velocity is under :data:`STILL_FRAC` of that speed and the speed is at least
+    :data:`MIN_WALK_PER_S`. Still samples within :data:`SPOT_TOL` of each other along the ground, with no gap
+    over 0.1 s, are one spot; spots of fewer than 0.1 s of frames are dropped."""
     t = len(xy)
     ank = xy[:, [LEG_PAIRS[1][0], LEG_PAIRS[1][1]]]  # (T, 2, 2): detected R, L ankle
     ok = conf[:, [LEG_PAIRS[1][0], LEG_PAIRS[1][1]]] > 0
     hip = xy[:, 0]
     rel = ank - hip[:, None]
-    good = ok & (conf[:, :1] > 0)
+    good = ok & (conf[:, :1] > 0) & np.isfinite(rel).all(axis=-1)
     if good.sum() < 10:
         return []
     pts = rel[good] - rel[good].mean(axis=0)
@@ -210,8 +210,8 @@ def stance_costs(xy: np.ndarray, conf: np.ndarray, fps: float, per_s: float = ST
     standing on a spot in a labelling that gives it the label the spot does not have costs ``per_s`` per
     second. A spot's label: the feet alternate, so the spots, in order of landing, alternate; each spot's
     evidence is its own confidence-weighted vote of the detected labels of the ankle standing on it
-    (``(R - L) / (R + L)``) minus its neighbours' votes, and the spot takes the sign of that evidence, weighted
-    by its size (capped at 1). A stretch the detector exchanged inside a stance is outvoted by the same
+    (``(R - L) / (R + L)``) minus its neighbours' votes; the spot takes the sign of that evidence, and its
+    cost is weighted by the evidence's size (capped at 1). A stretch the detector exchanged inside a stance is outvoted by the same
     stance's other frames and by the stances before and after it; a stretch exchanged over whole stances
     alternates as well as the truth does and gets no verdict from this cue (that needs another cue)."""
     out = np.zeros((len(xy), 2))
@@ -298,4 +298,5 @@ def relabel_legs(kp: Keypoints2D, switch_cost: float = SWITCH_COST) -> tuple[Key
                    notes=tuple(kp.notes) + (note,)), states
 
 
-__all__ = ["LEG_PAIRS", "RAW_PAIRS", "SWITCH_COST", "leg_swap_states", "relabel_legs"]
+__all__ = ["LEG_PAIRS", "RAW_PAIRS", "STANCE_PER_S", "SWITCH_COST", "Spot", "leg_swap_states", "relabel_legs",
+           "stance_costs", "stance_spots"]
