@@ -21,7 +21,8 @@ case and leg, into parts that point at different fixes:
 
 With ``--swaps-2d`` the detector's knee and ankle labels are checked against the true 2D joints (the rendered
 walk through the case's own camera): frames whose labels are exchanged as detected and after
-:mod:`gaitscope.models.leg_identity` decided them over the whole sequence, and what that costs beside the lift
+:mod:`gaitscope.models.leg_identity` decided them over the whole sequence (without its walking-pattern cue, and
+with it as shipped), and what that costs beside the lift
 on a 30 s clip (``--cost``).
 
 With ``--mocap-ik`` the markers' own OpenSim inverse-kinematics angles (OpenCap walking3, Camargo) are compared
