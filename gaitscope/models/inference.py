@@ -168,7 +168,7 @@ class Lifter:
 
     @property
     def source(self) -> str:
-        suffix = "+legid" if self.leg_identity else ""
+        suffix = "+legid2" if self.leg_identity else ""
         suffix += "+anchor2d" if self.anchor_2d else ""
         suffix += "+cpu-bf16" if self.cpu_bf16 and self.device.type == "cpu" else ""
         return f"lifter:{self.name}@{self.version}{suffix}"
