@@ -21,10 +21,10 @@ x`` and by exchanging every left landmark with its right partner.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from scipy.ndimage import uniform_filter1d
+
+from gaitscope.settings import settings
 
 #: BlazePose-33 landmark index -> its mirror partner (nose and the mouth's centre have none; the mouth corners,
 #: eyes, ears, and every limb landmark exchange left and right).
@@ -37,7 +37,8 @@ BLAZEPOSE_FLIP_PERMUTATION: tuple[int, ...] = (
 MIN_SPEED_LEGS_PER_S = 0.5
 #: Shorter leftward stretches are left alone (a turn's swing of the hips).
 MIN_STRETCH_S = 0.5
-#: Environment switch: ``GAITSCOPE_MIRROR_LEFTWARD=0`` detects every frame as it is (the behaviour before).
+#: Environment switch (:class:`gaitscope.settings.Settings` ``mirror_leftward``): ``GAITSCOPE_MIRROR_LEFTWARD=0``
+#: detects every frame as it is (the behaviour before).
 ENV_SWITCH = "GAITSCOPE_MIRROR_LEFTWARD"
 
 _HIPS = (23, 24)
@@ -46,7 +47,7 @@ _ANKLES = (27, 28)
 
 def mirror_leftward_enabled() -> bool:
     """Whether leftward stretches are detected on mirrored frames (on unless the environment says ``0``)."""
-    return os.environ.get(ENV_SWITCH, "1").strip() not in ("0", "false", "no", "off")
+    return settings().mirror_leftward
 
 
 def unmirror_landmarks(raw: np.ndarray, width: int) -> np.ndarray:
