@@ -21,7 +21,8 @@ case and leg, into parts that point at different fixes:
 
 With ``--swaps-2d`` the detector's knee and ankle labels are checked against the true 2D joints (the rendered
 walk through the case's own camera): frames whose labels are exchanged as detected and after
-:mod:`gaitscope.models.leg_identity` decided them over the whole sequence, and what that costs beside the lift
+:mod:`gaitscope.models.leg_identity` decided them over the whole sequence (without its walking-pattern cue, and
+with it as shipped), and what that costs beside the lift
 on a 30 s clip (``--cost``).
 
 With ``--mocap-ik`` the markers' own OpenSim inverse-kinematics angles (OpenCap walking3, Camargo) are compared
@@ -266,19 +267,22 @@ def swaps_2d(cases, mocap_dir: Path) -> None:
     from gaitscope.pose2d.detect import cached_detection
     from gaitscope.training.real_motion_video import CACHE_DIR, render_case
 
-    print("\n== knee/ankle labels exchanged against the true 2D (frames): as detected -> after leg identity ==")
-    print(f"{'view':8s} {'frames':>7s} {'detected':>9s} {'after':>6s} {'undone':>7s} {'made':>5s}")
+    print("\n== knee/ankle labels exchanged against the true 2D (frames): as detected -> after leg identity "
+          "(without its walking-pattern cue, and with it: undone / made) ==")
+    print(f"{'view':8s} {'frames':>7s} {'detected':>9s} {'no walk':>8s} {'after':>6s} {'undone':>7s} {'made':>5s}")
     for view in ("side", "oblique", "frontal", "back"):
-        tot = np.zeros(5, int)
+        tot = np.zeros(6, int)
         for c in (c for c in cases if c.view == view):
             video, meta = render_case(c, mocap_dir)
             kp = cached_detection(video, meta["key"], CACHE_DIR)
             truth = true_label_swaps(c, kp, mocap_dir)
             found = leg_swap_states(kp.xy_px, kp.conf, kp.fps)
+            no_walk = leg_swap_states(kp.xy_px, kp.conf, kp.fps, stance_per_s=0.0)
             after = truth ^ found
-            tot += [len(truth), truth.sum(), after.sum(), (truth & found).sum(), (found & ~truth).sum()]
+            tot += [len(truth), truth.sum(), (truth ^ no_walk).sum(), after.sum(), (truth & found).sum(),
+                    (found & ~truth).sum()]
         if tot[0]:
-            print(f"{view:8s} {tot[0]:7d} {tot[1]:9d} {tot[2]:6d} {tot[3]:7d} {tot[4]:5d}")
+            print(f"{view:8s} {tot[0]:7d} {tot[1]:9d} {tot[2]:8d} {tot[3]:6d} {tot[4]:7d} {tot[5]:5d}")
 
 
 def cost(seconds: float = 30.0, fps: float = 30.0) -> None:

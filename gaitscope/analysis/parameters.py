@@ -10,7 +10,11 @@ GAITRite conventions of the reference table):
   the same way from video); step width = lateral distance between them at the same instant (left minus
   right, so a crossing step is negative);
 * stride length = displacement of the foot between its two heel strikes when the pelvis travels (lab or
-  synthetic data), else the sum of the two step lengths in the stride;
+  synthetic data), else the sum of the two step lengths in the stride -- times
+  :data:`ANKLE_STEPS_TO_STRIDE` when the steps are measured between ankle joints (root-relative lifter output
+  has no heels): at each heel strike the trailing foot has already rolled forward over its forefoot and the
+  leading one over its heel, so two ankle-to-ankle separations fall about 9 % short of the distance the foot
+  travels (see the constant);
 * speed = pelvis displacement / stride time when the pelvis travels, else stride length / stride time;
 * stance % = heel strike to toe off of the same foot; double support % = initial (heel strike to
   contralateral toe off) plus terminal (contralateral heel strike to own toe off) double support;
@@ -36,6 +40,19 @@ from gaitscope.skeleton import J
 
 _PREFIX = {"L": "left", "R": "right"}
 _OTHER = {"L": "R", "R": "L"}
+
+#: Stride length / (sum of the stride's two ankle-to-ankle step lengths at heel strike) when the pelvis does not
+#: travel (root-relative input without heel points: every video). The ankles are not where the feet are planted:
+#: at heel strike the leading ankle is still to roll forward over the heel and the trailing one has rolled
+#: forward over the forefoot (heel rise), so the two separations miss part of the distance the foot travels
+#: (Perry & Burnfield 2010, the three rockers). Measured on the lifter's TRAINING marker trials only
+#: (``benchmarks/stride_ratio.py``: Horst et al. 2019 S01 trials 9, 11, 14-17, the strides whose
+#: travelling-marker heel stride and root-relative ankle steps both exist; walks slower than 0.5 m/s -- CMU
+#: 131_02's start-stop strides -- are not steady gait and were left out): 1.100 (SD 0.001, 6 strides). A ratio,
+#: not an offset: on the held-out trials' markers (13 strides, four people, 1.2-1.9 m/s) the ratio is
+#: 1.095 (SD 0.013) while the missing length per stature varies 3.5 times more (CV 18 % vs 1.2 %); and a ratio
+#: shrinks with short, flat-footed steps (Parkinson's), where an offset would add length that is not there.
+ANKLE_STEPS_TO_STRIDE = 1.10
 
 #: name -> (label, unit, Stride attribute or None when derived)
 PARAMETERS: dict[str, tuple[str, str]] = {
@@ -129,6 +146,7 @@ def build_strides(
     tf = {k: sorted(e.time_s * fps for e in events if (e.side, e.kind) == k)
           for k in [(s, kind) for s in "LR" for kind in ("heel_strike", "toe_off")]}
     out: list[StrideWindow] = []
+    heels = bool(feet) and all(f"{_PREFIX[s]}_heel" in feet for s in "LR")
 
     def in_bout(t0: float, t1: float) -> bool:
         return any(b.start <= t0 and t1 <= b.stop - 1 for b in bouts)
@@ -166,7 +184,7 @@ def build_strides(
             else:
                 if len(chs) == 1:
                     prev_step = _max_separation(a_c, a_s, frame.forward, chs[0], 0.1 * (t1 - t0))
-                    stride_len = step_len + prev_step
+                    stride_len = (step_len + prev_step) * (1.0 if heels else ANKLE_STEPS_TO_STRIDE)
                 else:
                     stride_len = np.nan
                 speed = stride_len / stride_t

@@ -37,8 +37,9 @@ from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitCurve, GaitReport, GaitScores, Motion3D, ParameterSummary
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
-ANALYSIS_VERSION = ("gaitscope-analysis 0.3.2 (camera roll from the motion, Zeni 2008 events on the front/back foot, "
-                    "ankle toe-off latency, implausible strides left out, stance not measured across a leg swap, "
+ANALYSIS_VERSION = ("gaitscope-analysis 0.3.3 (camera roll from the motion, Zeni 2008 events on the front/back foot, "
+                    "ankle toe-off latency, root-relative stride from ankle steps x 1.10, implausible strides left "
+                    "out, stance not measured across a leg swap, "
                     "Baker 2009 per-cycle GVS, 6 Hz Butterworth, Schwartz 2008 bands, ROM bands, GPS normal value)")
 
 #: curve name -> (angle column stem, sided column?)

@@ -173,7 +173,7 @@ class Lifter:
 
     @property
     def source(self) -> str:
-        suffix = "+legid" if self.leg_identity else ""
+        suffix = "+legid2" if self.leg_identity else ""
         suffix += "+anchor2d" if self.anchor_2d else ""
         suffix += "+kneez" if self.anchor_2d and self.knee_depth else ""
         suffix += "+cpu-bf16" if self.cpu_bf16 and self.device.type == "cpu" else ""

@@ -43,6 +43,7 @@ from gaitscope.io.frame_times import read_frame_times, resample_keypoints
 from gaitscope.io.video import iter_frames, probe_video
 from gaitscope.pose2d.people import PersonChoice
 from gaitscope.pose2d.person_gate import GateParams, select_person
+from gaitscope.pose2d.walk_direction import leftward_stretches, mirror_leftward_enabled, splice, unmirror_landmarks
 from gaitscope.records import Keypoints2D, VideoInfo
 
 # MediaPipe's C++ logging is chatty on stderr; keep warnings and errors only.
@@ -100,9 +101,12 @@ def detector_source(engine: str) -> str:
 
         from gaitscope.pose2d.blazepose_litert import PORT_VERSION
 
-        return (f"blazepose-full/litert-{version('ai-edge-litert')}+mediapipe-{mediapipe_version()}-models"
-                f"/port{PORT_VERSION}")
-    return f"blazepose-full/mediapipe-{mediapipe_version()}"
+        tag = (f"blazepose-full/litert-{version('ai-edge-litert')}+mediapipe-{mediapipe_version()}-models"
+               f"/port{PORT_VERSION}")
+    else:
+        tag = f"blazepose-full/mediapipe-{mediapipe_version()}"
+    # Stored analyses name the detection they rest on: one made with leftward stretches mirrored is another one.
+    return tag + ("+mirrorleft" if mirror_leftward_enabled() else "")
 
 
 def engine_tag(engine: str) -> str:
@@ -112,8 +116,10 @@ def engine_tag(engine: str) -> str:
 
         from gaitscope.pose2d.blazepose_litert import PORT_VERSION
 
-        return f"lt{version('ai-edge-litert')}-p{PORT_VERSION}"
-    return f"mp{mediapipe_version()}"
+        tag = f"lt{version('ai-edge-litert')}-p{PORT_VERSION}"
+    else:
+        tag = f"mp{mediapipe_version()}"
+    return tag + ("-ml" if mirror_leftward_enabled() else "")
 
 
 class _MediaPipePose:
@@ -178,8 +184,12 @@ def _detect_range(
     people_every: int = 0,
     people_sink: list | None = None,
     follow: tuple[float, float] | None = None,
+    mirror: bool = False,
 ) -> np.ndarray:
     """BlazePose on frames ``[warm_start, stop)``; returns rows for ``[start, stop)``: ``(n, 33, 4)`` px, NaN if none.
+
+    ``mirror``: BlazePose sees each frame mirrored left to right; the rows are mapped back to the original image
+    (:mod:`gaitscope.pose2d.walk_direction`), and ``follow`` is given in original pixels as always.
 
     ``report(n)`` is called with the number of newly finished frames of ``[start, stop)``. Every ``people_every``
     frames (0: never) the other people in view are appended to ``people_sink`` as
@@ -196,7 +206,8 @@ def _detect_range(
         if follow is not None:
             from gaitscope.pose2d.people import all_people
 
-            pose.follow = (follow[0] * small[0] / w, follow[1] * small[1] / h)
+            fx = w - follow[0] if mirror else follow[0]
+            pose.follow = (fx * small[0] / w, follow[1] * small[1] / h)
             pose.find_all = lambda rgb: all_people(pose, rgb)
         counter = _people_detector(engine, pose) if people_every and people_sink is not None else None
         # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated, once per process.
@@ -210,12 +221,15 @@ def _detect_range(
                 # INTER_AREA cost 16 ms a frame (a third of BlazePose itself), and on the real 1080p side-view
                 # clip the landmarks moved by 0.4 px (median; 691-px body) between the two.
                 frame = cv2.resize(frame, small, interpolation=cv2.INTER_LINEAR)
+            if mirror:
+                frame = cv2.flip(frame, 1)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             lms = pose.process(rgb)
             if index < start:
                 continue
             if lms is not None:
-                out[index - start] = lms * np.array([w, h, w, 1.0], dtype=np.float32)
+                row = lms * np.array([w, h, w, 1.0], dtype=np.float32)
+                out[index - start] = unmirror_landmarks(row[None], w)[0] if mirror else row
             if counter is not None and (index - start) % people_every == 0:
                 people_sink.append(_people_sample(counter, rgb, lms, index, w / rgb.shape[1], h / rgb.shape[0]))
             pending += 1
@@ -471,6 +485,11 @@ def detect_keypoints(
             "Convert the video to MP4 (H.264) and try again.",
         ) from exc
 
+    if mirror_leftward_enabled():
+        raw, mirror_note = _redetect_leftward(info, raw, start, warm, max_side, engine_used, cancel, follow)
+    else:
+        mirror_note = None
+
     sel = select_person(
         raw, info.width, info.height, info.fps,
         min_person_frames=min_person_frames, max_gap_s=max_gap_s, frame_offset=start, params=gate,
@@ -488,6 +507,8 @@ def detect_keypoints(
         notes.insert(0, people_mod.several_people_note(seen))
     elif person is not None:
         notes.insert(0, f"The person picked ({chosen}) was analyzed from frame {start} on.")
+    if mirror_note is not None:
+        notes.append(mirror_note)
     if interpolated.any():
         notes.append(
             f"Filled {_count_runs(interpolated)} short gap(s) ({int(interpolated.sum())} frames, each gap at most "
@@ -512,6 +533,31 @@ def detect_keypoints(
         if times is not None and len(times) >= info.n_frames:
             kp = dataclasses.replace(resample_keypoints(kp, times[: info.n_frames], info.fps), people=seen)
     return kp
+
+
+def _redetect_leftward(info: VideoInfo, raw: np.ndarray, start: int, warm: int, max_side: int, engine: str,
+                       cancel: Any, follow: tuple[float, float] | None) -> tuple[np.ndarray, str | None]:
+    """``raw`` (rows from frame ``start``) with the stretches where the person walks toward the image's left
+    detected again on mirrored frames (:mod:`gaitscope.pose2d.walk_direction`: BlazePose follows walkers moving
+    right better), and a note saying where; one process, after the first pass."""
+    stretches = leftward_stretches(raw, info.fps)
+    if not stretches:
+        return raw, None
+    try:
+        for a, b in stretches:
+            hips = raw[a, [23, 24], :2]
+            at = tuple(np.nanmean(hips, axis=0)) if follow is not None and np.isfinite(hips).all() else follow
+            mirrored = _detect_range(info, start + a, start + b, max(start, start + a - warm), max_side,
+                                     engine=engine, cancel=cancel, follow=at, mirror=True)
+            raw = splice(raw, mirrored, a)
+    except GaitscopeError:
+        raise
+    except Exception as exc:  # as the first pass: never a raw traceback
+        raise VideoError(f"The pose detector could not process '{Path(info.path).name}' ({type(exc).__name__}).",
+                         "Convert the video to MP4 (H.264) and try again.") from exc
+    where = ", ".join(f"{start + a}-{start + b - 1}" for a, b in stretches)
+    return raw, (f"2D detected on mirrored frames where the person walks toward the image's left (frames {where}): "
+                 "BlazePose tracks the legs of walkers moving right better.")
 
 
 def cached_detection(video: str | os.PathLike[str] | Callable[[], str | os.PathLike[str]], key: str,

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gaitscope.models.leg_identity import RAW_PAIRS, leg_swap_states, relabel_legs
+from gaitscope.models.leg_identity import RAW_PAIRS, leg_swap_states, relabel_legs, stance_costs
 from gaitscope.records import Keypoints2D
 from gaitscope.synthetic.camera import view_from_angle
 from gaitscope.synthetic.truth import WalkParams
@@ -21,9 +21,10 @@ from gaitscope.synthetic.walker import simulate_walk
 R_KNEE, R_ANKLE, L_KNEE, L_ANKLE = 2, 3, 5, 6
 
 
-def _filmed(fps: float = 30.0, yaw_deg: float = 0.0, noise_px: float = 1.5, seed: int = 3) -> Keypoints2D:
+def _filmed(fps: float = 30.0, yaw_deg: float = 0.0, noise_px: float = 1.5, seed: int = 3,
+            **walk_kw) -> Keypoints2D:
     """The synthetic walker (4 s) filmed at ``yaw_deg`` (0: side view from the left), with pixel noise."""
-    walk = simulate_walk(WalkParams(seed=seed, fps=fps, duration_s=4.0))
+    walk = simulate_walk(WalkParams(seed=seed, fps=fps, duration_s=walk_kw.pop("duration_s", 4.0), **walk_kw))
     cam = view_from_angle(walk, yaw_deg, width=1280, height=720)
     uv = cam.project(walk.motion.xyz_m)
     uv = uv + np.random.default_rng(seed).normal(0.0, noise_px, uv.shape)
@@ -114,9 +115,73 @@ def test_the_lifter_sees_the_corrected_labels_and_says_so_in_its_source(tiny_con
     swapped = _exchange(kp, slice(int(cross[1] + 3), int(cross[1] + 9)))
     clean = lifter.lift(kp, height_m=1.7, window=40, stride=20)
     fixed = lifter.lift(swapped, height_m=1.7, window=40, stride=20)
-    assert "+legid+anchor2d" in fixed.source
+    assert "+legid2+anchor2d" in fixed.source
     np.testing.assert_allclose(fixed.xyz_m, clean.xyz_m, atol=1e-5)
     lifter.leg_identity = False
     raw = lifter.lift(swapped, height_m=1.7, window=40, stride=20)
     assert "+legid" not in raw.source
     assert np.abs(raw.xyz_m - clean.xyz_m).max() > 0.05  # without it the lifted legs follow the exchange
+
+
+def _stance_foot(kp: Keypoints2D, frame: int) -> tuple[int, int]:
+    """(ankle, knee) of the foot that stands still at ``frame`` (the slower ankle in the true 2D)."""
+    speed = {a: np.linalg.norm(kp.xy_px[frame + 1, a] - kp.xy_px[frame - 1, a]) for a in (R_ANKLE, L_ANKLE)}
+    return (R_ANKLE, R_KNEE) if speed[R_ANKLE] < speed[L_ANKLE] else (L_ANKLE, L_KNEE)
+
+
+def _exchanged_through_a_stance(kp: Keypoints2D, crossing: int) -> tuple[Keypoints2D, slice]:
+    """What BlazePose did on the real clip ``sarwesh_side`` (frames 54-69): where the swinging foot passes the
+    standing one, the labels are exchanged (no jump: the feet are together there); they stay exchanged while
+    the swinging foot lands, and come back after a few frames in which both labels sit on the standing foot
+    (no jump either way, so the knees' and ankles' accelerations say nothing about it). Returns the detections
+    and the exchanged frames."""
+    fps = kp.fps
+    b = crossing + int(round(0.25 * fps))
+    out = _exchange(kp, slice(crossing, b))
+    xy = out.xy_px.copy()
+    ankle, knee = _stance_foot(kp, crossing)
+    merged = slice(b, b + int(round(0.1 * fps)))
+    for j, src in ((R_ANKLE, ankle), (L_ANKLE, ankle), (R_KNEE, knee), (L_KNEE, knee)):
+        xy[merged, j] = kp.xy_px[merged, src]
+    return replace(out, xy_px=xy), slice(crossing, b)
+
+
+@pytest.mark.parametrize("fps,seed", [(30.0, 3), (30.0, 7), (60.0, 3), (60.0, 5)])
+def test_an_exchange_through_a_stance_is_undone_by_the_walking_pattern(fps, seed):
+    """Issue 20: the real clip's third heel strike came 8 frames late because such an exchange was kept; the
+    accelerations and the per-second prior alone keep it (checked against the code before the cue)."""
+    kp = _filmed(fps, seed=seed)
+    cross = _crossings(kp)
+    swapped, rows = _exchanged_through_a_stance(kp, int(cross[2]))
+    states = leg_swap_states(swapped.xy_px, swapped.conf, swapped.fps)
+    truth = np.zeros(len(states), bool)
+    truth[rows] = True
+    merged = np.zeros(len(states), bool)
+    merged[rows.stop : rows.stop + int(round(0.1 * fps))] = True  # both labels on one foot: either state is right
+    np.testing.assert_array_equal(states[~merged], truth[~merged])
+    assert not leg_swap_states(swapped.xy_px, swapped.conf, swapped.fps, stance_per_s=0.0)[rows].any(), (
+        "without the walking pattern the exchange is kept (the test would not show the cue's effect)")
+
+
+@pytest.mark.parametrize("yaw", [90.0, -90.0])
+def test_the_walking_pattern_is_absent_where_the_feet_do_not_cross_the_image(yaw):
+    """Frontal and back views: the places a foot stands on lie almost on top of each other in the image; the
+    tracker is the one without the cue, frame for frame."""
+    kp = _filmed(30.0, yaw)
+    assert not stance_costs(kp.xy_px / 300.0, kp.conf, kp.fps).any()  # any scale
+    swapped = _exchange(kp, slice(40, 46))
+    np.testing.assert_array_equal(leg_swap_states(swapped.xy_px, swapped.conf, swapped.fps),
+                                  leg_swap_states(swapped.xy_px, swapped.conf, swapped.fps, stance_per_s=0.0))
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+def test_a_walk_that_turns_back_and_changes_speed_keeps_its_labels(fps):
+    """The walking speed and direction are followed over the clip: a walker who speeds up (festination) and then
+    comes back along the same path (the clip played backward: the feet stand on the same places in reverse
+    order) keeps every label."""
+    kp = _filmed(fps, seed=4, duration_s=5.0, festination=0.6)
+    there_and_back = np.concatenate([kp.xy_px, kp.xy_px[::-1]])
+    conf = np.concatenate([kp.conf, kp.conf[::-1]])
+    assert np.any(stance_costs(there_and_back / 300.0, conf, fps))  # the cue is present, and agrees
+    states = leg_swap_states(there_and_back, conf, fps)
+    assert not states.any(), f"{states.sum()} of {len(states)} clean frames relabelled"
