@@ -66,8 +66,9 @@ class Settings(BaseSettings):
                             "(comparisons, or a lifter whose input is not BlazePose's).")
     knee_depth: bool = Field(True, description="After anchoring, scale the depth of each knee's bend by the "
                              "depth scale that keeps thighs, shanks and arms at a fixed length (measured on video "
-                             "of real motion: oblique knee RMSE 15.0 -> 12.3 deg, near knee range overshoot +11.7 "
-                             "-> +5.1 deg, steps and speed unchanged). `0` keeps the lifter's depth (comparisons).")
+                             "of real motion: oblique knee RMSE 14.8 -> 12.2 deg, near knee range overshoot +11.0 "
+                             "-> +4.7 deg; events, steps and speed unchanged). `0` keeps the lifter's depth "
+                             "(comparisons).")
     leg_identity: bool = Field(True, description="Decide which detected knee and ankle are the left ones over "
                                "the whole video before lifting (the detector exchanges them for a few frames "
                                "where the legs cross). `0` lifts the labels as detected (comparisons).")
