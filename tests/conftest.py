@@ -20,6 +20,20 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def _main_module_kept():
+    """Put back ``sys.modules["__main__"]`` after each test. Streamlit's script runner (AppTest) installs the app
+    script as ``__main__`` and never restores it; a process started later with the "spawn" method (the batch's
+    process pool) re-imports ``__main__`` from that path, runs the script outside Streamlit and dies
+    (BrokenProcessPool). tests/ui/test_apptest_isolation.py is that order."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 # ---------------------------------------------------------------------------------------------------------
 # What the product really produces, computed once per session (database tests store it on both engines)
 # ---------------------------------------------------------------------------------------------------------

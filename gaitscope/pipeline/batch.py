@@ -4,16 +4,18 @@
   manifest CSV with the columns ``path`` (absolute, or relative to the manifest), ``patient``, ``visit_date``
   (ISO), ``height_cm`` and ``person`` (the last four optional; ``person`` picks who is measured where several
   walk: ``2`` for the second from the left or ``x,y`` a pixel point, as ``gaitscope analyze --person``; videos
-  only). A manifest may also list MediaPipe Pose landmark files
-  (``.csv``, :mod:`gaitscope.io.landmarks`) for the local engine; a folder is scanned for videos only (a
-  folder's CSVs may be anything).
+  only). A manifest may also list motion-capture files (.c3d .trc .mot .sto .bvh) and MediaPipe Pose landmark
+  files (``.csv``, :mod:`gaitscope.io.landmarks`): every row goes through
+  :func:`gaitscope.pipeline.dispatch.analyze_file`, the dispatcher ``gaitscope analyze`` uses, so a row gives the
+  numbers ``gaitscope analyze`` gives for that file (on Ray such rows are analyzed in the driver: they have no
+  frames to detect). A folder is scanned for videos only (a folder's CSVs may be anything).
 * **Resumable**: before any work, each file's SHA-256 is looked up; a file whose recording for that row's patient
   already has an analysis with the same inputs (lifter, versions, reference, the row's height:
   :mod:`gaitscope.pipeline.analysis_inputs`) is skipped, so a rerun after a crash, a Ctrl-C or a fix does only
   what is left (failed files are tried again).
 * **Failures never abort the batch**: each is recorded (the recording is marked ``failed`` with the clinician's
   message when it got that far) and listed in the summary at the end; the exit status is 1 when any file failed.
-* **Local** (default): :func:`gaitscope.pipeline.steps.analyze_video` on one video after another, the lifter
+* **Local** (default): :func:`gaitscope.pipeline.dispatch.analyze_file` on one file after another, the lifter
   loaded once (long videos split their frames over 2 BlazePose processes, as in ``gaitscope analyze``).
   ``--workers N`` analyses N videos at once, one per process, each loading MediaPipe and the lifter once for the
   whole batch: for machines with idle cores. Measured on the shared 2-core CI machine (benchmarks/pipeline.py,
@@ -154,16 +156,25 @@ def _parse_row(row: dict[str, str], base: Path, line: int) -> BatchItem:
                 problems.append(f"height {height:g} cm is outside 50-250 cm")
     person = None
     if (row.get("person") or "").strip():
-        from gaitscope.io.landmarks import is_landmark_file
         from gaitscope.pose2d.people import PersonChoice
 
         try:
             person = PersonChoice.parse(row["person"]).key
         except InvalidInputError as exc:
             problems.append(f"person {row['person']!r}: {exc.message}")
-        if is_landmark_file(path):  # the rule analyze_file applies (pipeline.dispatch), found here before any work
-            problems.append("person applies to videos only (a landmark file holds one person already)")
+        if not is_video_row(path):  # the rule analyze_file applies (pipeline.dispatch), found here before any work
+            problems.append("person applies to videos only (a motion-capture or landmark file holds one person "
+                            "already)")
     return BatchItem(path, patient, visit, height, "; ".join(problems) or None, person)
+
+
+def is_video_row(path: Path) -> bool:
+    """Whether :func:`gaitscope.pipeline.dispatch.analyze_file` reads ``path`` as a video (not a motion-capture
+    or MediaPipe landmark file): the dispatcher's own predicates, so the batch cannot disagree with it."""
+    from gaitscope.io.landmarks import is_landmark_file
+    from gaitscope.pipeline.mocap import is_mocap_file
+
+    return not (is_mocap_file(path) or is_landmark_file(path))
 
 
 def read_items(source: str | Path) -> list[BatchItem]:
@@ -349,21 +360,22 @@ def _pool_init(checkpoint: str | None) -> None:
 
 def _analyze_one(db_url: str, item: BatchItem, out_dir: Path | None, workers: int, checkpoint: str | None,
                  lifter: Any) -> ItemResult:
-    """One video (or MediaPipe landmark CSV listed in a manifest) through the pipeline; any failure becomes the
-    item's result (never raises)."""
-    from gaitscope.io.landmarks import is_landmark_file
-    from gaitscope.pipeline.steps import AnalysisOptions, analyze_video
-
-    analyze = analyze_video
-    if is_landmark_file(item.path):
-        from gaitscope.pipeline.landmarks import analyze_landmarks as analyze
+    """One manifest row through :func:`gaitscope.pipeline.dispatch.analyze_file`, the dispatcher ``gaitscope
+    analyze`` uses (video, motion capture or MediaPipe landmarks: the batch never chooses by file type itself);
+    any failure becomes the item's result (never raises). A row the pipeline finds stored already (a
+    motion-capture file, whose inputs the plan cannot know before reading it) is ``skipped``."""
+    from gaitscope.pipeline.dispatch import analyze_file
+    from gaitscope.pipeline.steps import AnalysisOptions
 
     t0 = time.perf_counter()
     try:
-        res = analyze(item.path, db_url=db_url, patient_code=item.patient, visit_date=item.visit_date,
-                            options=AnalysisOptions(height_cm=item.height_cm, workers=workers,
-                                                    checkpoint=checkpoint, person=item.person),
-                            out_dir=out_dir, lifter=lifter, original_name=item.path.name)
+        res = analyze_file(item.path, db_url=db_url, patient_code=item.patient, visit_date=item.visit_date,
+                           options=AnalysisOptions(height_cm=item.height_cm, workers=workers,
+                                                   checkpoint=checkpoint, person=item.person),
+                           out_dir=out_dir, lifter=lifter, original_name=item.path.name)
+        if res.reused:
+            return ItemResult(item, "skipped", "analyzed before", time.perf_counter() - t0, res.recording_id,
+                              res.analysis_id, res.video.duration_s)
         return ItemResult(item, "done", "", time.perf_counter() - t0, res.recording_id, res.analysis_id,
                           res.video.duration_s)
     except Exception as exc:
@@ -508,6 +520,16 @@ def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out:
 
     from gaitscope.pipeline import storage
 
+    # motion-capture and landmark rows have no frames to detect: the driver analyzes them, through the same
+    # dispatcher as the local engine (the lifter, loaded here only if a landmark row needs it)
+    driver_lifter = LazyLifter(checkpoint)
+    for i, item in [(i, item) for i, item in todo if not is_video_row(item.path)]:
+        r = _analyze_one(db_url, item, _out_dir(out, item, i), 1, checkpoint, driver_lifter)
+        results[i] = r
+        report(r)
+    todo = [(i, item) for i, item in todo if is_video_row(item.path)]
+    if not todo:  # nothing for the cluster: no need to reach it
+        return "ray (no video to detect: every file analyzed in the driver)"
     ray = _connect_ray(address, workers)
     database = storage.open_db(db_url)
     gpus = float(ray.cluster_resources().get("GPU", 0.0))

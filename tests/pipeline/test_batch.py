@@ -73,7 +73,7 @@ def test_a_manifest_picks_the_person_to_measure_as_analyze_does(tmp_path, monkey
     analysis); a malformed choice, or one on a landmark file, is that row's problem, found before any work."""
     from types import SimpleNamespace
 
-    from gaitscope.pipeline import batch, steps
+    from gaitscope.pipeline import batch, dispatch
 
     manifest = tmp_path / "m.csv"
     manifest.write_text('path,patient,visit_date,height_cm,person\n'
@@ -91,8 +91,9 @@ def test_a_manifest_picks_the_person_to_measure_as_analyze_does(tmp_path, monkey
     keys = {batch.item_inputs(base, it).key for it in (a, b, c)}
     assert len(keys) == 3  # each choice is its own analysis of the same file
     seen = []
-    monkeypatch.setattr(steps, "analyze_video", lambda path, **kw: seen.append(kw["options"].person) or
-                        SimpleNamespace(recording_id=1, analysis_id=1, video=SimpleNamespace(duration_s=2.0)))
+    monkeypatch.setattr(dispatch, "analyze_video", lambda path, **kw: seen.append(kw["options"].person) or
+                        SimpleNamespace(recording_id=1, analysis_id=1, video=SimpleNamespace(duration_s=2.0),
+                                        reused=False))
     for it in (a, b, c):
         (tmp_path / it.path.name).write_bytes(b"x")
     run_batch([a, b, c], db_url=f"sqlite:///{tmp_path / 'b.db'}")
@@ -178,3 +179,73 @@ def test_ray_batch_on_a_local_instance(videos, tmp_path):
     with open_database(url) as db, db.read_session() as s:
         assert s.scalar(select(func.count()).select_from(Analysis)) == 2
         assert {r.status for r in s.scalars(select(Recording))} == {"done"}
+
+
+@pytest.fixture(scope="module")
+def trc(tmp_path_factory) -> Path:
+    """A 6 s synthetic walk's Plug-in-Gait markers as an OpenSim TRC (millimetres): a motion-capture file."""
+    from gaitscope.io.synthetic_mocap import plug_in_gait_markers, write_trc
+    from gaitscope.synthetic.truth import WalkParams
+    from gaitscope.synthetic.walker import simulate_walk
+
+    walk = simulate_walk(WalkParams(duration_s=6.0, fps=30.0, seed=3))
+    return write_trc(tmp_path_factory.mktemp("batch-trc") / "walk.trc", plug_in_gait_markers(walk.motion), 30.0,
+                     units="mm")
+
+
+def _parameters(url: str) -> dict[tuple[str, str], float]:
+    """(name, side) -> value of the one analysis stored in ``url``, read back from the database."""
+    import sqlalchemy as sa
+
+    from gaitscope.db import open_database
+    from gaitscope.pipeline import storage
+
+    with open_database(url) as db:
+        with db.read_session() as s:
+            (analysis_id,) = s.execute(sa.text("SELECT id FROM analysis")).scalars().all()
+        report = storage.load_stored(db, analysis_id)[0]
+    return {(p.name, p.side): p.value for p in report.parameters}
+
+
+def test_a_manifest_row_of_motion_capture_is_analyzed_as_analyze_does(trc, tmp_path, capsys):
+    """A TRC row goes through the one dispatcher ``gaitscope analyze`` uses (pipeline.dispatch.analyze_file),
+    not to the video reader: the batch stores the same numbers as ``gaitscope analyze`` on that file. The bad rows
+    beside it (a person picked on a mocap file, a corrupt video) are their own rows' problem and the exit status is
+    1; a rerun skips the analyzed row."""
+    from gaitscope.cli.main import main
+
+    one = f"sqlite:///{tmp_path / 'analyze.db'}"
+    assert main(["analyze", str(trc), "--db", one, "--patient", "LAB-1", "--height-cm", "175", "--quiet"]) == 0
+    (tmp_path / "corrupt.mp4").write_bytes(CORRUPT)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,patient,visit_date,height_cm,person\n"
+                        f"{trc},LAB-1,,175,\n"
+                        f"{trc},LAB-2,,175,2\n"
+                        "corrupt.mp4,LAB-3,,,\n")
+    url = f"sqlite:///{tmp_path / 'batch.db'}"
+    capsys.readouterr()
+    assert main(["batch", str(manifest), "--db", url, "--out", str(tmp_path / "out")]) == 1
+    shown = capsys.readouterr().out
+    summary = (tmp_path / "out" / "batch_summary.csv").read_text().splitlines()
+    assert summary[1].split(",")[4] == "done", shown
+    assert "videos only" in summary[2] and "failed" in summary[2]
+    assert "failed" in summary[3] and "corrupt.mp4" in summary[3]
+    batch_numbers, analyze_numbers = _parameters(url), _parameters(one)
+    assert len(analyze_numbers) > 10 and ("cadence", "both") in analyze_numbers
+    assert batch_numbers == pytest.approx(analyze_numbers, rel=1e-9, abs=1e-9)
+    assert list((tmp_path / "out").glob("00000_walk/*.pdf"))  # its reports are written as for a video
+    capsys.readouterr()
+    assert main(["batch", str(manifest), "--db", url]) == 1
+    assert "[skipped] walk.trc" in capsys.readouterr().out
+
+
+def test_the_ray_engine_analyzes_a_motion_capture_row_in_the_driver_through_the_dispatcher(trc, tmp_path):
+    """On Ray a motion-capture row has no frames for the detection tasks: the driver analyzes it with the same
+    dispatcher (without reaching a cluster when there is no video), to the numbers of the local engine."""
+    local, on_ray = f"sqlite:///{tmp_path / 'local.db'}", f"sqlite:///{tmp_path / 'ray.db'}"
+    item = BatchItem(trc, "LAB-1", height_cm=175.0)
+    assert run_batch([item], db_url=local).results[0].status == "done"
+    summary = run_batch([item], db_url=on_ray, ray_address="ray://nowhere.invalid:10001")
+    assert [r.status for r in summary.results] == ["done"], summary.results[0].message
+    assert summary.engine.startswith("ray (no video")
+    assert _parameters(on_ray) == pytest.approx(_parameters(local), rel=1e-9, abs=1e-9)

@@ -7,7 +7,9 @@ Set ``GAITSCOPE_UPDATE_SCREENSHOTS=1`` to copy the screenshots into ``docs/scree
 
 Each server gets a clinician of the demo site, created with the CLI (``gaitscope user add ... --password-stdin``)
 as an administrator would, who has then set their own password as the first sign-in requires; every test signs
-in through the form first.
+in through the form first. The database with that account and the demo data is made once per module and each
+server gets its own copy (the demo-data test starts from a database without patients, which the app fills); one
+Chromium serves the module, each test in a new browser context (no cookies, no storage).
 """
 
 from __future__ import annotations
@@ -45,11 +47,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def server_env(tmp_path) -> dict[str, str]:
-    """Environment of the Streamlit server; a test may add to it before asking for ``server``."""
-    return dict(os.environ, GAITSCOPE_DB_URL=f"sqlite:///{tmp_path / 'e2e.db'}", GAITSCOPE_DEMO_VIDEO="0",
-                GAITSCOPE_UPLOAD_DIR=str(tmp_path / "uploads"), GAITSCOPE_HOME=str(tmp_path / "home"))
+def _env(folder: Path) -> dict[str, str]:
+    return dict(os.environ, GAITSCOPE_DB_URL=f"sqlite:///{folder / 'e2e.db'}", GAITSCOPE_DEMO_VIDEO="0",
+                GAITSCOPE_UPLOAD_DIR=str(folder / "uploads"), GAITSCOPE_HOME=str(folder / "home"))
 
 
 def _first_sign_in_password_change(url: str) -> None:
@@ -65,16 +65,56 @@ def _first_sign_in_password_change(url: str) -> None:
         db.dispose()
 
 
-@pytest.fixture()
-def server(tmp_path, server_env):
-    """A Streamlit server on a free port with an empty database (the app fills it with demo data)."""
-    port = _free_port()
-    env = server_env
+def _add_clinician(env: dict[str, str]) -> None:
+    """The demo-site clinician, made with the CLI as an administrator would, who has then set their own password
+    as the first sign-in requires."""
     made = subprocess.run([sys.executable, "-m", "gaitscope.cli.main", "user", "add", CLINICIAN, "--role",
                            "clinician", "--site", "demo", "--password-stdin"], input=PASSWORD + "\n", text=True,
                           capture_output=True, cwd=REPO, env=env, timeout=120)
     assert made.returncode == 0, made.stdout + made.stderr
     _first_sign_in_password_change(env["GAITSCOPE_DB_URL"])
+
+
+@pytest.fixture(scope="module")
+def database_template(tmp_path_factory) -> Path:
+    """A database as the first page load leaves it (the clinician, then the demo data the app adds to an empty
+    database, by the app's own ``ensure_demo_data``), made once for the module; each test's server gets a copy.
+    (The app filling an empty database in the browser is tested by the demo-data test, which starts empty.)"""
+    from gaitscope.ui import data
+    from gaitscope.ui.demo_data import ensure_demo_data
+
+    env = _env(tmp_path_factory.mktemp("e2e-template"))
+    _add_clinician(env)
+    url = env["GAITSCOPE_DB_URL"]
+    assert ensure_demo_data(url, analyze_sample=False).created
+    data.forget_database(url)
+    return Path(url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture()
+def server_env(tmp_path, database_template) -> dict[str, str]:
+    """Environment of the Streamlit server, its database a copy of the template; a test may add to it before
+    asking for ``server``."""
+    env = _env(tmp_path)
+    shutil.copyfile(database_template, tmp_path / "e2e.db")
+    return env
+
+
+@pytest.fixture()
+def empty_database(server_env) -> str:
+    """Ask for it before ``server``: the server's database then holds only the clinician (no patients), as on a
+    first installation, and the app adds the demo data at its first page load."""
+    Path(server_env["GAITSCOPE_DB_URL"].removeprefix("sqlite:///")).unlink()
+    _add_clinician(server_env)
+    return server_env["GAITSCOPE_DB_URL"]
+
+
+@pytest.fixture()
+def server(tmp_path, server_env):
+    """A Streamlit server on a free port with the test's database (a copy of the template, or ``empty_database``);
+    stopped at the end of the test."""
+    port = _free_port()
+    env = server_env
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
@@ -93,7 +133,7 @@ def server(tmp_path, server_env):
                 pass
             if proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("Streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.5)
+            time.sleep(0.1)
         yield url
     finally:
         proc.terminate()
@@ -104,21 +144,90 @@ def server(tmp_path, server_env):
         log.close()
 
 
-@pytest.fixture()
-def page(tmp_path):
+class _Traffic:
+    """The page's websocket traffic with the Streamlit server, decoded with Streamlit's own protobuf messages: when
+    the browser last asked for a run (``rerun_script``: a click, a choice, a fragment's timer) and when a run last
+    finished (``script_finished``, other than "stopped for a rerun": ``st.rerun()`` starts another at once)."""
+
+    def __init__(self) -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._back, self._forward = BackMsg, ForwardMsg
+        self.events = 0  # sequence of the events below
+        self.asked = 0  # event number of the last run the browser asked for
+        self.finished = 0  # event number of the last run that finished
+        self.running = False
+        self.last_frame = time.monotonic()
+
+    def sent(self, payload: str | bytes) -> None:
+        if isinstance(payload, bytes) and self._back.FromString(payload).WhichOneof("type") == "rerun_script":
+            self.events += 1
+            self.asked = self.events
+
+    def received(self, payload: str | bytes) -> None:
+        self.last_frame = time.monotonic()
+        if not isinstance(payload, bytes):
+            return
+        msg = self._forward.FromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.running = True
+        elif kind == "session_status_changed":
+            self.running = msg.session_status_changed.script_is_running
+        elif kind == "script_finished" and msg.script_finished != self._forward.FINISHED_EARLY_FOR_RERUN:
+            self.running = False
+            self.events += 1
+            self.finished = self.events
+
+    def idle(self, quiet_s: float) -> bool:
+        """No run asked for is unanswered, none is running, and the server has sent nothing for ``quiet_s``."""
+        return (self.finished >= self.asked and not self.running
+                and time.monotonic() - self.last_frame >= quiet_s)
+
+
+#: In every page: the time of the last change to the document (Streamlit draws what the server sent, and a data
+#: grid or a chart draws itself, after the messages have arrived).
+_DOM_CHANGES = """
+window.__lastChange = performance.now();
+new MutationObserver(() => { window.__lastChange = performance.now(); })
+    .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module (each test gets its own fresh context: no cookies, no storage);
+    closed with its Playwright driver at the module's end."""
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1800}, accept_downloads=True)
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def page(browser):
+    """A page in a new browser context: the state of a browser that never opened the dashboard."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1800}, accept_downloads=True)
+    context.add_init_script(_DOM_CHANGES)
+    try:
         pg = context.new_page()
         errors: list[str] = []
         pg.on("response", lambda r: r.status >= 500 and errors.append(f"{r.status} {r.url}"))
         pg.errors = errors  # type: ignore[attr-defined]
-        frames = [0]  # websocket messages from the server: quiet means Streamlit finished drawing
-        pg.on("websocket", lambda ws: ws.on("framereceived", lambda _f: frames.__setitem__(0, frames[0] + 1)))
-        pg.ws_frames = frames  # type: ignore[attr-defined]
+        traffic = _Traffic()
+
+        def watch(ws) -> None:
+            ws.on("framesent", traffic.sent)
+            ws.on("framereceived", traffic.received)
+
+        pg.on("websocket", watch)
+        pg.traffic = traffic  # type: ignore[attr-defined]
         yield pg
+    finally:
         context.close()
-        browser.close()
 
 
 def _shot(page, tmp_path: Path, name: str) -> Path:
@@ -134,7 +243,7 @@ def _shots(page, tmp_path: Path, name: str) -> None:
     """Screenshots of the page at 1440 and 1024 px wide (``<name>_1440.png``, ``<name>_1024.png``)."""
     for width in (1440, 1024):
         page.set_viewport_size({"width": width, "height": 1800})
-        _wait_idle(page, quiet_s=1.0)
+        _wait_idle(page, quiet_s=0.3)
         _shot(page, tmp_path, f"{name}_{width}.png")
     page.set_viewport_size({"width": 1440, "height": 1800})
 
@@ -170,17 +279,22 @@ def _clinician(url: str):
         return CurrentUser.from_user(get_user(s, CLINICIAN))
 
 
-def _wait_idle(page, timeout_s: float = 90, quiet_s: float = 1.5) -> None:
-    """Wait until the server has sent nothing for ``quiet_s`` (Streamlit finished the run and its reruns)."""
+def _wait_idle(page, timeout_s: float = 90, quiet_s: float = 0.4) -> None:
+    """Wait until Streamlit finished every run the page asked for (and the reruns they started) and the page has
+    drawn it: the last run asked for has finished, none is running, neither the server nor the document has changed
+    for ``quiet_s``, and the page shows no running status. (It used to wait for 1.5 s without any message from the
+    server, which cost that much after every click and did not see the drawing.)"""
     deadline = time.time() + timeout_s
-    last, since = page.ws_frames[0], time.time()
     while time.time() < deadline:
-        page.wait_for_timeout(250)
-        if page.ws_frames[0] != last:
-            last, since = page.ws_frames[0], time.time()
-        elif time.time() - since >= quiet_s and not page.locator('[data-testid="stStatusWidget"]').count():
+        page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
+        if page.traffic.idle(quiet_s) and page.evaluate(_DRAWN, 1000 * quiet_s):
             return
     raise AssertionError("the page kept updating for %.0f s" % timeout_s)
+
+
+#: True when the document has not changed for ``quiet`` ms and Streamlit shows no running status.
+_DRAWN = ("quiet => performance.now() - window.__lastChange >= quiet"
+          " && !document.querySelector('[data-testid=stStatusWidget]')")
 
 
 def _open_tab(page, name: str) -> None:
@@ -239,7 +353,7 @@ def _check_results_page(page, tmp_path: Path, patient: str, shot: str) -> None:
     assert not page.errors, page.errors  # type: ignore[attr-defined]
 
 
-def test_browser_demo_data_results_and_downloads(server, page, tmp_path):
+def test_browser_demo_data_results_and_downloads(empty_database, server, page, tmp_path):
     page.goto(server)
     page.get_by_role("heading", name="Sign in to gaitscope").wait_for(timeout=90_000)
     assert page.get_by_text("DEMO-001").count() == 0  # nothing before signing in
@@ -263,20 +377,41 @@ def test_browser_upload_rejects_a_renamed_text_file(server, page, tmp_path):
     page.get_by_text("is not a video gaitscope accepts").wait_for(timeout=30_000)
 
 
-def _upload_sample(page, server: str, tmp_path: Path) -> None:
-    """Upload the bundled sample on the New analysis page (patient DEMO-001, 172 cm) and start the analysis."""
+def _upload_sample(page, server: str, tmp_path: Path, video: Path | None = None) -> None:
+    """Upload the bundled sample (or ``video``) on the New analysis page (patient DEMO-001, 172 cm) and start the
+    analysis."""
     from gaitscope.ui.demo_data import SAMPLE_VIDEO
 
+    video = video or SAMPLE_VIDEO
     _sign_in(page, server)
     _open_page(page, "New analysis")
     _wait_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(SAMPLE_VIDEO))
-    page.get_by_text(SAMPLE_VIDEO.name).first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(video))
+    page.get_by_text(video.name).first.wait_for(timeout=60_000)
     height = page.get_by_label("Subject height (cm), gives step lengths in metres")
     height.fill("172")
     height.press("Tab")
     page.get_by_role("button", name="Analyze").click()
     page.get_by_text("Reading the video").first.wait_for(timeout=60_000)  # per-stage progress is shown
+
+
+def _first_seconds(src: Path, dst: Path, seconds: float) -> Path:
+    """The first ``seconds`` of the video ``src`` written to ``dst`` (MPEG-4 Part 2, same size and frame rate)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    try:
+        for _ in range(int(round(seconds * fps))):
+            ok, frame = cap.read()
+            assert ok, f"{src.name} is shorter than {seconds} s"
+            out.write(frame)
+    finally:
+        out.release()
+        cap.release()
+    return dst
 
 
 def _wait_for_outcome(page, timeout_s: float = 900) -> tuple[bool, str]:
@@ -285,7 +420,7 @@ def _wait_for_outcome(page, timeout_s: float = 900) -> tuple[bool, str]:
     failed = page.locator('[data-testid="stAlertContentError"]')
     deadline = time.time() + timeout_s
     while time.time() < deadline and not done.count() and not failed.count():
-        page.wait_for_timeout(1000)
+        page.wait_for_timeout(200)
     if failed.count():
         return False, failed.first.inner_text()
     assert done.count(), f"the analysis did not finish within {timeout_s:.0f} s"
@@ -298,12 +433,16 @@ def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path,
     sagittal numbers survive even a random lifter's depth, so the error path would not be reached.)
 
     Exercises upload, background processing with per-stage progress, the error path and the all-or-nothing
-    storage, whether or not the trained lifter is bundled yet.
+    storage, whether or not the trained lifter is bundled yet. The video is the sample's first 4 s (120 of its
+    210 frames, under the same file name): the refusal is the same as for all 7 s ("No straight walking of at
+    least one stride ... was found", checked for 3, 4 and 7 s) and the 2D stage costs half.
     """
     from gaitscope.ui.demo_data import SAMPLE_VIDEO
 
     if not SAMPLE_VIDEO.exists():
         pytest.skip("the bundled sample video is not there yet")
+    (tmp_path / "cut").mkdir()
+    video = _first_seconds(SAMPLE_VIDEO, tmp_path / "cut" / SAMPLE_VIDEO.name, 4.0)
     from gaitscope.models import checkpoints as models
     from gaitscope.models.inference import Lifter
 
@@ -322,7 +461,7 @@ def test_browser_failed_analysis_shows_the_error_and_keeps_stored_data(tmp_path,
     _wait_idle(page)
     user = _clinician(url)
     analyses_before = len(data.analyses_frame(user, url))
-    _upload_sample(page, server, tmp_path)
+    _upload_sample(page, server, tmp_path, video)
     finished, error = _wait_for_outcome(page, 600)
     _wait_idle(page)
     _shot(page, tmp_path, "dashboard_failed_analysis.png")
