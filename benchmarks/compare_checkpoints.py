@@ -13,7 +13,11 @@ Miller, "A practitioner's guide to cluster-robust inference", J. Human Resources
 when the new lifter's mean absolute error exceeds the old one's by more than 2 such standard errors, and
 "better" symmetrically.
 
-    python benchmarks/compare_checkpoints.py runs/rows_bundled.csv runs/rows_ft.csv [--names before after]
+    python benchmarks/compare_checkpoints.py runs/rows_bundled.csv runs/rows_ft.csv [--names before after] [--issue20]
+
+``--issue20`` adds the other side-view numbers issue 20 grades (hip RMSE, speed, heel strikes missed and
+spurious) and the oblique stance, step length and speed to the comparison and to the verdict: a change to what
+the lifter outputs (not only a new checkpoint) must leave them no worse either.
 """
 
 from __future__ import annotations
