@@ -69,6 +69,10 @@ class Settings(BaseSettings):
                              "of real motion: oblique knee RMSE 14.8 -> 12.2 deg, near knee range overshoot +11.0 "
                              "-> +4.7 deg; events, steps and speed unchanged). `0` keeps the lifter's depth "
                              "(comparisons).")
+    ray_yaw: bool = Field(True, description="Turn each lifted frame from its viewing ray back to the camera's "
+                          "axes (horizontal field of view assumed 60 deg): a walker crossing a fixed camera's view "
+                          "otherwise seems to turn by the change of viewing angle. `0` keeps the lifter's frames "
+                          "(comparisons).")
     leg_identity: bool = Field(True, description="Decide which detected knee and ankle are the left ones over "
                                "the whole video before lifting (the detector exchanges them for a few frames "
                                "where the legs cross). `0` lifts the labels as detected (comparisons).")

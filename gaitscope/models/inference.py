@@ -42,6 +42,7 @@ from gaitscope.models.dstformer import DSTformer
 from gaitscope.models.embed import to_motion_embedding
 from gaitscope.models.leg_identity import relabel_legs
 from gaitscope.models.preprocess import NormMode, flip_skeleton, normalise_keypoints, sliding_window_apply
+from gaitscope.models.ray_yaw import ASSUMED_HFOV_DEG, ray_azimuth, turn_to_camera_axes
 from gaitscope.records import Keypoints2D, Motion3D, MotionEmbedding
 from gaitscope.skeleton import J
 
@@ -139,6 +140,9 @@ class Lifter:
     #: (:mod:`gaitscope.models.depth_scale`): measured on video of real motion, the oblique near knee's range
     #: overshoot goes from +11.0 to +4.7 deg; events, steps and speed unchanged.
     knee_depth: bool = True
+    #: Each frame turned from its viewing ray back to the camera's axes (:mod:`gaitscope.models.ray_yaw`): a walker
+    #: crossing a fixed camera's view otherwise seems to turn by the change of viewing angle.
+    ray_yaw: bool = True
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
@@ -176,6 +180,7 @@ class Lifter:
         suffix = "+legid2" if self.leg_identity else ""
         suffix += "+anchor2d" if self.anchor_2d else ""
         suffix += "+kneez" if self.anchor_2d and self.knee_depth else ""
+        suffix += "+rayyaw" if self.ray_yaw else ""
         suffix += "+cpu-bf16" if self.cpu_bf16 and self.device.type == "cpu" else ""
         return f"lifter:{self.name}@{self.version}{suffix}"
 
@@ -293,6 +298,9 @@ class Lifter:
             pred, k = correct_knee_depth(pred, kp.conf)
             depth_note = (f"knees' depth bend scaled by {k:.2f}, the depth scale that keeps thighs, shanks and "
                           "arms at a fixed length",)
+        if self.ray_yaw:
+            pelvis_u = np.where(kp.conf[:, 0] > 0, kp.xy_px[:, 0, 0], np.nan)
+            pred = turn_to_camera_axes(pred, ray_azimuth(pelvis_u, kp.width))
         if not h_units > 0:
             raise ValueError("the lifted skeleton has zero leg length; cannot scale to metres")
         target = height_m if height_m is not None else ASSUMED_HEIGHT_M
@@ -310,7 +318,9 @@ class Lifter:
             f"flip TTA: {'on' if flip_tta else 'off'}",
             "image-plane x, y anchored to the confident 2D detections (depth from the model)" if self.anchor_2d
             else "image-plane x, y from the model",
-        ) + depth_note
+        ) + depth_note + (
+            (f"each frame turned from its viewing ray to the camera's axes (horizontal field of view assumed "
+             f"{ASSUMED_HFOV_DEG:g} deg)",) if self.ray_yaw else ())
         return Motion3D(
             xyz_m=xyz_m.astype(np.float32),
             fps=kp.fps,

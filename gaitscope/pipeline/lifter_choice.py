@@ -43,6 +43,7 @@ def load_lifter(checkpoint: str | os.PathLike | None = None):
     lifter.anchor_2d = settings().anchor_2d
     lifter.leg_identity = settings().leg_identity
     lifter.knee_depth = settings().knee_depth
+    lifter.ray_yaw = settings().ray_yaw
     return lifter
 
 
