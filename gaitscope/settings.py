@@ -69,17 +69,18 @@ class Settings(BaseSettings):
                              "of real motion: oblique knee RMSE 14.8 -> 12.2 deg, near knee range overshoot +11.0 "
                              "-> +4.7 deg; events, steps and speed unchanged). `0` keeps the lifter's depth "
                              "(comparisons).")
-    ray_yaw: bool = Field(True, description="Turn each lifted frame from its viewing ray back to the camera's "
-                          "axes (horizontal field of view assumed 60 deg): a walker crossing a fixed camera's view "
-                          "otherwise seems to turn by the change of viewing angle. `0` keeps the lifter's frames "
-                          "(comparisons).")
+    ray_yaw: bool = Field(False, description="Opt-in: turn each lifted frame from its viewing ray back to the "
+                          "camera's axes (horizontal field of view assumed 60 deg), so that a walker crossing a "
+                          "fixed camera's view does not seem to turn (measured on the renders: no gain, four tiny "
+                          "losses beyond noise; docs/validation.md). `1` turns it on.")
     leg_identity: bool = Field(True, description="Decide which detected knee and ankle are the left ones over "
                                "the whole video before lifting (the detector exchanges them for a few frames "
                                "where the legs cross). `0` lifts the labels as detected (comparisons).")
-    mirror_leftward: bool = Field(True, description="Run BlazePose again on mirrored frames wherever the person "
-                                  "walks toward the image's left, and map the landmarks back (BlazePose is not "
-                                  "mirror-symmetric: it follows the legs of walkers moving right better; one more "
-                                  "detection of those stretches). `0` detects every frame as it is (comparisons).")
+    mirror_leftward: bool = Field(False, description="Opt-in: run BlazePose again on mirrored frames wherever the "
+                                  "person walks toward the image's left, and map the landmarks back (BlazePose is "
+                                  "not mirror-symmetric; measured: side knee RMSE lower, but `gaitscope validate` "
+                                  "then synchronised one test walk a stride off, so it is off until that is "
+                                  "solved; docs/validation.md). `1` turns it on.")
     native_logs: bool = Field(False, description="Keep the native libraries' own log lines (FFmpeg, OpenCV, "
                               "MediaPipe), for a developer chasing a library problem.")
     normative: Optional[str] = Field(None, description="Normative reference set used when `--normative` is not "

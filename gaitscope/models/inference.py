@@ -141,8 +141,8 @@ class Lifter:
     #: overshoot goes from +11.0 to +4.7 deg; events, steps and speed unchanged.
     knee_depth: bool = True
     #: Each frame turned from its viewing ray back to the camera's axes (:mod:`gaitscope.models.ray_yaw`): a walker
-    #: crossing a fixed camera's view otherwise seems to turn by the change of viewing angle.
-    ray_yaw: bool = True
+    #: crossing a fixed camera's view otherwise seems to turn by the change of viewing angle. Opt-in (settings).
+    ray_yaw: bool = False
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()

@@ -1,4 +1,6 @@
-"""The lifted body turned back from its viewing ray to the camera's axes (issue 20, point 4: the camera).
+"""The lifted body turned back from its viewing ray to the camera's axes (issue 20, point 4: the camera). Opt-in
+(``GAITSCOPE_RAY_YAW=1``): on the rendered evaluation it gained nothing and lost under 0.4 % or 0.2 deg on four
+numbers (docs/validation.md); it was written for the mirrored detection's real-clip turn, which is opt-in too.
 
 Why. A lifter sees one person's 2D pose and answers with the body as seen along the ray from the camera to that
 person: a walker at the image's right edge, seen from an angle ``phi`` off the optical axis, looks like a walker

@@ -64,6 +64,8 @@ def test_lifter_turns_frames_by_the_pelvis_ray_and_says_so(tiny_config):
     kp = Keypoints2D(xy, np.ones((t, 17), np.float32), 30.0, 1920, 1080, np.arange(t), np.zeros(t, bool), "test")
     lifter = Lifter.untrained(tiny_config, seed=0, device="cpu")
     lifter.anchor_2d = False  # the pose as given, so the rotation is all that differs
+    assert lifter.ray_yaw is False  # opt-in
+    lifter.ray_yaw = True
 
     class _Norm:
         mode, center_px, half_size_px = "box", (0.0, 0.0), 1.0

@@ -86,7 +86,7 @@ def test_switch_turns_it_off(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_real_clip_walking_left_is_detected_as_its_mirror_image_walking_right(tmp_path):
+def test_real_clip_walking_left_is_detected_as_its_mirror_image_walking_right(tmp_path, monkeypatch):
     """The real clip walks right to left. Its mirror image (written losslessly) walks left to right and is
     detected as it is; mapped back, that must be what the product returns for the original (which mirrors it
     internally), to the pixel but for the tracker's warm-up."""
@@ -110,6 +110,7 @@ def test_real_clip_walking_left_is_detected_as_its_mirror_image_walking_right(tm
     out.release()
     cap.release()
 
+    monkeypatch.setenv(wd.ENV_SWITCH, "1")  # opt-in
     product = detect_keypoints(REAL_CLIP, workers=1)
     assert any("mirrored frames" in note for note in product.notes), product.notes
     as_mirror = detect_keypoints(flipped, workers=1)
