@@ -53,7 +53,7 @@ def test_only_the_embedding_changes_and_it_is_the_encoders_own(data, tmp_path, m
     enc = _encoder(1)
     out = pd_real.build_encoder_cache(enc, base, tmp_path / "enc", root)
     got = out["101_off"]
-    _, direct = lift_landmarks(load_mediapipe_csv(f), enc)
+    _, direct = lift_landmarks(load_mediapipe_csv(f), enc)  # with the mirrored pass, as walk_features
     assert got["embedding_frames"].shape == (len(arrays["embedding_frames"]), 512)
     assert np.array_equal(got["embedding_frames"], direct.per_frame.astype(np.float16))
     assert np.abs(got["embedding_frames"].astype(float)).max() > 0  # not the base's zeros
@@ -71,6 +71,8 @@ def test_missing_base_cache_or_frame_mismatch_is_refused(data, tmp_path):
     root, base, _, arrays = data
     with pytest.raises(InvalidInputError, match="base cache"):
         pd_real.build_encoder_cache(_encoder(1), tmp_path / "nothing", tmp_path / "enc", root)
+    # the embedding was computed before the base was needed: with the base there, nothing is lifted again
+    assert (tmp_path / "enc" / "101_off.npz").exists()
     np.savez_compressed(base / "101_off.npz", **{**arrays, "embedding_frames": np.zeros((3, 512), np.float16)})
     with pytest.raises(ValueError, match="embedded frames"):
         pd_real.build_encoder_cache(_encoder(1), base, tmp_path / "enc2", root)
