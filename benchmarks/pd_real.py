@@ -3,6 +3,7 @@
     nice -n 10 .venv/bin/python benchmarks/pd_real.py                       # all tasks, all feature sets
     nice -n 10 .venv/bin/python benchmarks/pd_real.py --tasks updrs3_high --n-boot 1000
     .venv/bin/python benchmarks/pd_real.py --root ../shared/data/patients/video_tracking_pd/dataset
+    nice -n 10 .venv/bin/python benchmarks/pd_real.py --encoder runs/enc/enc27m15.pt --tag enc27m15  # another encoder
 
 The data (CC BY-NC-ND 4.0, evaluation only) is read in place from ``--root``; each walk is lifted ONCE by the
 shipped lifter and its features cached in ``--cache`` (git-ignored ``runs/``; nothing derived from the data may
@@ -40,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-auto", action="store_true", help="skip the inner-CV choice of feature set (slowest row)")
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--encoder", type=Path, default=None,
+                    help="embeddings from this checkpoint instead of the shipped lifter (everything else from the "
+                         "shipped lifter's cache); cached in --encoder-cache")
+    ap.add_argument("--encoder-cache", type=Path, default=None,
+                    help="cache of the --encoder embeddings (default: runs/pd_real/features_<checkpoint name>)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads for lifting")
     ap.add_argument("--tag", default="", help="suffix of the per-task output folder (separate runs)")
     args = ap.parse_args(argv)
 
@@ -49,6 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     cache = pd_real.build_cache(args.root, args.cache,
                                 progress=lambda k, n, w: print(f"\r features {k + 1}/{n} {w}   ", end="",
                                                                file=sys.stderr))
+    if args.encoder is not None:
+        import torch
+
+        from gaitscope.pipeline.lifter_choice import load_lifter
+
+        torch.set_num_threads(args.threads)
+        enc_cache = args.encoder_cache or args.cache.parent / f"features_{args.encoder.stem}"
+        cache = pd_real.build_encoder_cache(load_lifter(args.encoder), args.cache, enc_cache, args.root,
+                                            progress=lambda k, n, w: print(f"\r encoder {k + 1}/{n} {w}   ", end="",
+                                                                           file=sys.stderr))
     print(f"\n{len(walks)} walks of {len({w.pidn for w in walks})} people; left out: {len(skipped)} files "
           f"({time.time() - t0:.0f} s)", file=sys.stderr)
     for s in skipped:

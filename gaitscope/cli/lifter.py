@@ -27,7 +27,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     view_occlusion=not args.no_view_occlusion, frontal_p=args.frontal_share,
                     pair_gain=not args.no_pair_gain, real_failure_share=args.real_failures,
                     real_failure_views=tuple(args.real_failure_views),
-                    real_failure_trials=tuple(args.real_failure_trials or ()))
+                    real_failure_trials=tuple(args.real_failure_trials or ()),
+                    joint_mask_p=args.joint_mask, frame_mask_p=args.frame_mask)
     if args.measure_noise:
         from gaitscope.training.noise_model import measure_blazepose_noise
 
@@ -85,6 +86,10 @@ def register_cli(subparsers) -> None:
     tr.add_argument("--real-failure-trials", nargs="+", default=None,
                     help="render only these training trials (paths as in TRAIN_MOCAP), the same for every view: "
                          "a fixed subset when rendering all of them would take too long (default: all)")
+    tr.add_argument("--joint-mask", type=float, default=Recipe.joint_mask_p,
+                    help="share of 2D joints masked per clip (MotionBERT pretraining: 0.15)")
+    tr.add_argument("--frame-mask", type=float, default=Recipe.frame_mask_p,
+                    help="share of whole 2D frames masked per clip (MotionBERT pretraining: 0.15)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")

@@ -239,6 +239,10 @@ class Recipe:
     real_failure_share: float = 0.0  # share of items from BlazePose's detections of rendered training trials
     real_failure_views: tuple[str, ...] = ("side", "oblique")
     real_failure_trials: tuple[str, ...] = ()  # training trials rendered for them (empty: all of TRAIN_MOCAP)
+    # MotionBERT-style masking of the 2D input (Zhu et al., ICCV 2023, Sec. 3.2): share of joints and of whole
+    # frames zeroed per clip. The shipped recipe uses 0.05 / 0.05; the session-7 encoder pretraining 0.15 / 0.15
+    joint_mask_p: float = 0.05
+    frame_mask_p: float = 0.05
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -284,7 +288,8 @@ def build_dataset(recipe: Recipe, mocap_dir: str | Path | None = DEFAULT_MOCAP_D
         rep = max(1, int(round(recipe.mocap_share / (1 - recipe.mocap_share) * syn_frames / real_frames)))
     ds = WalkLiftingDataset(walks + real, noise, recipe.clip_len, seed=recipe.seed,
                             augment=Augment(view_occlusion=recipe.view_occlusion, frontal_p=recipe.frontal_p,
-                                            pair_gain=recipe.pair_gain),
+                                            pair_gain=recipe.pair_gain, joint_mask_p=recipe.joint_mask_p,
+                                            frame_mask_p=recipe.frame_mask_p),
                             repeats=[1] * len(walks) + [rep] * len(real))
     if recipe.real_failure_share > 0:
         from gaitscope.training.real_failures import DetectedClips, MixedDataset, build_pairs, describe, training_cases
@@ -368,6 +373,10 @@ def train_lifter(
             version += f"-front{int(round(100 * recipe.frontal_p))}"
         if recipe.real_failure_share > 0:
             version += f"-det{int(round(100 * recipe.real_failure_share))}"
+        if (recipe.joint_mask_p, recipe.frame_mask_p) != (Recipe.joint_mask_p, Recipe.frame_mask_p):
+            version += f"-mask{int(round(100 * recipe.joint_mask_p))}x{int(round(100 * recipe.frame_mask_p))}"
+        if recipe.clip_len != Recipe.clip_len:
+            version += f"-T{recipe.clip_len}"
     meta = {
         "model_version": version,
         "training_data": desc,

@@ -17,6 +17,11 @@ and -99 (seen but not answered) are missing, never scores; a total with more tha
 no total (31917 OFF: 26 missing, the workbook's "total" is 1). People taking no PD medication (``pd.meds`` 0)
 have their score in the ON columns (the workbook's sheet 2) and their walk filed as OFF.
 
+**Another encoder's embeddings** (:func:`build_encoder_cache`, session 7): the same walks' cached arrays with only
+the per-frame embedding replaced by that of another checkpoint (e.g. one pretrained MotionBERT-style), so the
+strides, landmarks and gait features, and hence every non-embedding set, are those of the shipped lifter and the
+only difference between two caches is the encoder.
+
 **Features of one walk** (:func:`walk_features`, cached as ``<cache>/<pidn>_<state>.npz``, recomputed when the
 gait-analysis version changes; delete the folder after changing the lifter): the walk is read,
 lifted once by the shipped lifter with the joints unseen in 2D masked (:mod:`gaitscope.pipeline.landmarks`),
@@ -270,4 +275,51 @@ def build_cache(root: str | Path | None = None, cache_dir: str | Path = DEFAULT_
         if progress:
             progress(k, len(walks), w.walk_id)
         out[w.walk_id] = walk_features(w, lifter, cache_dir, refresh=refresh)
+    return out
+
+
+def build_encoder_cache(encoder, base_cache: str | Path, out_cache: str | Path, root: str | Path | None = None, *,
+                        progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict]:
+    """The walks of ``base_cache`` (built by :func:`build_cache`) with ``embedding_frames`` from ``encoder`` (a
+    :class:`~gaitscope.models.inference.Lifter`): ``{walk_id: arrays}``. Only the embedding is cached in
+    ``out_cache`` (``<walk_id>.npz`` with ``embedding_frames`` and ``model``); the rest is read from the base.
+
+    Why the base's arrays: the gait analysis (strides, stride frequency) stays that of the shipped lifter, so a
+    comparison of encoders changes nothing but the embedding. The walk is read and embedded as :func:`walk_features`
+    does it (:func:`gaitscope.pipeline.landmarks.lift_landmarks`) but without the mirrored pass: the embedding is
+    pooled from the un-mirrored half of that pass only, so it is the same numbers at half the compute. The
+    embeddings are computed first (no base needed), then merged, so this may run while the base is being built."""
+    from gaitscope.io.landmarks import load_mediapipe_csv
+    from gaitscope.pipeline import landmarks as pl
+
+    walks, _ = discover_walks(root)
+    tag = f"{encoder.name}@{encoder.version}"
+    for k, w in enumerate(walks):
+        if progress:
+            progress(k, len(walks), w.walk_id)
+        dest = _cache_path(Path(out_cache), w)
+        if dest.exists():
+            with np.load(dest, allow_pickle=False) as z:
+                if str(z["model"]) == tag:
+                    continue
+        _, emb = pl.lift_landmarks(load_mediapipe_csv(w.path), encoder, flip_tta=False)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, embedding_frames=np.asarray(emb.per_frame, dtype=np.float16), model=np.array(tag))
+        tmp.replace(dest)
+    out: dict[str, dict] = {}
+    for w in walks:
+        base = _cache_path(Path(base_cache), w)
+        if not base.exists():
+            raise InvalidInputError(f"{base} is missing: the base cache of the shipped lifter is built first.",
+                                    "Run benchmarks/pd_real.py once without --encoder.")
+        with np.load(base, allow_pickle=False) as z:
+            data = {key: z[key] for key in z.files}
+        with np.load(_cache_path(Path(out_cache), w), allow_pickle=False) as z:
+            frames = z["embedding_frames"]
+        if frames.shape[0] != data["embedding_frames"].shape[0]:
+            raise ValueError(f"{w.walk_id}: {frames.shape[0]} embedded frames, base cache has "
+                             f"{data['embedding_frames'].shape[0]}")
+        data.update(embedding_frames=frames, base_model=data["model"], model=np.array(tag))
+        out[w.walk_id] = data
     return out

@@ -203,3 +203,52 @@ def test_recipe_frontal_share_reaches_the_dataset(tmp_path, monkeypatch):
     ds[0]
     assert got == [0.3]
     assert "30% near frontal/rear" in desc["cameras"]
+
+
+def test_motionbert_masking_masks_the_stated_shares_of_frames_and_joints(walks):
+    """Session 7 encoder pretraining (Zhu et al. 2023, Sec. 3.2): with ``frame_mask_p`` = ``joint_mask_p`` = 0.15
+    about 15 % of whole frames are zeroed and, in the frames kept, about 15 % of the joints; the defaults of the
+    shipped recipe (0.05 / 0.05) mask about a third as much. No noise model, so masking is the only zeroing."""
+    from gaitscope.training.lifter_training import Augment
+
+    def shares(p: float) -> tuple[float, float]:
+        ds = WalkLiftingDataset(walks, None, clip_len=27, seed=2,
+                                augment=Augment(joint_mask_p=p, frame_mask_p=p, flip_p=0.0))
+        conf = np.concatenate([ds[i][0][..., 2].numpy() for i in range(0, len(ds), max(1, len(ds) // 250))])
+        frame_off = (conf == 0).all(axis=1)
+        return float(frame_off.mean()), float((conf[~frame_off] == 0).mean())
+
+    f15, j15 = shares(0.15)
+    assert abs(f15 - 0.15) < 0.03 and abs(j15 - 0.15) < 0.02, (f15, j15)
+    f05, j05 = shares(0.05)
+    assert abs(f05 - 0.05) < 0.02 and abs(j05 - 0.05) < 0.01, (f05, j05)
+
+
+def test_recipe_masking_reaches_the_dataset_and_the_model_version(tmp_path):
+    import gaitscope.training.lifter_training as lt
+
+    ds, _ = lt.build_dataset(Recipe(n_walks=1, joint_mask_p=0.15, frame_mask_p=0.2), mocap_dir=None,
+                             log=lambda s: None)
+    assert (ds.augment.joint_mask_p, ds.augment.frame_mask_p) == (0.15, 0.2)
+    default, _ = lt.build_dataset(Recipe(n_walks=1), mocap_dir=None, log=lambda s: None)
+    assert (default.augment.joint_mask_p, default.augment.frame_mask_p) == (0.05, 0.05)
+
+
+def test_pretraining_data_never_asks_for_an_evaluation_trial(monkeypatch):
+    """The encoder pretraining uses the lifter recipe's data: the mocap trials it loads are TRAIN_MOCAP and none
+    of the video evaluation's held-out trials (EVAL_MOCAP), whatever the clip length or masking."""
+    import gaitscope.training.lifter_training as lt
+    from gaitscope.training.mocap_trials import EVAL_MOCAP
+
+    asked: list[str] = []
+
+    def spy(mocap_dir, trials, log=print):
+        asked.extend(trials)
+        return {}
+
+    monkeypatch.setattr(lt, "load_mocap_motions", spy)
+    lt.build_dataset(Recipe(n_walks=1, clip_len=27, joint_mask_p=0.15, frame_mask_p=0.15), mocap_dir="unused",
+                     log=lambda s: None)
+    key = lambda t: "/".join(t.lower().split("/")[-2:])  # noqa: E731
+    assert asked and set(asked) == set(TRAIN_MOCAP)
+    assert not {key(t) for t in asked} & {key(t) for t in EVAL_MOCAP}
