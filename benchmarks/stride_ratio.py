@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from gaitscope.analysis.parameters import ANKLE_STEPS_TO_STRIDE  # noqa: E402
 from gaitscope.training.mocap_trials import EVAL_MOCAP, TRAIN_MOCAP  # noqa: E402
 from gaitscope.training.real_motion_video import DEFAULT_MOCAP_DIR, stature_m  # noqa: E402
-from gaitscope.training.validate import analyze_or_partial  # noqa: E402
+from gaitscope.training.validate import analyze_or_partial, as_lifted  # noqa: E402
 
 #: Slower than this is not steady walking (CMU 131_02's start-stop strides): left out of the measurement.
 MIN_SPEED_M_S = 0.5
@@ -37,15 +36,14 @@ def stride_pairs(trial: str, mocap_dir: Path) -> list[tuple[float, float, float,
 
     motion = load_motion(mocap_dir / trial).motion
     ref = analyze_or_partial(motion)
-    xyz = np.asarray(motion.xyz_m, dtype=np.float64)
-    test = analyze_or_partial(replace(motion, xyz_m=(xyz - xyz[:, :1]).astype(np.float32), root_relative=True,
-                                      feet={}))
+    test = analyze_or_partial(as_lifted(motion))
+    stature = stature_m(np.asarray(motion.xyz_m, dtype=np.float64))
     out = []
     for s in test.strides:
         match = [r for r in ref.strides if r.side == s.side and abs(r.start_frame - s.start_frame) <= 3
                  and abs(r.end_frame - s.end_frame) <= 3]
         if match and np.isfinite(s.stride_length_m) and np.isfinite(match[0].stride_length_m):
-            out.append((stature_m(xyz), match[0].stride_length_m, s.stride_length_m / ANKLE_STEPS_TO_STRIDE,
+            out.append((stature, match[0].stride_length_m, s.stride_length_m / ANKLE_STEPS_TO_STRIDE,
                         match[0].speed_m_s))
     return out
 

@@ -176,10 +176,15 @@ class Lifter:
         return cls(model, cfg, cfg.name, f"untrained-seed{seed}", meta, pick_device(device))
 
     @property
+    def corrects_knee_depth(self) -> bool:
+        """The knee-depth correction needs anchored x, y (its scale is the detections' against the model's depth)."""
+        return self.anchor_2d and self.knee_depth
+
+    @property
     def source(self) -> str:
         suffix = "+legid2" if self.leg_identity else ""
         suffix += "+anchor2d" if self.anchor_2d else ""
-        suffix += "+kneez" if self.anchor_2d and self.knee_depth else ""
+        suffix += "+kneez" if self.corrects_knee_depth else ""
         suffix += "+rayyaw" if self.ray_yaw else ""
         suffix += "+cpu-bf16" if self.cpu_bf16 and self.device.type == "cpu" else ""
         return f"lifter:{self.name}@{self.version}{suffix}"
@@ -294,7 +299,7 @@ class Lifter:
         # The metre scale from the legs before the knees' correction: it moves only the knees, and with the scale
         # taken after it every other joint grew by about 1 % (oblique speed +1.1 points, beyond noise).
         h_units = estimate_height_units(pred)
-        if self.anchor_2d and self.knee_depth:  # the lifter's depth of the knee's bend, on the detections' scale
+        if self.corrects_knee_depth:  # the lifter's depth of the knee's bend, on the detections' scale
             pred, k = correct_knee_depth(pred, kp.conf)
             depth_note = (f"knees' depth bend scaled by {k:.2f}, the depth scale that keeps thighs, shanks and "
                           "arms at a fixed length",)
@@ -308,7 +313,7 @@ class Lifter:
         how = "subject height" if height_m is not None else "assumed height"
         scale_source = (
             f"{how} {target * 100:.0f} cm (stature = (thigh + shank) / {LEG_TO_HEIGHT}, Winter 2009"
-            + (", legs measured before the knees' depth correction)" if self.anchor_2d and self.knee_depth else ")")
+            + (", legs measured before the knees' depth correction)" if self.corrects_knee_depth else ")")
         )
         known = kp.conf > 0
         valid = ~np.asarray(kp.interpolated, dtype=bool) & (known.mean(axis=1) >= 0.5)

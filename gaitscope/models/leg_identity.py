@@ -123,6 +123,15 @@ def _leg_scale(xy: np.ndarray, conf: np.ndarray) -> float:
     return float(np.median(d)) if d.size and np.median(d) > 0 else 1.0
 
 
+def _central_velocity(x: np.ndarray, fps: float) -> np.ndarray:
+    """Per-second central difference of ``x`` (T, ...) over +/- one 30-fps frame's time (k frames at ``fps``);
+    NaN for the first and last k frames."""
+    k = max(1, int(round(fps / 30.0)))
+    out = np.full_like(x, np.nan)
+    out[k:-k] = (x[2 * k:] - x[:-2 * k]) * fps / (2 * k)
+    return out
+
+
 def _stance_velocity(x: np.ndarray, half: int) -> np.ndarray:
     """The stance foot's velocity relative to the pelvis, frame by frame: over frames ``t - half .. t + half``
     of both ankles' velocities ``x`` (T, 2) (NaN ignored), the 70th percentile on the side of the median.
@@ -167,14 +176,11 @@ def stance_spots(xy: np.ndarray, conf: np.ndarray, fps: float) -> list[Spot]:
     if abs(axis[0]) < np.cos(np.radians(MAX_TILT_DEG)):
         return []  # the feet move up and down the image: walking toward or away from the camera
     u = np.where(good, rel @ axis, np.nan)  # (T, 2)
-    k = max(1, int(round(fps / 30.0)))
-    du = np.full_like(u, np.nan)
-    du[k:-k] = (u[2 * k:] - u[:-2 * k]) * fps / (2 * k)
+    du = _central_velocity(u, fps)
     walk = -_stance_velocity(du, int(round(0.5 * fps)))  # (T,) signed walking speed along the axis
     ground_shift = np.nancumsum(np.nan_to_num(walk)) / fps
     w = u + ground_shift[:, None]
-    dw = np.full_like(w, np.nan)
-    dw[k:-k] = (w[2 * k:] - w[:-2 * k]) * fps / (2 * k)
+    dw = _central_velocity(w, fps)
     speed = np.abs(walk)
     still = (np.abs(dw) < STILL_FRAC * speed[:, None]) & (speed[:, None] >= MIN_WALK_PER_S)
     gap = max(1, int(round(0.1 * fps)))

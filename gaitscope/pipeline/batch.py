@@ -523,7 +523,9 @@ def _run_ray(db_url: str, todo: list[tuple[int, BatchItem]], results: list, out:
     # motion-capture and landmark rows have no frames to detect: the driver analyzes them, through the same
     # dispatcher as the local engine (the lifter, loaded here only if a landmark row needs it)
     driver_lifter = LazyLifter(checkpoint)
-    for i, item in [(i, item) for i, item in todo if not is_video_row(item.path)]:
+    for i, item in todo:
+        if is_video_row(item.path):
+            continue
         r = _analyze_one(db_url, item, _out_dir(out, item, i), 1, checkpoint, driver_lifter)
         results[i] = r
         report(r)

@@ -43,7 +43,13 @@ from gaitscope.io.frame_times import read_frame_times, resample_keypoints
 from gaitscope.io.video import iter_frames, probe_video
 from gaitscope.pose2d.people import PersonChoice
 from gaitscope.pose2d.person_gate import GateParams, select_person
-from gaitscope.pose2d.walk_direction import leftward_stretches, mirror_leftward_enabled, splice, unmirror_landmarks
+from gaitscope.pose2d.walk_direction import (
+    HIPS,
+    leftward_stretches,
+    mirror_leftward_enabled,
+    splice,
+    unmirror_landmarks,
+)
 from gaitscope.records import Keypoints2D, VideoInfo
 
 # MediaPipe's C++ logging is chatty on stderr; keep warnings and errors only.
@@ -462,6 +468,7 @@ def detect_keypoints(
     warm = int(np.clip(round(overlap_s * info.fps), 0, 60))
     people_every = max(1, int(round(people_mod.SAMPLE_EVERY_S * info.fps))) if look_for_people else 0
     samples: list = []
+    mirror_note = None
 
     try:
         if n_workers == 1:
@@ -477,6 +484,8 @@ def detect_keypoints(
         else:
             raw = _detect_parallel(info, start, stop, n_workers, warm, max_side, progress, engine=engine_used,
                                    cancel=cancel, people_every=people_every, people_sink=samples)
+        if mirror_leftward_enabled():
+            raw, mirror_note = _redetect_leftward(info, raw, start, warm, max_side, engine_used, cancel, follow)
     except GaitscopeError:
         raise
     except Exception as exc:  # MediaPipe/OpenCV internals: never show a raw traceback to the user
@@ -484,11 +493,6 @@ def detect_keypoints(
             f"The pose detector could not process '{Path(info.path).name}' ({type(exc).__name__}).",
             "Convert the video to MP4 (H.264) and try again.",
         ) from exc
-
-    if mirror_leftward_enabled():
-        raw, mirror_note = _redetect_leftward(info, raw, start, warm, max_side, engine_used, cancel, follow)
-    else:
-        mirror_note = None
 
     sel = select_person(
         raw, info.width, info.height, info.fps,
@@ -539,22 +543,16 @@ def _redetect_leftward(info: VideoInfo, raw: np.ndarray, start: int, warm: int, 
                        cancel: Any, follow: tuple[float, float] | None) -> tuple[np.ndarray, str | None]:
     """``raw`` (rows from frame ``start``) with the stretches where the person walks toward the image's left
     detected again on mirrored frames (:mod:`gaitscope.pose2d.walk_direction`: BlazePose follows walkers moving
-    right better), and a note saying where; one process, after the first pass."""
+    right better), and a note saying where; one process, after the first pass (and inside its error handling)."""
     stretches = leftward_stretches(raw, info.fps)
     if not stretches:
         return raw, None
-    try:
-        for a, b in stretches:
-            hips = raw[a, [23, 24], :2]
-            at = tuple(np.nanmean(hips, axis=0)) if follow is not None and np.isfinite(hips).all() else follow
-            mirrored = _detect_range(info, start + a, start + b, max(start, start + a - warm), max_side,
-                                     engine=engine, cancel=cancel, follow=at, mirror=True)
-            raw = splice(raw, mirrored, a)
-    except GaitscopeError:
-        raise
-    except Exception as exc:  # as the first pass: never a raw traceback
-        raise VideoError(f"The pose detector could not process '{Path(info.path).name}' ({type(exc).__name__}).",
-                         "Convert the video to MP4 (H.264) and try again.") from exc
+    for a, b in stretches:
+        hips = raw[a, list(HIPS), :2]
+        at = tuple(np.nanmean(hips, axis=0)) if follow is not None and np.isfinite(hips).all() else follow
+        mirrored = _detect_range(info, start + a, start + b, max(start, start + a - warm), max_side,
+                                 engine=engine, cancel=cancel, follow=at, mirror=True)
+        raw = splice(raw, mirrored, a)
     where = ", ".join(f"{start + a}-{start + b - 1}" for a, b in stretches)
     return raw, (f"2D detected on mirrored frames where the person walks toward the image's left (frames {where}): "
                  "BlazePose tracks the legs of walkers moving right better.")

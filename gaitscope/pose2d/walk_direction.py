@@ -46,7 +46,8 @@ MIN_STRETCH_S = 0.5
 #: ``GAITSCOPE_MIRROR_LEFTWARD=1`` turns the mirrored detection on.
 ENV_SWITCH = "GAITSCOPE_MIRROR_LEFTWARD"
 
-_HIPS = (23, 24)
+#: BlazePose-33 indices of the left and right hip (their midpoint is where the person is).
+HIPS = (23, 24)
 _ANKLES = (27, 28)
 
 
@@ -66,7 +67,7 @@ def unmirror_landmarks(raw: np.ndarray, width: int) -> np.ndarray:
 
 
 def _leg_length_px(raw: np.ndarray) -> float:
-    d = [np.linalg.norm(raw[:, h, :2] - raw[:, a, :2], axis=-1) for h, a in zip(_HIPS, _ANKLES)]
+    d = [np.linalg.norm(raw[:, h, :2] - raw[:, a, :2], axis=-1) for h, a in zip(HIPS, _ANKLES)]
     d = np.concatenate(d)
     d = d[np.isfinite(d)]
     return float(np.median(d)) if d.size and np.median(d) > 0 else float("nan")
@@ -80,7 +81,7 @@ def leftward_stretches(raw: np.ndarray, fps: float) -> list[tuple[int, int]]:
     leg = _leg_length_px(raw)
     if t < 3 or not np.isfinite(leg):
         return []
-    x = raw[:, list(_HIPS), 0].mean(axis=1)
+    x = raw[:, list(HIPS), 0].mean(axis=1)
     known = np.isfinite(x)
     if known.sum() < 3:
         return []
@@ -115,6 +116,6 @@ def splice(raw: np.ndarray, mirrored: np.ndarray, start: int) -> np.ndarray:
 
 
 __all__ = [
-    "BLAZEPOSE_FLIP_PERMUTATION", "ENV_SWITCH", "MIN_SPEED_LEGS_PER_S", "MIN_STRETCH_S", "leftward_stretches",
+    "BLAZEPOSE_FLIP_PERMUTATION", "ENV_SWITCH", "HIPS", "MIN_SPEED_LEGS_PER_S", "MIN_STRETCH_S", "leftward_stretches",
     "mirror_leftward_enabled", "splice", "unmirror_landmarks",
 ]

@@ -61,6 +61,14 @@ class TrialValidation:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def as_lifted(motion: Motion3D) -> Motion3D:
+    """Marker motion as a lifter returns it: root-relative (pelvis subtracted, no travel) and without heel or toe
+    points. The analysis of this against the analysis of the markers themselves isolates what the product's
+    definitions do to a number, with no detector or lifter error (``benchmarks/stride_ratio.py``)."""
+    xyz = np.asarray(motion.xyz_m, dtype=np.float64)
+    return replace(motion, xyz_m=(xyz - xyz[:, :1]).astype(np.float32), root_relative=True, feet={})
+
+
 def analyze_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitReport:
     """:func:`analyze_gait`, or, when the trial holds no complete stride (a lab trial of 1.3 s over two force
     plates), a partial report with the events and joint angles only, so events and angles can still be
