@@ -232,11 +232,16 @@ def walk_features(walk: PDWalk, lifter, cache_dir: str | Path = DEFAULT_CACHE, *
         "analysis_version": np.array(ANALYSIS_VERSION),
         "landmarks": _landmark_summary_input(walk.path),
     }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **data)
-    tmp.replace(cache)
+    _save_npz(cache, data)
     return data
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    """``arrays`` compressed to ``path`` through a temporary file, so an interrupted run leaves no half cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
 
 
 def _landmark_summary_input(path: Path) -> np.ndarray:
@@ -303,10 +308,7 @@ def build_encoder_cache(encoder, base_cache: str | Path, out_cache: str | Path, 
                 if str(z["model"]) == tag:
                     continue
         _, emb = pl.lift_landmarks(load_mediapipe_csv(w.path), encoder, flip_tta=False)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, embedding_frames=np.asarray(emb.per_frame, dtype=np.float16), model=np.array(tag))
-        tmp.replace(dest)
+        _save_npz(dest, {"embedding_frames": np.asarray(emb.per_frame, dtype=np.float16), "model": np.array(tag)})
     out: dict[str, dict] = {}
     for w in walks:
         base = _cache_path(Path(base_cache), w)
