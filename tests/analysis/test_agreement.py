@@ -90,6 +90,55 @@ def test_lag_with_gaps_and_noise():
     assert abs(est.lag_s - 0.3) < 1 / fps
 
 
+def _walk_with_stride_jitter(t: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Knee and hip flexion of both legs of a steady walk whose stride durations vary with a 3 % CV (the
+    synthetic walker's default): one stride apart the signal is nearly, not exactly, the same."""
+    rng = np.random.default_rng(seed)
+    durations = STRIDE_S * (1 + 0.03 * rng.standard_normal(40))
+    starts = np.concatenate([[-5.0], -5.0 + np.cumsum(durations)])
+    k = np.searchsorted(starts, t, side="right") - 1
+    ph = 2 * np.pi * (k + (t - starts[k]) / durations[k])
+
+    def knee(p):
+        return 30 + 25 * np.sin(p) + 10 * np.sin(2 * p + 0.5)
+
+    return np.stack([knee(ph), knee(ph + np.pi), 0.5 * knee(ph - 0.5) - 10, 0.5 * knee(ph + np.pi - 0.5) - 10], 1)
+
+
+def test_lag_near_tie_one_stride_apart_goes_to_the_fuller_overlap():
+    """A video (30 fps, 3.9 s) inside a motion-capture trial (60 Hz, 5 s) that starts 1.0 s earlier; the video's
+    angles are noisy (SD 4 deg) and noisier over its last 0.9 s (walker leaving the frame, +SD 6 deg). One stride
+    later the noisy tail falls outside the trial and the correlation is a hair higher (0.969 vs 0.965, like the
+    rendered walk the fresh-clone CI synchronised one stride off); the true offset overlaps the whole video
+    and must win the near-tie."""
+    fa, fb, true_lag = 30.0, 60.0, 1.0
+    tb = np.arange(0, 5.0, 1 / fb)
+    ta = np.arange(0, 3.9, 1 / fa)
+    rng = np.random.default_rng(7)
+    a = _walk_with_stride_jitter(ta + true_lag) + rng.normal(0, 4, (len(ta), 4))
+    a[ta > 3.0] += rng.normal(0, 6, ((ta > 3.0).sum(), 4))
+    b = _walk_with_stride_jitter(tb)
+    by_r_alone = estimate_lag(a, b, fa, fb, max_lag_s=3.0, tie_z=0.0)
+    assert abs(by_r_alone.lag_s - (true_lag + STRIDE_S)) < 0.1  # the trap is real: r alone is one stride off
+    est = estimate_lag(a, b, fa, fb, max_lag_s=3.0)
+    assert abs(est.lag_s - true_lag) < 1 / fa
+    assert est.overlap_s > 3.8
+
+
+def test_lag_clear_winner_is_not_overruled_by_overlap():
+    """Without the noisy tail the true offset correlates clearly best and stays chosen (tie_r only breaks
+    near-ties: 0.998 against 0.983 one stride later); and a partial true overlap (the trial starts 1.2 s into a 3.9 s video: 69 % of it overlaps) is still found."""
+    fa, fb = 30.0, 60.0
+    rng = np.random.default_rng(3)
+    tb = np.arange(0, 5.0, 1 / fb)
+    b = _walk_with_stride_jitter(tb)
+    ta = np.arange(0, 3.9, 1 / fa)
+    a = _walk_with_stride_jitter(ta - 1.2) + rng.normal(0, 1, (len(ta), 4))  # video time 1.2 s = trial time 0
+    est = estimate_lag(a, b, fa, fb, max_lag_s=3.0)
+    assert abs(est.lag_s - (-1.2)) < 1 / fa
+    assert est.r > 0.99
+
+
 def test_lag_refuses_constant_signal():
     with pytest.raises(SyncError):
         estimate_lag(np.ones(50), np.ones(60), 30.0, 30.0)
