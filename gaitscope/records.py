@@ -135,6 +135,11 @@ class Motion3D:
     for people; ``scale_height_m`` and ``scale_assumed`` say the same as values for the analysis (the body height
     the lengths were scaled to, None for a source in its own unit; True when that scale is an assumption).
     ``feet`` optionally holds heel/toe trajectories (T, 3) keyed by :data:`gaitscope.skeleton.FOOT_POINTS`.
+    ``view_yaw_rad`` (T,), for a lifter's output from a fixed camera: the angle (right-handed about ``up``) that
+    turns each frame's horizontal directions from its own viewing ray to the camera's fixed axes. A lifter
+    answers with the body as seen along the ray to the person, so a walker crossing the view seems to turn by
+    the change of viewing angle; the analysis adds this angle to the heading when it looks for turns
+    (:func:`gaitscope.analysis.frames.frame_states`). None: one fixed frame already (motion capture, synthetic).
     """
 
     xyz_m: np.ndarray  # (T, 17, 3) float
@@ -148,12 +153,15 @@ class Motion3D:
     notes: tuple[str, ...] = ()
     scale_height_m: float | None = None  # body height the lengths were scaled to (None: the source's own unit)
     scale_assumed: bool = False  # the scale rests on an assumption (no subject height; BVH of unknown units)
+    view_yaw_rad: np.ndarray | None = None  # (T,) viewing ray -> camera axes, about ``up`` (see above)
 
     def __post_init__(self) -> None:
         t = self.xyz_m.shape[0]
         _check_shape("xyz_m", self.xyz_m, (t, NUM_JOINTS, 3))
         if self.valid is not None:
             _check_shape("valid", self.valid, (t,))
+        if self.view_yaw_rad is not None:
+            _check_shape("view_yaw_rad", self.view_yaw_rad, (t,))
         for name, arr in self.feet.items():
             _check_shape(f"feet[{name}]", arr, (t, 3))
         if not self.fps > 0:

@@ -76,11 +76,10 @@ class Settings(BaseSettings):
     leg_identity: bool = Field(True, description="Decide which detected knee and ankle are the left ones over "
                                "the whole video before lifting (the detector exchanges them for a few frames "
                                "where the legs cross). `0` lifts the labels as detected (comparisons).")
-    mirror_leftward: bool = Field(False, description="Opt-in: run BlazePose again on mirrored frames wherever the "
-                                  "person walks toward the image's left, and map the landmarks back (BlazePose is "
-                                  "not mirror-symmetric; measured: side knee RMSE lower, but `gaitscope validate` "
-                                  "then synchronised one test walk a stride off, so it is off until that is "
-                                  "solved; docs/validation.md). `1` turns it on.")
+    mirror_leftward: bool = Field(True, description="Run BlazePose again on mirrored frames wherever the person "
+                                  "walks toward the image's left, and map the landmarks back (BlazePose is not "
+                                  "mirror-symmetric: it follows the legs of a walker moving right better; measured "
+                                  "in docs/validation.md). `0` detects every frame as it is (comparisons).")
     native_logs: bool = Field(False, description="Keep the native libraries' own log lines (FFmpeg, OpenCV, "
                               "MediaPipe), for a developer chasing a library problem.")
     normative: Optional[str] = Field(None, description="Normative reference set used when `--normative` is not "

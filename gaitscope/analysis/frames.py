@@ -243,14 +243,25 @@ def _fill_nan_rows(x: np.ndarray) -> np.ndarray:
 
 
 def frame_states(
-    xyz: np.ndarray, usable: np.ndarray, frame: GaitFrame, fps: float, stride_s: float
+    xyz: np.ndarray, usable: np.ndarray, frame: GaitFrame, fps: float, stride_s: float,
+    view_yaw_rad: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Label each frame "walk", "turn", "still" or "gap" (object array of strings)."""
+    """Label each frame "walk", "turn", "still" or "gap" (object array of strings).
+
+    ``view_yaw_rad`` (:attr:`gaitscope.records.Motion3D.view_yaw_rad`) is added to the heading before the turn
+    rate is taken: a fixed camera's lifted walker seems to turn by the change of its viewing angle (about 40 deg
+    across the real side clip), which is not a turn of the walker. Only the turn test uses it; every quantity
+    is measured in the body's own gait frame, which a rotation of the whole frame does not change.
+    """
     t = xyz.shape[0]
     win = max(3, int(round(stride_s * fps)))
     state = np.full(t, "walk", dtype=object)
 
-    rate = np.abs(np.gradient(frame.heading_deg)) * fps
+    heading = frame.heading_deg
+    yaw = None if view_yaw_rad is None else np.asarray(view_yaw_rad, dtype=float)
+    if yaw is not None and np.isfinite(yaw).any():
+        heading = heading + np.degrees(_fill_nan_rows(yaw[:, None])[:, 0])
+    rate = np.abs(np.gradient(heading)) * fps
     rate = uniform_filter1d(rate, size=max(3, win // 2), mode="nearest")
     turning = rate > TURN_RATE_DEG_S
 

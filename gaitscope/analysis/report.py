@@ -37,9 +37,9 @@ from gaitscope.errors import AnalysisError
 from gaitscope.records import GaitCurve, GaitReport, GaitScores, Motion3D, ParameterSummary
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
-ANALYSIS_VERSION = ("gaitscope-analysis 0.3.3 (camera roll from the motion, Zeni 2008 events on the front/back foot, "
+ANALYSIS_VERSION = ("gaitscope-analysis 0.3.4 (camera roll from the motion, Zeni 2008 events on the front/back foot, "
                     "ankle toe-off latency, root-relative stride from ankle steps x 1.10, implausible strides left "
-                    "out, stance not measured across a leg swap, "
+                    "out, stance not measured across a leg swap, turns net of the viewing ray, "
                     "Baker 2009 per-cycle GVS, 6 Hz Butterworth, Schwartz 2008 bands, ROM bands, GPS normal value)")
 
 #: curve name -> (angle column stem, sided column?)
@@ -194,7 +194,7 @@ def _find_walking(prep: _Prepared, motion: Motion3D, warnings: list[str]) -> _Wa
         np.where(usable[:, None, None], xyz, np.nan), fps, up_declared, motion.root_relative, stride_s
     )
     warnings += frame_warn
-    state = fr.frame_states(xyz, usable, frame, fps, stride_s)
+    state = fr.frame_states(xyz, usable, frame, fps, stride_s, motion.view_yaw_rad)
     bouts = fr.split_bouts(state, fps, min_s=stride_s)
     n_turn = int(np.sum(state == "turn"))
     n_still = int(np.sum(state == "still"))

@@ -144,6 +144,8 @@ def _pose_rows(
     aux3: dict[str, np.ndarray | None] = {"valid": None if motion.valid is None else np.asarray(motion.valid, dtype=bool)}
     for name, arr in motion.feet.items():
         aux3[f"feet:{name}"] = np.asarray(arr, dtype=POSE_DTYPE)
+    if motion.view_yaw_rad is not None:
+        aux3["view_yaw_rad"] = np.asarray(motion.view_yaw_rad, dtype=np.float64)
     rows.append(
         PoseSequence(
             recording_id=rec.id, analysis_id=a.id, kind="3d", joint_format="h36m17",
@@ -411,6 +413,7 @@ def load_poses(s: Session, analysis_id: int) -> tuple[Motion3D, Keypoints2D | No
         valid=aux3.get("valid"),
         feet={k.split(":", 1)[1]: v for k, v in aux3.items() if k.startswith("feet:")},
         notes=tuple(m.get("notes", ())),
+        view_yaw_rad=aux3.get("view_yaw_rad"),
     )
     kp = None
     p2 = by_key.get(("2d", "h36m17"))

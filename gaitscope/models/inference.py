@@ -185,7 +185,7 @@ class Lifter:
         suffix = "+legid2" if self.leg_identity else ""
         suffix += "+anchor2d" if self.anchor_2d else ""
         suffix += "+kneez" if self.corrects_knee_depth else ""
-        suffix += "+rayyaw" if self.ray_yaw else ""
+        suffix += "+rayyaw" if self.ray_yaw else "+viewyaw"
         suffix += "+cpu-bf16" if self.cpu_bf16 and self.device.type == "cpu" else ""
         return f"lifter:{self.name}@{self.version}{suffix}"
 
@@ -303,9 +303,12 @@ class Lifter:
             pred, k = correct_knee_depth(pred, kp.conf)
             depth_note = (f"knees' depth bend scaled by {k:.2f}, the depth scale that keeps thighs, shanks and "
                           "arms at a fixed length",)
+        # The azimuth of each frame's viewing ray: the frames are turned by it (opt-in ray_yaw), or the analysis is
+        # told it so that a walker crossing the view is not read as turning (view_yaw_rad). Camera y points
+        # down, so a turn by +phi about y is one by -phi about UP_VECTOR.
+        phi = ray_azimuth(np.where(kp.conf[:, 0] > 0, kp.xy_px[:, 0, 0], np.nan), kp.width)
         if self.ray_yaw:
-            pelvis_u = np.where(kp.conf[:, 0] > 0, kp.xy_px[:, 0, 0], np.nan)
-            pred = turn_to_camera_axes(pred, ray_azimuth(pelvis_u, kp.width))
+            pred = turn_to_camera_axes(pred, phi)
         if not h_units > 0:
             raise ValueError("the lifted skeleton has zero leg length; cannot scale to metres")
         target = height_m if height_m is not None else ASSUMED_HEIGHT_M
@@ -337,6 +340,7 @@ class Lifter:
             source=self.source,
             valid=valid,
             notes=notes,
+            view_yaw_rad=None if self.ray_yaw or not np.isfinite(phi).any() else -phi,
         )
 
     def embed(

@@ -1,9 +1,10 @@
-"""BlazePose on mirrored frames where the person walks toward the image's left (issue 20). Opt-in.
+"""BlazePose on mirrored frames where the person walks toward the image's left (issue 20).
 
-Off by default (``GAITSCOPE_MIRROR_LEFTWARD=1`` turns it on): with it on, ``gaitscope validate`` synchronised a
-rendered test walk with its motion capture one stride off (two offsets a stride apart correlated within 0.002),
-and on the one real side clip the third heel strike moved from 1 to 4 frames off the video. The measured gains
-below stand; it ships on once the synchronisation no longer hangs on a tie between stride-shifted offsets.
+On by default (``GAITSCOPE_MIRROR_LEFTWARD=0`` turns it off). It shipped off in session 7 because with it on
+``gaitscope validate`` synchronised a rendered test walk with its motion capture one stride off (two offsets a
+stride apart correlated within 0.005); the synchronisation now settles such near-ties by overlap
+(:func:`gaitscope.analysis.agreement.estimate_lag`), and the turn the mirrored real clip seemed to make is read
+net of the viewing ray (:attr:`gaitscope.records.Motion3D.view_yaw_rad`).
 
 Why. On the held-out video evaluation of real motion (``benchmarks/video_accuracy.py``, side views) BlazePose
 is not left-right symmetric: where the walker crosses the image from right to left it exchanges and merges the
@@ -42,8 +43,8 @@ BLAZEPOSE_FLIP_PERMUTATION: tuple[int, ...] = (
 MIN_SPEED_LEGS_PER_S = 0.5
 #: Shorter leftward stretches are left alone (a turn's swing of the hips).
 MIN_STRETCH_S = 0.5
-#: Environment switch (:class:`gaitscope.settings.Settings` ``mirror_leftward``), OFF by default:
-#: ``GAITSCOPE_MIRROR_LEFTWARD=1`` turns the mirrored detection on.
+#: Environment switch (:class:`gaitscope.settings.Settings` ``mirror_leftward``), ON by default:
+#: ``GAITSCOPE_MIRROR_LEFTWARD=0`` detects every frame as it is (comparisons).
 ENV_SWITCH = "GAITSCOPE_MIRROR_LEFTWARD"
 
 #: BlazePose-33 indices of the left and right hip (their midpoint is where the person is).

@@ -105,7 +105,7 @@ def analyze_or_partial(motion: Motion3D, height_m: float | None = None) -> GaitR
     up, _ = camera_vertical(masked, motion)  # as analyze_gait does
     stride_s = fr.estimate_stride_period_s(masked, fps, np.asarray(up))
     frame, _ = fr.build_gait_frame(masked, fps, up, motion.root_relative, stride_s)
-    state = fr.frame_states(xyz, usable, frame, fps, stride_s)
+    state = fr.frame_states(xyz, usable, frame, fps, stride_s, motion.view_yaw_rad)
     spans = [(b.start, b.stop) for b in fr.split_bouts(state, fps, min_s=stride_s)]
     if not spans:  # a lab trial shorter than the stride-long bout the full analysis asks for: take it whole
         idx = np.flatnonzero(usable)

@@ -115,3 +115,45 @@ def test_root_relative_side_view_with_flat_depth_still_finds_the_walking_directi
     assert np.min(np.abs(f.forward[15:-15] @ np.array([1.0, 0, 0]))) > np.cos(np.radians(5))
     report = analyze_gait(flat)
     assert report.parameter("cadence").value == pytest.approx(w.truth.cadence_steps_min, rel=0.02)
+
+
+def _seen_along_rays(m, distance_m: float):
+    """A straight walk as a lifter reports it from a fixed camera ``distance_m`` from the walking line: each frame
+    turned about the vertical by its viewing ray's azimuth phi = atan(x / d) (x: pelvis position along the line,
+    0 in front of the camera). Returns the Motion3D (camera axes, root-relative) and the angle that turns each frame
+    back to the camera's axes about up = (0, -1, 0), i.e. -phi (a turn by +phi about camera y)."""
+    from gaitscope.models.ray_yaw import turn_to_camera_axes
+
+    x = m.xyz_m[:, 0, 0] - m.xyz_m[:, 0, 0].mean()  # world X = camera x; centred on the camera
+    phi = np.arctan(x / distance_m)
+    cam = to_camera_root_relative(m)
+    seen = turn_to_camera_axes(np.asarray(cam.xyz_m, dtype=float), -phi)
+    return dataclasses.replace(cam, xyz_m=seen), -phi
+
+
+def test_walker_crossing_a_fixed_camera_is_not_read_as_turning_when_the_ray_is_known():
+    """1.3 m/s, 1.6 m from the camera: the viewing ray sweeps ~45 deg/s as the walker passes in front of it, above
+    the 30 deg/s turn threshold; the walk is straight. Truth: the walker's own heading never changes."""
+    w = _walk(duration_s=5.0)  # 110 steps/min of 0.70 m: 1.28 m/s
+    m, yaw = _seen_along_rays(without_feet(w.motion), distance_m=1.6)
+    xyz, usable = smooth_and_fill(m.xyz_m, None, m.fps)
+    f, _ = build_gait_frame(xyz, m.fps, m.up, True, 1.1)
+    naive = frame_states(xyz, usable, f, m.fps, 1.1)
+    assert (naive == "turn").sum() > 0.5 * m.fps  # the trap: without the ray it reads as turning
+    state = frame_states(xyz, usable, f, m.fps, 1.1, view_yaw_rad=yaw)
+    assert (state == "turn").sum() == 0
+    assert len(split_bouts(state, m.fps)) == 1
+
+
+def test_a_real_turn_is_still_a_turn_with_the_ray_known():
+    """Ray correction must not hide a turn of the walker: a 120 deg turn in 1.5 s, camera far (rays nearly
+    constant)."""
+    a, b = _walk(duration_s=4.0), _walk(duration_s=4.0, seed=6)
+    m = concat_with_turn(a.motion, b.motion, 120.0, turn_s=1.5)
+    cam = to_camera_root_relative(m)
+    xyz, usable = smooth_and_fill(cam.xyz_m, None, cam.fps)
+    f, _ = build_gait_frame(xyz, cam.fps, cam.up, True, 1.1)
+    yaw = -np.arctan(np.linspace(-2.0, 2.0, cam.n_frames) / 20.0)  # 20 m away: 11 deg over the whole walk
+    state = frame_states(xyz, usable, f, cam.fps, 1.1, view_yaw_rad=yaw)
+    n_a, n_turn = a.motion.n_frames, int(1.5 * cam.fps)
+    assert (state[n_a + 10 : n_a + n_turn - 10] == "turn").all()

@@ -73,6 +73,9 @@ def _assert_stored_as_computed(db, aid: int, result) -> None:
     if result.kind == "video":
         assert kp is not None and kp.source == result.keypoints.source
         assert emb is not None and emb.model_version == result.embedding.model_version
+        # the viewing ray of each frame, which the re-analysis needs to tell a turn from a walk across the view
+        assert result.motion.view_yaw_rad is not None and motion.view_yaw_rad is not None
+        np.testing.assert_allclose(motion.view_yaw_rad, result.motion.view_yaw_rad, atol=1e-12)
 
 
 def test_a_real_analysis_is_stored_and_read_back_whole(db, real_result):

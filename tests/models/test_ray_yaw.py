@@ -79,3 +79,7 @@ def test_lifter_turns_frames_by_the_pelvis_ray_and_says_so(tiny_config):
     assert phi == pytest.approx(np.arctan(640.0 / (960.0 / np.tan(np.radians(30.0)))))
     np.testing.assert_allclose(on.xyz_m, turn_to_camera_axes(off.xyz_m.astype(np.float64), np.full(t, phi)),
                                atol=1e-5)
+    # Off (the default), the frames stay as lifted and the analysis is told the ray instead (for its turn test):
+    # a turn by +phi about camera y is a turn by -phi about up = (0, -1, 0).
+    assert on.view_yaw_rad is None and "+viewyaw" in off.source
+    np.testing.assert_allclose(off.view_yaw_rad, np.full(t, -phi), atol=1e-12)

@@ -226,7 +226,9 @@ def test_real_side_view_walk(sarwesh):
     assert kp.n_frames == 135 and kp.frame_index.tolist() == list(range(135))
     assert kp.fps == pytest.approx(59.7, abs=0.05)
     assert (kp.width, kp.height) == (1920, 1080)
-    assert not kp.interpolated.any() and kp.notes == ()  # mirrored detection (pose2d.walk_direction) is opt-in
+    assert not kp.interpolated.any()
+    # the walker crosses right to left: detected on mirrored frames (pose2d.walk_direction, on by default)
+    assert len(kp.notes) == 1 and kp.notes[0].startswith("2D detected on mirrored frames")
     med = np.median(kp.conf, axis=0)
     for name in ("pelvis", "right_hip", "left_hip", "right_ankle", "left_ankle", "thorax", "head", "nose"):
         assert med[J[name]] > 0.8, name

@@ -79,11 +79,14 @@ def test_splice_keeps_the_first_pass_where_the_mirrored_pass_lost_the_person():
 def test_switch_turns_it_off(monkeypatch):
     from gaitscope.pose2d.detect import detector_source, engine_tag
 
+    monkeypatch.delenv(wd.ENV_SWITCH, raising=False)
+    default = (detector_source("mediapipe"), engine_tag("mediapipe"))
     monkeypatch.setenv(wd.ENV_SWITCH, "0")
     off = (detector_source("mediapipe"), engine_tag("mediapipe"))
     monkeypatch.setenv(wd.ENV_SWITCH, "1")
     on = (detector_source("mediapipe"), engine_tag("mediapipe"))
     assert off[0] + "+mirrorleft" == on[0] and off[1] + "-ml" == on[1]
+    assert default == on  # on by default
 
 
 @pytest.mark.slow
@@ -109,7 +112,7 @@ def test_real_clip_walking_left_is_detected_as_its_mirror_image_walking_right(tm
     out.release()
     cap.release()
 
-    monkeypatch.setenv(wd.ENV_SWITCH, "1")  # opt-in
+    monkeypatch.setenv(wd.ENV_SWITCH, "1")  # the default, pinned
     product = detect_keypoints(REAL_CLIP, workers=1, stop=N_FRAMES)
     assert any("mirrored frames" in note for note in product.notes), product.notes
     as_mirror = detect_keypoints(flipped, workers=1)
