@@ -82,12 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                                     nested_sets=nested, n_boot=args.n_boot, seed=args.seed,
                                     progress=lambda s: print(f"\r {s:<60}", end="", file=sys.stderr))
         paths = pd_eval.save(res, args.out / (task if not args.tag else f"{task}_{args.tag}"))
-        st = res.settings
-        print(f"\n## {st['title']}  ({st['n_walks']} walks, {st['n_subjects']} people, classes "
-              f"{dict(zip(st['class_names'], st['class_counts']))}; {time.time() - t1:.0f} s)")
-        if st["published"]:
-            print(f"Published: {st['published']}")
-        print(pd_eval.markdown(res))
+        print(f"\n## {task} ({time.time() - t1:.0f} s)\n{pd_eval.summary_text(res)}")
         print(f"results: {paths['table'].parent}")
     return 0
 

@@ -89,12 +89,7 @@ def cmd_evaluate_pd_real(args: argparse.Namespace) -> int:
     res = pd_eval.evaluate_task(args.task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
                                 nested_sets=nested_sets, n_boot=args.n_boot, seed=args.seed)
     paths = pd_eval.save(res, args.out)
-    st = res.settings
-    print(f"{st['title']}: {st['n_walks']} walks of {st['n_subjects']} people, leave one subject out, "
-          f"95 % CI bootstrap over people ({st['n_boot']})")
-    if st["published"]:
-        print(f"published: {st['published']}")
-    print(pd_eval.markdown(res))
+    print(pd_eval.summary_text(res))
     print(f"per-subject predictions, confusion matrix and calibration plot in {paths['table'].parent.resolve()}")
     return 0
 

@@ -9,6 +9,56 @@ from pathlib import Path
 import numpy as np
 
 
+def _draw_confusion(ax, cm: np.ndarray, names, title: str, fontsize: float = 10) -> None:
+    """One confusion matrix (rows true, columns predicted) with its counts written in."""
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=fontsize)
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks(range(len(names)), names, fontsize=min(fontsize, 9))
+    ax.set_yticks(range(len(names)), names, fontsize=min(fontsize, 9))
+    ax.set_xlabel("predicted", fontsize=min(fontsize, 9))
+    ax.set_ylabel("true", fontsize=min(fontsize, 9))
+
+
+def confusion_png(cm: np.ndarray, names, title: str, path: str | Path) -> Path:
+    """A single confusion matrix as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.4, 3.2))
+    _draw_confusion(ax, cm, names, title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def reliability_png(target: np.ndarray, confidence: np.ndarray, path: str | Path, *, xlabel: str, ylabel: str,
+                    title: str, n_bins: int, strategy: str) -> Path:
+    """Reliability diagram (``sklearn.calibration.calibration_curve``): observed frequency of ``target`` (0/1)
+    against the mean ``confidence`` per bin, beside the diagonal of a calibrated model."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    frac, mean = calibration_curve(target, confidence, n_bins=n_bins, strategy=strategy)
+    fig, ax = plt.subplots(figsize=(3.8, 3.8))
+    ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1)
+    ax.plot(mean, frac, "o-")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_results(result, out_dir: str | Path) -> dict[str, Path]:
     """``comparison.png`` (weighted F1 with subject-bootstrap CIs, majority line), ``confusion.png`` (every
     model) and ``calibration.png`` (reliability diagram of the best model) from an ``EvaluationResult``."""
@@ -48,15 +98,8 @@ def plot_results(result, out_dir: str | Path) -> dict[str, Path]:
     nrow = int(np.ceil(len(keys) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 2.9 * nrow), squeeze=False)
     for ax, key in zip(axes.flat, keys):
-        cm = result.confusions[key]
-        ax.imshow(cm, cmap="Blues")
-        for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
-        ax.set_title(key if not key.startswith("-/") else "majority", fontsize=8)
-        ax.set_xticks(range(len(result.class_names)), result.class_names, fontsize=7)
-        ax.set_yticks(range(len(result.class_names)), result.class_names, fontsize=7)
-        ax.set_xlabel("predicted", fontsize=7)
-        ax.set_ylabel("true", fontsize=7)
+        _draw_confusion(ax, result.confusions[key], result.class_names,
+                        key if not key.startswith("-/") else "majority", fontsize=7)
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
     fig.tight_layout()
@@ -70,20 +113,9 @@ def plot_results(result, out_dir: str | Path) -> dict[str, Path]:
         p = result.predictions
         sel = p[(p["feature_set"] == best["feature_set"]) & (p["head"] == best["head"])]
         proba = sel[[f"p_{c}" for c in result.class_names]].to_numpy()
-        conf = proba.max(axis=1)
-        correct = (proba.argmax(axis=1) == sel["label"].to_numpy()).astype(float)
-        edges = np.linspace(0, 1, 11)
-        b = np.minimum(np.digitize(conf, edges) - 1, 9)
-        xs = [conf[b == k].mean() for k in range(10) if (b == k).any()]
-        ys = [correct[b == k].mean() for k in range(10) if (b == k).any()]
-        fig, ax = plt.subplots(figsize=(4, 4))
-        ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1)
-        ax.plot(xs, ys, "o-")
-        ax.set_xlabel("confidence (top class)")
-        ax.set_ylabel("accuracy")
-        ax.set_title(f"calibration: {best['feature_set']} / {best['head']} (ECE {best['ece']:.2f})", fontsize=9)
-        fig.tight_layout()
-        paths["calibration_png"] = out / "calibration.png"
-        fig.savefig(paths["calibration_png"], dpi=110)
-        plt.close(fig)
+        correct = (proba.argmax(axis=1) == sel["label"].to_numpy()).astype(int)
+        paths["calibration_png"] = reliability_png(
+            correct, proba.max(axis=1), out / "calibration.png", xlabel="confidence (top class)", ylabel="accuracy",
+            title=f"calibration: {best['feature_set']} / {best['head']} (ECE {best['ece']:.2f})", n_bins=10,
+            strategy="uniform")
     return paths

@@ -670,14 +670,11 @@ def per_subject_table(res: TaskResult, feature_set: str = "auto", head: str = "a
 
 
 def plot_model(res: TaskResult, out_dir: str | Path, feature_set: str = "auto", head: str = "auto") -> dict[str, Path]:
-    """``confusion.png`` and ``calibration.png`` (sklearn.calibration.calibration_curve; binary: P(positive),
-    multi-class: top-label confidence vs accuracy) of one model."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from sklearn.calibration import calibration_curve
+    """``confusion.png`` and ``calibration.png`` (5 quantile bins; binary: P(positive), multi-class: top-label
+    confidence vs accuracy) of one model."""
     from sklearn.metrics import confusion_matrix
+
+    from gaitscope.reports.classifier_plots import confusion_png, reliability_png
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -687,34 +684,15 @@ def plot_model(res: TaskResult, out_dir: str | Path, feature_set: str = "auto", 
     y = sel["label"].to_numpy(dtype=int)
     proba = sel[[f"p_{c}" for c in range(k)]].to_numpy()
     cm = confusion_matrix(y, proba.argmax(axis=1), labels=list(range(k)))
-    fig, ax = plt.subplots(figsize=(3.4, 3.2))
-    ax.imshow(cm, cmap="Blues")
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center")
-    ax.set_xticks(range(k), names)
-    ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{res.task.name}: {feature_set}/{head}", fontsize=8)
-    fig.tight_layout()
-    paths = {"confusion_png": out / "confusion.png"}
-    fig.savefig(paths["confusion_png"], dpi=110)
-    plt.close(fig)
+    paths = {"confusion_png": confusion_png(cm, names, f"{res.task.name}: {feature_set}/{head}", out / "confusion.png")}
     if k == 2:
         target, conf, xlabel = y, proba[:, 1], f"predicted P({names[1]})"
     else:
         target, conf, xlabel = (proba.argmax(axis=1) == y).astype(int), proba.max(axis=1), "confidence (top class)"
-    frac, mean = calibration_curve(target, conf, n_bins=5, strategy="quantile")
-    fig, ax = plt.subplots(figsize=(3.6, 3.6))
-    ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1)
-    ax.plot(mean, frac, "o-")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("observed frequency")
-    ax.set_title(f"calibration (5 quantile bins, n={len(y)})", fontsize=8)
-    fig.tight_layout()
-    paths["calibration_png"] = out / "calibration.png"
-    fig.savefig(paths["calibration_png"], dpi=110)
-    plt.close(fig)
+    paths["calibration_png"] = reliability_png(target, conf, out / "calibration.png", xlabel=xlabel,
+                                               ylabel="observed frequency",
+                                               title=f"calibration (5 quantile bins, n={len(y)})", n_bins=5,
+                                               strategy="quantile")
     return paths
 
 
@@ -743,6 +721,20 @@ def _ci(row: pd.Series, m: str) -> str:
         return "-"
     lo, hi = row.get(f"{m}_lo", np.nan), row.get(f"{m}_hi", np.nan)
     return f"{v:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else f"{v:.2f}"
+
+
+def summary_text(res: TaskResult) -> str:
+    """What the command line prints for a task: the title, walks, people and classes, the published numbers where
+    there are some, and the markdown table (``gaitscope evaluate-classifier --data pd-real`` and
+    ``benchmarks/pd_real.py``)."""
+    st = res.settings
+    lines = [f"{st['title']}: {st['n_walks']} walks of {st['n_subjects']} people, classes "
+             f"{dict(zip(st['class_names'], st['class_counts']))}; leave one subject out, 95 % CI bootstrap over "
+             f"people ({st['n_boot']})"]
+    if st["published"]:
+        lines.append(f"published: {st['published']}")
+    lines.append(markdown(res))
+    return "\n".join(lines)
 
 
 def markdown(res: TaskResult, metrics_shown: tuple[str, ...] | None = None) -> str:
