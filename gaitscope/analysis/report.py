@@ -224,7 +224,7 @@ def _strides(prep: _Prepared, walking: _Walking, motion: Motion3D, warnings: lis
     measured = prep.valid & np.all(np.isfinite(prep.xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2))
     events = ev.detect_events(xyz, frame, fps, walking.stride_s, [(b.start, b.stop) for b in bouts], feet or None,
                               measured=measured, label_free=not ev.walks_along_depth(frame, motion.root_relative),
-                              cutoff_hz=prep.cutoff_hz)
+                              cutoff_hz=prep.cutoff_hz, video_ends=motion.root_relative)
     windows, dropped = drop_implausible_strides(build_strides(events, xyz, frame, fps, bouts, angles, feet or None))
     warnings += dropped
     if not windows:
