@@ -125,7 +125,8 @@ def _find(signal: np.ndarray, min_distance: int, ends: _Ends | None = None) -> l
     """Maxima of ``signal`` standing out by :data:`MIN_PROMINENCE_FRACTION` of its range, at least
     ``min_distance`` samples apart, with two rules for the bout's ends where ``ends`` is given (the label-free
     front/back envelopes of side and oblique views; in frontal and back views, where the fore-aft signal rests
-    on the lifter's depth, the rules added spurious heel strikes, 4 -> 7 and 22 -> 28 of 72 on the renders):
+    on the lifter's depth, they added spurious heel strikes on the renders, frontal 4 -> 5 and back 22 -> 27 of 72,
+    and moved frontal stance from -1.4 to -3.5 %pt):
 
     1. A peak whose prominence rests on a dip within ``ends.settle`` samples of the start (or end), with the
        signal higher still between that dip and the edge, is left out: the signal came down from the edge into
