@@ -19,6 +19,9 @@ reused):
   subject), from :mod:`sklearn.metrics`: accuracy, balanced accuracy, ROC AUC (binary tasks), weighted and macro
   F1, Brier score. 95 % CIs: percentile bootstrap over *subjects* (1000 resamples, shared by all rows).
 * **The majority baseline** (the data's class frequencies as probabilities) is in every table.
+* **Two models compared** (:func:`compare_models`): the paired difference A - B of the task's key metric
+  (:data:`KEY_METRICS`) on the same subject resamples for both, with its 95 % CI and a non-inferiority
+  verdict at a margin ("at least equal" of issue 23).
 
 Tasks (:data:`TASKS`): ``updrs3_high`` MDS-UPDRS part III total > 32 vs <= 32 (the published task: accuracy 0.68,
 ROC AUC 0.74, Deng et al. 2024); ``gait_0_3`` item 3.10 in 4 classes (0, 1, 2, 3+; the one walk scored 4 joins 3
