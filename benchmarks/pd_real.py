@@ -4,6 +4,8 @@
     nice -n 10 .venv/bin/python benchmarks/pd_real.py --tasks updrs3_high --n-boot 1000
     .venv/bin/python benchmarks/pd_real.py --root ../shared/data/patients/video_tracking_pd/dataset
     nice -n 10 .venv/bin/python benchmarks/pd_real.py --encoder runs/enc/enc27m15.pt --tag enc27m15  # another encoder
+    nice -n 10 .venv/bin/python benchmarks/pd_real.py --tasks updrs3_high --frozen-cache \
+        --compare embedding:linear,gait_2d:rf --compare embedding_stats:rf,gait_2d:rf  # paired A - B only
 
 The data (CC BY-NC-ND 4.0, evaluation only) is read in place from ``--root``; each walk is lifted ONCE by the
 shipped lifter and its features cached in ``--cache`` (git-ignored ``runs/``; nothing derived from the data may
@@ -48,14 +50,31 @@ def main(argv: list[str] | None = None) -> int:
                     help="cache of the --encoder embeddings (default: runs/pd_real/features_<checkpoint name>)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads for lifting")
     ap.add_argument("--tag", default="", help="suffix of the per-task output folder (separate runs)")
+    ap.add_argument("--compare", action="append", default=[], metavar="FS:HEAD,FS:HEAD",
+                    help="paired difference A - B of the task's key metric on the same subject resamples; only "
+                         "the models named are evaluated (repeatable)")
+    ap.add_argument("--delta", type=float, default=0.05, help="non-inferiority margin of the --compare verdict")
+    ap.add_argument("--frozen-cache", action="store_true",
+                    help="read --cache as it is (no lifting, no analysis-version check): re-measure on the "
+                         "features a documented table was measured on")
     args = ap.parse_args(argv)
+    try:
+        pairs = [tuple(tuple(m.split(":")) for m in c.split(",")) for c in args.compare]
+        if any(len(p) != 2 or any(len(m) != 2 or not all(m) for m in p) for p in pairs):
+            raise ValueError
+    except ValueError:
+        print(f"error: --compare takes FS:HEAD,FS:HEAD (got {args.compare})", file=sys.stderr)
+        return 2
 
     t0 = time.time()
     walks, skipped = pd_real.discover_walks(args.root)
     scores = pd_real.load_scores(args.root)
-    cache = pd_real.build_cache(args.root, args.cache,
-                                progress=lambda k, n, w: print(f"\r features {k + 1}/{n} {w}   ", end="",
+    cache = pd_real.read_cache(args.root, args.cache) if args.frozen_cache else pd_real.build_cache(
+        args.root, args.cache, progress=lambda k, n, w: print(f"\r features {k + 1}/{n} {w}   ", end="",
                                                                file=sys.stderr))
+    if args.frozen_cache:
+        versions = sorted({str(c.get("analysis_version", "?")).split(" (")[0] for c in cache.values()})
+        print(f"frozen cache {args.cache}: {', '.join(versions)}", file=sys.stderr)
     if args.encoder is not None:
         import torch
 
@@ -72,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {s}", file=sys.stderr)
     sets = tuple(s for s in args.feature_sets.split(",") if s)
     heads = tuple(h for h in args.heads.split(",") if h)
+    cells = tuple(dict.fromkeys(m for p in pairs for m in p)) or None
+    if cells:
+        sets = tuple(dict.fromkeys(fs.removesuffix("_within") for fs, _ in cells))
     nested = (pd_eval.NESTED_CANDIDATES if args.nested_sets == "default"
               else tuple(s for s in args.nested_sets.split(",") if s)) or None
     for task in [t for t in args.tasks.split(",") if t]:
@@ -79,10 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         mats = pd_eval.feature_matrices(cache, labels["walk_id"].tolist())
         t1 = time.time()
         res = pd_eval.evaluate_task(task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
-                                    nested_sets=nested, n_boot=args.n_boot, seed=args.seed,
+                                    nested_sets=nested, n_boot=args.n_boot, seed=args.seed, cells=cells,
                                     progress=lambda s: print(f"\r {s:<60}", end="", file=sys.stderr))
         paths = pd_eval.save(res, args.out / (task if not args.tag else f"{task}_{args.tag}"))
         print(f"\n## {task} ({time.time() - t1:.0f} s)\n{pd_eval.summary_text(res)}")
+        if pairs:
+            diffs = [pd_eval.compare_models(res, a, b) for a, b in pairs]
+            table = pd_eval.paired_markdown(diffs, args.delta)
+            (paths["table"].parent / "paired.md").write_text(table + "\n")
+            print(f"\npaired difference A - B, same {args.n_boot} resamples of people (seed {args.seed}):\n{table}")
         print(f"results: {paths['table'].parent}")
     return 0
 

@@ -19,6 +19,9 @@ reused):
   subject), from :mod:`sklearn.metrics`: accuracy, balanced accuracy, ROC AUC (binary tasks), weighted and macro
   F1, Brier score. 95 % CIs: percentile bootstrap over *subjects* (1000 resamples, shared by all rows).
 * **The majority baseline** (the data's class frequencies as probabilities) is in every table.
+* **Two models compared** (:func:`compare_models`): the paired difference A - B of the task's key metric
+  (:data:`KEY_METRICS`) on the same subject resamples for both, with its 95 % CI and a non-inferiority
+  verdict at a margin ("at least equal" of issue 23).
 
 Tasks (:data:`TASKS`): ``updrs3_high`` MDS-UPDRS part III total > 32 vs <= 32 (the published task: accuracy 0.68,
 ROC AUC 0.74, Deng et al. 2024); ``gait_0_3`` item 3.10 in 4 classes (0, 1, 2, 3+; the one walk scored 4 joins 3
@@ -521,16 +524,21 @@ def metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _paired_wins(df: pd.DataFrame) -> np.ndarray:
-    """Per person with both walks: 1 when the OFF walk got the higher P(OFF), 0.5 for a tie, else 0."""
-    wins = []
-    for _, g in df.groupby("pidn"):
+def _person_wins(df: pd.DataFrame) -> pd.Series:
+    """Per person with both walks (index: pidn, sorted): 1 when the OFF walk got the higher P(OFF), 0.5 for a
+    tie, else 0."""
+    wins = {}
+    for pidn, g in df.groupby("pidn"):
         if set(g["state"]) != {"off", "on"}:
             continue
         p_off = float(g.loc[g["state"] == "off", "p_1"].iloc[0])
         p_on = float(g.loc[g["state"] == "on", "p_1"].iloc[0])
-        wins.append(1.0 if p_off > p_on else 0.5 if p_off == p_on else 0.0)
-    return np.array(wins)
+        wins[str(pidn)] = 1.0 if p_off > p_on else 0.5 if p_off == p_on else 0.0
+    return pd.Series(wins, dtype=float).sort_index()
+
+
+def _paired_wins(df: pd.DataFrame) -> np.ndarray:
+    return _person_wins(df).to_numpy()
 
 
 def paired_accuracy(df: pd.DataFrame) -> float:
@@ -582,9 +590,10 @@ class TaskResult:
 def evaluate_task(task: str, labels: pd.DataFrame, mats: dict[str, np.ndarray], *,
                   feature_sets: tuple[str, ...] = FEATURE_SETS, heads: tuple[str, ...] = HEADS,
                   auto: bool = True, nested_sets: tuple[str, ...] | None = None,
-                  n_boot: int = 1000, seed: int = 0,
+                  n_boot: int = 1000, seed: int = 0, cells: tuple[tuple[str, str], ...] | None = None,
                   progress: Callable[[str], None] | None = None) -> TaskResult:
-    """Every feature set x head (plus ``auto`` and the majority baseline) under LOSO on one task."""
+    """Every feature set x head (plus ``auto`` and the majority baseline) under LOSO on one task; with ``cells``
+    only those ``(feature_set, head)`` models (``*_within`` sets included on ``off_on``) and the baseline."""
     spec = TASKS[task]
     k = len(spec.class_names)
     y = labels["label"].to_numpy(dtype=int)
@@ -599,6 +608,13 @@ def evaluate_task(task: str, labels: pd.DataFrame, mats: dict[str, np.ndarray], 
     for fs, X in sets.items():
         for h in heads:
             variants.append((fs, h, X))
+    if cells is not None:
+        missing = [f"{fs}/{h}" for fs, h in cells if fs not in sets]
+        if missing:
+            raise ValueError(f"unknown feature set in {missing}; use {', '.join(sets)}")
+        heads = tuple(dict.fromkeys(h for _, h in cells))
+        variants = variants[:1] + [(fs, h, sets[fs]) for fs, h in dict.fromkeys(cells)]
+        auto, nested_sets = False, None
     if auto:
         variants.append(("auto", "auto", {fs: X for fs, X in sets.items()}))
     if nested_sets:  # the one honest headline: set, reduction and C chosen by inner LOSO among fixed candidates
@@ -653,6 +669,93 @@ def model_predictions(res: TaskResult, feature_set: str, head: str) -> pd.DataFr
     if sel.empty:
         raise KeyError(f"no predictions for {feature_set}/{head}")
     return sel
+
+
+#: The metric each task's "at least equal" question is asked on (as the tables of docs/validation.md use them).
+KEY_METRICS: dict[str, str] = {"updrs3_high": "roc_auc", "gait_0_3": "weighted_f1", "gait_any": "weighted_f1",
+                               "off_on": "paired_accuracy"}
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Model A minus model B on one task's metric, both scored on the same subject bootstrap resamples.
+
+    Why paired: the two models predict the same walks of the same people, so most of the resampling noise (which
+    people happen to be drawn) is shared; the CI of the difference is much narrower than the two models' CIs
+    side by side would suggest, and it is the CI a non-inferiority question needs."""
+
+    task: str
+    metric: str
+    model_a: str
+    model_b: str
+    value_a: float
+    value_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    share_a_ge_b: float  # of the resamples where both metrics are defined
+    n_people: int
+    n_boot: int
+
+    def verdict(self, delta: float) -> str:
+        """Non-inferior when the CI's lower end is above ``-delta``, "worse" when its upper end is below 0,
+        else "cannot tell" (non-inferiority by a margin: Piaggio et al., JAMA 2012, CONSORT extension)."""
+        if self.ci_low > -delta:
+            return f"non-inferior by {delta:g}"
+        if self.ci_high < 0:
+            return "worse"
+        return "cannot tell"
+
+
+def _model_arrays(res: TaskResult, model: tuple[str, str]) -> pd.DataFrame:
+    return model_predictions(res, *model).sort_values("walk_id").reset_index(drop=True)
+
+
+def _metric_and_resamples(metric: str, pf: pd.DataFrame, k: int, n_boot: int, seed: int) -> tuple[float, np.ndarray]:
+    """The metric on all walks and on each subject resample (:func:`subject_bootstrap_indices` with ``seed``)."""
+    if metric == "paired_accuracy":  # a person-level score: resample the people (same draws: one row a person)
+        wins = _person_wins(pf)
+        rs = subject_bootstrap_indices(wins.index.to_numpy(), n_boot, seed=seed)
+        return float(wins.mean()), np.array([wins.to_numpy()[r].mean() for r in rs])
+    y = pf["label"].to_numpy(dtype=int)
+    proba = pf[[f"p_{c}" for c in range(k)]].to_numpy()
+    rs = subject_bootstrap_indices(pf["pidn"].to_numpy().astype(str), n_boot, seed=seed)
+    return float(metrics(y, proba)[metric]), bootstrap(y, proba, rs)[metric]
+
+
+def compare_models(res: TaskResult, model_a: tuple[str, str], model_b: tuple[str, str], *,
+                   metric: str | None = None, n_boot: int | None = None, seed: int | None = None) -> PairedDifference:
+    """Paired difference A - B of ``metric`` (default: the task's :data:`KEY_METRICS`) between two models of
+    ``res`` (``(feature_set, head)``), with its 95 % percentile CI over the same resamples of people for both
+    (by default those of ``res``: its ``n_boot`` and ``seed``)."""
+    metric = metric or KEY_METRICS[res.task.name]
+    if metric not in CI_METRICS + ("paired_accuracy",):
+        raise ValueError(f"unknown metric {metric!r}; use {', '.join(CI_METRICS + ('paired_accuracy',))}")
+    n_boot = int(res.settings.get("n_boot") or 1000) if n_boot is None else n_boot
+    seed = int(res.settings.get("seed", 0)) if seed is None else seed
+    a, b = _model_arrays(res, model_a), _model_arrays(res, model_b)
+    if not (a["walk_id"].equals(b["walk_id"]) and a["label"].equals(b["label"])):
+        raise ValueError("the two models did not predict the same walks")
+    k = len(res.task.class_names)
+    va, boot_a = _metric_and_resamples(metric, a, k, n_boot, seed)
+    vb, boot_b = _metric_and_resamples(metric, b, k, n_boot, seed)
+    diff = boot_a - boot_b
+    ok = np.isfinite(diff)
+    lo, hi = percentile_ci(diff)
+    return PairedDifference(res.task.name, metric, "/".join(model_a), "/".join(model_b), va, vb, va - vb, lo, hi,
+                            float((diff[ok] >= 0).mean()) if ok.any() else float("nan"),
+                            int(a["pidn"].nunique()), n_boot)
+
+
+def paired_markdown(rows: list[PairedDifference], delta: float) -> str:
+    """The paired comparisons as a markdown table, with the verdict at margin ``delta``."""
+    lines = ["| task | metric | A | B | A | B | A - B [95 % CI] | share A >= B | people | verdict (delta "
+             f"{delta:g}) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.task} | {r.metric} | {r.model_a} | {r.model_b} | {r.value_a:.2f} | {r.value_b:.2f} | "
+                     f"{r.difference:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {r.share_a_ge_b:.2f} | "
+                     f"{r.n_people} | {r.verdict(delta)} |")
+    return "\n".join(lines)
 
 
 def per_subject_table(res: TaskResult, feature_set: str = "auto", head: str = "auto") -> pd.DataFrame:

@@ -283,6 +283,23 @@ def build_cache(root: str | Path | None = None, cache_dir: str | Path = DEFAULT_
     return out
 
 
+def read_cache(root: str | Path | None = None, cache_dir: str | Path = DEFAULT_CACHE) -> dict[str, dict]:
+    """Every walk's cached arrays as they are: no lifting, no version check (``benchmarks/pd_real.py
+    --frozen-cache``). Why: re-measuring a documented table needs the features it was measured on, also after the
+    gait analysis' version has moved on (which would make :func:`build_cache` lift everything again); the analysis
+    versions found are in each walk's ``analysis_version``."""
+    walks, _ = discover_walks(root)
+    missing = [w.walk_id for w in walks if not _cache_path(Path(cache_dir), w).exists()]
+    if missing:
+        raise InvalidInputError(f"{len(missing)} walks are not in the cache {cache_dir} (e.g. {missing[0]}).",
+                                "Build it once without --frozen-cache.")
+    out = {}
+    for w in walks:
+        with np.load(_cache_path(Path(cache_dir), w), allow_pickle=False) as z:
+            out[w.walk_id] = {k: z[k] for k in z.files}
+    return out
+
+
 def build_encoder_cache(encoder, base_cache: str | Path, out_cache: str | Path, root: str | Path | None = None, *,
                         progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict]:
     """The walks of ``base_cache`` (built by :func:`build_cache`) with ``embedding_frames`` from ``encoder`` (a

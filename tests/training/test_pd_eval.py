@@ -175,3 +175,125 @@ def test_cli_evaluates_real_walks_from_a_subset(tmp_path, capsys):
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 8
     ps = pd.read_csv(out / "per_subject.csv")
     assert sorted(ps["subject"].astype(str).unique()) == ["20592", "21987", "25493", "31892"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Paired difference of two models on the same subject resamples (compare_models)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _result(task: str, labels: pd.DataFrame, models: dict[tuple[str, str], np.ndarray], n_boot: int = 1000,
+            seed: int = 0) -> pd_eval.TaskResult:
+    """A TaskResult holding hand-made out-of-fold probabilities ``(N, k)`` of each model."""
+    preds = []
+    for (fs, head), proba in models.items():
+        pf = labels.copy()
+        pf["feature_set"], pf["head"], pf["predicted"] = fs, head, proba.argmax(axis=1)
+        for c in range(proba.shape[1]):
+            pf[f"p_{c}"] = proba[:, c]
+        preds.append(pf)
+    return pd_eval.TaskResult(pd_eval.TASKS[task], pd.DataFrame(), pd.concat(preds, ignore_index=True), labels,
+                              {"n_boot": n_boot, "seed": seed})
+
+
+def _two_walk_people(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` people with an OFF and an ON walk each, a random binary label per walk."""
+    groups = np.repeat([f"p{i:02d}" for i in range(n)], 2)
+    y = rng.integers(0, 2, 2 * n)
+    y[:2] = [0, 1]  # both classes present
+    return _labels(y, groups, states=["off", "on"] * n)
+
+
+def test_identical_models_differ_by_exactly_zero():
+    rng = np.random.default_rng(1)
+    lab = _two_walk_people(15, rng)
+    p1 = rng.uniform(size=len(lab))
+    proba = np.column_stack([1 - p1, p1])
+    res = _result("updrs3_high", lab, {("x", "linear"): proba, ("y", "rf"): proba.copy()})
+    d = pd_eval.compare_models(res, ("x", "linear"), ("y", "rf"))
+    assert d.metric == "roc_auc" and d.n_people == 15 and d.n_boot == 1000
+    assert d.difference == 0.0 and (d.ci_low, d.ci_high) == (0.0, 0.0)
+    assert d.share_a_ge_b == 1.0
+    assert d.verdict(0.05).startswith("non-inferior")
+
+
+def test_a_model_right_on_everyone_beats_one_at_chance_with_a_ci_that_excludes_zero():
+    """AUC 1 (scores ordered by the label) against AUC 0.5 (one constant score): the difference is 0.5 on every
+    resample that has both classes; paired accuracy 1 against 0.5 (all ties) likewise."""
+    rng = np.random.default_rng(2)
+    lab = _two_walk_people(20, rng)
+    y = lab["label"].to_numpy()
+    right = np.column_stack([1 - y, y]) * 0.8 + 0.1
+    chance = np.full((len(y), 2), 0.5)
+    res = _result("updrs3_high", lab, {("good", "rf"): right, ("flat", "linear"): chance})
+    d = pd_eval.compare_models(res, ("good", "rf"), ("flat", "linear"))
+    assert (d.value_a, d.value_b) == (1.0, 0.5)
+    assert d.difference == pytest.approx(0.5) and d.ci_low == pytest.approx(0.5) and d.ci_high == pytest.approx(0.5)
+    assert d.ci_low > 0 and d.share_a_ge_b == 1.0
+    lab_c = lab.assign(label=(lab["state"] == "off").astype(int))  # off_on: OFF is class 1
+    yc = lab_c["label"].to_numpy()
+    res_c = _result("off_on", lab_c, {("good", "rf"): np.column_stack([1 - yc, yc]) * 0.6 + 0.2,
+                                      ("flat", "linear"): chance})
+    dc = pd_eval.compare_models(res_c, ("good", "rf"), ("flat", "linear"))
+    assert dc.metric == "paired_accuracy" and dc.n_people == 20
+    assert (dc.value_a, dc.value_b, dc.difference) == (1.0, 0.5, 0.5) and (dc.ci_low, dc.ci_high) == (0.5, 0.5)
+    assert pd_eval.compare_models(res_c, ("flat", "linear"), ("good", "rf")).verdict(0.05) == "worse"
+
+
+def test_swapping_the_models_negates_the_difference_and_mirrors_the_ci():
+    rng = np.random.default_rng(3)
+    lab = _two_walk_people(18, rng)
+    y = lab["label"].to_numpy()
+    noisy = [np.clip(y + rng.normal(0, s, len(y)), 0, 1) for s in (0.5, 0.9)]
+    models = {("a", "linear"): np.column_stack([1 - noisy[0], noisy[0]]),
+              ("b", "rf"): np.column_stack([1 - noisy[1], noisy[1]])}
+    for task in ("updrs3_high", "gait_any"):
+        res = _result(task, lab, models)
+        ab = pd_eval.compare_models(res, ("a", "linear"), ("b", "rf"))
+        ba = pd_eval.compare_models(res, ("b", "rf"), ("a", "linear"))
+        assert ab.difference != 0
+        assert ba.difference == pytest.approx(-ab.difference, abs=1e-12)
+        assert (ba.ci_low, ba.ci_high) == pytest.approx((-ab.ci_high, -ab.ci_low), abs=1e-12)
+        assert ab.ci_low < ab.difference < ab.ci_high
+
+
+def test_resamples_draw_whole_people_so_a_persons_walks_move_together():
+    """A is right on every walk, B on every walk but both walks of one person P (of n = 20). Drawing people, B
+    ties A exactly when P is not drawn: probability (1 - 1/n)^n = 0.358. Drawing walks one by one it would be
+    (1 - 1/n)^(2n) = 0.129, and the accuracy difference would take odd multiples of 1/(2n), which a person
+    draw (2 walks each) never gives."""
+    rng = np.random.default_rng(4)
+    n = 20
+    lab = _two_walk_people(n, rng)
+    y = lab["label"].to_numpy()
+    right = np.column_stack([1 - y, y]) * 0.8 + 0.1
+    wrong_on_p = right.copy()
+    wrong_on_p[:2] = right[:2, ::-1]  # rows 0 and 1 are person p00's two walks
+    res = _result("updrs3_high", lab, {("a", "rf"): right, ("b", "rf"): wrong_on_p}, n_boot=4000)
+    d = pd_eval.compare_models(res, ("b", "rf"), ("a", "rf"), metric="accuracy")
+    assert d.difference == pytest.approx(-2 / (2 * n))
+    assert d.share_a_ge_b == pytest.approx((1 - 1 / n) ** n, abs=0.03)  # SE 0.008 over 4000 resamples
+    _, boot = pd_eval._metric_and_resamples("accuracy", pd_eval._model_arrays(res, ("b", "rf")), 2, 4000, 0)
+    wrong_walks = np.round((1 - boot) * 2 * n, 6)  # walks B got wrong per resample (2n walks in each)
+    assert np.allclose(wrong_walks % 2, 0)  # always both of P's walks or neither
+
+
+def test_compare_refuses_models_that_predicted_different_walks():
+    rng = np.random.default_rng(5)
+    lab = _two_walk_people(6, rng)
+    proba = np.full((len(lab), 2), 0.5)
+    res = _result("updrs3_high", lab, {("a", "rf"): proba})
+    other = res.predictions.assign(feature_set="b", walk_id=lambda d: d["walk_id"] + "x")
+    res = pd_eval.TaskResult(res.task, res.table, pd.concat([res.predictions, other]), lab, res.settings)
+    with pytest.raises(ValueError, match="same walks"):
+        pd_eval.compare_models(res, ("a", "rf"), ("b", "rf"))
+
+
+def test_evaluate_task_with_cells_fits_only_the_named_models():
+    rng = np.random.default_rng(6)
+    lab = _two_walk_people(8, rng)
+    X = rng.normal(size=(len(lab), 3))
+    res = pd_eval.evaluate_task("updrs3_high", lab, {"s1": X, "s2": X + 1}, feature_sets=("s1", "s2"),
+                                cells=(("s1", "linear"), ("s2", "rf")), n_boot=20)
+    assert list(zip(res.table["feature_set"], res.table["head"])) == [("-", "majority"), ("s1", "linear"),
+                                                                      ("s2", "rf")]
