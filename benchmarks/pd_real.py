@@ -59,11 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                          "features a documented table was measured on")
     args = ap.parse_args(argv)
     try:
-        pairs = [tuple(tuple(m.split(":")) for m in c.split(",")) for c in args.compare]
-        if any(len(p) != 2 or any(len(m) != 2 or not all(m) for m in p) for p in pairs):
-            raise ValueError
-    except ValueError:
-        print(f"error: --compare takes FS:HEAD,FS:HEAD (got {args.compare})", file=sys.stderr)
+        pairs = pd_eval.parse_model_pairs(args.compare)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
     t0 = time.time()
@@ -91,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {s}", file=sys.stderr)
     sets = tuple(s for s in args.feature_sets.split(",") if s)
     heads = tuple(h for h in args.heads.split(",") if h)
-    cells = tuple(dict.fromkeys(m for p in pairs for m in p)) or None
+    cells = pd_eval.compared_cells(pairs) or None
     if cells:
         sets = tuple(dict.fromkeys(fs.removesuffix("_within") for fs, _ in cells))
     nested = (pd_eval.NESTED_CANDIDATES if args.nested_sets == "default"

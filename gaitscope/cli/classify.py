@@ -81,15 +81,26 @@ def cmd_evaluate_pd_real(args: argparse.Namespace) -> int:
                                 f"{', '.join(pd_eval.ALL_HEADS)}, nested_sets.")
     nested_sets = pd_eval.NESTED_CANDIDATES if "nested_sets" in heads else None
     heads = tuple(h for h in heads if h != "nested_sets")
+    try:
+        pairs = pd_eval.parse_model_pairs(args.compare or [])
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), "Name two models, e.g. --compare embedding:linear,gait_2d:rf.") from exc
+    cells = pd_eval.compared_cells(pairs) or None
+    if cells:
+        sets = tuple(dict.fromkeys(fs.removesuffix("_within") for fs, _ in cells))
     walks, _ = pd_real.discover_walks(args.pd_root)
     scores = pd_real.load_scores(args.pd_root)
     cache = pd_real.build_cache(args.pd_root, args.pd_cache or pd_real.DEFAULT_CACHE)
     labels = pd_eval.task_table(args.task, walks, scores)
     mats = pd_eval.feature_matrices(cache, labels["walk_id"].tolist())
     res = pd_eval.evaluate_task(args.task, labels, mats, feature_sets=sets, heads=heads, auto=not args.no_auto,
-                                nested_sets=nested_sets, n_boot=args.n_boot, seed=args.seed)
+                                nested_sets=nested_sets, n_boot=args.n_boot, seed=args.seed, cells=cells)
     paths = pd_eval.save(res, args.out)
     print(pd_eval.summary_text(res))
+    if pairs:
+        table = pd_eval.paired_markdown([pd_eval.compare_models(res, a, b) for a, b in pairs], args.delta)
+        (paths["table"].parent / "paired.md").write_text(table + "\n")
+        print(f"\npaired difference A - B, same {args.n_boot} resamples of people (seed {args.seed}):\n{table}")
     print(f"per-subject predictions, confusion matrix and calibration plot in {paths['table'].parent.resolve()}")
     return 0
 
@@ -175,6 +186,10 @@ def register_cli(subparsers) -> None:
     e.add_argument("--pd-root", default=None, help="pd-real: the video_tracking_pd/dataset folder")
     e.add_argument("--pd-cache", type=Path, default=None,
                    help="pd-real: per-walk feature cache (default runs/pd_real/features; never commit it)")
+    e.add_argument("--compare", action="append", default=None, metavar="FS:HEAD,FS:HEAD",
+                   help="pd-real: paired difference A - B of the task's key metric on the same resamples of people, "
+                        "with a non-inferiority verdict (only the models named are evaluated; repeatable)")
+    e.add_argument("--delta", type=float, default=0.05, help="pd-real: non-inferiority margin of --compare")
     e.add_argument("--no-auto", action="store_true",
                    help="pd-real: skip the row whose feature set is chosen by inner CV (the slowest)")
     e.set_defaults(func=cmd_evaluate)

@@ -747,6 +747,23 @@ def compare_models(res: TaskResult, model_a: tuple[str, str], model_b: tuple[str
                             int(a["pidn"].nunique()), n_boot)
 
 
+def parse_model_pairs(specs: list[str]) -> tuple[tuple[tuple[str, str], tuple[str, str]], ...]:
+    """``["FS:HEAD,FS:HEAD", ...]`` (the ``--compare`` options of the CLI and ``benchmarks/pd_real.py``) -> pairs
+    of ``(feature_set, head)``; ValueError naming the malformed one."""
+    pairs = []
+    for spec in specs:
+        models = [tuple(m.split(":")) for m in spec.split(",")]
+        if len(models) != 2 or any(len(m) != 2 or not all(m) for m in models):
+            raise ValueError(f"--compare takes FS:HEAD,FS:HEAD (got {spec!r})")
+        pairs.append((models[0], models[1]))
+    return tuple(pairs)  # type: ignore[return-value]
+
+
+def compared_cells(pairs) -> tuple[tuple[str, str], ...]:
+    """The distinct models named by ``pairs`` (what :func:`evaluate_task` must fit, via ``cells``)."""
+    return tuple(dict.fromkeys(m for p in pairs for m in p))
+
+
 def paired_markdown(rows: list[PairedDifference], delta: float) -> str:
     """The paired comparisons as a markdown table, with the verdict at margin ``delta``."""
     lines = ["| task | metric | A | B | A | B | A - B [95 % CI] | share A >= B | people | verdict (delta "

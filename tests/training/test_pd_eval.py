@@ -175,6 +175,16 @@ def test_cli_evaluates_real_walks_from_a_subset(tmp_path, capsys):
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 8
     ps = pd.read_csv(out / "per_subject.csv")
     assert sorted(ps["subject"].astype(str).unique()) == ["20592", "21987", "25493", "31892"]
+    # two models compared on the same resamples of people, from the command line (the cache is reused)
+    common = ["evaluate-classifier", "--data", "pd-real", "--task", "off_on", "--pd-root", str(root),
+              "--pd-cache", str(tmp_path / "cache"), "--n-boot", "20", "--out", str(tmp_path / "cmp")]
+    assert main(common + ["--compare", "embedding:linear,landmarks_2d:linear"]) == 0
+    text = capsys.readouterr().out
+    assert "paired difference A - B" in text and "embedding/linear" in text
+    paired = (tmp_path / "cmp" / "paired.md").read_text()
+    assert "landmarks_2d/linear" in paired and ("cannot tell" in paired or "non-inferior" in paired
+                                                 or "worse" in paired)
+    assert main(common + ["--compare", "embedding:linear"]) == 2  # one model is not a comparison
 
 
 # ---------------------------------------------------------------------------------------------------------
