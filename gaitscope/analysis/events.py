@@ -67,6 +67,10 @@ MAX_STEP_GAP_RATIO = 1.6
 #: An event in a bout's first or last frames whose other side the clip cuts off is kept when the signal has
 #: turned at least this long (and 2 samples) before the end (:func:`_edge_peaks`).
 EDGE_TURN_S = 0.03
+#: Heel strikes whose leg labels agree with the chosen left/right order less than this (weighted share, see
+#: :func:`_alternate`) get a note that left and right may be exchanged: with four strikes and the feet equally
+#: far apart at each, one label against three is 0.75 (no note), two against two 0.5.
+MIN_SIDE_AGREEMENT = 0.7
 #: Walking within this angle (deg) of a camera's optical axis is a frontal or back view (:func:`walks_along_depth`).
 DEPTH_VIEW_DEG = 25.0
 
@@ -214,6 +218,7 @@ def detect_events(
     label_free: bool = True,
     cutoff_hz: float = DEFAULT_CUTOFF_HZ,
     video_ends: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[GaitEvent, ...]:
     """Zeni events inside each bout ``[start, stop)``, sorted by time, with a quality per event.
 
@@ -231,6 +236,9 @@ def detect_events(
     reference the video evaluation compares with, and the rules would add the strides at a trial's ends to
     that comparison (measured on the force-plate sets, ``benchmarks/real_mocap_events.py``: 58 -> 71 of 80
     Horst heel strikes matched, 5 -> 8 of 16 Camargo, timing unchanged; left for a separate change).
+
+    ``notes``, when given, receives a sentence for every run of heel strikes whose left/right order the leg
+    labels at the strikes do not settle (:func:`_alternate`, label-free mode).
     """
     signals = zeni_signals(xyz, frame, feet)
     ends = (_Ends(turn=max(2, int(np.ceil(EDGE_TURN_S * fps))), settle=max(2, int(round(fps / cutoff_hz))))
@@ -244,7 +252,13 @@ def detect_events(
     for a, b in bouts:
         found: dict[tuple[str, str], list[_Peak]] = {(s, k): [] for s in _PREFIX for k in ("heel_strike", "toe_off")}
         if label_free:
-            sided = _sided_peaks(signals, a, b, int(STEP_SPACING * stride_s * fps), ends)
+            doubts: list[tuple[int, int, float, int]] = []
+            sided = _sided_peaks(signals, a, b, int(STEP_SPACING * stride_s * fps), ends, doubts)
+            if notes is not None:
+                notes += [f"Heel strikes at frames {a + f0}-{a + f1}: the leg labels at the {n} strikes agree with one "
+                          f"order of left and right in only {100 * share:.0f} % of the vote, so which foot is the "
+                          "left one is uncertain there: the per-side values may belong to the other leg "
+                          "(both-feet values are not affected)." for f0, f1, share, n in doubts]
         else:
             sided = [(key, p) for key, sig in signals.items()
                      for p in _find(sig[a:b], int(0.6 * stride_s * fps))]
@@ -262,7 +276,8 @@ def detect_events(
     return tuple(events)
 
 
-def _alternate(peaks: list[_Peak], lead: np.ndarray) -> list[str]:
+def _alternate(peaks: list[_Peak], lead: np.ndarray,
+               doubts: list[tuple[int, int, float, int]] | None = None) -> list[str]:
     """Sides "L"/"R" for consecutive events that alternate feet, each run's phase chosen by the labels.
 
     ``lead`` (one value per peak) is positive where the left-labelled foot is the one the event belongs to
@@ -270,6 +285,13 @@ def _alternate(peaks: list[_Peak], lead: np.ndarray) -> list[str]:
     with ``lead`` (weighted by its size) wins, so a 2D detector that swaps the labels for a few frames cannot
     make one foot strike twice in a row. A gap longer than :data:`MAX_STEP_GAP_RATIO` median steps (a missed
     step) starts a new run with its own phase.
+
+    ``doubts`` collects ``(first frame, last frame, agreement, strikes)`` of each run of at least two events whose
+    labels agree with the chosen phase in less than :data:`MIN_SIDE_AGREEMENT` of the weighted vote
+    (``0.5 + |vote| / (2 sum |lead|)``: 1 when every label agrees, 0.5 for a tie). Then the order of the sides
+    rests on the detector's labels at the events, which disagree: on the real side clip ``sarwesh_side`` the
+    labels at two of four strikes were exchanged, the vote a near-tie and the sides of the whole clip exchanged
+    (seen in the video: the left arm swings back at frame 33, so the left foot is the one landing).
     """
     if not peaks:
         return []
@@ -282,13 +304,19 @@ def _alternate(peaks: list[_Peak], lead: np.ndarray) -> list[str]:
         alt = np.array([1.0 if (k - lo) % 2 == 0 else -1.0 for k in range(lo, hi)])
         vote = float(np.nansum(alt * lead[lo:hi]))
         first = "L" if vote > 0 or (vote == 0 and lead[lo] >= 0) else "R"
+        weight = float(np.nansum(np.abs(lead[lo:hi])))
+        if doubts is not None and hi - lo >= 2 and weight > 0:
+            agreement = 0.5 + abs(vote) / (2.0 * weight)
+            if agreement < MIN_SIDE_AGREEMENT:
+                doubts.append((peaks[lo].frame, peaks[hi - 1].frame, agreement, hi - lo))
         other = "R" if first == "L" else "L"
         sides += [first if (k - lo) % 2 == 0 else other for k in range(lo, hi)]
     return sides
 
 
 def _sided_peaks(signals: dict[tuple[str, str], np.ndarray], a: int, b: int, min_distance: int,
-                 ends: _Ends | None = None) -> list[tuple[tuple[str, str], _Peak]]:
+                 ends: _Ends | None = None,
+                 doubts: list[tuple[int, int, float, int]] | None = None) -> list[tuple[tuple[str, str], _Peak]]:
     """Heel strikes and toe offs in frames ``[a, b)`` (peaks relative to ``a``), each with its foot.
 
     Found label-free, then given feet: a heel strike is a maximum of the FRONT foot's position (whichever foot
@@ -307,7 +335,7 @@ def _sided_peaks(signals: dict[tuple[str, str], np.ndarray], a: int, b: int, min
     front, back = np.fmax(hs["L"], hs["R"]), np.fmax(to["L"], to["R"])
     out: list[tuple[tuple[str, str], _Peak]] = []
     hs_peaks = _find(front, min_distance, ends)
-    hs_sides = _alternate(hs_peaks, np.array([hs["L"][p.frame] - hs["R"][p.frame] for p in hs_peaks]))
+    hs_sides = _alternate(hs_peaks, np.array([hs["L"][p.frame] - hs["R"][p.frame] for p in hs_peaks]), doubts)
     out += [((s, "heel_strike"), p) for s, p in zip(hs_sides, hs_peaks)]
     hs_t = np.array([p.time_frame for p in hs_peaks])
     for p in _find(back, min_distance, ends):

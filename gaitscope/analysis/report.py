@@ -38,7 +38,7 @@ from gaitscope.records import GaitCurve, GaitReport, GaitScores, Motion3D, Param
 from gaitscope.skeleton import FOOT_POINTS, H36M_JOINTS, NUM_JOINTS, J
 
 ANALYSIS_VERSION = ("gaitscope-analysis 0.3.4 (camera roll from the motion, Zeni 2008 events on the front/back foot, "
-                    "events at a bout's ends as the data confirm them, "
+                    "events at a bout's ends as the data confirm them, left/right doubts said, "
                     "ankle toe-off latency, root-relative stride from ankle steps x 1.10, implausible strides left "
                     "out, stance not measured across a leg swap, turns net of the viewing ray, "
                     "Baker 2009 per-cycle GVS, 6 Hz Butterworth, Schwartz 2008 bands, ROM bands, GPS normal value)")
@@ -224,7 +224,7 @@ def _strides(prep: _Prepared, walking: _Walking, motion: Motion3D, warnings: lis
     measured = prep.valid & np.all(np.isfinite(prep.xyz_raw[:, sorted(LEG_JOINTS)]), axis=(1, 2))
     events = ev.detect_events(xyz, frame, fps, walking.stride_s, [(b.start, b.stop) for b in bouts], feet or None,
                               measured=measured, label_free=not ev.walks_along_depth(frame, motion.root_relative),
-                              cutoff_hz=prep.cutoff_hz, video_ends=motion.root_relative)
+                              cutoff_hz=prep.cutoff_hz, video_ends=motion.root_relative, notes=warnings)
     windows, dropped = drop_implausible_strides(build_strides(events, xyz, frame, fps, bouts, angles, feet or None))
     warnings += dropped
     if not windows:

@@ -219,3 +219,27 @@ def test_frontal_and_back_views_keep_the_labelled_feet(yaw, frontal):
     assert walks_along_depth(f, True) is frontal
     fw, _ = build_gait_frame(w.motion.xyz_m, w.motion.fps, w.motion.up, False, 1.1)
     assert walks_along_depth(fw, False) is False
+
+
+def test_a_tied_left_right_vote_at_the_heel_strikes_is_said_and_a_clear_one_is_not():
+    """Four heel strikes (left at 10.3 and 43.3, right at 26.8 and 59.8 by construction). With the labels
+    exchanged around the two right strikes (a detector that swaps the legs there, as on the real side clip), the
+    labels at the strikes say "left in front" four times and the alternating order is a coin toss: the analysis
+    must say that left and right are uncertain. Labels exchanged around one strike only (3 of 4 agree), or none:
+    no note. The strike times never change."""
+    xyz = synthetic_ankles(n=70)
+    bout = [(0, 70)]
+    clean_notes: list[str] = []
+    clean = detect_events(xyz, _frame(70), FPS, PERIOD / FPS, bout, notes=clean_notes)
+    assert clean_notes == []
+    swapped = _swap_labels(_swap_labels(xyz, 21, 33), 54, 66)
+    tie_notes: list[str] = []
+    tied = detect_events(swapped, _frame(70), FPS, PERIOD / FPS, bout, notes=tie_notes)
+    assert len(tie_notes) == 1 and "which foot is the left one is uncertain" in tie_notes[0]
+    assert "4 strikes" in tie_notes[0]
+    one_notes: list[str] = []
+    detect_events(_swap_labels(xyz, 54, 66), _frame(70), FPS, PERIOD / FPS, bout, notes=one_notes)
+    assert one_notes == []
+    hs = [e.time_s for e in clean if e.kind == "heel_strike"]
+    assert np.allclose(hs, [e.time_s for e in tied if e.kind == "heel_strike"], atol=0.15 / FPS)
+    assert len(hs) == 4
