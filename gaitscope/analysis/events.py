@@ -291,7 +291,8 @@ def _alternate(peaks: list[_Peak], lead: np.ndarray,
     (``0.5 + |vote| / (2 sum |lead|)``: 1 when every label agrees, 0.5 for a tie). Then the order of the sides
     rests on the detector's labels at the events, which disagree: on the real side clip ``sarwesh_side`` the
     labels at two of four strikes were exchanged, the vote a near-tie and the sides of the whole clip exchanged
-    (seen in the video: the left arm swings back at frame 33, so the left foot is the one landing).
+    (seen in the video: the left arm swings back at frame 33, so the left foot is the one landing), until leg
+    identity kept one stance from being split in two (:func:`gaitscope.models.leg_identity.merge_spots`).
     """
     if not peaks:
         return []

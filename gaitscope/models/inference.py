@@ -182,7 +182,7 @@ class Lifter:
 
     @property
     def source(self) -> str:
-        suffix = "+legid2" if self.leg_identity else ""
+        suffix = "+legid3" if self.leg_identity else ""
         suffix += "+anchor2d" if self.anchor_2d else ""
         suffix += "+kneez" if self.corrects_knee_depth else ""
         suffix += "+rayyaw" if self.ray_yaw else "+viewyaw"

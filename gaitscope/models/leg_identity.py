@@ -199,16 +199,30 @@ def stance_spots(xy: np.ndarray, conf: np.ndarray, fps: float) -> list[Spot]:
                 open_.append(s)
                 spots.append(s)
             s.add(f, d, float(w[f, d]), float(conf[f, LEG_PAIRS[1][d]]))
-    # one stance that stopped looking still for a few frames comes back at the same place: the same spot
+    return merge_spots(spots, max(3, int(round(0.1 * fps))))
+
+
+def merge_spots(spots: list[Spot], min_frames: int) -> list[Spot]:
+    """Spots in order of landing -> stances: a stance that stopped looking still for a few frames comes back at
+    the same place (within :data:`SPOT_TOL`) and is one spot; spots of fewer than ``min_frames`` frames are not
+    stances. The short ones are left out *before* merging: one between the two parts of a stance (a few
+    still-looking frames of the swinging foot) kept them apart, and the two parts of one foot's stance were then
+    read as two alternating stances, the second one labelled the other foot (on the real clip ``sarwesh_side``
+    the left foot standing at frames 101-106 and 122-132: the last stretch's labels stayed exchanged and the heel
+    strikes' sides came out exchanged)."""
+
+    def frames(s: Spot) -> int:
+        return len({f for f, _ in s.samples})
+
     merged: list[Spot] = []
     for s in spots:
-        if merged and abs(merged[-1].w - s.w) < SPOT_TOL:
+        same_place = bool(merged) and abs(merged[-1].w - s.w) < SPOT_TOL
+        if same_place:
             for (f, d), c in zip(s.samples, s.confs):
                 merged[-1].add(f, d, merged[-1].w, c)
-        else:
+        elif frames(s) >= min_frames:
             merged.append(s)
-    min_n = max(3, int(round(0.1 * fps)))
-    return [s for s in merged if len({f for f, _ in s.samples}) >= min_n]
+    return [s for s in merged if frames(s) >= min_frames]
 
 
 def stance_costs(xy: np.ndarray, conf: np.ndarray, fps: float, per_s: float = STANCE_PER_S) -> np.ndarray:

@@ -115,7 +115,7 @@ def test_the_lifter_sees_the_corrected_labels_and_says_so_in_its_source(tiny_con
     swapped = _exchange(kp, slice(int(cross[1] + 3), int(cross[1] + 9)))
     clean = lifter.lift(kp, height_m=1.7, window=40, stride=20)
     fixed = lifter.lift(swapped, height_m=1.7, window=40, stride=20)
-    assert "+legid2+anchor2d" in fixed.source
+    assert "+legid3+anchor2d" in fixed.source
     np.testing.assert_allclose(fixed.xyz_m, clean.xyz_m, atol=1e-5)
     lifter.leg_identity = False
     raw = lifter.lift(swapped, height_m=1.7, window=40, stride=20)
@@ -185,3 +185,32 @@ def test_a_walk_that_turns_back_and_changes_speed_keeps_its_labels(fps):
     assert np.any(stance_costs(there_and_back / 300.0, conf, fps))  # the cue is present, and agrees
     states = leg_swap_states(there_and_back, conf, fps)
     assert not states.any(), f"{states.sum()} of {len(states)} clean frames relabelled"
+
+
+def _spot(start: int, n: int, w: float, ankle: int) -> "Spot":
+    from gaitscope.models.leg_identity import Spot
+
+    s = Spot(start=start)
+    for f in range(start, start + n):
+        s.add(f, ankle, w, 0.9)
+    return s
+
+
+def test_one_stance_interrupted_by_a_blip_of_the_other_foot_stays_one_stance():
+    """The real clip ``sarwesh_side``: the left foot stood at one place through frames 101-132 but looked still
+    only at 101-106 and 122-132, with a few still-looking frames of the swinging foot (elsewhere on the ground)
+    in between. The two parts are one stance (the feet alternate: two stances at one place in a row would be
+    the same foot); the blip is not a stance. Before, the blip kept the parts apart and the second part was
+    read as the other foot's stance."""
+    from gaitscope.models.leg_identity import SPOT_TOL, merge_spots
+
+    a = _spot(101, 6, 3.24, ankle=1)
+    blip = _spot(110, 2, 3.24 + 3 * SPOT_TOL, ankle=0)
+    b = _spot(122, 11, 3.24 + 0.2 * SPOT_TOL, ankle=0)
+    before = _spot(72, 32, 2.34, ankle=0)
+    out = merge_spots([before, a, blip, b], min_frames=6)
+    assert [sorted({f for f, _ in s.samples})[0] for s in out] == [72, 101]
+    assert len({f for f, _ in out[1].samples}) == 6 + 11  # both parts, not the blip
+    # a real next stance a step away is not merged
+    step = _spot(140, 10, 3.24 + 4 * SPOT_TOL, ankle=1)
+    assert len(merge_spots([before, a, blip, b, step], min_frames=6)) == 3

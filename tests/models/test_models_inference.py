@@ -137,7 +137,7 @@ def test_lift_returns_root_relative_metres_scaled_to_height(lifter):
     assert m.xyz_m.shape == (90, 17, 3)
     assert m.root_relative and np.allclose(m.xyz_m[:, 0], 0)
     assert m.up == (0.0, -1.0, 0.0)
-    assert m.source == "lifter:tiny@untrained-seed0+legid2+anchor2d+kneez+viewyaw" and m.fps == 30.0
+    assert m.source == "lifter:tiny@untrained-seed0+legid3+anchor2d+kneez+viewyaw" and m.fps == 30.0
     # The legs are measured before the knees' depth correction (gaitscope.models.depth_scale), which moves only
     # the knees: exact without it, within 1 % with it.
     assert np.isclose(estimate_height_units(m.xyz_m.astype(np.float64)), 1.80, rtol=1e-2)

@@ -42,8 +42,8 @@ def test_real_side_view_video_gives_heel_strikes_and_a_plausible_cadence():
     assert max(steps) / min(steps) <= 1.15, steps
     # Which foot: at frame 33 the near (left) arm swings back, so the LEFT foot is the one landing (the walker
     # crosses right to left and shows the camera his left side). The sides are right, or the report says that
-    # left and right are uncertain (today the latter: the detector's labels at two of the four strikes are
-    # exchanged and the vote is a tie).
+    # left and right are uncertain (before the stance-merging fix of leg identity the detector's labels at two of
+    # the four strikes were exchanged, the vote a tie and the sides wrong; now they are right).
     first = min(heel_strikes, key=lambda e: abs(e.frame - 32))
     assert first.side == "L" or any("which foot is the left one is uncertain" in w for w in result.report.warnings)
     assert result.report.parameter("cadence").value == pytest.approx(110.0, rel=0.10)
