@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gaitscope.models.leg_identity import RAW_PAIRS, leg_swap_states, relabel_legs, stance_costs
+from gaitscope.models.leg_identity import RAW_PAIRS, Spot, leg_swap_states, relabel_legs, stance_costs
 from gaitscope.records import Keypoints2D
 from gaitscope.synthetic.camera import view_from_angle
 from gaitscope.synthetic.truth import WalkParams
@@ -187,9 +187,7 @@ def test_a_walk_that_turns_back_and_changes_speed_keeps_its_labels(fps):
     assert not states.any(), f"{states.sum()} of {len(states)} clean frames relabelled"
 
 
-def _spot(start: int, n: int, w: float, ankle: int) -> "Spot":
-    from gaitscope.models.leg_identity import Spot
-
+def _spot(start: int, n: int, w: float, ankle: int) -> Spot:
     s = Spot(start=start)
     for f in range(start, start + n):
         s.add(f, ankle, w, 0.9)
