@@ -28,7 +28,6 @@ x`` and by exchanging every left landmark with its right partner.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
 from gaitscope.settings import settings
 
@@ -77,6 +76,12 @@ def _leg_length_px(raw: np.ndarray) -> float:
 def leftward_stretches(raw: np.ndarray, fps: float) -> list[tuple[int, int]]:
     """``[start, stop)`` row ranges of ``raw`` (``(T, 33, >=2)`` pixels, NaN where no person) where the person
     travels toward the image's left for at least :data:`MIN_STRETCH_S`."""
+    # Imported here, after the first detection pass: the 2D stage's start-up (which this module is part of)
+    # does not wait for SciPy.
+    from scipy.ndimage import uniform_filter1d
+
+    from gaitscope.analysis.filtering import runs
+
     raw = np.asarray(raw, dtype=np.float64)
     t = raw.shape[0]
     leg = _leg_length_px(raw)
@@ -91,19 +96,7 @@ def leftward_stretches(raw: np.ndarray, fps: float) -> list[tuple[int, int]]:
     win = max(3, int(round(fps)))
     v = uniform_filter1d(np.gradient(x) * fps / leg, win, mode="nearest")
     left = (v < -MIN_SPEED_LEGS_PER_S) & known
-    out: list[tuple[int, int]] = []
-    i = 0
-    while i < t:
-        if not left[i]:
-            i += 1
-            continue
-        j = i
-        while j < t and left[j]:
-            j += 1
-        if (j - i) >= MIN_STRETCH_S * fps:
-            out.append((i, j))
-        i = j
-    return out
+    return [(a, b) for a, b in runs(left) if (b - a) >= MIN_STRETCH_S * fps]
 
 
 def splice(raw: np.ndarray, mirrored: np.ndarray, start: int) -> np.ndarray:
