@@ -192,8 +192,7 @@ def walk_features(walk: PDWalk, lifter, cache_dir: str | Path = DEFAULT_CACHE, *
 
     cache = _cache_path(Path(cache_dir), walk)
     if cache.exists() and not refresh:
-        with np.load(cache, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+        data = _load_npz(cache)
         # a cached walk is reused only for the same cache layout and gait-analysis version (the lifter is checked
         # by build_cache, which alone may load it)
         if (int(data.get("cache_version", -1)) == CACHE_VERSION
@@ -234,6 +233,12 @@ def walk_features(walk: PDWalk, lifter, cache_dir: str | Path = DEFAULT_CACHE, *
     }
     _save_npz(cache, data)
     return data
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a cached ``.npz`` (no pickles)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def _save_npz(path: Path, arrays: dict) -> None:
@@ -295,8 +300,7 @@ def read_cache(root: str | Path | None = None, cache_dir: str | Path = DEFAULT_C
                                 "Build it once without --frozen-cache.")
     out = {}
     for w in walks:
-        with np.load(_cache_path(Path(cache_dir), w), allow_pickle=False) as z:
-            out[w.walk_id] = {k: z[k] for k in z.files}
+        out[w.walk_id] = _load_npz(_cache_path(Path(cache_dir), w))
     return out
 
 
@@ -332,8 +336,7 @@ def build_encoder_cache(encoder, base_cache: str | Path, out_cache: str | Path, 
         if not base.exists():
             raise InvalidInputError(f"{base} is missing: the base cache of the shipped lifter is built first.",
                                     "Run benchmarks/pd_real.py once without --encoder.")
-        with np.load(base, allow_pickle=False) as z:
-            data = {key: z[key] for key in z.files}
+        data = _load_npz(base)
         with np.load(_cache_path(Path(out_cache), w), allow_pickle=False) as z:
             frames = z["embedding_frames"]
         if frames.shape[0] != data["embedding_frames"].shape[0]:
