@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     heads = tuple(h for h in args.heads.split(",") if h)
     cells = pd_eval.compared_cells(pairs) or None
     if cells:
-        sets = tuple(dict.fromkeys(fs.removesuffix("_within") for fs, _ in cells))
+        sets = pd_eval.compared_sets(cells)
     nested = (pd_eval.NESTED_CANDIDATES if args.nested_sets == "default"
               else tuple(s for s in args.nested_sets.split(",") if s)) or None
     for task in [t for t in args.tasks.split(",") if t]:
@@ -104,10 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = pd_eval.save(res, args.out / (task if not args.tag else f"{task}_{args.tag}"))
         print(f"\n## {task} ({time.time() - t1:.0f} s)\n{pd_eval.summary_text(res)}")
         if pairs:
-            diffs = [pd_eval.compare_models(res, a, b) for a, b in pairs]
-            table = pd_eval.paired_markdown(diffs, args.delta)
-            (paths["table"].parent / "paired.md").write_text(table + "\n")
-            print(f"\npaired difference A - B, same {args.n_boot} resamples of people (seed {args.seed}):\n{table}")
+            print("\n" + pd_eval.paired_report(res, pairs, args.delta, paths["table"].parent))
         print(f"results: {paths['table'].parent}")
     return 0
 

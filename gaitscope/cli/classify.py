@@ -87,7 +87,7 @@ def cmd_evaluate_pd_real(args: argparse.Namespace) -> int:
         raise InvalidInputError(str(exc), "Name two models, e.g. --compare embedding:linear,gait_2d:rf.") from exc
     cells = pd_eval.compared_cells(pairs) or None
     if cells:
-        sets = tuple(dict.fromkeys(fs.removesuffix("_within") for fs, _ in cells))
+        sets = pd_eval.compared_sets(cells)
     walks, _ = pd_real.discover_walks(args.pd_root)
     scores = pd_real.load_scores(args.pd_root)
     cache = pd_real.build_cache(args.pd_root, args.pd_cache or pd_real.DEFAULT_CACHE)
@@ -98,9 +98,7 @@ def cmd_evaluate_pd_real(args: argparse.Namespace) -> int:
     paths = pd_eval.save(res, args.out)
     print(pd_eval.summary_text(res))
     if pairs:
-        table = pd_eval.paired_markdown([pd_eval.compare_models(res, a, b) for a, b in pairs], args.delta)
-        (paths["table"].parent / "paired.md").write_text(table + "\n")
-        print(f"\npaired difference A - B, same {args.n_boot} resamples of people (seed {args.seed}):\n{table}")
+        print("\n" + pd_eval.paired_report(res, pairs, args.delta, paths["table"].parent))
     print(f"per-subject predictions, confusion matrix and calibration plot in {paths['table'].parent.resolve()}")
     return 0
 

@@ -764,6 +764,19 @@ def compared_cells(pairs) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys(m for p in pairs for m in p))
 
 
+def compared_sets(cells: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The feature sets :func:`evaluate_task` must build for ``cells`` (a ``*_within`` set from its base set)."""
+    return tuple(dict.fromkeys(fs.removesuffix("_within") for fs, _ in cells))
+
+
+def paired_report(res: TaskResult, pairs, delta: float, out_dir: str | Path) -> str:
+    """:func:`compare_models` for each pair, written as ``paired.md`` in ``out_dir``; returns the text to print."""
+    table = paired_markdown([compare_models(res, a, b) for a, b in pairs], delta)
+    (Path(out_dir) / "paired.md").write_text(table + "\n")
+    st = res.settings
+    return f"paired difference A - B, same {st['n_boot']} resamples of people (seed {st['seed']}):\n{table}"
+
+
 def paired_markdown(rows: list[PairedDifference], delta: float) -> str:
     """The paired comparisons as a markdown table, with the verdict at margin ``delta``."""
     lines = ["| task | metric | A | B | A | B | A - B [95 % CI] | share A >= B | people | verdict (delta "
