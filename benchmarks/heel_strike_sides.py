@@ -2,7 +2,7 @@
 
 For every case of the video evaluation (``benchmarks/video_accuracy.py``'s cases and cache, default side and
 oblique views), each heel strike the product finds is matched to the nearest force-plate / marker heel strike
-within 0.15 s, and its side compared with the truth; the report's warning that the leg labels do not settle which
+within the agreement's match window (0.15 s), and its side compared with the truth; the report's warning that the leg labels do not settle which
 foot is left (:data:`gaitscope.analysis.events.MIN_SIDE_AGREEMENT`) is counted beside it. Prints one line per
 case and a summary per view: a warning on a case whose sides are right is a false alarm; a case with its sides
 mostly wrong and no warning is a miss.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gaitscope.analysis.agreement import DEFAULT_MATCH_WINDOW_S
 from gaitscope.pipeline.lifter_choice import load_lifter
 from gaitscope.training.real_motion_video import default_cases
 from gaitscope.training.video_eval import evaluate_case
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         right = wrong = 0
         for e in (e for e in cr.test.events if e.kind == "heel_strike"):
             near = min(truth, key=lambda r: abs(r.time_s - e.time_s), default=None)
-            if near is not None and abs(near.time_s - e.time_s) < 0.15:
+            if near is not None and abs(near.time_s - e.time_s) < DEFAULT_MATCH_WINDOW_S:
                 right += near.side == e.side
                 wrong += near.side != e.side
         rows.append((case.view, noted, right, wrong))

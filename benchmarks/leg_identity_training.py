@@ -10,7 +10,8 @@ how many it undid and made. It also reports what BlazePose's depth (z) says in t
 Videos and detections are cached in ``runs/lifter_real_failures/`` (git-ignored; the detections with ``raw``
 as ``<key>-raw-<engine>.npz``).
 
-    nice -n 10 .venv/bin/python benchmarks/leg_identity_training.py [--views side oblique] [--grid]
+    nice -n 10 .venv/bin/python benchmarks/leg_identity_training.py [--views side oblique] [--stance 0 3]
+        [--still 0.3 0.5] [--prior 0.6 1.0] [--no-depth]     # constants compared side by side
 """
 
 from __future__ import annotations
