@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gaitscope.reports.plots import _pyplot
+
 
 def _draw_confusion(ax, cm: np.ndarray, names, title: str, fontsize: float = 10) -> None:
     """One confusion matrix (rows true, columns predicted) with its counts written in."""
@@ -23,10 +25,7 @@ def _draw_confusion(ax, cm: np.ndarray, names, title: str, fontsize: float = 10)
 
 def confusion_png(cm: np.ndarray, names, title: str, path: str | Path) -> Path:
     """A single confusion matrix as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(3.4, 3.2))
     _draw_confusion(ax, cm, names, title)
@@ -40,11 +39,9 @@ def reliability_png(target: np.ndarray, confidence: np.ndarray, path: str | Path
                     title: str, n_bins: int, strategy: str) -> Path:
     """Reliability diagram (``sklearn.calibration.calibration_curve``): observed frequency of ``target`` (0/1)
     against the mean ``confidence`` per bin, beside the diagonal of a calibrated model."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     from sklearn.calibration import calibration_curve
+
+    plt = _pyplot()
 
     frac, mean = calibration_curve(target, confidence, n_bins=n_bins, strategy=strategy)
     fig, ax = plt.subplots(figsize=(3.8, 3.8))
@@ -62,10 +59,7 @@ def reliability_png(target: np.ndarray, confidence: np.ndarray, path: str | Path
 def plot_results(result, out_dir: str | Path) -> dict[str, Path]:
     """``comparison.png`` (weighted F1 with subject-bootstrap CIs, majority line), ``confusion.png`` (every
     model) and ``calibration.png`` (reliability diagram of the best model) from an ``EvaluationResult``."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
