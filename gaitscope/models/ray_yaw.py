@@ -1,6 +1,8 @@
-"""The lifted body turned back from its viewing ray to the camera's axes (issue 20, point 4: the camera). Opt-in
-(``GAITSCOPE_RAY_YAW=1``): on the rendered evaluation it gained nothing and lost under 0.4 % or 0.2 deg on four
-numbers (docs/validation.md); it was written for the mirrored detection's real-clip turn, which is opt-in too.
+"""The lifted body turned back from its viewing ray to the camera's axes (issue 20, point 4: the camera). Turning
+the frames is opt-in (``GAITSCOPE_RAY_YAW=1``): on the rendered evaluation it gained nothing and lost under 0.4 %
+or 0.2 deg on four numbers (docs/validation.md). By default the lifter only records each frame's ray azimuth
+(``Motion3D.view_yaw_rad``, from :func:`ray_azimuth`), which the analysis's turn test uses: that is what the
+mirrored real clip's misread turn needed.
 
 Why. A lifter sees one person's 2D pose and answers with the body as seen along the ray from the camera to that
 person: a walker at the image's right edge, seen from an angle ``phi`` off the optical axis, looks like a walker
