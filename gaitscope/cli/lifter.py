@@ -28,7 +28,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     pair_gain=not args.no_pair_gain, real_failure_share=args.real_failures,
                     real_failure_views=tuple(args.real_failure_views),
                     real_failure_trials=tuple(args.real_failure_trials or ()),
-                    joint_mask_p=args.joint_mask, frame_mask_p=args.frame_mask)
+                    joint_mask_p=args.joint_mask, frame_mask_p=args.frame_mask, feet_weight=args.feet_weight)
     if args.measure_noise:
         from gaitscope.training.noise_model import measure_blazepose_noise
 
@@ -90,6 +90,8 @@ def register_cli(subparsers) -> None:
                     help="share of 2D joints masked per clip (MotionBERT pretraining: 0.15)")
     tr.add_argument("--frame-mask", type=float, default=Recipe.frame_mask_p,
                     help="share of whole 2D frames masked per clip (MotionBERT pretraining: 0.15)")
+    tr.add_argument("--feet-weight", type=float, default=Recipe.feet_weight,
+                    help="weight of the loss on the feet's left-minus-right separation (0: MotionBERT's objective)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")

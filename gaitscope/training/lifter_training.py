@@ -243,6 +243,8 @@ class Recipe:
     # frames zeroed per clip. The shipped recipe uses 0.05 / 0.05; the session-7 encoder pretraining 0.15 / 0.15
     joint_mask_p: float = 0.05
     frame_mask_p: float = 0.05
+    # weight of the feet's separation term (models.losses.feet_separation_loss); 0 = the published objective
+    feet_weight: float = 0.0
 
     def model_config(self) -> DSTformerConfig:
         cfg = replace(get_config(self.model), maxlen=self.clip_len)
@@ -377,6 +379,8 @@ def train_lifter(
             version += f"-mask{int(round(100 * recipe.joint_mask_p))}x{int(round(100 * recipe.frame_mask_p))}"
         if recipe.clip_len != Recipe.clip_len:
             version += f"-T{recipe.clip_len}"
+        if recipe.feet_weight:
+            version += f"-feet{recipe.feet_weight:g}"
     meta = {
         "model_version": version,
         "training_data": desc,
@@ -389,7 +393,7 @@ def train_lifter(
     t0 = time.perf_counter()
     log(f"train: {len(ds)} items per epoch, config {cfg.name} dim {cfg.dim_feat} depth {cfg.depth} "
         f"maxlen {cfg.maxlen}, {recipe.steps} steps of {recipe.batch_size}")
-    objective = Pose3DObjective(LossWeights(velocity=recipe.velocity_weight))
+    objective = Pose3DObjective(LossWeights(velocity=recipe.velocity_weight, feet=recipe.feet_weight))
     res = train(model, ds, objective, tcfg, out, device="cpu", metadata=meta, export_config=cfg)
     seconds = time.perf_counter() - t0
     log(f"train: done {res.step} steps, last loss {res.last_loss:.4f}, {seconds / 60:.1f} min")

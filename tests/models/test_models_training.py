@@ -22,7 +22,16 @@ from gaitscope.models.datasets import (
 )
 from gaitscope.models.dstformer import DSTformer
 from gaitscope.models.heads import ClassificationHead, EncoderClassifier
-from gaitscope.models.losses import LossWeights, mpjpe, n_mpjpe, pose3d_loss, velocity_loss
+from gaitscope.models.losses import (
+    LEFT_ANKLE,
+    RIGHT_ANKLE,
+    LossWeights,
+    feet_separation_loss,
+    mpjpe,
+    n_mpjpe,
+    pose3d_loss,
+    velocity_loss,
+)
 from gaitscope.models.training import (
     ClassificationObjective,
     Pose3DObjective,
@@ -47,6 +56,29 @@ def test_losses_behave():
     assert set(terms) == {"mpjpe", "n_mpjpe", "velocity", "limb"}
     expected = terms["mpjpe"] + 0.5 * terms["n_mpjpe"] + 20 * terms["velocity"] + terms["limb"]
     assert total.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_feet_separation_loss_sees_what_mpjpe_does_not():
+    """Two predictions with the same MPJPE: both ankles 3 cm forward (separation right) and the ankles 3 cm
+    toward each other (each step 6 cm short). Only the second is charged by the feet term, by exactly 6 cm."""
+    y = torch.randn(2, 5, 17, 3)
+    y[..., LEFT_ANKLE, :] = y[..., RIGHT_ANKLE, :] + torch.tensor([0.4, 0.0, 0.1])  # left foot 40 cm ahead
+    ahead = y.clone()
+    ahead[..., [LEFT_ANKLE, RIGHT_ANKLE], 0] += 0.03
+    closer = y.clone()
+    closer[..., LEFT_ANKLE, 0] -= 0.03
+    closer[..., RIGHT_ANKLE, 0] += 0.03
+    assert mpjpe(ahead, y).item() == pytest.approx(mpjpe(closer, y).item(), rel=1e-5)
+    assert feet_separation_loss(ahead, y).item() == pytest.approx(0.0, abs=1e-6)
+    assert feet_separation_loss(closer, y).item() == pytest.approx(0.06, rel=1e-4)
+    swapped = y.clone()
+    swapped[..., [LEFT_ANKLE, RIGHT_ANKLE], :] = y[..., [RIGHT_ANKLE, LEFT_ANKLE], :]
+    assert feet_separation_loss(swapped, y).item() == pytest.approx(2 * (0.4**2 + 0.1**2) ** 0.5, rel=1e-4)
+    total, terms = pose3d_loss(closer, y, LossWeights(feet=2.0))
+    assert terms["feet"] == pytest.approx(0.06, rel=1e-4)
+    assert total.item() == pytest.approx(terms["mpjpe"] + 0.5 * terms["n_mpjpe"] + 20 * terms["velocity"]
+                                         + 2.0 * terms["feet"], rel=1e-5)
+    assert "feet" not in pose3d_loss(closer, y)[1]  # the published objective by default
 
 
 # -- datasets -------------------------------------------------------------------------------------------------------
