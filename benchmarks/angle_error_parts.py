@@ -30,7 +30,7 @@ with the reference the evaluation uses (markers -> our 17-joint skeleton -> our 
 of our skeleton would show there too.
 
     nice -n 10 .venv/bin/python benchmarks/angle_error_parts.py --views side [--trials ...] [--save runs/x.npz]
-        [--load runs/x.npz] [--mocap-ik] [--swaps-2d] [--cost]
+        [--load runs/x.npz] [--mocap-ik] [--swaps-2d] [--cost] [--checkpoint runs/x/model.pt]
 
 ``--save`` keeps every case's test and reference angle series, so the table can be recomputed (``--load``)
 without lifting again.
@@ -357,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cost", action="store_true", help="time of the leg-identity decision beside the lift")
     ap.add_argument("--no-angles", action="store_true", help="skip the angle table (with --swaps-2d / --cost)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint", type=Path, default=None, help="lifter checkpoint (default: the bundled one)")
     args = ap.parse_args(argv)
     cases = default_cases(tuple(args.views), (30.0, 60.0), tuple(args.trials or EVAL_MOCAP))
     if args.no_angles:
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         from gaitscope.pipeline.lifter_choice import load_lifter
 
         torch.set_num_threads(args.threads)
-        lifter = load_lifter()
+        lifter = load_lifter(args.checkpoint)
         print(f"lifter: {lifter.version}")
         data = collect(cases, lifter, args.data)
         if args.save:
