@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -115,6 +117,25 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     # a mid-run export (from last.pt) works too and says so
     mid = export_run(tmp_path / "run", tmp_path / "mid.pt", evaluate=False, log=lambda s: None)
     assert load_checkpoint(mid).config.dim_feat == 16
+
+
+def test_recipe_feet_weight_reaches_the_loss_and_the_model_version(tmp_path):
+    """``--feet-weight`` is a training choice that changes the model: the term is computed and logged each step,
+    added to the loss with its weight, and named in a fine-tune's version; weight 0 leaves the published
+    objective (no such column)."""
+    base = Recipe(steps=2, batch_size=2, clip_len=9, n_walks=2, threads=1, dim_feat=16, depth=1, warmup_steps=1,
+                  ckpt_every=2)
+    first = train_lifter(tmp_path / "a", base, mocap_dir=None, evaluate=False, log=lambda s: None)
+    assert "feet" not in (tmp_path / "a" / "metrics.csv").read_text().splitlines()[0].split(",")
+    tuned = train_lifter(tmp_path / "b", replace(base, feet_weight=2.0), mocap_dir=None, init_from=first,
+                         evaluate=False, log=lambda s: None)
+    rows = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
+    head = rows[0].split(",")
+    vals = dict(zip(head, map(float, rows[1].split(","))))
+    assert vals["feet"] > 0
+    expected = vals["mpjpe"] + 0.5 * vals["n_mpjpe"] + base.velocity_weight * vals["velocity"] + 2.0 * vals["feet"]
+    assert vals["loss"] == pytest.approx(expected, rel=1e-4)
+    assert load_checkpoint(tuned).metadata["model_version"].endswith("-feet2")
 
 
 def test_side_views_drop_the_far_limbs_in_training_pairs(walks, monkeypatch):
