@@ -6,6 +6,7 @@ predictions); the real-data tests read ../shared/data/patients in place and skip
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -307,3 +308,33 @@ def test_evaluate_task_with_cells_fits_only_the_named_models():
                                 cells=(("s1", "linear"), ("s2", "rf")), n_boot=20)
     assert list(zip(res.table["feature_set"], res.table["head"])) == [("-", "majority"), ("s1", "linear"),
                                                                       ("s2", "rf")]
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_bootstrap_metrics_are_sklearns_on_every_resample(k):
+    """The bootstrap counts each resample's confusion matrix itself (speed); every metric on every resample must
+    be what scikit-learn computes from the same walks, classes absent from a resample included."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+
+    rng = np.random.default_rng(k)
+    n = 30
+    y = rng.integers(0, k, n)
+    proba = rng.dirichlet(np.ones(k), n)
+    groups = np.repeat([f"p{i}" for i in range(n // 2)], 2)
+    resamples = list(pd_eval.subject_bootstrap_indices(groups, 40, seed=1)) + [np.array([0, 1, 2, 3])]
+    got = pd_eval.bootstrap(y, proba, resamples)
+    pred = proba.argmax(axis=1)
+    labels = np.arange(k)
+    for i, rs in enumerate(resamples):
+        t, p = y[rs], pred[rs]
+        assert got["accuracy"][i] == pytest.approx(accuracy_score(t, p))
+        assert got["weighted_f1"][i] == pytest.approx(f1_score(t, p, labels=labels, average="weighted",
+                                                               zero_division=0))
+        assert got["macro_f1"][i] == pytest.approx(f1_score(t, p, average="macro", zero_division=0))
+        with warnings.catch_warnings():  # sklearn warns of a predicted class absent from y_true
+            warnings.simplefilter("ignore")
+            assert got["balanced_accuracy"][i] == pytest.approx(balanced_accuracy_score(t, p))
+        if k == 2 and len(np.unique(t)) == 2:
+            assert got["roc_auc"][i] == pytest.approx(roc_auc_score(t, proba[rs, 1]))
+    with pytest.raises(ValueError, match="class labels"):
+        pd_eval.bootstrap(np.array([0, 2]), np.full((2, 2), 0.5), [np.array([0, 1])])
