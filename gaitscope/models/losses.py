@@ -58,7 +58,9 @@ def feet_separation_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
     Why: step length is read from where the two feet are planted relative to each other. The per-joint MPJPE
     weighs each ankle 1/17 and is indifferent to whether two ankle errors cancel or add in their separation;
     fine-tunes on BlazePose's real failures (validation.md, sessions 6 and 8) improved the joint angles while
-    the side view's step length shrank. This term charges that separation directly."""
+    the side view's step length spread. This term charges that separation directly. Measured (session 9,
+    docs/validation.md): at weight 1 in the real-failure fine-tune the step spread more, not less, so every
+    shipped recipe keeps weight 0; the term stays for the next training at scale."""
     sep_pred = pred[..., LEFT_ANKLE, :] - pred[..., RIGHT_ANKLE, :]
     sep_true = target[..., LEFT_ANKLE, :] - target[..., RIGHT_ANKLE, :]
     return torch.linalg.vector_norm(sep_pred - sep_true, dim=-1).mean()
