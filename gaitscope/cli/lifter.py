@@ -36,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     export = None if args.no_export else args.export
     ckpt = train_lifter(args.out, recipe, mocap_dir=None if args.no_mocap else args.mocap_dir,
                         noise_json=args.noise, export_to=export, init_from=args.init_from,
-                        evaluate=not args.no_eval)
+                        evaluate=not args.no_eval, device=args.device)
     print(f"checkpoint: {ckpt}" + (f" -> {export}" if export else ""))
     return 0
 
@@ -92,6 +92,8 @@ def register_cli(subparsers) -> None:
                     help="share of whole 2D frames masked per clip (MotionBERT pretraining: 0.15)")
     tr.add_argument("--feet-weight", type=float, default=Recipe.feet_weight,
                     help="weight of the loss on the feet's left-minus-right separation (0: MotionBERT's objective)")
+    tr.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                    help="where to train: cpu (default), cuda (bf16 autocast) or auto (CUDA when present)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")

@@ -61,6 +61,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gaitscope.errors import InvalidInputError
 from gaitscope.models.configs import DSTformerConfig, get_config
 from gaitscope.records import Motion3D
 from gaitscope.skeleton import J
@@ -335,11 +336,15 @@ def train_lifter(
     init_from: str | Path | None = None,
     evaluate: bool = True,
     log=print,
+    device: str = "cpu",
 ) -> Path:
     """Run the recipe; returns the exported checkpoint (``out_dir/model.pt``, copied to ``export_to`` if given).
 
     Resumes from ``out_dir/last.pt`` when present (same recipe). ``init_from`` starts from another checkpoint's
     weights (fine-tuning a previous run). With ``evaluate`` the held-out metrics are written into the metadata.
+    ``device``: ``cpu`` (the default, every recipe so far), ``cuda`` (bf16 autocast, as
+    :func:`gaitscope.models.training.train` does on a GPU) or ``auto`` (CUDA when present). The checkpoint is
+    the same either way and loads on the CPU; the device is recorded in the metadata.
     """
     import torch
 
@@ -348,6 +353,7 @@ def train_lifter(
     from gaitscope.models.losses import LossWeights
     from gaitscope.models.training import Pose3DObjective, TrainConfig, train
 
+    device = training_device(device)
     torch.set_num_threads(recipe.threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -394,7 +400,8 @@ def train_lifter(
     log(f"train: {len(ds)} items per epoch, config {cfg.name} dim {cfg.dim_feat} depth {cfg.depth} "
         f"maxlen {cfg.maxlen}, {recipe.steps} steps of {recipe.batch_size}")
     objective = Pose3DObjective(LossWeights(velocity=recipe.velocity_weight, feet=recipe.feet_weight))
-    res = train(model, ds, objective, tcfg, out, device="cpu", metadata=meta, export_config=cfg)
+    meta["trained_on"] = device
+    res = train(model, ds, objective, tcfg, out, device=device, metadata=meta, export_config=cfg)
     seconds = time.perf_counter() - t0
     log(f"train: done {res.step} steps, last loss {res.last_loss:.4f}, {seconds / 60:.1f} min")
     ckpt = out / "model.pt"
@@ -413,6 +420,22 @@ def train_lifter(
         os.replace(tmp, export_to)
         log(f"exported {export_to} ({Path(export_to).stat().st_size / 1e6:.1f} MB)")
     return ckpt
+
+
+def training_device(device: str) -> str:
+    """``cpu`` or ``cuda`` for ``device`` (``cpu``, ``cuda``, ``auto``); asking for CUDA where there is none is an
+    input error with what to do, not a traceback from deep inside torch."""
+    import torch
+
+    if device not in ("cpu", "cuda", "auto"):
+        raise InvalidInputError(f"unknown training device {device!r}", "Use cpu, cuda or auto.")
+    has_cuda = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if device == "cuda" and not has_cuda:
+        raise InvalidInputError("--device cuda was asked for, but torch sees no CUDA GPU on this machine.",
+                                "Train with --device cpu (or auto), or run on a machine with a GPU.")
+    return device
 
 
 def export_run(run_dir: str | Path, dest: str | Path = WEIGHTS_PATH, evaluate: bool = True,

@@ -106,6 +106,7 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     loaded = load_checkpoint(dest)
     assert loaded.config.dim_feat == 16 and loaded.config.maxlen == 9
     assert loaded.metadata["recipe"]["steps"] == 3
+    assert loaded.metadata["trained_on"] == "cpu"
     assert "synthetic" in loaded.metadata["training_data"]
     assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 4  # header + 3 steps
     lifter = Lifter.from_checkpoint(dest, device="cpu")
@@ -136,6 +137,42 @@ def test_recipe_feet_weight_reaches_the_loss_and_the_model_version(tmp_path):
     expected = vals["mpjpe"] + 0.5 * vals["n_mpjpe"] + base.velocity_weight * vals["velocity"] + 2.0 * vals["feet"]
     assert vals["loss"] == pytest.approx(expected, rel=1e-4)
     assert load_checkpoint(tuned).metadata["model_version"].endswith("-feet2")
+
+
+def test_training_device_is_chosen_or_refused_with_what_to_do(tmp_path, monkeypatch, capsys):
+    """Issue 20's lifter needs GPU training where a device is lent: ``--device cuda`` trains there, ``auto`` takes
+    CUDA when present, and asking for CUDA without one is a clear input error (exit 2), before any data is built."""
+    from gaitscope.cli.main import main
+    from gaitscope.errors import InvalidInputError
+    from gaitscope.training.lifter_training import training_device
+
+    assert training_device("cpu") == "cpu"
+    assert training_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(InvalidInputError, match="unknown training device"):
+        training_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device("auto") == "cpu"
+    with pytest.raises(InvalidInputError, match="no CUDA GPU"):
+        training_device("cuda")
+    rc = main(["train-lifter", "--out", str(tmp_path / "run"), "--device", "cuda", "--no-mocap", "--walks", "1",
+               "--steps", "1", "--no-export", "--no-eval"])
+    assert rc == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_run_trained_on_cuda_loads_and_lifts_on_the_cpu(tmp_path):
+    recipe = Recipe(steps=3, batch_size=2, clip_len=9, n_walks=2, threads=1, dim_feat=16, depth=1, warmup_steps=1)
+    ckpt = train_lifter(tmp_path / "run", recipe, mocap_dir=None, evaluate=False, log=lambda s: None, device="cuda")
+    loaded = load_checkpoint(ckpt)
+    assert loaded.metadata["trained_on"] == "cuda"
+    assert all(p.device.type == "cpu" for p in loaded.model.parameters())
+    lifter = Lifter.from_checkpoint(ckpt, device="cpu")
+    t = 12
+    xy = np.random.default_rng(0).uniform(100, 500, size=(t, 17, 2)).astype(np.float32)
+    kp = Keypoints2D(xy, np.ones((t, 17), np.float32), 30.0, 640, 480, np.arange(t), np.zeros(t, bool), "test")
+    assert np.isfinite(lifter.lift(kp, height_m=1.7).xyz_m).all()
 
 
 def test_side_views_drop_the_far_limbs_in_training_pairs(walks, monkeypatch):
