@@ -4,7 +4,7 @@
 #
 #   make train-lifter                       # -> runs/recipe/lifter_small.pt (the shipped file is left alone)
 #   EXPORT=gaitscope/models/weights/lifter_small.pt make train-lifter      # replace the shipped lifter
-#   DEVICE=cuda make train-lifter           # on a GPU (bf16 autocast); DEVICE=auto takes CUDA when present
+#   DEVICE=cuda WORKERS=8 make train-lifter # on a GPU (bf16 autocast), clips prepared in 8 processes
 #   .venv/bin/python benchmarks/lifter_accuracy.py --checkpoint runs/recipe/lifter_small.pt   # evaluate it
 #
 # A stage that was interrupted resumes from its run folder's last.pt when the script is run again.
@@ -14,6 +14,7 @@ OUT=${OUT:-runs/recipe}
 EXPORT=${EXPORT:-$OUT/lifter_small.pt}
 THREADS=${THREADS:-2}
 DEVICE=${DEVICE:-cpu}
+WORKERS=${WORKERS:-0}
 NOISE=gaitscope/data/noise
 G=${GAITSCOPE:-.venv/bin/gaitscope}
 
@@ -21,7 +22,7 @@ stage() {  # name, then the arguments of train-lifter
     local name=$1 t0
     shift
     t0=$(date +%s)
-    "$G" train-lifter --threads "$THREADS" --device "$DEVICE" --no-eval "$@"
+    "$G" train-lifter --threads "$THREADS" --device "$DEVICE" --workers "$WORKERS" --no-eval "$@"
     echo "recipe: $name took $(( ($(date +%s) - t0) / 60 )) min $(( ($(date +%s) - t0) % 60 )) s"
 }
 

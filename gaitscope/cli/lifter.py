@@ -36,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     export = None if args.no_export else args.export
     ckpt = train_lifter(args.out, recipe, mocap_dir=None if args.no_mocap else args.mocap_dir,
                         noise_json=args.noise, export_to=export, init_from=args.init_from,
-                        evaluate=not args.no_eval, device=args.device)
+                        evaluate=not args.no_eval, device=args.device, workers=args.workers)
     print(f"checkpoint: {ckpt}" + (f" -> {export}" if export else ""))
     return 0
 
@@ -94,6 +94,8 @@ def register_cli(subparsers) -> None:
                     help="weight of the loss on the feet's left-minus-right separation (0: MotionBERT's objective)")
     tr.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
                     help="where to train: cpu (default), cuda (bf16 autocast) or auto (CUDA when present)")
+    tr.add_argument("--workers", type=int, default=0,
+                    help="processes preparing training clips (0: in the training process; a GPU wants several)")
     tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
     tr.add_argument("--export", default=str(WEIGHTS_PATH), help="where to copy the finished checkpoint")
     tr.add_argument("--no-export", action="store_true", help="keep the result in the run folder only")

@@ -161,6 +161,21 @@ def test_training_device_is_chosen_or_refused_with_what_to_do(tmp_path, monkeypa
     assert not (tmp_path / "run" / "metrics.csv").exists()
 
 
+def test_worker_processes_give_the_same_run(tmp_path):
+    """Clips prepared in worker processes (for a GPU) must be the clips of a single-process run: same losses
+    step by step, same weights."""
+    recipe = Recipe(steps=3, batch_size=4, clip_len=9, n_walks=2, threads=1, dim_feat=16, depth=1, warmup_steps=1)
+    runs = {}
+    for w in (0, 2):
+        ckpt = train_lifter(tmp_path / f"w{w}", recipe, mocap_dir=None, evaluate=False, log=lambda s: None,
+                            workers=w)
+        losses = [line.split(",")[3] for line in (tmp_path / f"w{w}" / "metrics.csv").read_text().splitlines()[1:]]
+        runs[w] = (losses, load_checkpoint(ckpt).model.state_dict())
+    assert runs[0][0] == runs[2][0] and len(runs[0][0]) == 3
+    for k, v in runs[0][1].items():
+        assert torch.equal(v, runs[2][1][k]), k
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_run_trained_on_cuda_loads_and_lifts_on_the_cpu(tmp_path):
     recipe = Recipe(steps=3, batch_size=2, clip_len=9, n_walks=2, threads=1, dim_feat=16, depth=1, warmup_steps=1)
