@@ -113,11 +113,17 @@ def assert_subject_disjoint(groups: Sequence[str] | np.ndarray, splits: Sequence
 
 
 def confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """``(K, K)`` counts, rows = true class, columns = predicted class, over all K classes
-    (:func:`sklearn.metrics.confusion_matrix`)."""
-    from sklearn.metrics import confusion_matrix
-
-    return confusion_matrix(np.asarray(y), np.asarray(pred), labels=np.arange(n_classes))
+    """``(K, K)`` counts, rows = true class, columns = predicted class, over all K classes: the counts of
+    :func:`sklearn.metrics.confusion_matrix` with ``labels=range(K)`` (tested), taken with one ``np.bincount`` of
+    ``K * true + predicted``. Why not sklearn's call: the subject bootstraps build one matrix per resample,
+    thousands per model, and its input validation took 2.5 ms of each. Labels outside ``0..K-1`` are refused
+    (sklearn would drop those samples silently)."""
+    y = np.asarray(y, dtype=int)
+    pred = np.asarray(pred, dtype=int)
+    for name, v in (("class labels", y), ("predictions", pred)):
+        if v.size and (v.min() < 0 or v.max() >= n_classes):
+            raise ValueError(f"{name} must be 0..{n_classes - 1}, got {sorted(set(v.tolist()))}")
+    return np.bincount(n_classes * y + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
 def _f1_parts(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
