@@ -430,12 +430,13 @@ def training_device(device: str) -> str:
     input error with what to do, not a traceback from deep inside torch."""
     import torch
 
+    from gaitscope.models.inference import pick_device
+
     if device not in ("cpu", "cuda", "auto"):
         raise InvalidInputError(f"unknown training device {device!r}", "Use cpu, cuda or auto.")
-    has_cuda = torch.cuda.is_available()
     if device == "auto":
-        return "cuda" if has_cuda else "cpu"
-    if device == "cuda" and not has_cuda:
+        return pick_device(None).type
+    if device == "cuda" and not torch.cuda.is_available():
         raise InvalidInputError("--device cuda was asked for, but torch sees no CUDA GPU on this machine.",
                                 "Train with --device cpu (or auto), or run on a machine with a GPU.")
     return device
