@@ -222,7 +222,7 @@ def merge_spots(spots: list[Spot], min_frames: int) -> list[Spot]:
                 merged[-1].add(f, d, merged[-1].w, c)
         elif frames(s) >= min_frames:
             merged.append(s)
-    return [s for s in merged if frames(s) >= min_frames]
+    return merged  # each began long enough, and merging only adds frames
 
 
 def stance_costs(xy: np.ndarray, conf: np.ndarray, fps: float, per_s: float = STANCE_PER_S) -> np.ndarray:
