@@ -66,6 +66,7 @@ import pandas as pd
 from gaitscope.models.evaluation import (
     assert_subject_disjoint,
     bootstrap_metrics,
+    confusion,
     majority_proba,
     percentile_ci,
     subject_bootstrap_indices,
@@ -800,8 +801,6 @@ def per_subject_table(res: TaskResult, feature_set: str = "auto", head: str = "a
 def plot_model(res: TaskResult, out_dir: str | Path, feature_set: str = "auto", head: str = "auto") -> dict[str, Path]:
     """``confusion.png`` and ``calibration.png`` (5 quantile bins; binary: P(positive), multi-class: top-label
     confidence vs accuracy) of one model."""
-    from sklearn.metrics import confusion_matrix
-
     from gaitscope.reports.classifier_plots import confusion_png, reliability_png
 
     out = Path(out_dir)
@@ -811,7 +810,7 @@ def plot_model(res: TaskResult, out_dir: str | Path, feature_set: str = "auto", 
     k = len(names)
     y = sel["label"].to_numpy(dtype=int)
     proba = sel[[f"p_{c}" for c in range(k)]].to_numpy()
-    cm = confusion_matrix(y, proba.argmax(axis=1), labels=list(range(k)))
+    cm = confusion(y, proba.argmax(axis=1), k)
     paths = {"confusion_png": confusion_png(cm, names, f"{res.task.name}: {feature_set}/{head}", out / "confusion.png")}
     if k == 2:
         target, conf, xlabel = y, proba[:, 1], f"predicted P({names[1]})"
